@@ -1,0 +1,81 @@
+# Service-to-service allow-list for a mesh, keyed by SPIFFE ID.
+#
+# Which caller may call which methods and path prefixes on which destination is data
+# (data.json: data.mesh.services), not code. Everything not listed is denied.
+#
+# Identities come from gatehouse's parsed `input.identity` (strict SPIFFE parsing of the mTLS
+# principals Envoy forwards), so the policy never slices principal strings by hand. Paths are
+# matched segment by segment on `input.parsed_path`, so "/api/v1/stock" does not match
+# "/api/v1/stockpile", and gatehouse has already refused "..", "." and undecodable segments.
+package envoy.authz
+
+source := input.identity.source
+
+destination := input.identity.destination
+
+method := input.attributes.request.http.method
+
+# The allow-list entry of the service being called.
+service := data.mesh.services[destination.spiffe_id]
+
+# Names of the rules that let this request through.
+matching_rules contains rule.name if {
+	source.valid
+	some rule in service.allow
+	source.spiffe_id in rule.callers
+	method in rule.methods
+	some prefix in rule.paths
+	path_has_prefix(input.parsed_path, prefix)
+}
+
+# "/" matches every path; "/api/v1" matches /api/v1 and /api/v1/..., not /api/v1x.
+path_has_prefix(_, "/")
+
+path_has_prefix(path, prefix) if {
+	prefix != "/"
+	want := split(trim_prefix(prefix, "/"), "/")
+	count(path) >= count(want)
+	array.slice(path, 0, count(want)) == want
+}
+
+allow := {
+	"allowed": true,
+	"reason": sprintf("%s may %s %s on %s (rule \"%s\")", [source.spiffe_id, method, request_path, service.name, rule_name]),
+	# Tell the upstream service who called, from the verified identity. Envoy overwrites any
+	# header of the same name the caller sent.
+	"headers": {
+		"x-caller-spiffe-id": source.spiffe_id,
+		"x-gatehouse-rule": rule_name,
+	},
+} if {
+	rule_name := sort([name | some name in matching_rules])[0]
+} else := {
+	"allowed": false,
+	"http_status": 403,
+	"reason": deny_reason,
+	"headers": {"content-type": "application/json"},
+	"body": json.marshal({"error": "forbidden", "reason": deny_reason}),
+}
+
+request_path := split(input.attributes.request.http.path, "?")[0]
+
+caller_label := source.spiffe_id if source.valid
+
+else := sprintf("an invalid caller identity (%s)", [source.error])
+
+deny_reason := sprintf("caller has no valid SPIFFE ID: %s", [source.error]) if {
+	not source.valid
+} else := sprintf("destination %s is not in the mesh allow-list", [destination_label]) if {
+	not service
+} else := sprintf("%s may not call %s", [caller_label, service.name]) if {
+	not caller_listed
+} else := sprintf("%s may not %s %s on %s", [caller_label, method, request_path, service.name])
+
+destination_label := destination.spiffe_id if destination.valid
+
+else := sprintf("(invalid identity: %s)", [destination.error])
+
+caller_listed if {
+	some rule in service.allow
+	source.spiffe_id in rule.callers
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything gatehouse needs on a fresh machine, each step skipped when already done:
+# npm dependencies, the pinned OPA CLI, the TypeScript build, the example policy bundle.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+step() { echo "==> $*" >&2; }
+
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if (( node_major < 20 )); then
+  echo "error: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none)). Install it from https://nodejs.org/." >&2
+  exit 1
+fi
+
+# 1. npm dependencies, when package-lock.json changed since the last install.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  step "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 2. OPA CLI.
+bash scripts/ensure-opa.sh
+
+# 3. TypeScript build, when any source is newer than the last build.
+if [[ ! -f dist/main.js ]] || [[ -n "$(find src package.json tsconfig.json -newer dist/main.js -print -quit 2>/dev/null)" ]]; then
+  step "building gatehouse (tsc)"
+  node scripts/gen-types.mjs
+  node_modules/.bin/tsc -p tsconfig.json
+  touch dist/main.js
+fi
+
+# 4. Example policy bundle, when any policy file is newer than the bundle.
+if [[ ! -f build/bundle.tar.gz ]] || [[ -n "$(find policies -newer build/bundle.tar.gz -print -quit)" ]]; then
+  step "compiling policies/ to build/bundle.tar.gz (opa build -t wasm)"
+  node scripts/build-policy.mjs --opa .tools/bin/opa >&2
+fi

@@ -1,0 +1,155 @@
+/**
+ * The composition root: the only module that wires config, policy store, gRPC and admin servers,
+ * logs and metrics together. Everything stateful is created here, per app, so a test can build a
+ * fresh app and leak nothing into the next.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Outcome } from './authz/outcome.js';
+import type { Config, ListenAddress } from './config/schema.js';
+import { checkService } from './grpc/check-service.js';
+import { authzProtos } from './grpc/protos.js';
+import { GrpcServer } from './grpc/server.js';
+import { createAdminServer } from './observability/admin-server.js';
+import { DecisionLog, openDecisionLogSink, type LineSink } from './observability/decision-log.js';
+import type { Logger } from './observability/logger.js';
+import { GatehouseMetrics } from './observability/metrics.js';
+import { PolicyStore, type LoadResult } from './policy/policy-store.js';
+import { watchBundle, type BundleWatcher } from './policy/watcher.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  logger: Logger;
+  /** Defaults to the sink named by config.decision_log. */
+  decisionLogSink?: LineSink;
+  metrics?: GatehouseMetrics;
+}
+
+export interface RunningApp {
+  grpcPort: number;
+  adminPort: number | undefined;
+  store: PolicyStore;
+  metrics: GatehouseMetrics;
+  stop(): Promise<void>;
+}
+
+export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise<RunningApp> {
+  const { logger } = deps;
+  const protos = authzProtos();
+  const metrics = deps.metrics ?? new GatehouseMetrics();
+  const decisionLog = new DecisionLog(
+    deps.decisionLogSink ?? openDecisionLogSink(config.decision_log),
+    { path: config.entrypoint, labels: { app: 'gatehouse', version: VERSION } },
+    (result) => metrics.recordLogLine(result),
+  );
+  const store = new PolicyStore({
+    bundlePath: config.bundle,
+    entrypoint: config.entrypoint,
+    maxBytes: config.max_bundle_bytes,
+    maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
+  });
+
+  let listening = false;
+  const grpc = new GrpcServer(
+    checkService({
+      protos,
+      decode: protos.decodeCheckRequest,
+      currentPolicy: () => store.current(),
+      inputOptions: { maxBodyBytes: config.max_body_bytes },
+      newDecisionId: randomUUID,
+      nowNs: process.hrtime.bigint,
+      record: (outcome: Outcome) => {
+        metrics.recordCheck(outcome);
+        decisionLog.record(outcome);
+      },
+    }),
+    { maxReceiveBytes: Math.max(4 * 1024 * 1024, 2 * config.max_body_bytes + 1024 * 1024) },
+  );
+  const updateReadiness = () => {
+    const ready = listening && store.current() !== undefined;
+    grpc.setServing(ready);
+    metrics.setReady(ready);
+  };
+  store.onLoad((result) => {
+    logReload(logger, result, config.bundle);
+    metrics.recordReload(result.status, result.status === 'loaded' ? result.policy.revision : undefined);
+    updateReadiness();
+  });
+
+  await store.reload();
+  let watcher: BundleWatcher | undefined;
+  if (config.watch) {
+    watcher = watchBundle(config.bundle, config.reload_debounce_ms, () => void store.reload(), (error) =>
+      logger.warn({ err: error, bundle: config.bundle }, 'cannot watch the bundle path; reloads on change are off'),
+    );
+  }
+
+  const grpcPort = await grpc.bind(config.addr);
+  listening = true;
+  updateReadiness();
+  let admin: HttpServer | undefined;
+  let adminPort: number | undefined;
+  if (config.admin_addr) {
+    admin = createAdminServer(metrics.registry, () => readiness(store, listening));
+    adminPort = await listenHttp(admin, config.admin_addr);
+  }
+  logger.info(
+    { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
+    'gatehouse is serving',
+  );
+
+  return {
+    grpcPort,
+    adminPort,
+    store,
+    metrics,
+    async stop() {
+      listening = false;
+      watcher?.close();
+      const how = await grpc.shutdown(config.shutdown_timeout_ms);
+      await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
+      decisionLog.flush();
+      if (admin) await new Promise((resolve) => admin.close(resolve));
+      logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
+    },
+  };
+}
+
+function readiness(store: PolicyStore, listening: boolean) {
+  const policy = store.current();
+  const lastError = store.lastError();
+  const detail: Record<string, unknown> = {
+    listening,
+    policy: policy ? { revision: policy.revision, bundle: policy.bundle, entrypoint: policy.entrypoint, loaded_at: policy.loadedAt.toISOString() } : null,
+  };
+  if (lastError) detail.last_reload_error = { code: lastError.code, message: lastError.message };
+  if (!policy) detail.reason = 'no policy bundle loaded';
+  else if (!listening) detail.reason = 'gRPC listener not bound';
+  return { ready: listening && policy !== undefined, detail };
+}
+
+function logReload(logger: Logger, result: LoadResult, bundle: string): void {
+  switch (result.status) {
+    case 'loaded':
+      logger.info({ bundle, revision: result.policy.revision, previous_revision: result.previous?.revision ?? null }, 'policy bundle loaded');
+      return;
+    case 'unchanged':
+      logger.debug({ bundle, revision: result.policy.revision }, 'policy bundle unchanged');
+      return;
+    case 'failed':
+      logger.error(
+        { bundle, code: result.error.code, error: result.error.message, serving_revision: result.kept?.revision ?? null },
+        result.kept ? 'policy bundle rejected; the previous revision keeps serving' : 'policy bundle rejected; no policy loaded, every Check is denied (503)',
+      );
+  }
+}
+
+function listenHttp(server: HttpServer, address: ListenAddress): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`cannot listen on ${address.text}: ${error.message}`)));
+    const onListening = () => resolve(address.kind === 'tcp' ? (server.address() as AddressInfo).port : undefined);
+    if (address.kind === 'unix') server.listen(address.path, onListening);
+    else server.listen(address.port, address.host, onListening);
+  });
+}

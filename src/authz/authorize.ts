@@ -1,0 +1,118 @@
+/**
+ * The pipeline of one Check: decode → input → policy → decision. Pure apart from the injected
+ * policy, clock and id source; it never throws: every failure becomes a deny Outcome with a code.
+ */
+import { CHECK_ERROR_STATUS, GatehouseError, isCheckErrorCode, toGatehouseError, type CheckErrorCode } from '../errors.js';
+import type { DecodedCheckRequest } from '../grpc/protos.js';
+import { decisionFromResultSet, type Decision } from './decision.js';
+import { buildInput, type InputDocument, type InputOptions } from './input.js';
+import type { Outcome } from './outcome.js';
+
+/** What authorize needs of a loaded policy (policy/evaluator implements it). */
+export interface EvaluablePolicy {
+  readonly revision: string;
+  readonly bundle: string;
+  /** Evaluate the entrypoint for an already-serialised JSON input; returns opa-wasm's result set. */
+  evaluate(input: ArrayBuffer): unknown;
+}
+
+export interface AuthorizeDeps {
+  decode(bytes: Uint8Array): DecodedCheckRequest;
+  currentPolicy(): EvaluablePolicy | undefined;
+  inputOptions: InputOptions;
+  newDecisionId(): string;
+  /** Monotonic clock in nanoseconds. */
+  nowNs(): bigint;
+}
+
+/** Per-call facts the transport knows. */
+export interface CallContext {
+  /** True once the caller's deadline has passed; checked before the policy runs. */
+  expired(): boolean;
+}
+
+const NO_DEADLINE: CallContext = { expired: () => false };
+
+const encoder = new TextEncoder();
+
+export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallContext = NO_DEADLINE): Outcome {
+  const started = deps.nowNs();
+  const decisionId = deps.newDecisionId();
+  let input: InputDocument | undefined;
+  let policy: EvaluablePolicy | undefined;
+  let result: unknown;
+  let inputDone = started;
+  try {
+    input = buildInput(decodeRequest(bytes, deps), deps.inputOptions);
+    inputDone = deps.nowNs();
+    policy = deps.currentPolicy();
+    if (!policy) throw new GatehouseError('policy_not_loaded', 'no policy bundle is loaded yet; denying every Check until one loads');
+    if (call.expired()) throw new GatehouseError('deadline_exceeded', 'the caller\'s deadline passed before the policy ran');
+    const resultSet = evaluate(policy, input);
+    result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined;
+    const decision = decisionFromResultSet(resultSet);
+    return decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone));
+  } catch (thrown) {
+    const error = toGatehouseError(thrown, 'internal_error');
+    const code: CheckErrorCode = isCheckErrorCode(error.code) ? error.code : 'internal_error';
+    return {
+      decisionId,
+      allowed: false,
+      httpStatus: CHECK_ERROR_STATUS[code],
+      reasonLabel: code,
+      reason: error.message,
+      error: error as GatehouseError & { code: CheckErrorCode },
+      result,
+      input,
+      revision: policy?.revision,
+      bundle: policy?.bundle,
+      timings: timings(deps, started, inputDone === started ? deps.nowNs() : inputDone),
+    };
+  }
+}
+
+function decodeRequest(bytes: Uint8Array, deps: AuthorizeDeps): DecodedCheckRequest {
+  try {
+    return deps.decode(bytes);
+  } catch (thrown) {
+    throw toGatehouseError(thrown, 'input_parse_error', 'the CheckRequest could not be decoded');
+  }
+}
+
+function evaluate(policy: EvaluablePolicy, input: InputDocument): unknown {
+  // Serialise once and hand opa-wasm the bytes; it would otherwise stringify again.
+  const bytes = encoder.encode(JSON.stringify(input)).buffer as ArrayBuffer;
+  try {
+    return policy.evaluate(bytes);
+  } catch (thrown) {
+    throw toGatehouseError(thrown, 'eval_error', 'policy evaluation failed');
+  }
+}
+
+function decided(
+  decision: Decision,
+  decisionId: string,
+  input: InputDocument,
+  policy: EvaluablePolicy,
+  result: unknown,
+  timings: Outcome['timings'],
+): Outcome {
+  return {
+    decisionId,
+    allowed: decision.allowed,
+    httpStatus: decision.httpStatus,
+    reasonLabel: decision.allowed ? 'policy_allowed' : 'policy_denied',
+    reason: decision.reason ?? (decision.allowed ? 'allowed by policy' : 'denied by policy'),
+    decision,
+    result,
+    input,
+    revision: policy.revision,
+    bundle: policy.bundle,
+    timings,
+  };
+}
+
+function timings(deps: AuthorizeDeps, started: bigint, inputDone: bigint): Outcome['timings'] {
+  const end = deps.nowNs();
+  return { inputNs: Number(inputDone - started), evalNs: Number(end - inputDone), totalNs: Number(end - started) };
+}

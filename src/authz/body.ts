@@ -1,0 +1,79 @@
+/**
+ * `parsed_body` and `truncated_body`, compatible with opa-envoy-plugin: the body comes from
+ * `request.http.body`, else `raw_body`; it is parsed by content type (JSON, form, multipart) and
+ * left unparsed (null) when Envoy sent only part of it.
+ */
+import { GatehouseError } from '../errors.js';
+import { parseMultipart } from './multipart.js';
+import { parseQueryString } from './path.js';
+import type { Json } from './proto-json.js';
+
+export interface ParsedBody {
+  parsedBody: Json;
+  truncatedBody: boolean;
+}
+
+export interface BodyLimits {
+  /** Bodies longer than this many bytes are not parsed: the Check is denied (body_too_large). */
+  maxBodyBytes: number;
+}
+
+const NO_BODY: ParsedBody = { parsedBody: null, truncatedBody: false };
+
+export function parseBody(
+  headers: Record<string, string>,
+  body: string | undefined,
+  rawBodyBase64: string | undefined,
+  limits: BodyLimits,
+): ParsedBody {
+  const contentType = headers['content-type'];
+  if (contentType === undefined) return NO_BODY;
+  const kind = contentType.includes('application/json')
+    ? 'json'
+    : contentType.includes('application/x-www-form-urlencoded')
+      ? 'form'
+      : contentType.includes('multipart/form-data')
+        ? 'multipart'
+        : undefined;
+  if (kind === undefined) return NO_BODY;
+
+  let text = body ?? '';
+  if (text === '' && rawBodyBase64) text = Buffer.from(rawBodyBase64, 'base64').toString('utf8');
+  if (text === '') return NO_BODY;
+
+  const byteLength = Buffer.byteLength(text, 'utf8');
+  if (byteLength > limits.maxBodyBytes) {
+    throw new GatehouseError(
+      'body_too_large',
+      `request body is ${byteLength} bytes, over max_body_bytes (${limits.maxBodyBytes})`,
+    );
+  }
+  if (isTruncated(headers, byteLength)) return { parsedBody: null, truncatedBody: true };
+
+  switch (kind) {
+    case 'json':
+      try {
+        return { parsedBody: JSON.parse(text) as Json, truncatedBody: false };
+      } catch (error) {
+        throw new GatehouseError('input_parse_error', `request body is not valid JSON: ${(error as Error).message}`);
+      }
+    case 'form':
+      return { parsedBody: parseQueryString(text, 'body'), truncatedBody: false };
+    case 'multipart':
+      return { parsedBody: parseMultipart(text, contentType), truncatedBody: false };
+  }
+}
+
+/**
+ * Envoy marks a partial body with `x-envoy-auth-partial-body: true` (when `allow_partial_message`
+ * is on); opa-envoy-plugin also compares `content-length` with the bytes received.
+ */
+function isTruncated(headers: Record<string, string>, receivedBytes: number): boolean {
+  if (headers['x-envoy-auth-partial-body'] === 'true') return true;
+  const contentLength = headers['content-length'];
+  if (contentLength === undefined) return false;
+  if (!/^\d{1,15}$/.test(contentLength.trim())) {
+    throw new GatehouseError('input_parse_error', `invalid content-length header: ${JSON.stringify(contentLength.slice(0, 40))}`);
+  }
+  return Number(contentLength) > receivedBytes;
+}

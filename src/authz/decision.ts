@@ -1,0 +1,158 @@
+/**
+ * What a policy returns at the entrypoint → a validated Decision. The accepted shape is
+ * opa-envoy-plugin's (a boolean, or an object with `allowed` and optional response fields), plus
+ * gatehouse's optional `reason`. Anything else is a deny (`decision_invalid` /
+ * `decision_undefined`), never an allow.
+ */
+import { GatehouseError } from '../errors.js';
+import type { JsonObject } from './proto-json.js';
+
+export type HeaderPair = readonly [name: string, value: string];
+
+export interface Decision {
+  allowed: boolean;
+  /** Allow: set on the upstream request. Deny: sent to the caller. */
+  headers: HeaderPair[];
+  /** Allow only: added to the response sent back to the caller. */
+  responseHeadersToAdd: HeaderPair[];
+  requestHeadersToRemove: string[];
+  queryParametersToSet: HeaderPair[];
+  queryParametersToRemove: string[];
+  body: string;
+  /** Deny only; 403 unless the policy says otherwise. */
+  httpStatus: number;
+  dynamicMetadata: JsonObject | undefined;
+  /** gatehouse extension: why, in words, for the decision log and dynamic metadata. */
+  reason: string | undefined;
+}
+
+// RFC 9110 token characters; Envoy rejects other header names.
+const HEADER_NAME = /^:?[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// No CR, LF or NUL in values: they would split or truncate the header.
+const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/;
+const MAX_HEADER_VALUE_BYTES = 16 * 1024;
+
+/** Evaluation results as opa-wasm returns them: `[]` when undefined, `[{result}]` when defined. */
+export function decisionFromResultSet(resultSet: unknown): Decision {
+  if (!Array.isArray(resultSet) || resultSet.length === 0) {
+    throw new GatehouseError('decision_undefined', 'the policy decision is undefined (no rule at the entrypoint matched and there is no default)');
+  }
+  if (resultSet.length > 1) throw invalid(`the policy returned ${resultSet.length} results; expected one`);
+  const first = resultSet[0] as { result?: unknown };
+  if (first === null || typeof first !== 'object' || !('result' in first)) {
+    throw new GatehouseError('decision_undefined', 'the policy decision is undefined');
+  }
+  return validateDecision(first.result);
+}
+
+export function validateDecision(value: unknown): Decision {
+  if (typeof value === 'boolean') return emptyDecision(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid(`the decision must be a boolean or an object with "allowed", got ${describe(value)}`);
+  }
+  const object = value as Record<string, unknown>;
+  if (typeof object.allowed !== 'boolean') {
+    throw invalid(`decision.allowed must be a boolean, got ${describe(object.allowed)}`);
+  }
+  // Other fields are ignored, as opa-envoy-plugin does (they still appear in the decision log).
+  const decision = emptyDecision(object.allowed);
+  decision.headers = headerPairs(object.headers, 'headers');
+  decision.responseHeadersToAdd = headerPairs(object.response_headers_to_add, 'response_headers_to_add');
+  decision.requestHeadersToRemove = stringList(object.request_headers_to_remove, 'request_headers_to_remove', true);
+  decision.queryParametersToSet = pairs(object.query_parameters_to_set, 'query_parameters_to_set', false);
+  decision.queryParametersToRemove = stringList(object.query_parameters_to_remove, 'query_parameters_to_remove', false);
+  if (object.body !== undefined) {
+    if (typeof object.body !== 'string') throw invalid(`decision.body must be a string, got ${describe(object.body)}`);
+    decision.body = object.body;
+  }
+  if (object.http_status !== undefined) decision.httpStatus = httpStatus(object.http_status);
+  if (object.dynamic_metadata !== undefined) {
+    const metadata = object.dynamic_metadata;
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+      throw invalid(`decision.dynamic_metadata must be an object, got ${describe(metadata)}`);
+    }
+    decision.dynamicMetadata = metadata as JsonObject;
+  }
+  if (object.reason !== undefined) {
+    if (typeof object.reason !== 'string') throw invalid(`decision.reason must be a string, got ${describe(object.reason)}`);
+    decision.reason = object.reason;
+  }
+  return decision;
+}
+
+function emptyDecision(allowed: boolean): Decision {
+  return {
+    allowed,
+    headers: [],
+    responseHeadersToAdd: [],
+    requestHeadersToRemove: [],
+    queryParametersToSet: [],
+    queryParametersToRemove: [],
+    body: '',
+    httpStatus: 403,
+    dynamicMetadata: undefined,
+    reason: undefined,
+  };
+}
+
+function httpStatus(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 599) {
+    throw invalid(`decision.http_status must be an integer HTTP status (100-599), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function headerPairs(value: unknown, field: string): HeaderPair[] {
+  const result = pairs(value, field, true);
+  for (const [name, headerValue] of result) {
+    if (FORBIDDEN_VALUE_CHARS.test(headerValue) || Buffer.byteLength(headerValue) > MAX_HEADER_VALUE_BYTES) {
+      throw invalid(`decision.${field}["${name}"] has a value with CR, LF or NUL, or longer than ${MAX_HEADER_VALUE_BYTES} bytes`);
+    }
+  }
+  return result;
+}
+
+/**
+ * A map of name → string | string[], or a list of such maps (opa-envoy-plugin accepts both).
+ * Repeated names become repeated entries, in order.
+ */
+function pairs(value: unknown, field: string, isHeader: boolean): HeaderPair[] {
+  if (value === undefined) return [];
+  const maps = Array.isArray(value) ? value : [value];
+  const out: HeaderPair[] = [];
+  for (const map of maps) {
+    if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+      throw invalid(`decision.${field} must be an object (or a list of objects), got ${describe(map)}`);
+    }
+    for (const [name, raw] of Object.entries(map as Record<string, unknown>)) {
+      if (isHeader ? !HEADER_NAME.test(name) : name === '') throw invalid(`decision.${field} has an invalid name ${JSON.stringify(name)}`);
+      const values = Array.isArray(raw) ? raw : [raw];
+      for (const v of values) {
+        if (typeof v !== 'string') throw invalid(`decision.${field}["${name}"] must be a string or a list of strings, got ${describe(v)}`);
+        out.push([isHeader ? name.toLowerCase() : name, v]);
+      }
+    }
+  }
+  return out;
+}
+
+function stringList(value: unknown, field: string, isHeader: boolean): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(`decision.${field} must be a list of strings, got ${describe(value)}`);
+  return value.map((v) => {
+    if (typeof v !== 'string' || v === '' || (isHeader && !HEADER_NAME.test(v))) {
+      throw invalid(`decision.${field} has an invalid entry ${describe(v)}`);
+    }
+    return isHeader ? v.toLowerCase() : v;
+  });
+}
+
+function invalid(message: string): GatehouseError {
+  return new GatehouseError('decision_invalid', message);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return `${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value} ${text.length > 80 ? `${text.slice(0, 80)}…` : text}`;
+}

@@ -1,0 +1,111 @@
+/**
+ * CheckRequest → the policy's input document, compatible with opa-envoy-plugin
+ * (docs/input.md has the full reference and an example):
+ * `attributes` in proto3 JSON form, `parsed_path`, `parsed_query`, `parsed_body`,
+ * `truncated_body`, `version`, and `source_principal`; plus gatehouse's own `identity` key.
+ */
+import { GatehouseError } from '../errors.js';
+import type { DecodedCheckRequest } from '../grpc/protos.js';
+import { parseSpiffeId, type SpiffeIdentity } from '../identity/spiffe.js';
+import { parseBody, type BodyLimits } from './body.js';
+import { parseRequestTarget } from './path.js';
+import { structToJson, timestampToJson, type Json, type JsonObject } from './proto-json.js';
+
+export interface InputOptions extends BodyLimits {}
+
+export const INPUT_VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
+
+export type PeerIdentity = ({ principal: string } & SpiffeIdentity) | { principal: null; valid: false; error: string };
+
+export interface InputDocument {
+  attributes: JsonObject;
+  parsed_path: string[];
+  parsed_query: Record<string, string[]>;
+  parsed_body: Json;
+  truncated_body: boolean;
+  version: typeof INPUT_VERSION;
+  source_principal?: string;
+  identity: { source: PeerIdentity; destination: PeerIdentity };
+}
+
+type Attributes = NonNullable<DecodedCheckRequest['attributes']>;
+type HttpRequest = NonNullable<NonNullable<Attributes['request']>['http']>;
+
+export function buildInput(request: DecodedCheckRequest, options: InputOptions): InputDocument {
+  const attributes = request.attributes;
+  if (!attributes) throw new GatehouseError('input_parse_error', 'CheckRequest has no attributes');
+  const http = attributes.request?.http;
+  if (!http) throw new GatehouseError('input_parse_error', 'CheckRequest has no attributes.request.http');
+
+  const headers = effectiveHeaders(http);
+  const { parsedPath, parsedQuery } = parseRequestTarget(http.path);
+  const { parsedBody, truncatedBody } = parseBody(headers, http.body, http.rawBody, options);
+
+  const input: InputDocument = {
+    attributes: toProtoJson(attributes),
+    parsed_path: parsedPath,
+    parsed_query: parsedQuery,
+    parsed_body: parsedBody,
+    truncated_body: truncatedBody,
+    version: INPUT_VERSION,
+    identity: {
+      source: peerIdentity(attributes.source?.principal),
+      destination: peerIdentity(attributes.destination?.principal),
+    },
+  };
+  const sourcePrincipal = attributes.source?.principal;
+  if (sourcePrincipal) input.source_principal = sourcePrincipal;
+  return input;
+}
+
+/**
+ * With `encode_raw_headers`, Envoy sends `header_map` (a list, values possibly as bytes) instead
+ * of `headers`. Policies written for `headers` keep working: gatehouse fills `headers` from it,
+ * joining repeated headers with "," as Envoy does.
+ */
+function effectiveHeaders(http: HttpRequest): Record<string, string> {
+  if (http.headers && Object.keys(http.headers).length > 0) return http.headers;
+  const list = http.headerMap?.headers;
+  if (!list || list.length === 0) return {};
+  const headers: Record<string, string> = {};
+  for (const entry of list) {
+    const key = (entry.key ?? '').toLowerCase();
+    const value = entry.value ? entry.value : entry.rawValue ? Buffer.from(entry.rawValue, 'base64').toString('utf8') : '';
+    headers[key] = Object.prototype.hasOwnProperty.call(headers, key) ? `${headers[key]},${value}` : value;
+  }
+  http.headers = headers;
+  return headers;
+}
+
+function peerIdentity(principal: string | undefined): PeerIdentity {
+  if (!principal) return { principal: null, valid: false, error: 'no principal (the peer did not present a certificate)' };
+  return { principal, ...parseSpiffeId(principal) };
+}
+
+/**
+ * The decoded request already has proto3 JSON field names and scalar forms; what remains are the
+ * well-known types JSON renders specially. They occur at fixed places in AttributeContext, so they
+ * are converted there rather than by walking the whole message. The decoded object is fresh per
+ * request, so it is converted in place.
+ */
+function toProtoJson(attributes: Attributes): JsonObject {
+  const time = attributes.request?.time;
+  if (time) (attributes.request as { time: unknown }).time = timestampToJson(time);
+  convertMetadata(attributes.metadataContext);
+  convertMetadata(attributes.routeMetadataContext);
+  return attributes as unknown as JsonObject;
+}
+
+function convertMetadata(metadata: Attributes['metadataContext']): void {
+  if (!metadata) return;
+  const filter = metadata.filterMetadata as Record<string, unknown> | undefined;
+  if (filter) for (const key of Object.keys(filter)) filter[key] = structToJson(filter[key] as never);
+  const typed = metadata.typedFilterMetadata as Record<string, unknown> | undefined;
+  if (typed) {
+    for (const key of Object.keys(typed)) {
+      const any = typed[key] as { typeUrl?: string; value?: string; '@type'?: string };
+      if (any['@type'] !== undefined) continue; // protobufjs already expanded a known type
+      typed[key] = { '@type': any.typeUrl ?? '', value: any.value ?? '' };
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The one transport-neutral result of a Check. `authorize` produces it; authz/response turns it
+ * into a CheckResponse; observability turns it into a decision-log line and metrics.
+ */
+import type { CheckErrorCode, GatehouseError } from '../errors.js';
+import type { Decision } from './decision.js';
+import type { InputDocument } from './input.js';
+
+/** Bounded set of `reason` label values: the two policy outcomes plus every error code. */
+export type ReasonLabel = 'policy_allowed' | 'policy_denied' | CheckErrorCode;
+
+export interface Timings {
+  /** CheckRequest bytes → input document. */
+  inputNs: number;
+  /** Serialising the input and running the Wasm policy. */
+  evalNs: number;
+  /** The whole pipeline, decode to decision. */
+  totalNs: number;
+}
+
+export interface Outcome {
+  decisionId: string;
+  allowed: boolean;
+  /** HTTP status Envoy sends the caller on deny. */
+  httpStatus: number;
+  /** Closed-set label for metrics. */
+  reasonLabel: ReasonLabel;
+  /** Human-readable reason: the policy's `reason`, or the error message. */
+  reason: string;
+  decision?: Decision;
+  error?: GatehouseError & { code: CheckErrorCode };
+  /** The raw value at the entrypoint, as the policy returned it. */
+  result?: unknown;
+  input?: InputDocument;
+  /** Policy revision (bundle `.manifest` revision) that decided, when one was loaded. */
+  revision?: string;
+  bundle?: string;
+  timings: Timings;
+}

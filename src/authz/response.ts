@@ -1,0 +1,61 @@
+/**
+ * Outcome → CheckResponse: the only place that knows the response's shape
+ * (https://www.envoyproxy.io/docs/envoy/latest/api-v3/service/auth/v3/external_auth.proto).
+ * Every response carries `dynamic_metadata.decision_id`; every header sets `append_action`
+ * explicitly so Envoy never falls back to its deprecated `append` default.
+ */
+import type { CheckResponse } from '../grpc/protos.js';
+import type { HeaderPair } from './decision.js';
+import type { Outcome } from './outcome.js';
+import { jsonToStruct, type JsonObject } from './proto-json.js';
+
+// google.rpc.Code values (https://github.com/googleapis/googleapis/blob/master/google/rpc/code.proto).
+const RPC_OK = 0;
+const RPC_PERMISSION_DENIED = 7;
+const RPC_UNAUTHENTICATED = 16;
+
+type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
+
+export function toCheckResponse(outcome: Outcome): CheckResponse {
+  const decision = outcome.decision;
+  const metadata: JsonObject = { ...(decision?.dynamicMetadata ?? {}), decision_id: outcome.decisionId };
+  if (!outcome.allowed) metadata.reason = outcome.reasonLabel;
+  const dynamicMetadata = jsonToStruct(metadata);
+
+  if (outcome.allowed && decision) {
+    return {
+      status: { code: RPC_OK },
+      okResponse: {
+        headers: headerOptions(decision.headers),
+        headersToRemove: decision.requestHeadersToRemove,
+        responseHeadersToAdd: headerOptions(decision.responseHeadersToAdd),
+        queryParametersToSet: decision.queryParametersToSet.map(([key, value]) => ({ key, value })),
+        queryParametersToRemove: decision.queryParametersToRemove,
+      },
+      dynamicMetadata,
+    };
+  }
+
+  return {
+    status: {
+      code: outcome.httpStatus === 401 ? RPC_UNAUTHENTICATED : RPC_PERMISSION_DENIED,
+      message: outcome.reasonLabel,
+    },
+    deniedResponse: {
+      status: { code: outcome.httpStatus as never },
+      headers: headerOptions(decision?.headers ?? []),
+      body: decision?.body ?? '',
+    },
+    dynamicMetadata,
+  };
+}
+
+/** The first value of a name replaces what the request had; later values of it are appended. */
+function headerOptions(pairs: readonly HeaderPair[]) {
+  const seen = new Set<string>();
+  return pairs.map(([key, value]) => {
+    const appendAction: AppendAction = seen.has(key) ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD';
+    seen.add(key);
+    return { header: { key, value }, appendAction };
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * Configuration: defaults → YAML file (--config) → environment → flags, validated once and frozen.
+ * A bad value stops start-up with a message that names the key, where it came from, and a fix.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { GatehouseError, describeThrown } from '../errors.js';
+import { CONFIG_KEYS, envName, flagName, type Config, type ListenAddress } from './schema.js';
+
+type Raw = Partial<Record<keyof Config, { value: unknown; origin: string }>>;
+
+export interface ConfigSources {
+  /** Parsed flags (string values; booleans may be true/false). */
+  flags: Record<string, string | boolean | undefined>;
+  env: NodeJS.ProcessEnv;
+  /** Path of the YAML file, when given. */
+  file?: string;
+}
+
+export function loadConfig(sources: ConfigSources): Readonly<Config> {
+  const raw: Raw = {};
+  if (sources.file) mergeFile(raw, sources.file);
+  for (const key of keys()) {
+    const fromEnv = sources.env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') raw[key] = { value: fromEnv, origin: `environment variable ${envName(key)}` };
+  }
+  for (const key of keys()) {
+    const fromFlag = sources.flags[flagName(key)];
+    if (fromFlag !== undefined) raw[key] = { value: fromFlag, origin: `flag --${flagName(key)}` };
+  }
+  const config = {} as Record<string, unknown>;
+  for (const key of keys()) config[key] = validate(key, raw[key]);
+  return Object.freeze(config as unknown as Config);
+}
+
+function keys(): (keyof Config)[] {
+  return Object.keys(CONFIG_KEYS) as (keyof Config)[];
+}
+
+function mergeFile(raw: Raw, file: string): void {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new GatehouseError('config_invalid', `cannot read config file ${file}: ${describeThrown(error)}`);
+  }
+  if (parsed === null || parsed === undefined) return;
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new GatehouseError('config_invalid', `config file ${file} must be a YAML mapping of keys to values`);
+  }
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!Object.prototype.hasOwnProperty.call(CONFIG_KEYS, key)) {
+      const hint = suggest(key);
+      throw new GatehouseError(
+        'config_invalid',
+        `unknown key "${key}" in config file ${file}${hint ? `; did you mean "${hint}"?` : ''} (known keys: ${keys().join(', ')})`,
+      );
+    }
+    raw[key as keyof Config] = { value, origin: `key "${key}" in ${file}` };
+  }
+}
+
+function validate(key: keyof Config, given: { value: unknown; origin: string } | undefined): unknown {
+  const spec = CONFIG_KEYS[key];
+  const fail = (problem: string): never => {
+    throw new GatehouseError(
+      'config_invalid',
+      `${key} (${given?.origin ?? 'default'}) ${problem}. Fix: set --${flagName(key)} (or ${envName(key)}, or "${key}:" in the config file), e.g. ${spec.example}`,
+    );
+  };
+  if (given === undefined) {
+    if (spec.default === undefined) fail('is required');
+    return spec.type === 'address' ? parseAddress(String(spec.default), spec.allowOff, fail) : spec.default;
+  }
+  const value = given.value;
+  switch (spec.type) {
+    case 'string': {
+      if (typeof value !== 'string') return fail(`must be a string, got ${JSON.stringify(value)}`);
+      const problem = spec.check?.(value);
+      return problem ? fail(problem) : value;
+    }
+    case 'address':
+      if (typeof value !== 'string' && typeof value !== 'number') return fail('must be an address string');
+      return parseAddress(String(value), spec.allowOff, fail);
+    case 'integer': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) return fail(`must be an integer, got ${JSON.stringify(value)}`);
+      if (n < spec.min || n > spec.max) return fail(`must be between ${spec.min} and ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'boolean':
+      if (value === true || value === 'true' || value === '1') return true;
+      if (value === false || value === 'false' || value === '0') return false;
+      return fail(`must be true or false, got ${JSON.stringify(value)}`);
+    case 'enum':
+      if (typeof value !== 'string' || !spec.values.includes(value)) {
+        return fail(`must be one of ${spec.values.join(', ')}, got ${JSON.stringify(value)}`);
+      }
+      return value;
+  }
+}
+
+/** ":9191", "host:9191", "[::1]:9191", "unix:///path/to.sock" (and "off" where allowed). */
+export function parseAddress(text: string, allowOff: boolean, fail: (problem: string) => never): ListenAddress | null {
+  if (allowOff && (text === 'off' || text === '')) return null;
+  if (text.startsWith('unix://')) {
+    const path = text.slice('unix://'.length);
+    if (!path.startsWith('/')) fail(`must be unix:///absolute/path, got ${JSON.stringify(text)}`);
+    return { kind: 'unix', path, text };
+  }
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(text);
+  if (!match) return fail(`must be host:port, :port or unix:///path, got ${JSON.stringify(text)}`);
+  const port = Number(match[2]);
+  if (port > 65535) return fail(`has port ${port}, above 65535`);
+  const host = match[1] === '' ? '0.0.0.0' : match[1]!.replace(/^\[|\]$/g, '');
+  return { kind: 'tcp', host, port, text };
+}
+
+function suggest(key: string): string | undefined {
+  const normal = key.toLowerCase().replaceAll('-', '_');
+  return keys().find((k) => k === normal || k.replaceAll('_', '') === normal.replaceAll('_', ''));
+}

@@ -1,0 +1,95 @@
+/**
+ * Every configuration key of `gatehouse serve`: its type, default, and help. Each key can be set in
+ * the YAML file (snake_case), as an environment variable (GATEHOUSE_<KEY>) or as a flag
+ * (--kebab-case), in increasing order of precedence. Values are validated once, at start-up.
+ */
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number; text: string } | { kind: 'unix'; path: string; text: string };
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  addr: ListenAddress;
+  admin_addr: ListenAddress | null;
+  bundle: string;
+  entrypoint: string;
+  log_level: LogLevel;
+  decision_log: string;
+  max_body_bytes: number;
+  max_bundle_bytes: number;
+  max_wasm_memory_mb: number;
+  watch: boolean;
+  reload_debounce_ms: number;
+  shutdown_timeout_ms: number;
+}
+
+interface KeySpecBase {
+  help: string;
+  /** Shown in --help and used in error messages as an example of a good value. */
+  example: string;
+}
+type KeySpec =
+  | (KeySpecBase & { type: 'string'; default: string | undefined; check?: (v: string) => string | undefined })
+  | (KeySpecBase & { type: 'address'; default: string; allowOff: boolean })
+  | (KeySpecBase & { type: 'integer'; default: number; min: number; max: number })
+  | (KeySpecBase & { type: 'boolean'; default: boolean })
+  | (KeySpecBase & { type: 'enum'; default: string; values: readonly string[] });
+
+const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
+  addr: {
+    type: 'address', default: ':9191', allowOff: false, example: '127.0.0.1:9191',
+    help: 'gRPC listen address for Envoy: host:port, :port (all interfaces) or unix:///path/to.sock',
+  },
+  admin_addr: {
+    type: 'address', default: ':9192', allowOff: true, example: '127.0.0.1:9192',
+    help: 'HTTP address for /healthz, /readyz and /metrics; "off" to disable',
+  },
+  bundle: {
+    type: 'string', default: undefined, example: 'build/bundle.tar.gz',
+    help: 'policy bundle built with "opa build -t wasm": a .tar.gz file or a directory (required)',
+  },
+  entrypoint: {
+    type: 'string', default: 'envoy/authz/allow', example: 'envoy/authz/allow',
+    help: 'the rule whose value is the decision, as a slash-separated path',
+    check: (v) => (ENTRYPOINT.test(v) ? undefined : 'must be a slash-separated rule path such as envoy/authz/allow'),
+  },
+  log_level: {
+    type: 'enum', default: 'info', values: LOG_LEVELS, example: 'info',
+    help: 'level of the operational log (stderr)',
+  },
+  decision_log: {
+    type: 'string', default: 'stdout', example: 'stdout',
+    help: 'where decision-log lines go: stdout, stderr, off, or a file path (appended)',
+    check: (v) => (v === '' ? 'must be stdout, stderr, off or a file path' : undefined),
+  },
+  max_body_bytes: {
+    type: 'integer', default: 1024 * 1024, min: 0, max: 64 * 1024 * 1024, example: '1048576',
+    help: 'largest request body parsed into parsed_body; larger bodies are denied (body_too_large)',
+  },
+  max_bundle_bytes: {
+    type: 'integer', default: 64 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, example: '67108864',
+    help: 'largest bundle accepted, uncompressed',
+  },
+  max_wasm_memory_mb: {
+    type: 'integer', default: 256, min: 2, max: 4096, example: '256',
+    help: 'upper bound of the policy\'s Wasm memory; an evaluation needing more is denied (eval_error)',
+  },
+  watch: {
+    type: 'boolean', default: true, example: 'true',
+    help: 'reload the bundle when its file or directory changes',
+  },
+  reload_debounce_ms: {
+    type: 'integer', default: 250, min: 0, max: 60_000, example: '250',
+    help: 'quiet time after the last change before the bundle is reloaded',
+  },
+  shutdown_timeout_ms: {
+    type: 'integer', default: 10_000, min: 0, max: 600_000, example: '10000',
+    help: 'on SIGTERM, how long in-flight Checks may take before the server stops anyway',
+  },
+};
+
+export const flagName = (key: string): string => key.replaceAll('_', '-');
+export const envName = (key: string): string => `GATEHOUSE_${key.toUpperCase()}`;

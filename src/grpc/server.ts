@@ -1,0 +1,63 @@
+/**
+ * gRPC server lifecycle: bind, serve Authorization and grpc.health.v1, stop gracefully.
+ */
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { ListenAddress } from '../config/schema.js';
+import { AUTHORIZATION_SERVICE } from './check-service.js';
+
+export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
+
+export interface GrpcServerOptions {
+  /** Largest CheckRequest accepted, in bytes (bodies above max_body_bytes are denied anyway). */
+  maxReceiveBytes: number;
+}
+
+export class GrpcServer {
+  readonly #server: Server;
+  readonly #health: HealthImplementation;
+
+  constructor(check: UntypedServiceImplementation, options: GrpcServerOptions) {
+    this.#server = new Server({
+      'grpc.max_receive_message_length': options.maxReceiveBytes,
+      // Envoy keeps long-lived HTTP/2 connections with keepalive pings; allow them.
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    });
+    this.#server.addService(AUTHORIZATION_SERVICE, check);
+    this.#health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });
+    this.#health.addToServer(this.#server);
+  }
+
+  /** Binds the listener; resolves to the bound port (0 for a unix socket). */
+  bind(address: ListenAddress): Promise<number> {
+    const target = address.kind === 'unix' ? `unix://${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(target, ServerCredentials.createInsecure(), (error, port) => {
+        if (error) reject(new Error(`cannot listen on ${address.text}: ${error.message}`));
+        else resolve(port);
+      });
+    });
+  }
+
+  setServing(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.#health.setStatus('', status);
+    this.#health.setStatus(AUTHORIZATION_SERVICE_NAME, status);
+  }
+
+  /** Stop accepting calls, let in-flight ones finish; after `timeoutMs`, cancel what is left. */
+  shutdown(timeoutMs: number): Promise<'graceful' | 'forced'> {
+    this.setServing(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve('forced');
+      }, timeoutMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve('graceful');
+      });
+    });
+  }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/** Entry point: run the CLI, turn errors into a message and an exit status. */
+import { runCli } from './cli.js';
+import { GatehouseError, describeThrown } from './errors.js';
+
+const io = {
+  stdout: (text: string) => process.stdout.write(text),
+  stderr: (text: string) => process.stderr.write(text),
+  env: process.env,
+};
+
+runCli(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof GatehouseError && (error.code === 'usage' || error.code === 'config_invalid')) {
+      io.stderr(`gatehouse: ${error.code === 'config_invalid' ? 'configuration error: ' : ''}${error.message}\n`);
+    } else {
+      io.stderr(`gatehouse: ${describeThrown(error)}\n`);
+    }
+    process.exitCode = 2;
+  },
+);
