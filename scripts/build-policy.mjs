@@ -39,11 +39,17 @@ writeFileSync(capsFile, JSON.stringify(capabilities));
 // Revision: the content hash of the sources, so the same policy always gets the same revision
 // and any change gets a new one (visible in decision logs, metrics and /readyz).
 const revision = values.revision ?? `sha256:${hashTree(values.policies).slice(0, 16)}`;
-execFileSync(
+try {
+  execFileSync(
   values.opa,
-  ['build', '-t', 'wasm', '-e', values.entrypoint, '--capabilities', capsFile, '--revision', revision, '-o', values.out, values.policies],
-  { stdio: ['ignore', 'inherit', 'inherit'] },
-);
+  ['build', '-t', 'wasm', '-e', values.entrypoint, '--ignore', '*_test.rego', '--capabilities', capsFile, '--revision', revision, '-o', values.out, values.policies],
+  // OPA prints its errors on stdout; send them to stderr with the rest of the diagnostics.
+    { stdio: ['ignore', process.stderr, 'inherit'] },
+  );
+} catch {
+  console.error(`opa build failed for ${values.policies} (OPA's message is above). A builtin reported as undefined is one that gatehouse's Wasm runtime does not provide.`);
+  process.exit(1);
+}
 console.log(`built ${values.out} (entrypoint ${values.entrypoint}, revision ${revision})`);
 
 function hashTree(root) {

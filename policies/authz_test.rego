@@ -1,0 +1,245 @@
+# Tests for the example mesh allow-list policy (authz.rego + data.json).
+#
+#   .tools/bin/opa test policies -v
+package envoy.authz_test
+
+import data.envoy.authz
+
+checkout := "spiffe://mesh.local/ns/shop/sa/checkout"
+
+inventory := "spiffe://mesh.local/ns/shop/sa/inventory"
+
+payments := "spiffe://mesh.local/ns/shop/sa/payments"
+
+prober := "spiffe://mesh.local/ns/ops/sa/prober"
+
+gateway := "spiffe://mesh.local/ns/edge/sa/gateway"
+
+not_scheme_error := "scheme is not spiffe://"
+
+no_principal_error := "no principal (the peer did not present a certificate)"
+
+# --- helpers -----------------------------------------------------------------
+
+# A valid identity, as gatehouse parses it, for a spiffe://<td>/ns/<ns>/sa/<sa> ID.
+spiffe(id) := {
+	"principal": id,
+	"valid": true,
+	"spiffe_id": id,
+	"trust_domain": parts[0],
+	"path": concat("/", array.concat([""], segments)),
+	"segments": segments,
+	"namespace": segments[1],
+	"service_account": segments[3],
+} if {
+	parts := split(trim_prefix(id, "spiffe://"), "/")
+	segments := array.slice(parts, 1, count(parts))
+}
+
+# A principal that is not a SPIFFE ID.
+not_spiffe(principal) := {"principal": principal, "valid": false, "error": not_scheme_error}
+
+# The peer presented no certificate.
+no_principal := {"principal": null, "valid": false, "error": no_principal_error}
+
+# A string is taken as a (valid) SPIFFE ID; an object is used as the identity as is.
+identity(x) := spiffe(x) if is_string(x)
+
+identity(x) := x if is_object(x)
+
+# parsed_path as gatehouse computes it for plain (non-percent-encoded) paths.
+parsed(path) := split(trim_left(split(path, "?")[0], "/"), "/")
+
+# The input document for a call from `src` to `dst`.
+req(src, dst, method, path) := req_parsed(src, dst, method, path, parsed(path))
+
+req_parsed(src, dst, method, path, parsed_path) := {
+	"attributes": {"request": {"http": {
+		"method": method,
+		"path": path,
+		"headers": {":method": method, ":path": path},
+	}}},
+	"parsed_path": parsed_path,
+	"parsed_query": {},
+	"identity": {
+		"source": identity(src),
+		"destination": identity(dst),
+	},
+}
+
+decision(src, dst, method, path) := d if {
+	d := authz.allow with input as req(src, dst, method, path)
+}
+
+allowed_by(d, caller, rule) if {
+	d.allowed == true
+	d.headers == {"x-caller-spiffe-id": caller, "x-gatehouse-rule": rule}
+	not d.http_status
+}
+
+denied_with(d, reason) if {
+	d.allowed == false
+	d.http_status == 403
+	d.reason == reason
+	d.headers == {"content-type": "application/json"}
+	json.unmarshal(d.body) == {"error": "forbidden", "reason": reason}
+}
+
+# --- allowed: one test per rule in data.json -----------------------------------
+
+test_checkout_reads_stock if {
+	d := decision(checkout, inventory, "GET", "/api/v1/stock/sku-42?x=1")
+	allowed_by(d, checkout, "checkout-reads-stock")
+	d.reason == sprintf("%s may GET /api/v1/stock/sku-42 on inventory (rule \"checkout-reads-stock\")", [checkout])
+}
+
+test_checkout_reads_stock_head if {
+	allowed_by(decision(checkout, inventory, "HEAD", "/api/v1/stock/sku-42"), checkout, "checkout-reads-stock")
+}
+
+test_checkout_reserves_stock if {
+	allowed_by(decision(checkout, inventory, "POST", "/api/v1/reservations"), checkout, "checkout-reserves-stock")
+	allowed_by(decision(checkout, inventory, "DELETE", "/api/v1/reservations/r-7"), checkout, "checkout-reserves-stock")
+}
+
+test_prober_inventory_healthz if {
+	allowed_by(decision(prober, inventory, "GET", "/healthz"), prober, "probes")
+}
+
+test_checkout_charges if {
+	allowed_by(decision(checkout, payments, "POST", "/api/v1/charges"), checkout, "checkout-charges")
+}
+
+test_prober_payments_healthz if {
+	allowed_by(decision(prober, payments, "GET", "/healthz"), prober, "probes")
+}
+
+test_gateway_orders_both_prefixes if {
+	allowed_by(decision(gateway, checkout, "GET", "/api/v1/cart"), gateway, "gateway-orders")
+	allowed_by(decision(gateway, checkout, "POST", "/api/v1/orders/o-1/items"), gateway, "gateway-orders")
+}
+
+# --- path prefix matching ------------------------------------------------------
+
+test_exact_prefix_path_allowed if {
+	allowed_by(decision(checkout, inventory, "GET", "/api/v1/stock"), checkout, "checkout-reads-stock")
+}
+
+test_prefix_lookalike_denied if {
+	denied_with(
+		decision(checkout, inventory, "GET", "/api/v1/stockpile"),
+		sprintf("%s may not GET /api/v1/stockpile on inventory", [checkout]),
+	)
+}
+
+test_shorter_path_than_prefix_denied if {
+	denied_with(
+		decision(checkout, inventory, "GET", "/api/v1"),
+		sprintf("%s may not GET /api/v1 on inventory", [checkout]),
+	)
+}
+
+# "%2F" is decoded inside a segment, never into a separator.
+test_encoded_slash_is_not_a_separator if {
+	d := authz.allow with input as req_parsed(checkout, inventory, "GET", "/api/v1/stock%2Fx", ["api", "v1", "stock/x"])
+	denied_with(d, sprintf("%s may not GET /api/v1/stock%%2Fx on inventory", [checkout]))
+}
+
+# --- denials -------------------------------------------------------------------
+
+test_wrong_method_denied if {
+	denied_with(
+		decision(checkout, payments, "GET", "/api/v1/charges?id=1"),
+		sprintf("%s may not GET /api/v1/charges on payments", [checkout]),
+	)
+}
+
+test_listed_caller_wrong_rule_path_denied if {
+	# checkout is listed on inventory, but not for /healthz (that is the prober's rule).
+	denied_with(
+		decision(checkout, inventory, "GET", "/healthz"),
+		sprintf("%s may not GET /healthz on inventory", [checkout]),
+	)
+}
+
+test_unlisted_caller_denied if {
+	d := decision(gateway, payments, "POST", "/api/v1/charges")
+	denied_with(d, sprintf("%s may not call payments", [gateway]))
+	contains(d.reason, "may not call")
+}
+
+test_same_sa_other_trust_domain_denied if {
+	other := "spiffe://evil.example/ns/shop/sa/checkout"
+	denied_with(decision(other, payments, "POST", "/api/v1/charges"), sprintf("%s may not call payments", [other]))
+}
+
+test_unknown_destination_denied if {
+	dst := "spiffe://mesh.local/ns/shop/sa/shipping"
+	d := decision(checkout, dst, "GET", "/api/v1/stock")
+	denied_with(d, sprintf("destination %s is not in the mesh allow-list", [dst]))
+	contains(d.reason, "not in the mesh allow-list")
+}
+
+test_invalid_destination_identity_denied if {
+	denied_with(
+		decision(checkout, not_spiffe("inventory.shop.svc"), "GET", "/api/v1/stock"),
+		sprintf("destination (invalid identity: %s) is not in the mesh allow-list", [not_scheme_error]),
+	)
+}
+
+test_invalid_source_identity_denied if {
+	d := decision(not_spiffe("checkout.shop.svc"), inventory, "GET", "/api/v1/stock")
+	denied_with(d, sprintf("caller has no valid SPIFFE ID: %s", [not_scheme_error]))
+	contains(d.reason, "no valid SPIFFE ID")
+}
+
+test_missing_source_principal_denied if {
+	denied_with(
+		decision(no_principal, inventory, "GET", "/api/v1/stock"),
+		sprintf("caller has no valid SPIFFE ID: %s", [no_principal_error]),
+	)
+}
+
+# An invalid source is reported before an unknown destination.
+test_invalid_source_reported_before_unknown_destination if {
+	denied_with(
+		decision(no_principal, no_principal, "GET", "/"),
+		sprintf("caller has no valid SPIFFE ID: %s", [no_principal_error]),
+	)
+}
+
+# An identity object that claims a listed spiffe_id but is not valid is not trusted.
+test_source_marked_invalid_is_not_trusted if {
+	forged := object.union(spiffe(checkout), {"valid": false, "error": "bad"})
+	denied_with(decision(forged, inventory, "GET", "/api/v1/stock"), "caller has no valid SPIFFE ID: bad")
+}
+
+test_denials_are_403_json if {
+	d := decision(gateway, inventory, "DELETE", "/api/v1/reservations")
+	d.allowed == false
+	d.http_status == 403
+	d.headers["content-type"] == "application/json"
+	body := json.unmarshal(d.body)
+	body.reason == d.reason
+	body.error == "forbidden"
+}
+
+# --- policy mechanics, with substituted data --------------------------------------
+
+# When several rules match, the alphabetically first name is reported.
+test_multiple_matching_rules_first_name_wins if {
+	services := {inventory: {"name": "inventory", "allow": [
+		{"name": "zz-wide", "callers": [checkout], "methods": ["GET"], "paths": ["/"]},
+		{"name": "aa-narrow", "callers": [checkout], "methods": ["GET"], "paths": ["/api"]},
+	]}}
+	d := authz.allow with input as req(checkout, inventory, "GET", "/api/x") with data.mesh.services as services
+	allowed_by(d, checkout, "aa-narrow")
+}
+
+test_root_prefix_matches_everything if {
+	services := {inventory: {"name": "inventory", "allow": [{"name": "all", "callers": [checkout], "methods": ["GET"], "paths": ["/"]}]}}
+	root := authz.allow with input as req(checkout, inventory, "GET", "/") with data.mesh.services as services
+	allowed_by(root, checkout, "all")
+	deep := authz.allow with input as req(checkout, inventory, "GET", "/any/thing?q") with data.mesh.services as services
+	allowed_by(deep, checkout, "all")
+}

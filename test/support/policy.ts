@@ -1,0 +1,51 @@
+/** Compile Rego into a real OPA Wasm bundle for a test, with the project's build script. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from './tools.js';
+
+export function tempDir(prefix = 'gatehouse-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/**
+ * Build `files` (name → content, e.g. {"policy.rego": "...", "data.json": "..."}) into
+ * `out` (a .tar.gz path). `restrictBuiltins: false` compiles without gatehouse's capabilities
+ * file, to produce bundles that use builtins the Wasm runtime lacks.
+ */
+export function buildBundle(
+  opa: string,
+  files: Record<string, string>,
+  out: string,
+  options: { entrypoint?: string; restrictBuiltins?: boolean; revision?: string } = {},
+): string {
+  const src = tempDir('gatehouse-policy-');
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(src, name)), { recursive: true });
+    writeFileSync(path.join(src, name), content);
+  }
+  const entrypoint = options.entrypoint ?? 'envoy/authz/allow';
+  if (options.restrictBuiltins === false) {
+    execFileSync(opa, ['build', '-t', 'wasm', '-e', entrypoint, '-o', out, src], { stdio: 'pipe' });
+  } else {
+    const args = [path.join(ROOT, 'scripts/build-policy.mjs'), '--opa', opa, '--policies', src, '--out', out, '--entrypoint', entrypoint];
+    if (options.revision) args.push('--revision', options.revision);
+    try {
+      execFileSync(process.execPath, args, { stdio: 'pipe', cwd: ROOT });
+    } catch (error) {
+      throw new Error(`policy build failed: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
+    }
+  }
+  return out;
+}
+
+/** The example policy of policies/, built into `dir`. */
+export function buildExampleBundle(opa: string, dir: string): string {
+  const out = path.join(dir, 'example.tar.gz');
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-policy.mjs'), '--opa', opa, '--policies', path.join(ROOT, 'policies'), '--out', out], {
+    stdio: 'pipe',
+    cwd: ROOT,
+  });
+  return out;
+}
