@@ -26,7 +26,19 @@ export function parseBody(
   rawBodyBase64: string | undefined,
   limits: BodyLimits,
 ): ParsedBody {
-  const contentType = headers['content-type'];
+  let text = body ?? '';
+  if (text === '' && rawBodyBase64) text = Buffer.from(rawBodyBase64, 'base64').toString('utf8');
+  if (text === '') return NO_BODY;
+  // Every body is limited, parsed or not: it is part of the input the policy evaluates.
+  const byteLength = Buffer.byteLength(text, 'utf8');
+  if (byteLength > limits.maxBodyBytes) {
+    throw new GatehouseError(
+      'body_too_large',
+      `request body is ${byteLength} bytes, over max_body_bytes (${limits.maxBodyBytes})`,
+    );
+  }
+
+  const contentType = headers['content-type']?.toLowerCase();
   if (contentType === undefined) return NO_BODY;
   const kind = contentType.includes('application/json')
     ? 'json'
@@ -36,18 +48,6 @@ export function parseBody(
         ? 'multipart'
         : undefined;
   if (kind === undefined) return NO_BODY;
-
-  let text = body ?? '';
-  if (text === '' && rawBodyBase64) text = Buffer.from(rawBodyBase64, 'base64').toString('utf8');
-  if (text === '') return NO_BODY;
-
-  const byteLength = Buffer.byteLength(text, 'utf8');
-  if (byteLength > limits.maxBodyBytes) {
-    throw new GatehouseError(
-      'body_too_large',
-      `request body is ${byteLength} bytes, over max_body_bytes (${limits.maxBodyBytes})`,
-    );
-  }
   if (isTruncated(headers, byteLength)) return { parsedBody: null, truncatedBody: true };
 
   switch (kind) {
@@ -60,7 +60,7 @@ export function parseBody(
     case 'form':
       return { parsedBody: parseQueryString(text, 'body'), truncatedBody: false };
     case 'multipart':
-      return { parsedBody: parseMultipart(text, contentType), truncatedBody: false };
+      return { parsedBody: parseMultipart(text, headers['content-type'] ?? ''), truncatedBody: false };
   }
 }
 

@@ -65,7 +65,7 @@ export function validateDecision(value: unknown): Decision {
     if (typeof object.body !== 'string') throw invalid(`decision.body must be a string, got ${describe(object.body)}`);
     decision.body = object.body;
   }
-  if (object.http_status !== undefined) decision.httpStatus = httpStatus(object.http_status);
+  if (object.http_status !== undefined) decision.httpStatus = httpStatus(object.http_status, object.allowed);
   if (object.dynamic_metadata !== undefined) {
     const metadata = object.dynamic_metadata;
     if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
@@ -95,10 +95,19 @@ function emptyDecision(allowed: boolean): Decision {
   };
 }
 
-function httpStatus(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 599) {
-    throw invalid(`decision.http_status must be an integer HTTP status (100-599), got ${describe(value)}`);
+/** The codes of Envoy's envoy.type.v3.StatusCode enum (`defined_only`): the statuses Envoy can send. */
+const ENVOY_STATUS_CODES: ReadonlySet<number> = new Set([
+  100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403,
+  404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 423, 424, 426, 428, 429, 431, 500,
+  501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+]);
+
+/** A deny must not look like success to the caller, so it needs a 3xx, 4xx or 5xx status. */
+function httpStatus(value: unknown, allowed: boolean): number {
+  if (typeof value !== 'number' || !ENVOY_STATUS_CODES.has(value)) {
+    throw invalid(`decision.http_status must be an HTTP status code Envoy supports (e.g. 403), got ${describe(value)}`);
   }
+  if (!allowed && value < 300) throw invalid(`decision.http_status ${value} on a deny would look like success; use 3xx, 4xx or 5xx`);
   return value;
 }
 

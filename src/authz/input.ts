@@ -103,9 +103,9 @@ function convertMetadata(metadata: Attributes['metadataContext']): void {
   const typed = metadata.typedFilterMetadata as Record<string, unknown> | undefined;
   if (typed) {
     for (const key of Object.keys(typed)) {
-      const any = typed[key] as { typeUrl?: string; value?: string; '@type'?: string };
-      if (any['@type'] !== undefined) continue; // protobufjs already expanded a known type
-      typed[key] = { '@type': any.typeUrl ?? '', value: any.value ?? '' };
+      // google.protobuf.Any: the type URL and the packed message as base64 (not unpacked).
+      const any = typed[key] as { typeUrl?: string; type_url?: string; value?: string };
+      typed[key] = { '@type': any.typeUrl ?? any.type_url ?? '', value: any.value ?? '' };
     }
   }
 }

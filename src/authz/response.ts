@@ -18,8 +18,13 @@ type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
 
 export function toCheckResponse(outcome: Outcome): CheckResponse {
   const decision = outcome.decision;
-  const metadata: JsonObject = { ...(decision?.dynamicMetadata ?? {}), decision_id: outcome.decisionId };
-  if (!outcome.allowed) metadata.reason = outcome.reasonLabel;
+  // decision_id joins Envoy's access log (%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%)
+  // to the decision log; the policy cannot override it.
+  const metadata: JsonObject = {
+    ...(decision?.dynamicMetadata ?? {}),
+    decision_id: outcome.decisionId,
+    reason_code: outcome.reasonLabel,
+  };
   const dynamicMetadata = jsonToStruct(metadata);
 
   if (outcome.allowed && decision) {

@@ -41,7 +41,9 @@ export const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = {
   arrays: false,
   objects: false,
   oneofs: false,
-  json: true,
+  // json: true would make protobufjs expand google.protobuf.Any of known types into its own
+  // (non-JSON-mapping) form; Anys are rendered uniformly in authz/input.ts instead.
+  json: false,
 };
 
 function loadRoot(): protobuf.Root {

@@ -99,13 +99,31 @@ export function decisionEvent(outcome: Outcome, context: DecisionLogContext, now
   return event;
 }
 
-/** A copy of the input with secret headers masked; the input itself is left as evaluated. */
+type HeaderEntry = { key?: string; value?: string; rawValue?: string };
+type LoggedHttp = { headers?: Record<string, string>; headerMap?: { headers?: HeaderEntry[] } };
+
+/**
+ * A copy of the input with secret headers masked, in `headers` and in `header_map`; the input
+ * itself is left as the policy saw it.
+ */
 function maskInput(input: Record<string, unknown>): Record<string, unknown> {
-  const attributes = input.attributes as { request?: { http?: { headers?: Record<string, string> } } } | undefined;
-  const headers = attributes?.request?.http?.headers;
-  if (!headers || !Object.keys(headers).some((h) => MASKED_HEADERS.has(h))) return input;
-  const masked: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) masked[name] = MASKED_HEADERS.has(name) ? MASKED : value;
-  const http = { ...attributes!.request!.http, headers: masked };
-  return { ...input, attributes: { ...attributes, request: { ...attributes!.request, http } } };
+  const attributes = input.attributes as { request?: { http?: LoggedHttp } } | undefined;
+  const http = attributes?.request?.http;
+  if (!http) return input;
+  const headers = http.headers;
+  const list = http.headerMap?.headers;
+  const secretInMap = list?.some((h) => MASKED_HEADERS.has((h.key ?? '').toLowerCase())) ?? false;
+  const secretInHeaders = headers !== undefined && Object.keys(headers).some((h) => MASKED_HEADERS.has(h));
+  if (!secretInMap && !secretInHeaders) return input;
+  const masked: LoggedHttp = { ...http };
+  if (secretInHeaders) {
+    masked.headers = {};
+    for (const [name, value] of Object.entries(headers!)) masked.headers[name] = MASKED_HEADERS.has(name) ? MASKED : value;
+  }
+  if (secretInMap) {
+    masked.headerMap = {
+      headers: list!.map((h) => (MASKED_HEADERS.has((h.key ?? '').toLowerCase()) ? { key: h.key, value: MASKED } : h)),
+    };
+  }
+  return { ...input, attributes: { ...attributes, request: { ...attributes!.request, http: masked } } };
 }

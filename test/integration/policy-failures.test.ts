@@ -27,7 +27,7 @@ describe.skipIf(tool.skip)('policies that do not produce a valid decision', () =
     ['an object without allowed', 'allow := {"http_status": 200}', 'decision_invalid', 'decision.allowed must be a boolean, got nothing'],
     ['allowed as a string', 'allow := {"allowed": "true"}', 'decision_invalid', 'decision.allowed must be a boolean, got string "true"'],
     ['a header with CRLF', 'allow := {"allowed": true, "headers": {"x-a": "1\\r\\nx-b: 2"}}', 'decision_invalid', 'decision.headers["x-a"] has a value with CR, LF or NUL'],
-    ['an out-of-range http_status', 'allow := {"allowed": false, "http_status": 99}', 'decision_invalid', 'decision.http_status must be an integer HTTP status'],
+    ['an out-of-range http_status', 'allow := {"allowed": false, "http_status": 99}', 'decision_invalid', 'decision.http_status must be an HTTP status code Envoy supports'],
     ['undefined', 'allow if input.nothing == "here"', 'decision_undefined', 'the policy decision is undefined'],
     ['conflicting values', 'allow := true if input.attributes\nallow := false if input.parsed_path', 'eval_error', 'policy evaluation failed'],
   ])('a decision that is %s is denied with %s', async (_name, rego, code, message) => {
@@ -37,7 +37,7 @@ describe.skipIf(tool.skip)('policies that do not produce a valid decision', () =
     const reply = await t.client.check(checkRequestJson({ source: CHECKOUT }));
     expect(reply.allowed).toBe(false);
     expect(reply.httpStatus).toBe(403);
-    expect(reply.metadata.reason).toBe(code);
+    expect(reply.metadata.reason_code).toBe(code);
     await eventually(() => t!.decisions.length > 0);
     expect(t.decisions[0]!.error.code).toBe(code);
     expect(t.decisions[0]!.error.message).toContain(message);
@@ -65,7 +65,7 @@ describe.skipIf(tool.skip)('policies that do not produce a valid decision', () =
     const bundle = buildBundle(tool.opa, policy(rego), path.join(dir, 'b.tar.gz'), { restrictBuiltins: false });
     t = await startTestApp({ bundle });
     const reply = await t.client.check(checkRequestJson({ source: CHECKOUT }));
-    expect(reply).toMatchObject({ allowed: false, httpStatus: 503, metadata: { reason: 'policy_not_loaded' } });
+    expect(reply).toMatchObject({ allowed: false, httpStatus: 503, metadata: { reason_code: 'policy_not_loaded' } });
     const rejected = t.logs.find((l) => l.code === 'bundle_invalid');
     expect(rejected?.error).toContain('http.send');
   });
@@ -81,7 +81,7 @@ describe.skipIf(tool.skip)('policies that do not produce a valid decision', () =
     const bundle = buildBundle(tool.opa, policy('decision := true'), path.join(dir, 'b.tar.gz'), { entrypoint: 'envoy/authz/decision' });
     t = await startTestApp({ bundle });
     const reply = await t.client.check(checkRequestJson({ source: CHECKOUT }));
-    expect(reply.metadata.reason).toBe('policy_not_loaded');
+    expect(reply.metadata.reason_code).toBe('policy_not_loaded');
     expect(t.logs.find((l) => l.code === 'bundle_invalid')?.error).toContain('does not define entrypoint "envoy/authz/allow"');
   });
 });
@@ -97,7 +97,7 @@ describe.skipIf(tool.skip)('starting without a bundle', () => {
       expect(ready.status).toBe(503);
       expect(JSON.parse(ready.text).reason).toBe('no policy bundle loaded');
       const denied = await t.client.check(checkRequestJson({ source: CHECKOUT }));
-      expect(denied).toMatchObject({ allowed: false, httpStatus: 503, metadata: { reason: 'policy_not_loaded' } });
+      expect(denied).toMatchObject({ allowed: false, httpStatus: 503, metadata: { reason_code: 'policy_not_loaded' } });
 
       const built = buildExampleBundle(tool.opa, tempDir());
       copyFileSync(built, `${bundle}.tmp`);

@@ -40,7 +40,7 @@ describe.skipIf(tool.skip)('serving the example policy', () => {
     expect(reply.rpcCode).toBe(7);
     expect(reply.httpStatus).toBe(403);
     expect(JSON.parse(reply.body!)).toEqual({ error: 'forbidden', reason: `${PAYMENTS} may not call inventory` });
-    expect(reply.metadata.reason).toBe('policy_denied');
+    expect(reply.metadata.reason_code).toBe('policy_denied');
     await eventually(() => t.decisions.some((d) => d.decision_id === reply.metadata.decision_id));
     const event = t.decisions.find((d) => d.decision_id === reply.metadata.decision_id)!;
     expect(event.gatehouse).toMatchObject({ outcome: 'deny', reason_code: 'policy_denied', reason: `${PAYMENTS} may not call inventory` });
@@ -77,14 +77,14 @@ describe.skipIf(tool.skip)('serving the example policy', () => {
     const reply = await t.client.check(request as Record<string, unknown>);
     expect(reply.allowed).toBe(false);
     expect(reply.httpStatus).toBe(status);
-    expect(reply.metadata.reason).toBe(code);
+    expect(reply.metadata.reason_code).toBe(code);
   });
 
   it('denies bytes that are not a CheckRequest at all', async () => {
     const reply = await t.client.check(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     expect(reply.allowed).toBe(false);
     expect(reply.httpStatus).toBe(400);
-    expect(reply.metadata.reason).toBe('input_parse_error');
+    expect(reply.metadata.reason_code).toBe('input_parse_error');
   });
 
   it('reports SERVING on grpc.health.v1 and ready on /readyz with the revision', async () => {

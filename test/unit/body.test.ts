@@ -20,6 +20,15 @@ describe('parsed_body and truncated_body', () => {
     expect(parseBody(json, undefined, undefined, limits).parsedBody).toBeNull();
   });
 
+  it('limits bodies of every content type, parsed or not', () => {
+    expect(() => parseBody({ 'content-type': 'text/plain' }, 'x'.repeat(2000), undefined, limits)).toThrow('over max_body_bytes');
+    expect(() => parseBody({}, 'x'.repeat(2000), undefined, limits)).toThrow('over max_body_bytes');
+  });
+
+  it('matches content types case-insensitively', () => {
+    expect(parseBody({ 'content-type': 'Application/JSON' }, '{"a":1}', undefined, limits).parsedBody).toEqual({ a: 1 });
+  });
+
   it('matches content types with parameters', () => {
     expect(parseBody({ 'content-type': 'application/json; charset=utf-8' }, '[1]', undefined, limits).parsedBody).toEqual([1]);
   });

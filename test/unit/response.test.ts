@@ -50,7 +50,7 @@ describe('Outcome → CheckResponse', () => {
     expect(response.okResponse.queryParametersToSet).toEqual([{ key: 'a', value: '1' }]);
     expect(response.okResponse.queryParametersToRemove).toEqual(['token']);
     // The policy cannot forge the decision id.
-    expect(structToJson(response.dynamicMetadata)).toEqual({ tier: 'gold', decision_id: 'd-1' });
+    expect(structToJson(response.dynamicMetadata)).toEqual({ tier: 'gold', decision_id: 'd-1', reason_code: 'policy_allowed' });
     expect(response.deniedResponse).toBeUndefined();
   });
 
@@ -60,7 +60,7 @@ describe('Outcome → CheckResponse', () => {
     expect(response.deniedResponse.status.code).toBe('TooManyRequests');
     expect(response.deniedResponse.headers[0]).toEqual({ header: { key: 'retry-after', value: '5' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' });
     expect(response.deniedResponse.body).toBe('slow down');
-    expect(structToJson(response.dynamicMetadata)).toEqual({ decision_id: 'd-1', reason: 'policy_denied' });
+    expect(structToJson(response.dynamicMetadata)).toEqual({ decision_id: 'd-1', reason_code: 'policy_denied' });
     expect(response.okResponse).toBeUndefined();
   });
 
@@ -81,6 +81,6 @@ describe('Outcome → CheckResponse', () => {
     const response = wire(outcome);
     expect(response.status.code).toBe(7);
     expect(response.deniedResponse.status.code).toBe('ServiceUnavailable');
-    expect(structToJson(response.dynamicMetadata)).toEqual({ decision_id: 'd-2', reason: 'policy_not_loaded' });
+    expect(structToJson(response.dynamicMetadata)).toEqual({ decision_id: 'd-2', reason_code: 'policy_not_loaded' });
   });
 });
