@@ -17,6 +17,7 @@ import type { Logger } from './observability/logger.js';
 import { GatehouseMetrics } from './observability/metrics.js';
 import { PolicyStore, type LoadResult } from './policy/policy-store.js';
 import { watchBundle, type BundleWatcher } from './policy/watcher.js';
+import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
 
 export interface AppDeps {
@@ -56,7 +57,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       protos,
       decode: protos.decodeCheckRequest,
       currentPolicy: () => store.current(),
-      inputOptions: { maxBodyBytes: config.max_body_bytes },
+      inputOptions: { maxBodyBytes: config.max_body_bytes, xfccTrustedSources: new Set(config.xfcc_trusted_sources) },
+      trustDomains: new Set(config.trust_domains),
+      allowedClients: new Set(config.tls_allowed_clients),
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
       record: (outcome: Outcome) => {
@@ -85,7 +88,17 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     );
   }
 
-  const grpcPort = await grpc.bind(config.addr);
+  let tls: ReloadingCertificateProvider | undefined;
+  if (config.tls_cert_file && config.tls_key_file) {
+    tls = new ReloadingCertificateProvider(
+      { certFile: config.tls_cert_file, keyFile: config.tls_key_file, caFile: config.tls_client_ca_file },
+      (result) => logTlsReload(logger, metrics, result),
+    );
+    const material = await tls.load();
+    metrics.recordTlsReload('loaded', new Date(material.leaf.validTo));
+    tls.start(config.tls_reload_interval_ms);
+  }
+  const grpcPort = await grpc.bind(config.addr, tls ? { provider: tls, mutualTls: config.tls_client_ca_file !== undefined } : undefined);
   listening = true;
   updateReadiness();
   let admin: HttpServer | undefined;
@@ -96,7 +109,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   }
   logger.info(
     { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
-    'gatehouse is serving',
+    tls ? `gatehouse is serving (${config.tls_client_ca_file ? 'mTLS' : 'TLS'})` : 'gatehouse is serving',
   );
 
   return {
@@ -107,6 +120,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     async stop() {
       listening = false;
       watcher?.close();
+      tls?.stop();
       const how = await grpc.shutdown(config.shutdown_timeout_ms);
       await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
       decisionLog.flush();
@@ -114,6 +128,17 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
     },
   };
+}
+
+function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsReloadResult): void {
+  if (result.status === 'loaded') {
+    const leaf = result.material.leaf;
+    metrics.recordTlsReload('loaded', new Date(leaf.validTo));
+    logger.info({ subject: leaf.subject, serial: leaf.serialNumber, not_after: new Date(leaf.validTo).toISOString() }, 'serving certificate rotated');
+  } else {
+    metrics.recordTlsReload('failed');
+    logger.error({ error: result.error.message }, 'new TLS files rejected; the previous certificate keeps serving');
+  }
 }
 
 function readiness(store: PolicyStore, listening: boolean) {

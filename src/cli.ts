@@ -36,7 +36,8 @@ Run "gatehouse help serve" for every server flag.`;
 
 function serveUsage(): string {
   const lines = Object.entries(CONFIG_KEYS).map(([key, spec]) => {
-    const def = spec.default === undefined ? 'required' : `default ${JSON.stringify(spec.default)}`;
+    const def =
+      spec.type === 'path' ? 'optional' : spec.default === undefined ? 'required' : Array.isArray(spec.default) ? 'default none' : `default ${JSON.stringify(spec.default)}`;
     return `  --${flagName(key).padEnd(22)} ${spec.help} (${def}; env ${envName(key)})`;
   });
   return `Usage: gatehouse serve [--config FILE] [flags]
@@ -54,6 +55,7 @@ Example:
 }
 
 const CHECK_USAGE = `Usage: gatehouse check --bundle PATH --request FILE [--entrypoint PATH] [--max-body-bytes N]
+                       [--trust-domains TD,...] [--xfcc-trusted-sources SPIFFE_ID,...]
 
 Evaluates one CheckRequest, given as JSON in Envoy's proto JSON form (the same document Envoy
 sends, e.g. {"attributes": {"request": {"http": {"method": "GET", "path": "/", ...}}}}), and
@@ -143,6 +145,8 @@ async function check(args: string[], io: Io): Promise<number> {
       request: { type: 'string' },
       entrypoint: { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      'trust-domains': { type: 'string' },
+      'xfcc-trusted-sources': { type: 'string' },
     },
     CHECK_USAGE,
   );
@@ -152,7 +156,13 @@ async function check(args: string[], io: Io): Promise<number> {
   }
   if (!values.bundle || !values.request) throw new GatehouseError('usage', `--bundle and --request are required\n\n${CHECK_USAGE}`);
   const config = loadConfig({
-    flags: { bundle: values.bundle as string, entrypoint: values.entrypoint as string | undefined, 'max-body-bytes': values['max-body-bytes'] as string | undefined },
+    flags: {
+      bundle: values.bundle,
+      entrypoint: values.entrypoint,
+      'max-body-bytes': values['max-body-bytes'],
+      'trust-domains': values['trust-domains'],
+      'xfcc-trusted-sources': values['xfcc-trusted-sources'],
+    },
     env: {},
   });
   const protos = authzProtos();
@@ -175,7 +185,8 @@ async function check(args: string[], io: Io): Promise<number> {
   const outcome = authorize(bytes, {
     decode: protos.decodeCheckRequest,
     currentPolicy: () => policy,
-    inputOptions: { maxBodyBytes: config.max_body_bytes },
+    inputOptions: { maxBodyBytes: config.max_body_bytes, xfccTrustedSources: new Set(config.xfcc_trusted_sources) },
+    trustDomains: new Set(config.trust_domains),
     newDecisionId: () => 'check',
     nowNs: process.hrtime.bigint,
   });

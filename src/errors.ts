@@ -20,6 +20,8 @@ export const CHECK_ERROR_STATUS = {
   deadline_exceeded: 504,
   /** The source's SPIFFE trust domain is not in `trust_domains`. */
   untrusted_trust_domain: 403,
+  /** The client calling gatehouse (over mTLS) is not in `tls_allowed_clients`. */
+  client_not_allowed: 403,
   /** A bug in gatehouse; the Check is still answered with a deny. */
   internal_error: 500,
 } as const;

@@ -17,6 +17,8 @@ export interface EvaluablePolicy {
 }
 
 export interface AuthorizeDeps {
+  /** When non-empty, sources outside these SPIFFE trust domains are denied before evaluation. */
+  trustDomains: ReadonlySet<string>;
   decode(bytes: Uint8Array): DecodedCheckRequest;
   currentPolicy(): EvaluablePolicy | undefined;
   inputOptions: InputOptions;
@@ -29,6 +31,8 @@ export interface AuthorizeDeps {
 export interface CallContext {
   /** True once the caller's deadline has passed; checked before the policy runs. */
   expired(): boolean;
+  /** Set when the transport already knows the caller must be denied (e.g. client_not_allowed). */
+  rejection?: GatehouseError;
 }
 
 const NO_DEADLINE: CallContext = { expired: () => false };
@@ -43,8 +47,10 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
   let result: unknown;
   let inputDone = started;
   try {
+    if (call.rejection) throw call.rejection;
     input = buildInput(decodeRequest(bytes, deps), deps.inputOptions);
     inputDone = deps.nowNs();
+    checkTrustDomain(input, deps.trustDomains);
     policy = deps.currentPolicy();
     if (!policy) throw new GatehouseError('policy_not_loaded', 'no policy bundle is loaded yet; denying every Check until one loads');
     if (call.expired()) throw new GatehouseError('deadline_exceeded', 'the caller\'s deadline passed before the policy ran');
@@ -68,6 +74,17 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       bundle: policy?.bundle,
       timings: timings(deps, started, inputDone === started ? deps.nowNs() : inputDone),
     };
+  }
+}
+
+function checkTrustDomain(input: InputDocument, trustDomains: ReadonlySet<string>): void {
+  if (trustDomains.size === 0) return;
+  const source = input.identity.source;
+  if (!source.valid) {
+    throw new GatehouseError('untrusted_trust_domain', `the source has no valid SPIFFE ID (${source.error}); trust_domains is set`);
+  }
+  if (!trustDomains.has(source.trust_domain)) {
+    throw new GatehouseError('untrusted_trust_domain', `source trust domain "${source.trust_domain}" is not in trust_domains`);
   }
 }
 

@@ -6,12 +6,17 @@
  */
 import { GatehouseError } from '../errors.js';
 import type { DecodedCheckRequest } from '../grpc/protos.js';
+import { parsePeerCertificate, type PeerCertificate } from '../identity/peer-certificate.js';
 import { parseSpiffeId, type SpiffeIdentity } from '../identity/spiffe.js';
+import { parseXfcc, type Xfcc } from '../identity/xfcc.js';
 import { parseBody, type BodyLimits } from './body.js';
 import { parseRequestTarget } from './path.js';
 import { structToJson, timestampToJson, type Json, type JsonObject } from './proto-json.js';
 
-export interface InputOptions extends BodyLimits {}
+export interface InputOptions extends BodyLimits {
+  /** SPIFFE IDs of hops whose x-forwarded-client-cert is believed (e.g. the ingress gateway). */
+  xfccTrustedSources: ReadonlySet<string>;
+}
 
 export const INPUT_VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
 
@@ -25,7 +30,14 @@ export interface InputDocument {
   truncated_body: boolean;
   version: typeof INPUT_VERSION;
   source_principal?: string;
-  identity: { source: PeerIdentity; destination: PeerIdentity };
+  identity: {
+    source: PeerIdentity;
+    destination: PeerIdentity;
+    /** The caller's leaf certificate, when Envoy sends it (`include_peer_certificate`). */
+    source_certificate?: PeerCertificate;
+    /** x-forwarded-client-cert, parsed only from a trusted hop. */
+    xfcc?: Xfcc;
+  };
 }
 
 type Attributes = NonNullable<DecodedCheckRequest['attributes']>;
@@ -41,6 +53,7 @@ export function buildInput(request: DecodedCheckRequest, options: InputOptions):
   const { parsedPath, parsedQuery } = parseRequestTarget(http.path);
   const { parsedBody, truncatedBody } = parseBody(headers, http.body, http.rawBody, options);
 
+  const source = peerIdentity(attributes.source?.principal);
   const input: InputDocument = {
     attributes: toProtoJson(attributes),
     parsed_path: parsedPath,
@@ -49,10 +62,14 @@ export function buildInput(request: DecodedCheckRequest, options: InputOptions):
     truncated_body: truncatedBody,
     version: INPUT_VERSION,
     identity: {
-      source: peerIdentity(attributes.source?.principal),
+      source,
       destination: peerIdentity(attributes.destination?.principal),
     },
   };
+  const certificate = attributes.source?.certificate;
+  if (certificate) input.identity.source_certificate = parsePeerCertificate(certificate, attributes.source?.principal);
+  const xfcc = headers['x-forwarded-client-cert'];
+  if (xfcc !== undefined) input.identity.xfcc = forwardedClient(xfcc, source, options.xfccTrustedSources);
   const sourcePrincipal = attributes.source?.principal;
   if (sourcePrincipal) input.source_principal = sourcePrincipal;
   return input;
@@ -75,6 +92,17 @@ function effectiveHeaders(http: HttpRequest): Record<string, string> {
   }
   http.headers = headers;
   return headers;
+}
+
+function forwardedClient(header: string, source: PeerIdentity, trusted: ReadonlySet<string>): Xfcc {
+  if (!source.valid || !trusted.has(source.spiffe_id)) {
+    return { trusted: false, reason: 'the Check\'s source is not in xfcc_trusted_sources; the header is caller-controlled' };
+  }
+  try {
+    return { trusted: true, elements: parseXfcc(header) };
+  } catch (error) {
+    return { trusted: false, reason: `malformed: ${(error as Error).message}` };
+  }
 }
 
 function peerIdentity(principal: string | undefined): PeerIdentity {

@@ -30,7 +30,27 @@ export function loadConfig(sources: ConfigSources): Readonly<Config> {
   }
   const config = {} as Record<string, unknown>;
   for (const key of keys()) config[key] = validate(key, raw[key]);
+  checkCombinations(config as unknown as Config);
   return Object.freeze(config as unknown as Config);
+}
+
+/** Settings that only make sense together. */
+function checkCombinations(config: Config): void {
+  const fail = (message: string): never => {
+    throw new GatehouseError('config_invalid', message);
+  };
+  if ((config.tls_cert_file === undefined) !== (config.tls_key_file === undefined)) {
+    fail('tls_cert_file and tls_key_file must be set together. Fix: pass both --tls-cert-file and --tls-key-file, or neither');
+  }
+  if (config.tls_client_ca_file !== undefined && config.tls_cert_file === undefined) {
+    fail('tls_client_ca_file requires TLS. Fix: also set --tls-cert-file and --tls-key-file');
+  }
+  if (config.tls_allowed_clients.length > 0 && config.tls_client_ca_file === undefined) {
+    fail('tls_allowed_clients needs client certificates. Fix: also set --tls-client-ca-file (mTLS)');
+  }
+  if (config.addr.kind === 'unix' && config.tls_cert_file !== undefined) {
+    fail('TLS on a unix socket is not supported. Fix: use a host:port addr, or drop the tls_* settings');
+  }
 }
 
 function keys(): (keyof Config)[] {
@@ -69,7 +89,7 @@ function validate(key: keyof Config, given: { value: unknown; origin: string } |
     );
   };
   if (given === undefined) {
-    if (spec.default === undefined) fail('is required');
+    if (spec.default === undefined) return spec.type === 'path' ? undefined : fail('is required');
     return spec.type === 'address' ? parseAddress(String(spec.default), spec.allowOff, fail) : spec.default;
   }
   const value = given.value;
@@ -92,6 +112,19 @@ function validate(key: keyof Config, given: { value: unknown; origin: string } |
       if (value === true || value === 'true' || value === '1') return true;
       if (value === false || value === 'false' || value === '0') return false;
       return fail(`must be true or false, got ${JSON.stringify(value)}`);
+    case 'list': {
+      const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
+      if (!items || items.some((i) => typeof i !== 'string')) return fail(`must be a list of strings, got ${JSON.stringify(value)}`);
+      const trimmed = (items as string[]).map((i) => i.trim()).filter((i) => i !== '');
+      for (const item of trimmed) {
+        const problem = spec.checkItem(item);
+        if (problem) fail(problem);
+      }
+      return Object.freeze(trimmed);
+    }
+    case 'path':
+      if (typeof value !== 'string' || value === '') return fail(`must be a file path, got ${JSON.stringify(value)}`);
+      return value;
     case 'enum':
       if (typeof value !== 'string' || !spec.values.includes(value)) {
         return fail(`must be one of ${spec.values.join(', ')}, got ${JSON.stringify(value)}`);

@@ -22,6 +22,13 @@ export interface Config {
   watch: boolean;
   reload_debounce_ms: number;
   shutdown_timeout_ms: number;
+  trust_domains: readonly string[];
+  xfcc_trusted_sources: readonly string[];
+  tls_cert_file: string | undefined;
+  tls_key_file: string | undefined;
+  tls_client_ca_file: string | undefined;
+  tls_allowed_clients: readonly string[];
+  tls_reload_interval_ms: number;
 }
 
 interface KeySpecBase {
@@ -34,7 +41,14 @@ type KeySpec =
   | (KeySpecBase & { type: 'address'; default: string; allowOff: boolean })
   | (KeySpecBase & { type: 'integer'; default: number; min: number; max: number })
   | (KeySpecBase & { type: 'boolean'; default: boolean })
-  | (KeySpecBase & { type: 'enum'; default: string; values: readonly string[] });
+  | (KeySpecBase & { type: 'enum'; default: string; values: readonly string[] })
+  | (KeySpecBase & { type: 'list'; default: readonly string[]; checkItem: (v: string) => string | undefined })
+  | (KeySpecBase & { type: 'path'; default: undefined });
+
+const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
+const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+const checkSpiffeId = (v: string) =>
+  SPIFFE_ID.test(v) && !/\/\.\.?(\/|$)/.test(v) ? undefined : `has ${JSON.stringify(v)}, which is not a SPIFFE ID (spiffe://trust.domain/path)`;
 
 const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
 
@@ -88,6 +102,37 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   shutdown_timeout_ms: {
     type: 'integer', default: 10_000, min: 0, max: 600_000, example: '10000',
     help: 'on SIGTERM, how long in-flight Checks may take before the server stops anyway',
+  },
+  trust_domains: {
+    type: 'list', default: [], example: 'mesh.local,partner.example',
+    help: 'if set, deny (untrusted_trust_domain) any source whose SPIFFE trust domain is not listed, before policy evaluation',
+    checkItem: (v) => (TRUST_DOMAIN.test(v) ? undefined : `has ${JSON.stringify(v)}, which is not a trust domain (lower-case [a-z0-9._-])`),
+  },
+  xfcc_trusted_sources: {
+    type: 'list', default: [], example: 'spiffe://mesh.local/ns/edge/sa/gateway',
+    help: 'SPIFFE IDs of proxies whose x-forwarded-client-cert is parsed into input.identity.xfcc; from anyone else it is ignored',
+    checkItem: checkSpiffeId,
+  },
+  tls_cert_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/tls.crt',
+    help: 'serve gRPC over TLS with this certificate (PEM); re-read when it changes',
+  },
+  tls_key_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/tls.key',
+    help: 'private key (PEM) for tls_cert_file',
+  },
+  tls_client_ca_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/mesh-ca.crt',
+    help: 'require client certificates issued by these CAs (mTLS)',
+  },
+  tls_allowed_clients: {
+    type: 'list', default: [], example: 'spiffe://mesh.local/ns/shop/sa/inventory',
+    help: 'with mTLS, only clients whose certificate URI SAN is listed get a decision; others are denied (client_not_allowed)',
+    checkItem: checkSpiffeId,
+  },
+  tls_reload_interval_ms: {
+    type: 'integer', default: 5_000, min: 100, max: 3_600_000, example: '5000',
+    help: 'how often the TLS files are checked for changes (file-change events also trigger a check)',
   },
 };
 

@@ -7,6 +7,8 @@ import type { sendUnaryData, ServerUnaryCall, ServiceDefinition, UntypedServiceI
 import { authorize, type AuthorizeDeps } from '../authz/authorize.js';
 import type { Outcome } from '../authz/outcome.js';
 import { toCheckResponse } from '../authz/response.js';
+import { GatehouseError } from '../errors.js';
+import { subjectAltNames } from '../identity/peer-certificate.js';
 import { CHECK_METHOD_PATH, type AuthzProtos } from './protos.js';
 
 const identity = (bytes: Buffer): Buffer => bytes;
@@ -32,6 +34,8 @@ export interface CheckServiceDeps extends AuthorizeDeps {
   protos: AuthzProtos;
   /** Metrics and the decision log; called after the response is sent. */
   record(outcome: Outcome): void;
+  /** With mTLS: the SPIFFE IDs (client certificate URI SAN) allowed to ask for decisions. */
+  allowedClients: ReadonlySet<string>;
 }
 
 export function checkService(deps: CheckServiceDeps): UntypedServiceImplementation {
@@ -40,11 +44,21 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
-      const outcome = authorize(call.request, deps, { expired });
+      const rejection = deps.allowedClients.size > 0 ? clientRejection(call, deps.allowedClients) : undefined;
+      const outcome = authorize(call.request, deps, { expired, rejection });
       callback(null, encodeResponse(outcome, deps.protos));
       setImmediate(deps.record, outcome);
     },
   };
+}
+
+/** A client outside tls_allowed_clients gets a deny, like any other failure: never a decision. */
+function clientRejection(call: ServerUnaryCall<Buffer, Buffer>, allowed: ReadonlySet<string>): GatehouseError | undefined {
+  const certificate = call.getAuthContext().sslPeerCertificate;
+  const { uris } = subjectAltNames(certificate?.subjectaltname);
+  if (uris.length === 1 && allowed.has(uris[0]!)) return undefined;
+  const who = uris.length === 0 ? 'a client without a URI SAN' : `client ${uris.join(', ')}`;
+  return new GatehouseError('client_not_allowed', `${who} is not in tls_allowed_clients`);
 }
 
 export function encodeResponse(outcome: Outcome, protos: AuthzProtos): Buffer {

@@ -1,7 +1,7 @@
 /**
  * gRPC server lifecycle: bind, serve Authorization and grpc.health.v1, stop gracefully.
  */
-import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, experimental, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ListenAddress } from '../config/schema.js';
 import { AUTHORIZATION_SERVICE } from './check-service.js';
@@ -29,11 +29,18 @@ export class GrpcServer {
     this.#health.addToServer(this.#server);
   }
 
-  /** Binds the listener; resolves to the bound port (0 for a unix socket). */
-  bind(address: ListenAddress): Promise<number> {
+  /**
+   * Binds the listener; resolves to the bound port (0 for a unix socket). With a certificate
+   * provider the listener speaks TLS, and requires client certificates when `mutualTls`.
+   */
+  bind(address: ListenAddress, tls?: { provider: experimental.CertificateProvider; mutualTls: boolean }): Promise<number> {
+    const credentials = tls
+      ? // grpc-js names the parameters (ca, identity) but uses them as (identity, ca); one provider plays both roles here.
+        experimental.createCertificateProviderServerCredentials(tls.provider, tls.mutualTls ? tls.provider : null, tls.mutualTls)
+      : ServerCredentials.createInsecure();
     const target = address.kind === 'unix' ? `unix://${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(target, ServerCredentials.createInsecure(), (error, port) => {
+      this.#server.bindAsync(target, credentials, (error, port) => {
         if (error) reject(new Error(`cannot listen on ${address.text}: ${error.message}`));
         else resolve(port);
       });

@@ -96,6 +96,8 @@ export function decisionEvent(outcome: Outcome, context: DecisionLogContext, now
     source_principal: source?.principal ?? null,
     source_spiffe_valid: source?.valid ?? false,
   };
+  const certificate = outcome.input?.identity.source_certificate;
+  if (certificate) (event.gatehouse as Record<string, unknown>).source_certificate = { valid: certificate.valid, errors: certificate.errors };
   return event;
 }
 

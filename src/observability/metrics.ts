@@ -22,6 +22,8 @@ export class GatehouseMetrics {
   readonly #lastLoad: Gauge;
   readonly #ready: Gauge;
   readonly #logLines: Counter<'result'>;
+  readonly #tlsReloads: Counter<'result'>;
+  #tlsNotAfterMs: number | undefined;
   readonly #observeAllow: Histogram.Internal<'outcome'>;
   readonly #observeDeny: Histogram.Internal<'outcome'>;
 
@@ -82,6 +84,21 @@ export class GatehouseMetrics {
       labelNames: ['result'],
       registers: [registry],
     });
+    this.#tlsReloads = new Counter({
+      name: 'gatehouse_tls_reloads_total',
+      help: 'Reloads of the serving certificate, key and client CA files, by result: loaded or failed (the previous set keeps serving).',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'gatehouse_tls_certificate_expiry_seconds',
+      help: 'Seconds until the serving certificate of the gRPC listener expires (absent without TLS).',
+      registers: [registry],
+      collect() {
+        if (metrics.#tlsNotAfterMs !== undefined) this.set((metrics.#tlsNotAfterMs - Date.now()) / 1000);
+      },
+    });
     for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result);
     for (const result of ['written', 'dropped']) this.#logLines.labels(result);
     this.#observeAllow = this.#checkDuration.labels('allow');
@@ -105,6 +122,11 @@ export class GatehouseMetrics {
       this.#policyInfo.labels(revision).set(1);
       this.#lastLoad.set(Date.now() / 1000);
     }
+  }
+
+  recordTlsReload(result: 'loaded' | 'failed', notAfter?: Date): void {
+    this.#tlsReloads.labels(result).inc();
+    if (notAfter) this.#tlsNotAfterMs = notAfter.getTime();
   }
 
   setReady(ready: boolean): void {

@@ -16,7 +16,7 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startTestApp(flags: Record<string, string>): Promise<TestApp> {
+export async function startTestApp(flags: Record<string, string>, options: { client?: TestClient | false } = {}): Promise<TestApp> {
   const config = loadConfig({
     flags: { addr: '127.0.0.1:0', 'admin-addr': '127.0.0.1:0', 'reload-debounce-ms': '50', ...flags },
     env: {},
@@ -25,7 +25,7 @@ export async function startTestApp(flags: Record<string, string>): Promise<TestA
   const logs: Record<string, any>[] = [];
   const logger = pino({ level: 'debug' }, lineStream(logs));
   const app = await startApp(config, { logger, decisionLogSink: { write: (line) => decisions.push(JSON.parse(line)) } });
-  const client = new TestClient(`127.0.0.1:${app.grpcPort}`);
+  const client = options.client === undefined ? new TestClient(`127.0.0.1:${app.grpcPort}`) : options.client || new TestClient('127.0.0.1:1');
   return {
     app,
     client,

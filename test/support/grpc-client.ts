@@ -1,5 +1,5 @@
 /** A real grpc-js client for the Authorization and Health services. */
-import { credentials, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type ChannelCredentials, type Client } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { structToJson } from '../../src/authz/proto-json.js';
 import { AUTHORIZATION_SERVICE } from '../../src/grpc/check-service.js';
@@ -24,9 +24,9 @@ export class TestClient {
   readonly #authz: Client & Record<string, Function>;
   readonly #health: Client & Record<string, Function>;
 
-  constructor(target: string) {
-    this.#authz = new AuthorizationClient(target, credentials.createInsecure()) as never;
-    this.#health = new HealthClient(target, credentials.createInsecure()) as never;
+  constructor(target: string, channelCredentials: ChannelCredentials = credentials.createInsecure(), options: Record<string, unknown> = {}) {
+    this.#authz = new AuthorizationClient(target, channelCredentials, options) as never;
+    this.#health = new HealthClient(target, channelCredentials, options) as never;
   }
 
   /** Sends raw bytes (to test malformed requests) or a proto JSON request. */

@@ -15,7 +15,7 @@ import { ROOT } from '../support/tools.js';
 const cases = path.join(ROOT, 'test/cases');
 const names = readdirSync(path.join(cases, 'requests')).filter((f) => f.endsWith('.json')).sort();
 const inputOf = (request: unknown, maxBodyBytes = 1024 * 1024) =>
-  buildInput(authzProtos().decodeCheckRequest(encodeRequest(request)), { maxBodyBytes });
+  buildInput(authzProtos().decodeCheckRequest(encodeRequest(request)), { maxBodyBytes, xfccTrustedSources: new Set(['spiffe://mesh.local/ns/edge/sa/gateway']) });
 
 describe('input document golden files', () => {
   it('has a catalogue of requests', () => {
