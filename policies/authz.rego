@@ -57,7 +57,10 @@ allow := {
 	"body": json.marshal({"error": "forbidden", "reason": deny_reason}),
 }
 
-request_path := split(input.attributes.request.http.path, "?")[0]
+# The path as the policy matched it (decoded segments, no query), for reasons. Built from
+# parsed_path rather than the raw path, so the decision does not depend on the query string and
+# gatehouse's decision cache can serve repeated calls that differ only in their query.
+request_path := concat("/", array.concat([""], input.parsed_path))
 
 caller_label := source.spiffe_id if source.valid
 

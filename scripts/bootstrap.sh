@@ -33,5 +33,5 @@ fi
 # 4. Example policy bundle, when any policy file is newer than the bundle.
 if [[ ! -f build/bundle.tar.gz ]] || [[ -n "$(find policies -newer build/bundle.tar.gz -print -quit)" ]]; then
   step "compiling policies/ to build/bundle.tar.gz (opa build -t wasm)"
-  node scripts/build-policy.mjs --opa .tools/bin/opa >&2
+  node dist/main.js build --policies policies --out build/bundle.tar.gz --opa .tools/bin/opa
 fi

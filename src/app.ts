@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
+import { DecisionCache } from './cache/decision-cache.js';
+import { cacheSettings } from './config/load.js';
 import type { Config, ListenAddress } from './config/schema.js';
 import { checkService } from './grpc/check-service.js';
 import { authzProtos } from './grpc/protos.js';
@@ -49,7 +51,13 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     entrypoint: config.entrypoint,
     maxBytes: config.max_bundle_bytes,
     maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
+    cache: cacheSettings(config),
   });
+  const cache =
+    config.decision_cache === 'off'
+      ? undefined
+      : new DecisionCache({ maxEntries: config.decision_cache_max_entries, maxBytes: config.decision_cache_max_bytes, nowMs: Date.now });
+  if (cache) metrics.observeCache(() => cache.stats());
 
   let listening = false;
   const grpc = new GrpcServer(
@@ -59,6 +67,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       currentPolicy: () => store.current(),
       inputOptions: { maxBodyBytes: config.max_body_bytes, xfccTrustedSources: new Set(config.xfcc_trusted_sources) },
       trustDomains: new Set(config.trust_domains),
+      cache,
       allowedClients: new Set(config.tls_allowed_clients),
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
@@ -76,6 +85,12 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   };
   store.onLoad((result) => {
     logReload(logger, result, config.bundle);
+    if (result.status === 'loaded') {
+      // Old entries could never be served (the bundle digest is in every key); free their memory.
+      cache?.clear();
+      const plan = result.policy.cachePlan;
+      logger.info({ revision: result.policy.revision, decision_cache: plan.enabled ? 'on' : 'off', why: plan.why }, `decision cache ${plan.enabled ? 'on' : 'off'} for this revision`);
+    }
     metrics.recordReload(result.status, result.status === 'loaded' ? result.policy.revision : undefined);
     updateReadiness();
   });

@@ -8,12 +8,13 @@ import { authorize } from './authz/authorize.js';
 import { fromProtoJson, structToJson } from './authz/proto-json.js';
 import type { Outcome } from './authz/outcome.js';
 import { toCheckResponse } from './authz/response.js';
-import { loadConfig } from './config/load.js';
+import { cacheSettings, loadConfig } from './config/load.js';
 import { CONFIG_KEYS, envName, flagName } from './config/schema.js';
 import { GatehouseError, describeThrown } from './errors.js';
 import { authzProtos, type AuthzProtos } from './grpc/protos.js';
 import { createLogger } from './observability/logger.js';
 import { readBundle } from './policy/bundle.js';
+import { buildBundle, defaultOpa } from './policy/build.js';
 import { WasmPolicy } from './policy/evaluator.js';
 import { VERSION } from './version.js';
 
@@ -29,6 +30,7 @@ Rego policies compiled to WebAssembly, in-process, and fails closed.
 Usage:
   gatehouse serve [--config FILE] [flags]     serve Envoy's Check over gRPC
   gatehouse check --bundle B --request R.json print the input document and decision for one request
+  gatehouse build --policies DIR --out FILE   compile Rego into a bundle gatehouse serves
   gatehouse version                           print the version
   gatehouse help [serve|check]                this help
 
@@ -62,6 +64,43 @@ sends, e.g. {"attributes": {"request": {"http": {"method": "GET", "path": "/", .
 prints the input document, the policy's result and the CheckResponse gatehouse would send.
 "-" reads the request from standard input. Exit status: 0 allowed, 1 denied, 2 usage or bundle error.`;
 
+const BUILD_USAGE = `Usage: gatehouse build [--policies DIR] [--out FILE] [--entrypoint PATH] [--opa BIN] [--revision REV]
+
+Compiles the Rego and data files in DIR (default policies/; *_test.rego files are left out) into
+a bundle (default build/bundle.tar.gz) with "opa build -t wasm", accepting only builtins that
+gatehouse's Wasm runtime provides, and records which input fields the policy reads (for the
+decision cache; see docs/decision-cache.md). --opa defaults to .tools/bin/opa, else opa on PATH.
+The revision defaults to a hash of the sources.`;
+
+function build(args: string[], io: Io): number {
+  const { values } = parse(
+    args,
+    { policies: { type: 'string' }, out: { type: 'string' }, entrypoint: { type: 'string' }, opa: { type: 'string' }, revision: { type: 'string' } },
+    BUILD_USAGE,
+  );
+  if (values.help) {
+    io.stdout(`${BUILD_USAGE}\n`);
+    return 0;
+  }
+  const config = loadConfig({ flags: { bundle: 'unused', entrypoint: values.entrypoint }, env: {} });
+  const result = buildBundle({
+    opa: (values.opa as string | undefined) ?? defaultOpa(),
+    policies: (values.policies as string | undefined) ?? 'policies',
+    out: (values.out as string | undefined) ?? 'build/bundle.tar.gz',
+    entrypoint: config.entrypoint,
+    revision: values.revision as string | undefined,
+    log: (line) => io.stderr(`${line}\n`),
+  });
+  const { analysis } = result;
+  const cacheNote = analysis.uncacheable
+    ? `decision cache: off (${analysis.uncacheable})`
+    : analysis.nondeterministic.length > 0
+      ? `decision cache: off unless decision_cache_nondeterministic_ttl_ms is set (calls ${analysis.nondeterministic.join(', ')})`
+      : `decision cache: keyed on ${analysis.fields.map((f) => `input.${f.join('.')}`).join(', ') || 'nothing (the decision does not depend on input)'}`;
+  io.stderr(`${cacheNote}\n`);
+  return 0;
+}
+
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -69,7 +108,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      io.stdout(`${rest[0] === 'serve' ? serveUsage() : rest[0] === 'check' ? CHECK_USAGE : USAGE}\n`);
+      io.stdout(`${rest[0] === 'serve' ? serveUsage() : rest[0] === 'check' ? CHECK_USAGE : rest[0] === 'build' ? BUILD_USAGE : USAGE}\n`);
       return 0;
     case 'version':
     case '--version':
@@ -79,6 +118,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return serve(rest, io);
     case 'check':
       return check(rest, io);
+    case 'build':
+      return build(rest, io);
     default:
       io.stderr(`gatehouse: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
@@ -167,7 +208,11 @@ async function check(args: string[], io: Io): Promise<number> {
   });
   const protos = authzProtos();
   const bundle = await readBundle(config.bundle, { maxBytes: config.max_bundle_bytes });
-  const policy = await WasmPolicy.load(bundle, { entrypoint: config.entrypoint, maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024 });
+  const policy = await WasmPolicy.load(bundle, {
+    entrypoint: config.entrypoint,
+    maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
+    cache: cacheSettings(config),
+  });
 
   const path = values.request as string;
   let requestJson: unknown;
@@ -199,6 +244,7 @@ async function check(args: string[], io: Io): Promise<number> {
       reason_code: outcome.reasonLabel,
       reason: outcome.reason,
       revision: outcome.revision,
+      decision_cache: policy.cachePlan.why,
     },
     response: readableResponse(protos, outcome),
   };

@@ -4,6 +4,9 @@
  */
 import { CHECK_ERROR_STATUS, GatehouseError, isCheckErrorCode, toGatehouseError, type CheckErrorCode } from '../errors.js';
 import type { DecodedCheckRequest } from '../grpc/protos.js';
+import { cacheKey } from '../cache/cache-key.js';
+import type { DecisionCache } from '../cache/decision-cache.js';
+import type { CachePlan } from '../cache/plan.js';
 import { decisionFromResultSet, type Decision } from './decision.js';
 import { buildInput, type InputDocument, type InputOptions } from './input.js';
 import type { Outcome } from './outcome.js';
@@ -12,6 +15,9 @@ import type { Outcome } from './outcome.js';
 export interface EvaluablePolicy {
   readonly revision: string;
   readonly bundle: string;
+  /** SHA-256 of the bundle: part of every cache key, so a new bundle never serves old entries. */
+  readonly digest: string;
+  readonly cachePlan: CachePlan;
   /** Evaluate the entrypoint for an already-serialised JSON input; returns opa-wasm's result set. */
   evaluate(input: ArrayBuffer): unknown;
 }
@@ -25,7 +31,12 @@ export interface AuthorizeDeps {
   newDecisionId(): string;
   /** Monotonic clock in nanoseconds. */
   nowNs(): bigint;
+  /** The decision cache; absent when caching is off. */
+  cache?: DecisionCache;
 }
+
+/** Keys longer than this (huge header values, say) are not cached. */
+const MAX_KEY_CHARS = 16 * 1024;
 
 /** Per-call facts the transport knows. */
 export interface CallContext {
@@ -54,10 +65,20 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
     policy = deps.currentPolicy();
     if (!policy) throw new GatehouseError('policy_not_loaded', 'no policy bundle is loaded yet; denying every Check until one loads');
     if (call.expired()) throw new GatehouseError('deadline_exceeded', 'the caller\'s deadline passed before the policy ran');
+    const plan = policy.cachePlan;
+    const key = deps.cache && plan.enabled ? cacheKey(policy.digest, plan.fields, input, MAX_KEY_CHARS) : undefined;
+    if (key !== undefined) {
+      const hit = deps.cache!.get(key);
+      if (hit) return decided(hit.decision, decisionId, input, policy, hit.result, timings(deps, started, inputDone), 'hit');
+    }
     const resultSet = evaluate(policy, input);
     result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined;
     const decision = decisionFromResultSet(resultSet);
-    return decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone));
+    // Only valid decisions are cached; every error is evaluated again next time.
+    if (key !== undefined && plan.enabled) {
+      deps.cache!.set(key, { result, decision }, plan.ttlMs, 2 * (JSON.stringify(result)?.length ?? 0));
+    }
+    return decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone), key === undefined ? 'off' : 'miss');
   } catch (thrown) {
     const error = toGatehouseError(thrown, 'internal_error');
     const code: CheckErrorCode = isCheckErrorCode(error.code) ? error.code : 'internal_error';
@@ -72,6 +93,7 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       input,
       revision: policy?.revision,
       bundle: policy?.bundle,
+      cache: 'off',
       timings: timings(deps, started, inputDone === started ? deps.nowNs() : inputDone),
     };
   }
@@ -113,6 +135,7 @@ function decided(
   policy: EvaluablePolicy,
   result: unknown,
   timings: Outcome['timings'],
+  cache: Outcome['cache'],
 ): Outcome {
   return {
     decisionId,
@@ -125,6 +148,7 @@ function decided(
     input,
     revision: policy.revision,
     bundle: policy.bundle,
+    cache,
     timings,
   };
 }

@@ -35,5 +35,7 @@ export interface Outcome {
   /** Policy revision (bundle `.manifest` revision) that decided, when one was loaded. */
   revision?: string;
   bundle?: string;
+  /** hit: answered from the decision cache; miss: evaluated and stored; off: not cacheable. */
+  cache: 'hit' | 'miss' | 'off';
   timings: Timings;
 }

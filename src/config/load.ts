@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { CacheSettings } from '../cache/plan.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { CONFIG_KEYS, envName, flagName, type Config, type ListenAddress } from './schema.js';
 
@@ -32,6 +33,16 @@ export function loadConfig(sources: ConfigSources): Readonly<Config> {
   for (const key of keys()) config[key] = validate(key, raw[key]);
   checkCombinations(config as unknown as Config);
   return Object.freeze(config as unknown as Config);
+}
+
+/** The decision-cache settings of a config, as the policy loader takes them. */
+export function cacheSettings(config: Config): CacheSettings {
+  return {
+    mode: config.decision_cache,
+    ttlMs: config.decision_cache_ttl_ms,
+    keyFields: config.decision_cache_key_fields,
+    nondeterministicTtlMs: config.decision_cache_nondeterministic_ttl_ms,
+  };
 }
 
 /** Settings that only make sense together. */

@@ -29,6 +29,12 @@ export interface Config {
   tls_client_ca_file: string | undefined;
   tls_allowed_clients: readonly string[];
   tls_reload_interval_ms: number;
+  decision_cache: 'auto' | 'off';
+  decision_cache_ttl_ms: number;
+  decision_cache_max_entries: number;
+  decision_cache_max_bytes: number;
+  decision_cache_key_fields: readonly string[];
+  decision_cache_nondeterministic_ttl_ms: number;
 }
 
 interface KeySpecBase {
@@ -133,6 +139,31 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   tls_reload_interval_ms: {
     type: 'integer', default: 5_000, min: 100, max: 3_600_000, example: '5000',
     help: 'how often the TLS files are checked for changes (file-change events also trigger a check)',
+  },
+  decision_cache: {
+    type: 'enum', default: 'auto', values: ['auto', 'off'], example: 'auto',
+    help: 'auto: cache decisions when the bundle\'s analysis shows it is safe (docs/decision-cache.md); off: never',
+  },
+  decision_cache_ttl_ms: {
+    type: 'integer', default: 60_000, min: 1, max: 86_400_000, example: '60000',
+    help: 'how long a cached decision is served',
+  },
+  decision_cache_max_entries: {
+    type: 'integer', default: 100_000, min: 1, max: 100_000_000, example: '100000',
+    help: 'most decisions kept; the least recently used go first',
+  },
+  decision_cache_max_bytes: {
+    type: 'integer', default: 64 * 1024 * 1024, min: 64 * 1024, max: 16 * 1024 * 1024 * 1024, example: '67108864',
+    help: 'most memory (keys and results, estimated) the cache may hold',
+  },
+  decision_cache_key_fields: {
+    type: 'list', default: [], example: 'input.attributes.request.http.method,input.parsed_path',
+    help: 'override the key fields derived from the policy (dotted input paths); you vouch that the policy reads nothing else',
+    checkItem: (v) => (/^(input\.)?[^.]+(\.[^.]+)*$/.test(v) ? undefined : `has ${JSON.stringify(v)}, which is not a dotted input path`),
+  },
+  decision_cache_nondeterministic_ttl_ms: {
+    type: 'integer', default: 0, min: 0, max: 86_400_000, example: '1000',
+    help: 'cache policies that call time/random/network builtins for this long; 0 never caches them',
   },
 };
 

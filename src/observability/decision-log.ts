@@ -92,7 +92,7 @@ export function decisionEvent(outcome: Outcome, context: DecisionLogContext, now
     reason_code: outcome.reasonLabel,
     reason: outcome.reason,
     http_status: outcome.allowed ? 200 : outcome.httpStatus,
-    cache: 'off',
+    cache: outcome.cache,
     source_principal: source?.principal ?? null,
     source_spiffe_valid: source?.valid ?? false,
   };

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Outcome, ReasonLabel } from '../authz/outcome.js';
+import type { CacheStats } from '../cache/decision-cache.js';
 
 // From 25 µs to 1 s: in-process decisions take tens of µs; Envoy's default timeout is 200 ms.
 export const DURATION_BUCKETS = [
@@ -23,6 +24,7 @@ export class GatehouseMetrics {
   readonly #ready: Gauge;
   readonly #logLines: Counter<'result'>;
   readonly #tlsReloads: Counter<'result'>;
+  readonly #cacheLookups: Counter<'result'>;
   #tlsNotAfterMs: number | undefined;
   readonly #observeAllow: Histogram.Internal<'outcome'>;
   readonly #observeDeny: Histogram.Internal<'outcome'>;
@@ -99,6 +101,13 @@ export class GatehouseMetrics {
         if (metrics.#tlsNotAfterMs !== undefined) this.set((metrics.#tlsNotAfterMs - Date.now()) / 1000);
       },
     });
+    this.#cacheLookups = new Counter({
+      name: 'gatehouse_decision_cache_lookups_total',
+      help: 'Decision-cache lookups by result: hit (answered without evaluating) or miss (evaluated, then stored).',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    for (const result of ['hit', 'miss']) this.#cacheLookups.labels(result);
     for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result);
     for (const result of ['written', 'dropped']) this.#logLines.labels(result);
     this.#observeAllow = this.#checkDuration.labels('allow');
@@ -112,6 +121,7 @@ export class GatehouseMetrics {
       this.#evalDuration.observe(outcome.timings.evalNs / 1e9);
     }
     this.#decisions.labels(outcome.allowed ? 'allow' : 'deny', outcome.reasonLabel satisfies ReasonLabel).inc();
+    if (outcome.cache !== 'off') this.#cacheLookups.labels(outcome.cache).inc();
     if (outcome.error) this.#errors.labels(outcome.error.code).inc();
   }
 
@@ -127,6 +137,23 @@ export class GatehouseMetrics {
   recordTlsReload(result: 'loaded' | 'failed', notAfter?: Date): void {
     this.#tlsReloads.labels(result).inc();
     if (notAfter) this.#tlsNotAfterMs = notAfter.getTime();
+  }
+
+  /** Cache gauges and evictions are read from the cache when Prometheus scrapes. */
+  observeCache(stats: () => CacheStats): void {
+    let reportedEvictions = 0;
+    new Gauge({ name: 'gatehouse_decision_cache_entries', help: 'Decisions held in the decision cache.', registers: [this.registry], collect() { this.set(stats().entries); } });
+    new Gauge({ name: 'gatehouse_decision_cache_bytes', help: 'Estimated memory held by the decision cache (keys and results).', registers: [this.registry], collect() { this.set(stats().bytes); } });
+    new Counter({
+      name: 'gatehouse_decision_cache_evictions_total',
+      help: 'Decisions evicted from the cache to stay within its entry and byte bounds.',
+      registers: [this.registry],
+      collect() {
+        const evictions = stats().evictions;
+        this.inc(evictions - reportedEvictions);
+        reportedEvictions = evictions;
+      },
+    });
   }
 
   setReady(ready: boolean): void {

@@ -7,7 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GatehouseError, describeThrown } from '../errors.js';
+import type { CacheAnalysis } from '../cache/analysis.js';
 import { cleanPath, readTarGz } from './tar.js';
+
+/** Where `gatehouse build` records which input fields the policy reads. */
+export const CACHE_ANALYSIS_FILE = '.gatehouse/cache-analysis.json';
 
 export interface Bundle {
   /** Where it came from, for logs. */
@@ -19,6 +23,8 @@ export interface Bundle {
   wasm: Buffer;
   data: Record<string, unknown>;
   manifest: Manifest;
+  /** Present when the bundle was built by `gatehouse build`. */
+  cacheAnalysis: CacheAnalysis | undefined;
 }
 
 export interface Manifest {
@@ -62,7 +68,8 @@ export function fromFiles(source: string, files: Map<string, Buffer>, digest: st
   const data = parseJson<Record<string, unknown>>(files.get('data.json'), 'data.json') ?? {};
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw invalid('data.json is not a JSON object');
   const revision = typeof manifest.revision === 'string' && manifest.revision !== '' ? manifest.revision : `sha256:${digest.slice(0, 12)}`;
-  return { source, revision, digest, wasm, data, manifest };
+  const cacheAnalysis = parseJson<CacheAnalysis>(files.get(CACHE_ANALYSIS_FILE), CACHE_ANALYSIS_FILE);
+  return { source, revision, digest, wasm, data, manifest, cacheAnalysis };
 }
 
 async function readDirectory(root: string, limits: BundleLimits): Promise<Map<string, Buffer>> {

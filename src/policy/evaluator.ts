@@ -10,10 +10,12 @@ import path from 'node:path';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { EvaluablePolicy } from '../authz/authorize.js';
 import { GatehouseError, describeThrown } from '../errors.js';
+import { planCache, type CachePlan, type CacheSettings } from '../cache/plan.js';
 import type { Bundle } from './bundle.js';
 
 export interface EvaluatorOptions {
   entrypoint: string;
+  cache: CacheSettings;
   /** Upper bound of the policy's linear memory; evaluation that needs more fails (→ deny). */
   maxMemoryBytes: number;
 }
@@ -32,14 +34,18 @@ const SUPPORTED_BUILTINS: ReadonlySet<string> = (() => {
 export class WasmPolicy implements EvaluablePolicy {
   readonly revision: string;
   readonly bundle: string;
+  readonly digest: string;
+  readonly cachePlan: CachePlan;
   readonly entrypoint: string;
   readonly loadedAt: Date;
   readonly #policy: LoadedPolicy;
   readonly #entrypointId: number;
 
-  private constructor(bundle: Bundle, policy: LoadedPolicy, entrypoint: string, entrypointId: number) {
+  private constructor(bundle: Bundle, policy: LoadedPolicy, entrypoint: string, entrypointId: number, cachePlan: CachePlan) {
     this.revision = bundle.revision;
     this.bundle = bundle.source;
+    this.digest = bundle.digest;
+    this.cachePlan = cachePlan;
     this.entrypoint = entrypoint;
     this.loadedAt = new Date();
     this.#policy = policy;
@@ -76,7 +82,7 @@ export class WasmPolicy implements EvaluablePolicy {
     } catch (error) {
       throw new GatehouseError('bundle_invalid', `data.json does not load into the policy: ${describeThrown(error)}`, { cause: error });
     }
-    return new WasmPolicy(bundle, policy, options.entrypoint, entrypointId);
+    return new WasmPolicy(bundle, policy, options.entrypoint, entrypointId, planCache(bundle.cacheAnalysis, options.cache));
   }
 
   evaluate(input: ArrayBuffer): unknown {

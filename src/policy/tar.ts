@@ -116,3 +116,37 @@ function paxRecord(data: Buffer, key: string): string | undefined {
 function bad(message: string): GatehouseError {
   return new GatehouseError('bundle_invalid', message);
 }
+
+/** One ustar entry (header + padded data) for a regular file. */
+export function tarEntry(name: string, content: Buffer, mtimeSeconds = 0): Buffer {
+  if (Buffer.byteLength(name) > 100) throw new Error(`tar entry name too long: ${name}`);
+  const header = Buffer.alloc(BLOCK);
+  header.write(name, 0, 100, 'utf8');
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
+  header.write(`${Math.floor(mtimeSeconds).toString(8).padStart(11, '0')}\0`, 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  const data = Buffer.alloc(Math.ceil(content.length / BLOCK) * BLOCK);
+  content.copy(data);
+  return Buffer.concat([header, data]);
+}
+
+/** The archive with `entry` appended before its end-of-archive marker. */
+export function appendToTar(archive: Buffer, entry: Buffer): Buffer {
+  let offset = 0;
+  while (offset + BLOCK <= archive.length) {
+    const header = archive.subarray(offset, offset + BLOCK);
+    if (header.every((b) => b === 0)) break;
+    const size = octal(header.subarray(124, 136), 'size');
+    offset += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+  }
+  return Buffer.concat([archive.subarray(0, offset), entry, Buffer.alloc(2 * BLOCK)]);
+}

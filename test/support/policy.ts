@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { buildBundle as buildPolicyBundle } from '../../src/policy/build.js';
 import { ROOT } from './tools.js';
 
 export function tempDir(prefix = 'gatehouse-test-'): string {
@@ -29,13 +30,7 @@ export function buildBundle(
   if (options.restrictBuiltins === false) {
     execFileSync(opa, ['build', '-t', 'wasm', '-e', entrypoint, '-o', out, src], { stdio: 'pipe' });
   } else {
-    const args = [path.join(ROOT, 'scripts/build-policy.mjs'), '--opa', opa, '--policies', src, '--out', out, '--entrypoint', entrypoint];
-    if (options.revision) args.push('--revision', options.revision);
-    try {
-      execFileSync(process.execPath, args, { stdio: 'pipe', cwd: ROOT });
-    } catch (error) {
-      throw new Error(`policy build failed: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
-    }
+    buildPolicyBundle({ opa, policies: src, out, entrypoint, revision: options.revision, log: () => undefined });
   }
   return out;
 }
@@ -43,9 +38,6 @@ export function buildBundle(
 /** The example policy of policies/, built into `dir`. */
 export function buildExampleBundle(opa: string, dir: string): string {
   const out = path.join(dir, 'example.tar.gz');
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-policy.mjs'), '--opa', opa, '--policies', path.join(ROOT, 'policies'), '--out', out], {
-    stdio: 'pipe',
-    cwd: ROOT,
-  });
+  buildPolicyBundle({ opa, policies: path.join(ROOT, 'policies'), out, entrypoint: 'envoy/authz/allow', log: () => undefined });
   return out;
 }

@@ -17,6 +17,7 @@ function decided(value: unknown): Outcome {
     reasonLabel: decision.allowed ? 'policy_allowed' : 'policy_denied',
     reason: 'r',
     decision,
+    cache: 'off',
     timings,
   };
 }
@@ -76,6 +77,7 @@ describe('Outcome → CheckResponse', () => {
       reasonLabel: 'policy_not_loaded',
       reason: 'no policy',
       error: new GatehouseError('policy_not_loaded', 'no policy') as never,
+      cache: 'off',
       timings,
     };
     const response = wire(outcome);

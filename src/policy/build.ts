@@ -1,0 +1,108 @@
+/**
+ * `gatehouse build`: compile a folder of Rego and data files into the bundle gatehouse serves.
+ * 1. `opa build -t wasm` with a capabilities file that lists only the builtins the Wasm runtime
+ *    provides, so an unsupported builtin (http.send, ...) fails here with OPA's own message;
+ * 2. `opa parse` of every module, and the cache analysis of what the policy reads;
+ * 3. the analysis is added to the bundle as `/.gatehouse/cache-analysis.json`.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { analyseModules, type CacheAnalysis } from '../cache/analysis.js';
+import { GatehouseError } from '../errors.js';
+import { CACHE_ANALYSIS_FILE } from './bundle.js';
+import { appendToTar, tarEntry } from './tar.js';
+
+
+export interface BuildOptions {
+  opa: string;
+  policies: string;
+  out: string;
+  entrypoint: string;
+  revision?: string;
+  /** Progress and OPA's diagnostics. */
+  log: (line: string) => void;
+}
+
+export interface BuildResult {
+  out: string;
+  revision: string;
+  analysis: CacheAnalysis;
+}
+
+/** The OPA CLI: the project's pinned one when present, else `opa` from PATH. */
+export function defaultOpa(): string {
+  const local = path.resolve('.tools/bin/opa');
+  return existsSync(local) ? local : 'opa';
+}
+
+export function buildBundle(options: BuildOptions): BuildResult {
+  const sources = regoFiles(options.policies);
+  if (sources.length === 0) throw new GatehouseError('usage', `no .rego files in ${options.policies}`);
+  const outDir = path.dirname(path.resolve(options.out));
+  mkdirSync(outDir, { recursive: true });
+
+  options.log(`compiling ${sources.length} module(s) in ${options.policies} (opa build -t wasm -e ${options.entrypoint})`);
+  const capabilitiesFile = path.join(outDir, 'wasm-capabilities.json');
+  writeFileSync(capabilitiesFile, JSON.stringify(wasmCapabilities(options.opa)));
+  // The same sources always get the same revision; any change gets a new one.
+  const revision = options.revision ?? `sha256:${hashTree(options.policies).slice(0, 16)}`;
+  runOpa(options, ['build', '-t', 'wasm', '-e', options.entrypoint, '--ignore', '*_test.rego', '--capabilities', capabilitiesFile, '--revision', revision, '-o', options.out, options.policies]);
+
+  options.log('analysing which input fields the policy reads (opa parse)');
+  const modules = sources.map((file) => JSON.parse(runOpa(options, ['parse', '--format', 'json', file])) as unknown);
+  const analysis = analyseModules(modules);
+  const archive = gunzipSync(readFileSync(options.out));
+  const entry = tarEntry(`/${CACHE_ANALYSIS_FILE}`, Buffer.from(`${JSON.stringify(analysis, null, 2)}\n`));
+  writeFileSync(options.out, gzipSync(appendToTar(archive, entry)));
+  options.log(`built ${options.out} (revision ${revision})`);
+  return { out: options.out, revision, analysis };
+}
+
+function runOpa(options: BuildOptions, args: string[]): string {
+  try {
+    return execFileSync(options.opa, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string; code?: string };
+    if (failure.code === 'ENOENT') {
+      throw new GatehouseError('usage', `OPA CLI not found at "${options.opa}": run ./dev setup, or pass --opa PATH`);
+    }
+    // OPA prints its errors on stdout.
+    const detail = `${failure.stdout ?? ''}${failure.stderr ?? ''}`.trim();
+    throw new GatehouseError(
+      'usage',
+      `opa ${args[0]} failed for ${options.policies}:\n${detail}\n(a builtin reported as undefined is one gatehouse's Wasm runtime does not provide)`,
+    );
+  }
+}
+
+/** OPA's current capabilities, with builtins cut down to those opa-wasm implements. */
+function wasmCapabilities(opa: string): unknown {
+  const require = createRequire(import.meta.url);
+  const file = path.join(path.dirname(require.resolve('@open-policy-agent/opa-wasm')), '..', 'capabilities.json');
+  const supported = new Set((JSON.parse(readFileSync(file, 'utf8')) as { builtins: { name: string }[] }).builtins.map((b) => b.name));
+  const current = JSON.parse(runOpa({ opa, policies: '', out: '', entrypoint: '', log: () => undefined }, ['capabilities', '--current'])) as {
+    builtins: { name: string }[];
+  };
+  return { ...current, builtins: current.builtins.filter((b) => supported.has(b.name)) };
+}
+
+function regoFiles(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.rego') && !e.name.endsWith('_test.rego'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+function hashTree(root: string): string {
+  const hash = createHash('sha256');
+  const files = readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.endsWith('_test.rego'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+  for (const file of files) hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
+  return hash.digest('hex');
+}
