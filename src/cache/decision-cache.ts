@@ -10,9 +10,13 @@ export interface CachedDecision {
   decision: Decision;
 }
 
+/** A node of the recency list: head is the least recently used, tail the most. */
 interface Entry extends CachedDecision {
+  key: string;
   expiresAtMs: number;
   bytes: number;
+  newer: Entry | undefined;
+  older: Entry | undefined;
 }
 
 export interface DecisionCacheOptions {
@@ -32,8 +36,15 @@ export interface CacheStats {
 // Per-entry overhead of the Map slot, the entry object and the decision, roughly.
 const ENTRY_OVERHEAD_BYTES = 256;
 
+/**
+ * A Map for lookup plus a doubly linked recency list for O(1) eviction. (Evicting through the
+ * Map's own insertion order is O(holes): V8 leaves deleted slots at the front until it rehashes,
+ * and every eviction would scan past them.)
+ */
 export class DecisionCache {
   readonly #entries = new Map<string, Entry>();
+  #oldest: Entry | undefined;
+  #newest: Entry | undefined;
   readonly #options: DecisionCacheOptions;
   #bytes = 0;
   #hits = 0;
@@ -51,13 +62,12 @@ export class DecisionCache {
       return undefined;
     }
     if (entry.expiresAtMs <= this.#options.nowMs()) {
-      this.#remove(key, entry);
+      this.#remove(entry);
       this.#misses++;
       return undefined;
     }
-    // Most recently used goes last; Map keeps insertion order.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    this.#unlink(entry);
+    this.#append(entry);
     this.#hits++;
     return entry;
   }
@@ -67,19 +77,29 @@ export class DecisionCache {
     const bytes = 2 * key.length + resultBytes + ENTRY_OVERHEAD_BYTES;
     if (bytes > this.#options.maxBytes / 16) return;
     const existing = this.#entries.get(key);
-    if (existing) this.#remove(key, existing);
-    this.#entries.set(key, { ...value, expiresAtMs: this.#options.nowMs() + ttlMs, bytes });
+    if (existing) this.#remove(existing);
+    const entry: Entry = {
+      result: value.result,
+      decision: value.decision,
+      key,
+      expiresAtMs: this.#options.nowMs() + ttlMs,
+      bytes,
+      newer: undefined,
+      older: undefined,
+    };
+    this.#entries.set(key, entry);
+    this.#append(entry);
     this.#bytes += bytes;
-    while (this.#entries.size > this.#options.maxEntries || this.#bytes > this.#options.maxBytes) {
-      const oldest = this.#entries.entries().next().value;
-      if (!oldest) break;
-      this.#remove(oldest[0], oldest[1]);
+    while ((this.#entries.size > this.#options.maxEntries || this.#bytes > this.#options.maxBytes) && this.#oldest) {
+      this.#remove(this.#oldest);
       this.#evictions++;
     }
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#oldest = undefined;
+    this.#newest = undefined;
     this.#bytes = 0;
   }
 
@@ -87,8 +107,26 @@ export class DecisionCache {
     return { hits: this.#hits, misses: this.#misses, evictions: this.#evictions, entries: this.#entries.size, bytes: this.#bytes };
   }
 
-  #remove(key: string, entry: Entry): void {
-    this.#entries.delete(key);
+  #remove(entry: Entry): void {
+    this.#entries.delete(entry.key);
+    this.#unlink(entry);
     this.#bytes -= entry.bytes;
+  }
+
+  #append(entry: Entry): void {
+    entry.older = this.#newest;
+    entry.newer = undefined;
+    if (this.#newest) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
