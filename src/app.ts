@@ -11,6 +11,7 @@ import { DecisionCache } from './cache/decision-cache.js';
 import { cacheSettings } from './config/load.js';
 import type { Config, ListenAddress } from './config/schema.js';
 import { checkService } from './grpc/check-service.js';
+import { CertificateMemo } from './identity/peer-certificate.js';
 import { authzProtos } from './grpc/protos.js';
 import { GrpcServer } from './grpc/server.js';
 import { createAdminServer } from './observability/admin-server.js';
@@ -65,7 +66,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       protos,
       decode: protos.decodeCheckRequest,
       currentPolicy: () => store.current(),
-      inputOptions: { maxBodyBytes: config.max_body_bytes, xfccTrustedSources: new Set(config.xfcc_trusted_sources) },
+      inputOptions: { maxBodyBytes: config.max_body_bytes, xfccTrustedSources: new Set(config.xfcc_trusted_sources), certificates: new CertificateMemo() },
       trustDomains: new Set(config.trust_domains),
       cache,
       allowedClients: new Set(config.tls_allowed_clients),

@@ -6,7 +6,7 @@
  */
 import { GatehouseError } from '../errors.js';
 import type { DecodedCheckRequest } from '../grpc/protos.js';
-import { parsePeerCertificate, type PeerCertificate } from '../identity/peer-certificate.js';
+import { parsePeerCertificate, type CertificateMemo, type PeerCertificate } from '../identity/peer-certificate.js';
 import { parseSpiffeId, type SpiffeIdentity } from '../identity/spiffe.js';
 import { parseXfcc, type Xfcc } from '../identity/xfcc.js';
 import { parseBody, type BodyLimits } from './body.js';
@@ -16,6 +16,8 @@ import { structToJson, timestampToJson, type Json, type JsonObject } from './pro
 export interface InputOptions extends BodyLimits {
   /** SPIFFE IDs of hops whose x-forwarded-client-cert is believed (e.g. the ingress gateway). */
   xfccTrustedSources: ReadonlySet<string>;
+  /** Memo of parsed peer certificates; without one, each Check parses its certificate. */
+  certificates?: CertificateMemo;
 }
 
 export const INPUT_VERSION = Object.freeze({ ext_authz: 'v3', encoding: 'protojson' });
@@ -67,7 +69,10 @@ export function buildInput(request: DecodedCheckRequest, options: InputOptions):
     },
   };
   const certificate = attributes.source?.certificate;
-  if (certificate) input.identity.source_certificate = parsePeerCertificate(certificate, attributes.source?.principal);
+  if (certificate) {
+    const principal = attributes.source?.principal;
+    input.identity.source_certificate = options.certificates ? options.certificates.parse(certificate, principal) : parsePeerCertificate(certificate, principal);
+  }
   const xfcc = headers['x-forwarded-client-cert'];
   if (xfcc !== undefined) input.identity.xfcc = forwardedClient(xfcc, source, options.xfccTrustedSources);
   const sourcePrincipal = attributes.source?.principal;

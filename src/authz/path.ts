@@ -5,8 +5,8 @@
  * Where opa-envoy-plugin is unsafe, gatehouse differs on purpose (docs/input.md):
  * - it splits on `/` *before* percent-decoding, so `%2F` stays inside a segment instead of
  *   becoming a separator that a prefix rule would trust;
- * - a `.` or `..` segment (raw or as `%2e`) is a malformed request, not a segment a policy might
- *   prefix-match past;
+ * - a `.` or `..` segment (raw, as `%2e`, or with `;` path parameters: `..;x`) is a malformed
+ *   request, not a segment a policy might prefix-match past;
  * - invalid percent escapes and invalid UTF-8 are malformed requests, never silently dropped.
  */
 import { GatehouseError } from '../errors.js';
@@ -37,8 +37,11 @@ function parsePath(path: string): string[] {
   const segments = path.slice(start).split('/');
   for (let i = 0; i < segments.length; i++) {
     const segment = decodeComponent(segments[i]!, 'path');
-    if (segment === '.' || segment === '..') {
-      throw new GatehouseError('input_parse_error', `request.http.path contains a "${segment}" segment: ${preview(path)}`);
+    // "..;x" is ".." to servers that strip path parameters (Tomcat, Jetty, Spring): refuse it too.
+    const semicolon = segment.indexOf(';');
+    const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
+    if (bare === '.' || bare === '..') {
+      throw new GatehouseError('input_parse_error', `request.http.path contains a "${bare}" segment: ${preview(path)}`);
     }
     segments[i] = segment;
   }

@@ -26,7 +26,42 @@ export interface PeerCertificate {
 const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
 const MAX_PEM_BYTES = 64 * 1024;
 
+/**
+ * Parsed certificates by their URL-encoded PEM. Envoy sends the same few certificates over and over
+ * (one per calling workload), and X.509 parsing costs far more than the rest of a Check, so each
+ * app keeps a small bounded memo. Only the principal comparison is done per Check.
+ */
+export class CertificateMemo {
+  readonly #entries = new Map<string, PeerCertificate>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 1024) {
+    this.#maxEntries = maxEntries;
+  }
+
+  parse(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
+    let parsed = this.#entries.get(urlEncodedPem);
+    if (parsed === undefined) {
+      parsed = parseCertificate(urlEncodedPem);
+      if (this.#entries.size >= this.#maxEntries) this.#entries.clear(); // bounded; refills from live traffic
+      this.#entries.set(urlEncodedPem, parsed);
+    }
+    return withPrincipalCheck(parsed, principal);
+  }
+}
+
 export function parsePeerCertificate(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
+  return withPrincipalCheck(parseCertificate(urlEncodedPem), principal);
+}
+
+function withPrincipalCheck(parsed: PeerCertificate, principal: string | undefined): PeerCertificate {
+  const uris = parsed.uri_sans;
+  if (uris?.length !== 1 || principal === undefined || uris[0] === principal) return parsed;
+  const errors = [...parsed.errors, 'the URI SAN does not equal source.principal'];
+  return { ...parsed, valid: false, errors };
+}
+
+function parseCertificate(urlEncodedPem: string): PeerCertificate {
   if (urlEncodedPem.length > MAX_PEM_BYTES * 3) return broken(`certificate is larger than ${MAX_PEM_BYTES} bytes`);
   let pem: string;
   try {
@@ -47,9 +82,6 @@ export function parsePeerCertificate(urlEncodedPem: string, principal: string | 
   if (count > 1) errors.push(`expected the leaf certificate only, got a chain of ${count}`);
   if (uris.length !== 1) errors.push(`an X.509-SVID has exactly one URI SAN, this certificate has ${uris.length}`);
   if (cert.ca) errors.push('an X.509-SVID leaf must not be a CA certificate');
-  if (uris.length === 1 && principal !== undefined && uris[0] !== principal) {
-    errors.push('the URI SAN does not equal source.principal');
-  }
   return {
     valid: errors.length === 0,
     errors,

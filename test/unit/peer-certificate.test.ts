@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parsePeerCertificate, subjectAltNames } from '../../src/identity/peer-certificate.js';
+import { CertificateMemo, parsePeerCertificate, subjectAltNames } from '../../src/identity/peer-certificate.js';
 import { createCa, issueLeaf, issueSvid } from '../support/pki.js';
 import { tempDir } from '../support/policy.js';
 
@@ -56,6 +56,14 @@ describe('peer certificate parsing and X.509-SVID checks', () => {
     const parsed = parsePeerCertificate(text, CHECKOUT);
     expect(parsed.valid).toBe(false);
     expect(parsed.errors[0]).toContain(message);
+  });
+
+  it('memoises parsing but checks the principal on every call', () => {
+    const svid = issueSvid(dir, 'memo', CHECKOUT, ca);
+    const memo = new CertificateMemo(2);
+    expect(memo.parse(urlPem(svid.cert), CHECKOUT).valid).toBe(true);
+    expect(memo.parse(urlPem(svid.cert), 'spiffe://mesh.local/ns/shop/sa/other')).toMatchObject({ valid: false, errors: ['the URI SAN does not equal source.principal'] });
+    expect(memo.parse(urlPem(svid.cert), CHECKOUT)).toMatchObject({ valid: true, errors: [] });
   });
 
   it('splits SANs outside quotes', () => {
