@@ -43,8 +43,14 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   const protos = authzProtos();
   const metrics = deps.metrics ?? new GatehouseMetrics();
   const decisionLog = new DecisionLog(
-    deps.decisionLogSink ?? openDecisionLogSink(config.decision_log),
-    { path: config.entrypoint, labels: { app: 'gatehouse', version: VERSION } },
+    deps.decisionLogSink ?? openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes),
+    {
+      path: config.entrypoint,
+      labels: { app: 'gatehouse', version: VERSION },
+      maskPointers: config.decision_log_mask,
+      maxValueBytes: config.decision_log_max_value_bytes,
+      allowSamplePercent: config.decision_log_allow_sample_percent,
+    },
     (result) => metrics.recordLogLine(result),
   );
   const store = new PolicyStore({
@@ -139,7 +145,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       tls?.stop();
       const how = await grpc.shutdown(config.shutdown_timeout_ms);
       await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
-      decisionLog.flush();
+      const flushed = await decisionLog.close(Math.min(2000, config.shutdown_timeout_ms));
+      if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
       if (admin) await new Promise((resolve) => admin.close(resolve));
       logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
     },

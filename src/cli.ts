@@ -175,6 +175,9 @@ async function serve(args: string[], io: Io): Promise<number> {
     process.on('SIGINT', stop);
   });
   logger.flush();
+  // A write stuck on a stalled decision-log sink would keep the process alive forever; once
+  // everything that can finish has, exit anyway (an unref'd timer only fires if something is stuck).
+  setTimeout(() => process.exit(0), 500).unref();
   return 0;
 }
 

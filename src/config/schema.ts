@@ -29,6 +29,10 @@ export interface Config {
   tls_client_ca_file: string | undefined;
   tls_allowed_clients: readonly string[];
   tls_reload_interval_ms: number;
+  decision_log_buffer_bytes: number;
+  decision_log_allow_sample_percent: number;
+  decision_log_mask: readonly string[];
+  decision_log_max_value_bytes: number;
   decision_cache: 'auto' | 'off';
   decision_cache_ttl_ms: number;
   decision_cache_max_entries: number;
@@ -139,6 +143,23 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   tls_reload_interval_ms: {
     type: 'integer', default: 5_000, min: 100, max: 3_600_000, example: '5000',
     help: 'how often the TLS files are checked for changes (file-change events also trigger a check)',
+  },
+  decision_log_buffer_bytes: {
+    type: 'integer', default: 8 * 1024 * 1024, min: 4096, max: 1024 * 1024 * 1024, example: '8388608',
+    help: 'decision-log lines waiting for a slow sink; beyond this they are dropped and counted, never slowing Checks',
+  },
+  decision_log_allow_sample_percent: {
+    type: 'integer', default: 100, min: 0, max: 100, example: '10',
+    help: 'percentage of allow decisions logged (denies and errors are always logged)',
+  },
+  decision_log_mask: {
+    type: 'list', default: [], example: '/input/parsed_body/password,/input/parsed_body/cards/*/number',
+    help: 'JSON pointers into the decision-log event whose values are masked ("*" matches every child); authorization, cookie and API-key headers are always masked',
+    checkItem: (v) => (v.startsWith('/') ? undefined : `has ${JSON.stringify(v)}, which is not a JSON pointer (it must start with "/")`),
+  },
+  decision_log_max_value_bytes: {
+    type: 'integer', default: 1024, min: 64, max: 1024 * 1024, example: '1024',
+    help: 'header values and bodies longer than this are truncated in the decision log (not in the decision)',
   },
   decision_cache: {
     type: 'enum', default: 'auto', values: ['auto', 'off'], example: 'auto',

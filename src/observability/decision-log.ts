@@ -3,129 +3,263 @@
  * (https://www.openpolicyagent.org/docs/management-decision-logs/) plus a `gatehouse` object.
  * Lines are built after the response is sent and written through pino's asynchronous destination
  * with a bounded buffer: when the sink cannot keep up, lines are dropped and counted, never queued
- * without bound.
+ * without bound and never slowing Checks.
+ *
+ * What reaches the log is a view of the input, never the input itself: secret headers masked,
+ * operator-chosen JSON pointers masked, long header values and bodies truncated.
  */
-import pino from 'pino';
+import { fstatSync } from 'node:fs';
+import sonicBoom from 'sonic-boom';
+
+// sonic-boom is CommonJS; its typings describe the class as the default export, Node gives the
+// module object with the class on `SonicBoom`.
+const SonicBoom = (sonicBoom as unknown as { SonicBoom: typeof import('sonic-boom').SonicBoom }).SonicBoom;
 import type { Outcome } from '../authz/outcome.js';
+import { traceContext } from './trace-context.js';
 
 export const MASKED = '[masked]';
 /** Headers whose values never reach the log. */
 export const MASKED_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']);
 
-export interface DecisionLogContext {
+export type LogLineResult = 'written' | 'dropped' | 'sampled_out';
+
+export interface DecisionLogOptions {
   /** The entrypoint path, e.g. envoy/authz/allow. */
   path: string;
   labels: Record<string, string>;
+  /** JSON pointers into the event (e.g. /input/parsed_body/password) whose values are masked; `*` matches every child. */
+  maskPointers: readonly string[];
+  /** Header values and bodies longer than this are truncated in the log (never in the decision). */
+  maxValueBytes: number;
+  /** Share of allow decisions logged, 0-100; denies and errors are always logged. */
+  allowSamplePercent: number;
+  random?: () => number;
 }
 
 export interface LineSink {
   write(line: string): void;
-  flushSync?(): void;
-  end?(): void;
+  flush?(callback: (error?: Error | null) => void): void;
+  on?(event: 'drop', listener: () => void): void;
+  destroy?(): void;
 }
 
 export class DecisionLog {
   readonly #sink: LineSink | undefined;
-  readonly #context: DecisionLogContext;
-  readonly #onLine: (result: 'written' | 'dropped') => void;
+  readonly #options: DecisionLogOptions;
+  readonly #pointers: string[][];
+  readonly #onLine: (result: LogLineResult) => void;
+  readonly #random: () => number;
   #dropped = false;
 
-  constructor(sink: LineSink | undefined, context: DecisionLogContext, onLine: (result: 'written' | 'dropped') => void) {
+  constructor(sink: LineSink | undefined, options: DecisionLogOptions, onLine: (result: LogLineResult) => void) {
     this.#sink = sink;
-    this.#context = context;
+    this.#options = options;
+    this.#pointers = options.maskPointers.map(parsePointer);
+    // The raw body holds whatever parsed_body holds: masking a field of one must mask the other.
+    if (this.#pointers.some((p) => p[0] === 'input' && p[1] === 'parsed_body')) {
+      this.#pointers.push(['input', 'attributes', 'request', 'http', 'body'], ['input', 'attributes', 'request', 'http', 'rawBody']);
+    }
     this.#onLine = onLine;
-    const emitter = sink as unknown as { on?: (event: string, fn: () => void) => void };
-    emitter?.on?.('drop', () => {
+    this.#random = options.random ?? Math.random;
+    sink?.on?.('drop', () => {
       this.#dropped = true;
     });
   }
 
-  get enabled(): boolean {
-    return this.#sink !== undefined;
-  }
-
   record(outcome: Outcome, now: Date = new Date()): void {
     if (!this.#sink) return;
+    if (outcome.allowed && this.#options.allowSamplePercent < 100 && this.#random() * 100 >= this.#options.allowSamplePercent) {
+      this.#onLine('sampled_out');
+      return;
+    }
+    let event = decisionEvent(outcome, this.#options, now);
+    for (const pointer of this.#pointers) event = maskAt(event, pointer, 0) as Record<string, unknown>;
     this.#dropped = false;
-    this.#sink.write(`${JSON.stringify(decisionEvent(outcome, this.#context, now))}\n`);
+    this.#sink.write(`${JSON.stringify(event)}\n`);
     this.#onLine(this.#dropped ? 'dropped' : 'written');
   }
 
-  flush(): void {
-    try {
-      this.#sink?.flushSync?.();
-    } catch {
-      // A sink that cannot flush at shutdown (closed pipe) must not stop the shutdown.
-    }
+  /**
+   * Flush what is buffered, waiting at most `timeoutMs`, then close the sink. A stalled sink must
+   * not block shutdown: what it has not taken by then is discarded.
+   */
+  close(timeoutMs: number): Promise<'flushed' | 'timed_out'> {
+    const sink = this.#sink;
+    if (!sink?.flush) return Promise.resolve('flushed');
+    return new Promise<'flushed' | 'timed_out'>((resolve) => {
+      const timer = setTimeout(() => resolve('timed_out'), timeoutMs);
+      timer.unref();
+      try {
+        sink.flush!(() => {
+          clearTimeout(timer);
+          resolve('flushed');
+        });
+      } catch {
+        clearTimeout(timer);
+        resolve('flushed');
+      }
+    }).then((result) => {
+      if (result === 'timed_out') sink.destroy?.();
+      return result;
+    });
   }
 }
 
 /**
  * The destination for `decision_log`: stdout, stderr, or a file, asynchronous, with a bounded
  * buffer (lines beyond it are dropped and reported through the 'drop' event).
+ *
+ * Files are written by pino's SonicBoom. Pipes, sockets and terminals on stdout/stderr go through
+ * Node's own non-blocking stream instead: a blocking write to a pipe nobody reads would park a
+ * libuv thread forever, and the process could then never exit.
  */
-export function openDecisionLogSink(target: string, maxBufferBytes = 8 * 1024 * 1024): LineSink | undefined {
+export function openDecisionLogSink(target: string, maxBufferBytes: number): LineSink | undefined {
   if (target === 'off') return undefined;
-  const dest = target === 'stdout' ? 1 : target === 'stderr' ? 2 : target;
-  return pino.destination({ dest, sync: false, minLength: 0, maxLength: maxBufferBytes, mkdir: true }) as unknown as LineSink;
+  const options = { sync: false, minLength: 0, maxLength: maxBufferBytes, mkdir: true };
+  if (target !== 'stdout' && target !== 'stderr') return new SonicBoom({ ...options, dest: target }) as unknown as LineSink;
+  const fd = target === 'stdout' ? 1 : 2;
+  if (fstatSync(fd).isFile()) return new SonicBoom({ ...options, fd }) as unknown as LineSink;
+  return new BoundedStreamSink(fd === 1 ? process.stdout : process.stderr, maxBufferBytes);
 }
 
-export function decisionEvent(outcome: Outcome, context: DecisionLogContext, now: Date): Record<string, unknown> {
+/** A writable stream with a cap on what may wait in its buffer. */
+class BoundedStreamSink implements LineSink {
+  readonly #stream: NodeJS.WriteStream;
+  readonly #maxBufferBytes: number;
+  readonly #dropListeners: (() => void)[] = [];
+
+  constructor(stream: NodeJS.WriteStream, maxBufferBytes: number) {
+    this.#stream = stream;
+    this.#maxBufferBytes = maxBufferBytes;
+    stream.on('error', () => undefined); // a closed pipe: lines are lost, Checks go on
+  }
+
+  write(line: string): void {
+    if (this.#stream.destroyed || this.#stream.writableLength + line.length > this.#maxBufferBytes) {
+      for (const listener of this.#dropListeners) listener();
+      return;
+    }
+    this.#stream.write(line);
+  }
+
+  on(_event: 'drop', listener: () => void): void {
+    this.#dropListeners.push(listener);
+  }
+
+  flush(callback: () => void): void {
+    if (this.#stream.writableLength === 0) callback();
+    else this.#stream.once('drain', callback);
+  }
+
+  destroy(): void {
+    this.#stream.destroy();
+  }
+}
+
+type LoggedHttp = {
+  headers?: Record<string, string>;
+  headerMap?: { headers?: { key?: string; value?: string; rawValue?: string }[] };
+  body?: string;
+  rawBody?: string;
+};
+
+export function decisionEvent(outcome: Outcome, options: Pick<DecisionLogOptions, 'path' | 'labels' | 'maxValueBytes'>, now: Date): Record<string, unknown> {
+  const input = outcome.input as unknown as Record<string, unknown> | undefined;
+  const http = (input?.attributes as { request?: { http?: LoggedHttp } } | undefined)?.request?.http;
   const event: Record<string, unknown> = {
     decision_id: outcome.decisionId,
     timestamp: now.toISOString(),
-    path: context.path,
-    input: outcome.input ? maskInput(outcome.input as unknown as Record<string, unknown>) : undefined,
-    labels: context.labels,
+    path: options.path,
+    input: input ? logView(input, options.maxValueBytes) : undefined,
+    labels: options.labels,
     metrics: {
       timer_gatehouse_input_ns: outcome.timings.inputNs,
       timer_rego_query_eval_ns: outcome.timings.evalNs,
       timer_server_handler_ns: outcome.timings.totalNs,
     },
   };
+  const trace = traceContext(http?.headers);
+  if (trace) {
+    event.trace_id = trace.trace_id;
+    event.span_id = trace.span_id;
+  }
   if (outcome.error) event.error = { code: outcome.error.code, message: outcome.error.message };
   else event.result = outcome.result;
   if (outcome.revision !== undefined) event.bundles = { main: { revision: outcome.revision } };
-  const source = outcome.input?.identity.source;
-  event.gatehouse = {
+  const identity = outcome.input?.identity;
+  const gatehouse: Record<string, unknown> = {
     outcome: outcome.allowed ? 'allow' : 'deny',
     reason_code: outcome.reasonLabel,
     reason: outcome.reason,
     http_status: outcome.allowed ? 200 : outcome.httpStatus,
     cache: outcome.cache,
-    source_principal: source?.principal ?? null,
-    source_spiffe_valid: source?.valid ?? false,
+    source_principal: identity?.source.principal ?? null,
+    source_spiffe_valid: identity?.source.valid ?? false,
   };
-  const certificate = outcome.input?.identity.source_certificate;
-  if (certificate) (event.gatehouse as Record<string, unknown>).source_certificate = { valid: certificate.valid, errors: certificate.errors };
+  if (identity?.source_certificate) gatehouse.source_certificate = { valid: identity.source_certificate.valid, errors: identity.source_certificate.errors };
+  event.gatehouse = gatehouse;
   return event;
 }
 
-type HeaderEntry = { key?: string; value?: string; rawValue?: string };
-type LoggedHttp = { headers?: Record<string, string>; headerMap?: { headers?: HeaderEntry[] } };
-
 /**
- * A copy of the input with secret headers masked, in `headers` and in `header_map`; the input
- * itself is left as the policy saw it.
+ * The input as logged: secret headers masked (in `headers` and `header_map`), long header values
+ * and bodies truncated. Objects are copied along the changed paths only; the input the policy
+ * evaluated is left untouched.
  */
-function maskInput(input: Record<string, unknown>): Record<string, unknown> {
+function logView(input: Record<string, unknown>, maxValueBytes: number): Record<string, unknown> {
   const attributes = input.attributes as { request?: { http?: LoggedHttp } } | undefined;
   const http = attributes?.request?.http;
   if (!http) return input;
-  const headers = http.headers;
-  const list = http.headerMap?.headers;
-  const secretInMap = list?.some((h) => MASKED_HEADERS.has((h.key ?? '').toLowerCase())) ?? false;
-  const secretInHeaders = headers !== undefined && Object.keys(headers).some((h) => MASKED_HEADERS.has(h));
-  if (!secretInMap && !secretInHeaders) return input;
-  const masked: LoggedHttp = { ...http };
-  if (secretInHeaders) {
-    masked.headers = {};
-    for (const [name, value] of Object.entries(headers!)) masked.headers[name] = MASKED_HEADERS.has(name) ? MASKED : value;
+  const view: LoggedHttp = { ...http };
+  if (http.headers) {
+    view.headers = {};
+    for (const [name, value] of Object.entries(http.headers)) view.headers[name] = MASKED_HEADERS.has(name) ? MASKED : truncate(value, maxValueBytes);
   }
-  if (secretInMap) {
-    masked.headerMap = {
-      headers: list!.map((h) => (MASKED_HEADERS.has((h.key ?? '').toLowerCase()) ? { key: h.key, value: MASKED } : h)),
+  if (http.headerMap?.headers) {
+    view.headerMap = {
+      headers: http.headerMap.headers.map((h) =>
+        MASKED_HEADERS.has((h.key ?? '').toLowerCase())
+          ? { key: h.key, value: MASKED }
+          : { key: h.key, ...(h.value !== undefined ? { value: truncate(h.value, maxValueBytes) } : {}), ...(h.rawValue !== undefined ? { rawValue: truncate(h.rawValue, maxValueBytes) } : {}) },
+      ),
     };
   }
-  return { ...input, attributes: { ...attributes, request: { ...attributes!.request, http: masked } } };
+  if (http.body !== undefined) view.body = truncate(http.body, maxValueBytes);
+  if (http.rawBody !== undefined) view.rawBody = truncate(http.rawBody, maxValueBytes);
+  return { ...input, attributes: { ...attributes, request: { ...attributes!.request, http: view } } };
+}
+
+function truncate(value: string, maxBytes: number): string {
+  if (value.length <= maxBytes / 4 || Buffer.byteLength(value) <= maxBytes) return value;
+  const kept = Buffer.from(value).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+  return `${kept}…[truncated ${Buffer.byteLength(value) - Buffer.byteLength(kept)} bytes]`;
+}
+
+/** RFC 6901 JSON pointer → segments (`~1` is "/", `~0` is "~"). */
+export function parsePointer(pointer: string): string[] {
+  if (!pointer.startsWith('/')) throw new Error(`JSON pointer must start with "/": ${pointer}`);
+  return pointer.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+/** A copy of `node` with the value(s) at `pointer` replaced by MASKED; unchanged when absent. */
+function maskAt(node: unknown, pointer: readonly string[], depth: number): unknown {
+  if (depth === pointer.length) return MASKED;
+  if (node === null || typeof node !== 'object') return node;
+  const segment = pointer[depth]!;
+  if (Array.isArray(node)) {
+    if (segment === '*') return node.map((child) => maskAt(child, pointer, depth + 1));
+    const index = /^(0|[1-9]\d*)$/.test(segment) ? Number(segment) : -1;
+    if (index < 0 || index >= node.length) return node;
+    const copy = [...node];
+    copy[index] = maskAt(node[index], pointer, depth + 1);
+    return copy;
+  }
+  const object = node as Record<string, unknown>;
+  if (segment === '*') {
+    const copy: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(object)) copy[key] = maskAt(value, pointer, depth + 1);
+    return copy;
+  }
+  if (!Object.prototype.hasOwnProperty.call(object, segment)) return node;
+  return { ...object, [segment]: maskAt(object[segment], pointer, depth + 1) };
 }

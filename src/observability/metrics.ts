@@ -82,7 +82,7 @@ export class GatehouseMetrics {
     });
     this.#logLines = new Counter({
       name: 'gatehouse_decision_log_lines_total',
-      help: 'Decision-log lines by result: written, or dropped because the sink could not keep up.',
+      help: 'Decision-log lines by result: written, dropped because the sink could not keep up, or sampled_out (allows not logged by decision_log_allow_sample_percent).',
       labelNames: ['result'],
       registers: [registry],
     });
@@ -109,7 +109,7 @@ export class GatehouseMetrics {
     });
     for (const result of ['hit', 'miss']) this.#cacheLookups.labels(result);
     for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result);
-    for (const result of ['written', 'dropped']) this.#logLines.labels(result);
+    for (const result of ['written', 'dropped', 'sampled_out']) this.#logLines.labels(result);
     this.#observeAllow = this.#checkDuration.labels('allow');
     this.#observeDeny = this.#checkDuration.labels('deny');
     this.#ready.set(0);
@@ -160,7 +160,7 @@ export class GatehouseMetrics {
     this.#ready.set(ready ? 1 : 0);
   }
 
-  recordLogLine(result: 'written' | 'dropped'): void {
+  recordLogLine(result: 'written' | 'dropped' | 'sampled_out'): void {
     this.#logLines.labels(result).inc();
   }
 }

@@ -93,6 +93,42 @@ describe.skipIf(tool.skip)('gatehouse check and serve with the example policy', 
   });
 });
 
+describe.skipIf(tool.skip)('a decision-log sink that stops reading', () => {
+  it('drops and counts lines instead of slowing Checks or growing memory, and still shuts down', async () => {
+    const bundle = buildExampleBundle(tool.opa, tempDir());
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--decision-log-buffer-bytes', '65536'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // Nobody ever reads stdout: once the pipe (64 KiB) and the buffer (64 KiB) are full, the sink is stalled.
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 15_000;
+    while (!stderr.includes('gatehouse is serving') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const serving = JSON.parse(stderr.split('\n').find((line) => line.includes('gatehouse is serving'))!);
+    const client = new TestClient(`127.0.0.1:${serving.grpc_port}`);
+    const request = checkRequestJson({ source: CHECKOUT, headers: { 'x-padding': 'p'.repeat(2000) } });
+    let answered = 0;
+    for (let batch = 0; batch < 20; batch++) {
+      const replies = await Promise.all(Array.from({ length: 100 }, () => client.check(request)));
+      answered += replies.filter((r) => r.allowed).length;
+    }
+    client.close();
+    expect(answered).toBe(2000);
+    const metrics = await (await fetch(`http://127.0.0.1:${serving.admin_port}/metrics`)).text();
+    const count = (result: string) => Number(new RegExp(`gatehouse_decision_log_lines_total\\{result="${result}"\\} (\\d+)`).exec(metrics)?.[1]);
+    expect(count('dropped')).toBeGreaterThan(1000);
+    expect(count('written') + count('dropped')).toBe(2000);
+    const rss = Number(/^gatehouse_process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1]);
+    expect(rss).toBeLessThan(300 * 1024 * 1024);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
+
 describe.skipIf(tool.skip)('policies/ unit tests', () => {
   it('opa test passes for the example policy', () => {
     const result = spawnSync(tool.opa, ['test', path.join(ROOT, 'policies'), '-v'], { encoding: 'utf8' });
