@@ -18,8 +18,9 @@ import { createAdminServer } from './observability/admin-server.js';
 import { DecisionLog, openDecisionLogSink, type LineSink } from './observability/decision-log.js';
 import type { Logger } from './observability/logger.js';
 import { GatehouseMetrics } from './observability/metrics.js';
-import { PolicyStore, type LoadResult } from './policy/policy-store.js';
-import { watchBundle, type BundleWatcher } from './policy/watcher.js';
+import { createUpdatingStore } from './policy/policy-source.js';
+import type { LoadResult, PolicyStore } from './policy/policy-store.js';
+import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
 
@@ -53,13 +54,15 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     },
     (result) => metrics.recordLogLine(result),
   );
-  const store = new PolicyStore({
-    bundlePath: config.bundle,
-    entrypoint: config.entrypoint,
-    maxBytes: config.max_bundle_bytes,
-    maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
-    cache: cacheSettings(config),
-  });
+  const evaluatorOptions = { entrypoint: config.entrypoint, maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024, cache: cacheSettings(config) };
+  const limits = { maxBytes: config.max_bundle_bytes };
+  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger);
+  const store = active.store;
+  // The candidate is never cached: it runs after the response, and only on a sample.
+  const candidate = config.candidate_bundle
+    ? createUpdatingStore(config.candidate_bundle, config, { ...evaluatorOptions, cache: { ...evaluatorOptions.cache, mode: 'off' } }, limits, logger)
+    : undefined;
+  const shadow = candidate ? new ShadowEvaluator(candidate.store, config.candidate_sample_percent) : undefined;
   const cache =
     config.decision_cache === 'off'
       ? undefined
@@ -78,9 +81,24 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       allowedClients: new Set(config.tls_allowed_clients),
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
+      dryRun: config.dry_run,
       record: (outcome: Outcome) => {
         metrics.recordCheck(outcome);
-        decisionLog.record(outcome);
+        const extra: Record<string, unknown> = {};
+        if (config.dry_run) {
+          extra.dry_run = true;
+          if (!outcome.allowed) {
+            extra.enforced = 'allow';
+            metrics.recordDryRunOverride();
+          }
+        }
+        const shadowed = shadow?.compare(outcome);
+        if (shadowed) {
+          metrics.recordShadow(shadowed.comparison);
+          extra.shadow = { revision: shadowed.revision, outcome: shadowed.allowed ? 'allow' : 'deny', reason: shadowed.reason, comparison: shadowed.comparison };
+          if (shadowed.comparison !== 'agree') logDivergence(logger, outcome, shadowed);
+        }
+        decisionLog.record(outcome, extra);
       },
     }),
     { maxReceiveBytes: Math.max(4 * 1024 * 1024, 2 * config.max_body_bytes + 1024 * 1024) },
@@ -91,7 +109,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     metrics.setReady(ready);
   };
   store.onLoad((result) => {
-    logReload(logger, result, config.bundle);
+    logReload(logger, result, store.describe());
     if (result.status === 'loaded') {
       // Old entries could never be served (the bundle digest is in every key); free their memory.
       cache?.clear();
@@ -102,13 +120,14 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     updateReadiness();
   });
 
+  candidate?.store.onLoad((result) => logReload(logger, result, `candidate ${candidate.store.describe()}`));
   await store.reload();
-  let watcher: BundleWatcher | undefined;
-  if (config.watch) {
-    watcher = watchBundle(config.bundle, config.reload_debounce_ms, () => void store.reload(), (error) =>
-      logger.warn({ err: error, bundle: config.bundle }, 'cannot watch the bundle path; reloads on change are off'),
-    );
+  active.start();
+  if (candidate) {
+    await candidate.store.reload();
+    candidate.start();
   }
+  if (config.dry_run) logger.warn('dry_run is on: every Check is answered with allow; the policy\'s decisions are only logged and counted');
 
   let tls: ReloadingCertificateProvider | undefined;
   if (config.tls_cert_file && config.tls_key_file) {
@@ -141,7 +160,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     metrics,
     async stop() {
       listening = false;
-      watcher?.close();
+      active.stop();
+      candidate?.stop();
       tls?.stop();
       const how = await grpc.shutdown(config.shutdown_timeout_ms);
       await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
@@ -164,6 +184,23 @@ function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsRelo
   }
 }
 
+function logDivergence(logger: Logger, outcome: Outcome, shadowed: ShadowResult): void {
+  const http = (outcome.input?.attributes as { request?: { http?: { method?: string; path?: string } } } | undefined)?.request?.http;
+  logger.info(
+    {
+      decision_id: outcome.decisionId,
+      comparison: shadowed.comparison,
+      source: outcome.input?.identity.source.principal ?? null,
+      destination: outcome.input?.identity.destination.principal ?? null,
+      method: http?.method,
+      path: http?.path?.split('?')[0],
+      active: { revision: outcome.revision, outcome: outcome.allowed ? 'allow' : 'deny', reason: outcome.reason },
+      candidate: { revision: shadowed.revision, outcome: shadowed.allowed ? 'allow' : 'deny', reason: shadowed.reason },
+    },
+    'shadow candidate disagrees with the active policy',
+  );
+}
+
 function readiness(store: PolicyStore, listening: boolean) {
   const policy = store.current();
   const lastError = store.lastError();
@@ -183,7 +220,7 @@ function logReload(logger: Logger, result: LoadResult, bundle: string): void {
       logger.info({ bundle, revision: result.policy.revision, previous_revision: result.previous?.revision ?? null }, 'policy bundle loaded');
       return;
     case 'unchanged':
-      logger.debug({ bundle, revision: result.policy.revision }, 'policy bundle unchanged');
+      logger.debug({ bundle, revision: result.policy?.revision ?? null }, 'policy bundle unchanged');
       return;
     case 'failed':
       logger.error(

@@ -16,8 +16,19 @@ const RPC_UNAUTHENTICATED = 16;
 
 type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
 
-export function toCheckResponse(outcome: Outcome): CheckResponse {
+/**
+ * `dryRun`: the policy's deny is reported (reason_code, decision log, metrics) but not enforced:
+ * Envoy gets a plain OK, marked `dry_run` in the dynamic metadata.
+ */
+export function toCheckResponse(outcome: Outcome, dryRun = false): CheckResponse {
   const decision = outcome.decision;
+  if (dryRun && !outcome.allowed) {
+    return {
+      status: { code: RPC_OK },
+      okResponse: {},
+      dynamicMetadata: jsonToStruct({ decision_id: outcome.decisionId, reason_code: outcome.reasonLabel, dry_run: true }),
+    };
+  }
   // decision_id joins Envoy's access log (%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%)
   // to the decision log; the policy cannot override it.
   const metadata: JsonObject = {

@@ -29,6 +29,14 @@ export interface Config {
   tls_client_ca_file: string | undefined;
   tls_allowed_clients: readonly string[];
   tls_reload_interval_ms: number;
+  bundle_poll_min_ms: number;
+  bundle_poll_max_ms: number;
+  bundle_fetch_timeout_ms: number;
+  bundle_bearer_token: string | undefined;
+  bundle_require_newer_revision: boolean;
+  dry_run: boolean;
+  candidate_bundle: string | undefined;
+  candidate_sample_percent: number;
   decision_log_buffer_bytes: number;
   decision_log_allow_sample_percent: number;
   decision_log_mask: readonly string[];
@@ -73,7 +81,39 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   bundle: {
     type: 'string', default: undefined, example: 'build/bundle.tar.gz',
-    help: 'policy bundle built with "opa build -t wasm": a .tar.gz file or a directory (required)',
+    help: 'policy bundle built with "gatehouse build": a .tar.gz file, a directory, or an http(s):// URL polled for changes (required)',
+  },
+  bundle_poll_min_ms: {
+    type: 'integer', default: 10_000, min: 100, max: 86_400_000, example: '10000',
+    help: 'with a bundle URL: shortest wait between polls (each wait is random between min and max)',
+  },
+  bundle_poll_max_ms: {
+    type: 'integer', default: 20_000, min: 100, max: 86_400_000, example: '20000',
+    help: 'with a bundle URL: longest wait between polls; failures back off exponentially from here',
+  },
+  bundle_fetch_timeout_ms: {
+    type: 'integer', default: 10_000, min: 100, max: 600_000, example: '10000',
+    help: 'with a bundle URL: longest a download may take',
+  },
+  bundle_bearer_token: {
+    type: 'path', default: undefined, example: '$TOKEN',
+    help: 'with a bundle URL: sent as "Authorization: Bearer <token>" (prefer the environment variable over the flag)',
+  },
+  bundle_require_newer_revision: {
+    type: 'boolean', default: false, example: 'true',
+    help: 'refuse a bundle whose .manifest revision is older than the active one (revisions: integers, or strings that sort, e.g. ISO timestamps)',
+  },
+  dry_run: {
+    type: 'boolean', default: false, example: 'true',
+    help: 'answer every Check with allow while logging and counting the decision the policy made (for trying a policy on live traffic)',
+  },
+  candidate_bundle: {
+    type: 'path', default: undefined, example: 'build/candidate.tar.gz',
+    help: 'a second bundle evaluated after the response (shadow) on a sample of Checks; divergences are logged and counted, never enforced',
+  },
+  candidate_sample_percent: {
+    type: 'integer', default: 100, min: 0, max: 100, example: '10',
+    help: 'share of Checks also evaluated by candidate_bundle',
   },
   entrypoint: {
     type: 'string', default: 'envoy/authz/allow', example: 'envoy/authz/allow',

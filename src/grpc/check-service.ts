@@ -36,6 +36,8 @@ export interface CheckServiceDeps extends AuthorizeDeps {
   record(outcome: Outcome): void;
   /** With mTLS: the SPIFFE IDs (client certificate URI SAN) allowed to ask for decisions. */
   allowedClients: ReadonlySet<string>;
+  /** Answer allow whatever the policy decided (the decision is still logged and counted). */
+  dryRun: boolean;
 }
 
 export function checkService(deps: CheckServiceDeps): UntypedServiceImplementation {
@@ -46,7 +48,7 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
       const rejection = deps.allowedClients.size > 0 ? clientRejection(call, deps.allowedClients) : undefined;
       const outcome = authorize(call.request, deps, { expired, rejection });
-      callback(null, encodeResponse(outcome, deps.protos));
+      callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
       setImmediate(deps.record, outcome);
     },
   };
@@ -61,9 +63,9 @@ function clientRejection(call: ServerUnaryCall<Buffer, Buffer>, allowed: Readonl
   return new GatehouseError('client_not_allowed', `${who} is not in tls_allowed_clients`);
 }
 
-export function encodeResponse(outcome: Outcome, protos: AuthzProtos): Buffer {
+export function encodeResponse(outcome: Outcome, protos: AuthzProtos, dryRun = false): Buffer {
   try {
-    return protos.encodeCheckResponse(toCheckResponse(outcome));
+    return protos.encodeCheckResponse(toCheckResponse(outcome, dryRun));
   } catch {
     // Unreachable unless the response builder has a bug; still a deny, never an RPC error.
     return protos.encodeCheckResponse({

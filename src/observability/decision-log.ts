@@ -66,13 +66,14 @@ export class DecisionLog {
     });
   }
 
-  record(outcome: Outcome, now: Date = new Date()): void {
+  record(outcome: Outcome, extra: Record<string, unknown> = {}, now: Date = new Date()): void {
     if (!this.#sink) return;
     if (outcome.allowed && this.#options.allowSamplePercent < 100 && this.#random() * 100 >= this.#options.allowSamplePercent) {
       this.#onLine('sampled_out');
       return;
     }
     let event = decisionEvent(outcome, this.#options, now);
+    Object.assign(event.gatehouse as Record<string, unknown>, extra);
     for (const pointer of this.#pointers) event = maskAt(event, pointer, 0) as Record<string, unknown>;
     this.#dropped = false;
     this.#sink.write(`${JSON.stringify(event)}\n`);

@@ -25,6 +25,8 @@ export class GatehouseMetrics {
   readonly #logLines: Counter<'result'>;
   readonly #tlsReloads: Counter<'result'>;
   readonly #cacheLookups: Counter<'result'>;
+  readonly #dryRunOverrides: Counter;
+  readonly #shadow: Counter<'result'>;
   #tlsNotAfterMs: number | undefined;
   readonly #observeAllow: Histogram.Internal<'outcome'>;
   readonly #observeDeny: Histogram.Internal<'outcome'>;
@@ -108,6 +110,18 @@ export class GatehouseMetrics {
       registers: [registry],
     });
     for (const result of ['hit', 'miss']) this.#cacheLookups.labels(result);
+    this.#dryRunOverrides = new Counter({
+      name: 'gatehouse_dry_run_overrides_total',
+      help: 'Checks the policy denied but dry_run answered with allow.',
+      registers: [registry],
+    });
+    this.#shadow = new Counter({
+      name: 'gatehouse_shadow_evaluations_total',
+      help: 'Checks also decided by the candidate bundle, by result: agree, allow_to_deny (active allowed, candidate denies), deny_to_allow.',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    for (const result of ['agree', 'allow_to_deny', 'deny_to_allow']) this.#shadow.labels(result);
     for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result);
     for (const result of ['written', 'dropped', 'sampled_out']) this.#logLines.labels(result);
     this.#observeAllow = this.#checkDuration.labels('allow');
@@ -154,6 +168,14 @@ export class GatehouseMetrics {
         reportedEvictions = evictions;
       },
     });
+  }
+
+  recordDryRunOverride(): void {
+    this.#dryRunOverrides.inc();
+  }
+
+  recordShadow(result: 'agree' | 'allow_to_deny' | 'deny_to_allow'): void {
+    this.#shadow.labels(result).inc();
   }
 
   setReady(ready: boolean): void {

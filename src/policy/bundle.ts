@@ -36,6 +36,8 @@ export interface Manifest {
 
 export interface BundleLimits {
   maxBytes: number;
+  /** Called with every file of the bundle before anything is trusted (signature verification). */
+  verify?: (files: ReadonlyMap<string, Buffer>) => void;
 }
 
 export async function readBundle(source: string, limits: BundleLimits): Promise<Bundle> {
@@ -47,19 +49,23 @@ export async function readBundle(source: string, limits: BundleLimits): Promise<
       files = await readDirectory(source, limits);
     } else {
       if (info.size > limits.maxBytes) throw new GatehouseError('bundle_invalid', `bundle is ${info.size} bytes, over ${limits.maxBytes}`);
-      const bytes = await readFile(source);
-      digest = sha256(bytes);
-      files = readTarGz(bytes, limits);
+      return bundleFromArchive(source, await readFile(source), limits);
     }
   } catch (error) {
     if (error instanceof GatehouseError) throw error;
     throw new GatehouseError('bundle_read_error', `cannot read bundle ${source}: ${describeThrown(error)}`, { cause: error });
   }
-  digest ??= sha256(Buffer.concat([...files.entries()].sort(([a], [b]) => a.localeCompare(b)).flatMap(([n, b]) => [Buffer.from(n), b])));
-  return fromFiles(source, files, digest);
+  digest = sha256(Buffer.concat([...files.entries()].sort(([a], [b]) => a.localeCompare(b)).flatMap(([n, b]) => [Buffer.from(n), b])));
+  return fromFiles(source, files, digest, limits);
 }
 
-export function fromFiles(source: string, files: Map<string, Buffer>, digest: string): Bundle {
+/** A bundle from the bytes of its `.tar.gz` (a file, or a download). */
+export function bundleFromArchive(source: string, bytes: Buffer, limits: BundleLimits): Bundle {
+  return fromFiles(source, readTarGz(bytes, limits), sha256(bytes), limits);
+}
+
+export function fromFiles(source: string, files: Map<string, Buffer>, digest: string, limits: BundleLimits): Bundle {
+  limits.verify?.(files);
   const manifest = parseJson<Manifest>(files.get('.manifest'), '.manifest') ?? {};
   if (typeof manifest !== 'object' || Array.isArray(manifest)) throw invalid('.manifest is not a JSON object');
   const modulePath = manifest.wasm?.[0]?.module ? cleanPath(manifest.wasm[0].module) : 'policy.wasm';

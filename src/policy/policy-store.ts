@@ -1,19 +1,26 @@
 /**
- * The active policy and its replacement. A new bundle is read, compiled, its entrypoint resolved
- * and its builtins checked beside the running policy; only then is it published, with one
- * assignment. Any failure leaves the running policy in place (last known good) and is reported.
+ * The active policy and its replacement. A new bundle is fetched, verified, compiled, its
+ * entrypoint resolved and its builtins checked beside the running policy; only then is it
+ * published, with one assignment. Any failure leaves the running policy in place (last known
+ * good) and is reported.
  */
 import { GatehouseError, toGatehouseError } from '../errors.js';
-import { readBundle, type BundleLimits } from './bundle.js';
+import { bundleFromArchive, readBundle, type Bundle, type BundleLimits } from './bundle.js';
 import { WasmPolicy, type EvaluatorOptions } from './evaluator.js';
+import type { HttpBundleSource } from './http-source.js';
 
 export type LoadResult =
   | { status: 'loaded'; policy: WasmPolicy; previous: WasmPolicy | undefined }
-  | { status: 'unchanged'; policy: WasmPolicy }
+  | { status: 'unchanged'; policy: WasmPolicy | undefined }
   | { status: 'failed'; error: GatehouseError; kept: WasmPolicy | undefined };
 
+/** Where bundles come from: a local file or directory, or an HTTP(S) bundle server. */
+export type BundleLocation = { kind: 'file'; path: string } | { kind: 'http'; source: HttpBundleSource };
+
 export interface PolicyStoreOptions extends EvaluatorOptions, BundleLimits {
-  bundlePath: string;
+  location: BundleLocation;
+  /** Refuse a bundle whose revision is older than the active one (replay protection). */
+  requireNewerRevision: boolean;
 }
 
 export interface PolicyListener {
@@ -42,12 +49,17 @@ export class PolicyStore {
     return this.#lastError;
   }
 
+  describe(): string {
+    const location = this.#options.location;
+    return location.kind === 'file' ? location.path : location.source.url;
+  }
+
   onLoad(listener: PolicyListener): void {
     this.#listeners.push(listener);
   }
 
   /**
-   * Read and activate the bundle. Concurrent calls are coalesced: while a load runs, one more is
+   * Fetch and activate the bundle. Concurrent calls are coalesced: while a load runs, one more is
    * queued to pick up whatever changed meanwhile.
    */
   reload(): Promise<LoadResult> {
@@ -68,10 +80,11 @@ export class PolicyStore {
   async #loadOnce(): Promise<LoadResult> {
     let result: LoadResult;
     try {
-      const bundle = await readBundle(this.#options.bundlePath, this.#options);
-      if (this.#active && bundle.digest === this.#activeDigest) {
+      const bundle = await this.#fetch();
+      if (bundle === undefined || (this.#active && bundle.digest === this.#activeDigest)) {
         result = { status: 'unchanged', policy: this.#active };
       } else {
+        this.#checkFreshness(bundle);
         const policy = await WasmPolicy.load(bundle, this.#options);
         const previous = this.#active;
         this.#active = policy; // the swap: Checks from here on see the new policy
@@ -87,4 +100,43 @@ export class PolicyStore {
     for (const listener of this.#listeners) listener(result);
     return result;
   }
+
+  /** The bundle at the location, or undefined when an HTTP server says it has not changed. */
+  async #fetch(): Promise<Bundle | undefined> {
+    const location = this.#options.location;
+    if (location.kind === 'file') return readBundle(location.path, this.#options);
+    const fetched = await location.source.fetch();
+    if (fetched.status === 'unchanged') return undefined;
+    // Whatever happens to these bytes (activated or rejected), do not download them again.
+    location.source.acknowledge(fetched.etag);
+    return bundleFromArchive(location.source.url, fetched.bytes, this.#options);
+  }
+
+  #checkFreshness(bundle: Bundle): void {
+    const active = this.#active;
+    if (!this.#options.requireNewerRevision || !active) return;
+    const order = compareRevisions(bundle.revision, active.revision);
+    if (order < 0) {
+      throw new GatehouseError(
+        'bundle_invalid',
+        `bundle revision "${bundle.revision}" is older than the active revision "${active.revision}" (bundle_require_newer_revision is on: a replayed bundle)`,
+      );
+    }
+    if (order === 0) {
+      throw new GatehouseError('bundle_invalid', `bundle has the active revision "${active.revision}" but different contents; give every new bundle a new revision`);
+    }
+  }
+}
+
+/**
+ * Orders revisions: numerically when both are decimal integers, else as strings (so ISO 8601
+ * timestamps and zero-padded counters order correctly).
+ */
+export function compareRevisions(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
 }

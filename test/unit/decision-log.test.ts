@@ -34,7 +34,7 @@ describe('decision log lines', () => {
   it('have the shape of OPA decision-log events plus gatehouse fields', () => {
     const { log, lines, results } = logWith();
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    log.record(outcomeFor(checkRequestJson({ source: CHECKOUT, headers: { traceparent } })), new Date('2026-11-22T10:00:00Z'));
+    log.record(outcomeFor(checkRequestJson({ source: CHECKOUT, headers: { traceparent } })), {}, new Date('2026-11-22T10:00:00Z'));
     expect(results).toEqual(['written']);
     expect(lines[0]).toMatchObject({
       decision_id: 'decision-1',
