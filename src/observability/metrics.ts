@@ -23,7 +23,9 @@ export class GatehouseMetrics {
   readonly #lastLoad: Gauge;
   readonly #ready: Gauge;
   readonly #logLines: Counter<'result'>;
-  readonly #tlsReloads: Counter<'result'>;
+  #tlsReloads: Counter<'result'> | undefined;
+  readonly #lastReloadSuccess: Gauge;
+  readonly #lastReloadFailure: Gauge;
   readonly #cacheLookups: Counter<'result'>;
   readonly #dryRunOverrides: Counter;
   readonly #shadow: Counter<'result'>;
@@ -88,28 +90,24 @@ export class GatehouseMetrics {
       labelNames: ['result'],
       registers: [registry],
     });
-    this.#tlsReloads = new Counter({
-      name: 'gatehouse_tls_reloads_total',
-      help: 'Reloads of the serving certificate, key and client CA files, by result: loaded or failed (the previous set keeps serving).',
-      labelNames: ['result'],
-      registers: [registry],
-    });
-    const metrics = this;
-    new Gauge({
-      name: 'gatehouse_tls_certificate_expiry_seconds',
-      help: 'Seconds until the serving certificate of the gRPC listener expires (absent without TLS).',
-      registers: [registry],
-      collect() {
-        if (metrics.#tlsNotAfterMs !== undefined) this.set((metrics.#tlsNotAfterMs - Date.now()) / 1000);
-      },
-    });
     this.#cacheLookups = new Counter({
       name: 'gatehouse_decision_cache_lookups_total',
       help: 'Decision-cache lookups by result: hit (answered without evaluating) or miss (evaluated, then stored).',
       labelNames: ['result'],
       registers: [registry],
     });
-    for (const result of ['hit', 'miss']) this.#cacheLookups.labels(result);
+    this.#lastReloadSuccess = new Gauge({
+      name: 'gatehouse_policy_last_reload_success',
+      help: '1 when the last bundle load attempt succeeded (or found the bundle unchanged), 0 when it failed.',
+      registers: [registry],
+    });
+    this.#lastReloadFailure = new Gauge({
+      name: 'gatehouse_policy_last_reload_failure_timestamp_seconds',
+      help: 'Unix time of the last failed bundle load attempt (0 if none).',
+      registers: [registry],
+    });
+    // Series exist from the start at 0, so rate() and increase() see their first increment.
+    for (const result of ['hit', 'miss']) this.#cacheLookups.labels(result).inc(0);
     this.#dryRunOverrides = new Counter({
       name: 'gatehouse_dry_run_overrides_total',
       help: 'Checks the policy denied but dry_run answered with allow.',
@@ -121,11 +119,13 @@ export class GatehouseMetrics {
       labelNames: ['result'],
       registers: [registry],
     });
-    for (const result of ['agree', 'allow_to_deny', 'deny_to_allow']) this.#shadow.labels(result);
-    for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result);
-    for (const result of ['written', 'dropped', 'sampled_out']) this.#logLines.labels(result);
+    for (const result of ['agree', 'allow_to_deny', 'deny_to_allow']) this.#shadow.labels(result).inc(0);
+    for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result).inc(0);
+    for (const result of ['written', 'dropped', 'sampled_out']) this.#logLines.labels(result).inc(0);
     this.#observeAllow = this.#checkDuration.labels('allow');
     this.#observeDeny = this.#checkDuration.labels('deny');
+    this.#checkDuration.zero({ outcome: 'allow' });
+    this.#checkDuration.zero({ outcome: 'deny' });
     this.#ready.set(0);
   }
 
@@ -141,6 +141,8 @@ export class GatehouseMetrics {
 
   recordReload(result: 'loaded' | 'unchanged' | 'failed', revision?: string): void {
     this.#reloads.labels(result).inc();
+    this.#lastReloadSuccess.set(result === 'failed' ? 0 : 1);
+    if (result === 'failed') this.#lastReloadFailure.set(Date.now() / 1000);
     if (result === 'loaded' && revision !== undefined) {
       this.#policyInfo.reset();
       this.#policyInfo.labels(revision).set(1);
@@ -148,8 +150,30 @@ export class GatehouseMetrics {
     }
   }
 
+  /** Registers the TLS metrics; without TLS they are absent (an expiry of 0 would page someone). */
+  enableTls(): void {
+    if (this.#tlsReloads) return;
+    this.#tlsReloads = new Counter({
+      name: 'gatehouse_tls_reloads_total',
+      help: 'Reloads of the serving certificate, key and client CA files, by result: loaded or failed (the previous set keeps serving).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    for (const result of ['loaded', 'failed']) this.#tlsReloads.labels(result).inc(0);
+    const metrics = this;
+    new Gauge({
+      name: 'gatehouse_tls_certificate_expiry_seconds',
+      help: 'Seconds until the serving certificate of the gRPC listener expires (present only with TLS).',
+      registers: [this.registry],
+      collect() {
+        if (metrics.#tlsNotAfterMs !== undefined) this.set((metrics.#tlsNotAfterMs - Date.now()) / 1000);
+      },
+    });
+  }
+
   recordTlsReload(result: 'loaded' | 'failed', notAfter?: Date): void {
-    this.#tlsReloads.labels(result).inc();
+    this.enableTls();
+    this.#tlsReloads!.labels(result).inc();
     if (notAfter) this.#tlsNotAfterMs = notAfter.getTime();
   }
 

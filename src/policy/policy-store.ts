@@ -82,6 +82,9 @@ export class PolicyStore {
     try {
       const bundle = await this.#fetch();
       if (bundle === undefined || (this.#active && bundle.digest === this.#activeDigest)) {
+        // The active bundle put back in place clears a previous error; an HTTP 304 does not (the
+        // server may still hold the bundle that was rejected).
+        if (bundle !== undefined) this.#lastError = undefined;
         result = { status: 'unchanged', policy: this.#active };
       } else {
         this.#checkFreshness(bundle);

@@ -1,0 +1,178 @@
+/**
+ * Where bundles come from and how they are rolled out: an HTTP bundle server (ETag, failures,
+ * hostile downloads), replay protection, dry-run, and a shadow candidate. Real servers, real
+ * bundles compiled by OPA.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestApp, type TestApp } from '../support/app.js';
+import { buildBundle, buildExampleBundle, tempDir } from '../support/policy.js';
+import { CHECKOUT, PAYMENTS, checkRequestJson } from '../support/requests.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+const policy = (rego: string) => ({ 'p.rego': `package envoy.authz\n\n${rego}\n` });
+
+/** A bundle server whose answer each test controls. */
+class BundleServer {
+  readonly requests: { etag: string | undefined; authorization: string | undefined }[] = [];
+  handler: (res: import('node:http').ServerResponse, etag: string | undefined) => void = (res) => res.writeHead(404).end();
+  readonly #server: Server = createServer((req, res) => {
+    const etag = req.headers['if-none-match'];
+    this.requests.push({ etag, authorization: req.headers.authorization });
+    this.handler(res, etag);
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/bundles/authz.tar.gz`;
+  }
+
+  serve(bytes: Buffer, etag: string): void {
+    this.handler = (res, ifNoneMatch) => {
+      if (ifNoneMatch === etag) res.writeHead(304).end();
+      else res.writeHead(200, { etag, 'content-type': 'application/gzip' }).end(bytes);
+    };
+  }
+
+  stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+const fast = { 'bundle-poll-min-ms': '100', 'bundle-poll-max-ms': '150', 'bundle-fetch-timeout-ms': '500' };
+
+describe.skipIf(tool.skip)('bundles from an HTTP bundle server', () => {
+  let dir: string;
+  let example: Buffer;
+  let allowAll: Buffer;
+  let t: TestApp | undefined;
+  let server: BundleServer;
+  beforeAll(() => {
+    dir = tempDir();
+    example = readFileSync(buildExampleBundle(tool.opa, dir));
+    allowAll = readFileSync(buildBundle(tool.opa, policy('allow := true'), path.join(dir, 'allow-all.tar.gz')));
+  });
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+    await server?.stop();
+  });
+
+  const start = async (extra: Record<string, string> = {}) => {
+    server = new BundleServer();
+    await server.start();
+    return { server, ...extra };
+  };
+
+  it('loads, polls with If-None-Match and a bearer token, and picks up a new bundle', async () => {
+    await start();
+    server.serve(example, '"v1"');
+    t = await startTestApp({ bundle: server.url, 'bundle-bearer-token': 's3cret', ...fast });
+    expect((await t.client.check(checkRequestJson({ source: PAYMENTS }))).allowed).toBe(false);
+    await eventually(() => server.requests.some((r) => r.etag === '"v1"'));
+    expect(server.requests.every((r) => r.authorization === 'Bearer s3cret')).toBe(true);
+    server.serve(allowAll, '"v2"');
+    await eventually(async () => (await t!.client.check(checkRequestJson({ source: PAYMENTS }))).allowed);
+  });
+
+  it.each([
+    ['a 500', (res: import('node:http').ServerResponse) => res.writeHead(500).end('boom'), 'bundle_read_error'],
+    ['garbage', (res: import('node:http').ServerResponse) => res.writeHead(200, { etag: '"g"' }).end('not a bundle'), 'bundle_invalid'],
+    ['a gzip bomb', (res: import('node:http').ServerResponse) => res.writeHead(200, { etag: '"b"' }).end(gzipSync(Buffer.alloc(50 * 1024 * 1024))), 'bundle_invalid'],
+    ['an oversized download', (res: import('node:http').ServerResponse) => res.writeHead(200, { etag: '"o"' }).end(Buffer.alloc(3 * 1024 * 1024)), 'bundle_invalid'],
+    ['a server that hangs', (_res: import('node:http').ServerResponse) => undefined, 'bundle_read_error'],
+  ])('keeps the last good bundle when the server sends %s', async (_name, handler, code) => {
+    await start();
+    server.serve(example, '"v1"');
+    t = await startTestApp({ bundle: server.url, 'max-bundle-bytes': String(2 * 1024 * 1024), ...fast });
+    const revision = JSON.parse((await t.admin('/readyz')).text).policy.revision;
+    server.handler = handler;
+    await eventually(() => t!.logs.some((l) => l.code === code), 15_000);
+    const ready = JSON.parse((await t.admin('/readyz')).text);
+    expect(ready).toMatchObject({ ready: true, policy: { revision }, last_reload_error: { code } });
+    expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+    expect((await t.admin('/metrics')).text).toMatch(/gatehouse_policy_reloads_total\{result="failed"\} [1-9]/);
+  });
+
+  it('backs off while the server fails', async () => {
+    await start();
+    server.handler = (res) => res.writeHead(503).end();
+    t = await startTestApp({ bundle: server.url, ...fast });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Without backoff, ~20 polls in 2.5 s at 100-150 ms; with exponential backoff, a handful.
+    expect(server.requests.length).toBeGreaterThanOrEqual(3);
+    expect(server.requests.length).toBeLessThan(10);
+    const denied = await t.client.check(checkRequestJson({ source: CHECKOUT }));
+    expect(denied).toMatchObject({ allowed: false, httpStatus: 503 });
+  });
+});
+
+describe.skipIf(tool.skip)('replay protection', () => {
+  it('refuses a bundle whose revision is older than the active one', async () => {
+    const dir = tempDir();
+    const bundle = path.join(dir, 'bundle.tar.gz');
+    buildBundle(tool.opa, policy('allow := true'), bundle, { revision: '2' });
+    const t = await startTestApp({ bundle, 'bundle-require-newer-revision': 'true' });
+    try {
+      buildBundle(tool.opa, policy('allow := false'), path.join(dir, 'old.tar.gz'), { revision: '1' });
+      const { renameSync } = await import('node:fs');
+      renameSync(path.join(dir, 'old.tar.gz'), bundle);
+      await eventually(() => t.logs.some((l) => l.code === 'bundle_invalid' && String(l.error).includes('older than the active revision "2"')));
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+      buildBundle(tool.opa, policy('allow := false'), path.join(dir, 'new.tar.gz'), { revision: '10' });
+      renameSync(path.join(dir, 'new.tar.gz'), bundle);
+      await eventually(async () => !(await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe.skipIf(tool.skip)('dry-run and shadow candidates', () => {
+  it('dry-run answers allow but logs and counts the deny the policy made', async () => {
+    const dir = tempDir();
+    const t = await startTestApp({ bundle: buildExampleBundle(tool.opa, dir), 'dry-run': 'true' });
+    try {
+      const reply = await t.client.check(checkRequestJson({ source: PAYMENTS }));
+      expect(reply).toMatchObject({ allowed: true, metadata: { dry_run: true, reason_code: 'policy_denied' } });
+      await eventually(() => t.decisions.length > 0);
+      expect(t.decisions[0]!.gatehouse).toMatchObject({ outcome: 'deny', dry_run: true, enforced: 'allow' });
+      expect((await t.admin('/metrics')).text).toMatch(/gatehouse_dry_run_overrides_total 1/);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('evaluates the candidate after the response and counts and logs divergences', async () => {
+    const dir = tempDir();
+    const candidate = buildBundle(tool.opa, policy('allow := input.attributes.request.http.method == "GET"'), path.join(dir, 'candidate.tar.gz'));
+    const t = await startTestApp({ bundle: buildExampleBundle(tool.opa, dir), 'candidate-bundle': candidate });
+    try {
+      const allowedBoth = await t.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET' }));
+      const deniedByCandidate = await t.client.check(checkRequestJson({ source: CHECKOUT, method: 'POST', path: '/api/v1/reservations' }));
+      const allowedByCandidate = await t.client.check(checkRequestJson({ source: PAYMENTS, method: 'GET' }));
+      // The active policy decides every answer.
+      expect([allowedBoth.allowed, deniedByCandidate.allowed, allowedByCandidate.allowed]).toEqual([true, true, false]);
+      await eventually(() => t.decisions.length === 3);
+      const comparison = (id: unknown) => t.decisions.find((d) => d.decision_id === id)!.gatehouse.shadow.comparison;
+      expect(comparison(allowedBoth.metadata.decision_id)).toBe('agree');
+      expect(comparison(deniedByCandidate.metadata.decision_id)).toBe('allow_to_deny');
+      expect(comparison(allowedByCandidate.metadata.decision_id)).toBe('deny_to_allow');
+      const metrics = (await t.admin('/metrics')).text;
+      expect(metrics).toContain('gatehouse_shadow_evaluations_total{result="agree"} 1');
+      expect(metrics).toContain('gatehouse_shadow_evaluations_total{result="allow_to_deny"} 1');
+      expect(metrics).toContain('gatehouse_shadow_evaluations_total{result="deny_to_allow"} 1');
+      const divergence = t.logs.find((l) => l.msg === 'shadow candidate disagrees with the active policy' && l.comparison === 'allow_to_deny');
+      expect(divergence).toMatchObject({ source: CHECKOUT, method: 'POST', path: '/api/v1/reservations', active: { outcome: 'allow' }, candidate: { outcome: 'deny' } });
+    } finally {
+      await t.stop();
+    }
+  });
+});
