@@ -4,6 +4,8 @@
  * fresh app and leak nothing into the next.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { GatehouseError, describeThrown } from './errors.js';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
@@ -21,6 +23,7 @@ import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
+import { prepareSignatureVerifier, type BundleVerifier, type SignatureAlgorithm } from './policy/signature.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
 
@@ -55,7 +58,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     (result) => metrics.recordLogLine(result),
   );
   const evaluatorOptions = { entrypoint: config.entrypoint, maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024, cache: cacheSettings(config) };
-  const limits = { maxBytes: config.max_bundle_bytes };
+  const limits = { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) };
   const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger);
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
@@ -182,6 +185,24 @@ function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsRelo
     metrics.recordTlsReload('failed');
     logger.error({ error: result.error.message }, 'new TLS files rejected; the previous certificate keeps serving');
   }
+}
+
+/** With bundle_verification_key_file, a verifier prepared once (a bad key fails start-up here). */
+function bundleVerifier(config: Readonly<Config>): BundleVerifier | undefined {
+  const file = config.bundle_verification_key_file;
+  if (file === undefined) return undefined;
+  let publicKeyPem: string;
+  try {
+    publicKeyPem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new GatehouseError('config_invalid', `bundle_verification_key_file ${file} cannot be read: ${describeThrown(error)}`);
+  }
+  const id = config.bundle_verification_key_id;
+  return prepareSignatureVerifier({
+    keys: { [id]: { algorithm: config.bundle_verification_algorithm as SignatureAlgorithm, publicKeyPem } },
+    defaultKeyId: id,
+    scope: config.bundle_verification_scope,
+  });
 }
 
 function logDivergence(logger: Logger, outcome: Outcome, shadowed: ShadowResult): void {

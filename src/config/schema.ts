@@ -34,6 +34,10 @@ export interface Config {
   bundle_fetch_timeout_ms: number;
   bundle_bearer_token: string | undefined;
   bundle_require_newer_revision: boolean;
+  bundle_verification_key_file: string | undefined;
+  bundle_verification_key_id: string;
+  bundle_verification_algorithm: string;
+  bundle_verification_scope: string | undefined;
   dry_run: boolean;
   candidate_bundle: string | undefined;
   candidate_sample_percent: number;
@@ -102,6 +106,22 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   bundle_require_newer_revision: {
     type: 'boolean', default: false, example: 'true',
     help: 'refuse a bundle whose .manifest revision is older than the active one (revisions: integers, or strings that sort, e.g. ISO timestamps)',
+  },
+  bundle_verification_key_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/bundle-signing.pub',
+    help: 'PEM public key; when set, every bundle must carry a valid .signatures.json (OPA bundle signing) covering all its files',
+  },
+  bundle_verification_key_id: {
+    type: 'string', default: 'default', example: 'default',
+    help: 'key id of bundle_verification_key_file, as in the token\'s "kid" (opa build uses "default")',
+  },
+  bundle_verification_algorithm: {
+    type: 'enum', default: 'RS256', values: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'], example: 'ES256',
+    help: 'signature algorithm of bundle_verification_key_file',
+  },
+  bundle_verification_scope: {
+    type: 'path', default: undefined, example: 'prod',
+    help: 'scope the signature must carry',
   },
   dry_run: {
     type: 'boolean', default: false, example: 'true',

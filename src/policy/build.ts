@@ -14,7 +14,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { analyseModules, type CacheAnalysis } from '../cache/analysis.js';
 import { GatehouseError } from '../errors.js';
 import { CACHE_ANALYSIS_FILE } from './bundle.js';
-import { appendToTar, tarEntry } from './tar.js';
+import { SIGNATURES_FILE, signBundleFiles, type SigningOptions } from './signature.js';
+import { appendToTar, readTar, tarEntry } from './tar.js';
 
 
 export interface BuildOptions {
@@ -23,6 +24,8 @@ export interface BuildOptions {
   out: string;
   entrypoint: string;
   revision?: string;
+  /** Sign the finished bundle (all files, the cache analysis included) like `opa build --signing-key`. */
+  signing?: SigningOptions;
   /** Progress and OPA's diagnostics. */
   log: (line: string) => void;
 }
@@ -57,7 +60,15 @@ export function buildBundle(options: BuildOptions): BuildResult {
   const analysis = analyseModules(modules);
   const archive = gunzipSync(readFileSync(options.out));
   const entry = tarEntry(`/${CACHE_ANALYSIS_FILE}`, Buffer.from(`${JSON.stringify(analysis, null, 2)}\n`));
-  writeFileSync(options.out, gzipSync(appendToTar(archive, entry)));
+  let finished = appendToTar(archive, entry);
+  if (options.signing) {
+    // Signed last, so the signature covers gatehouse's own files too (an unsigned cache analysis
+    // could make the cache key on too few fields).
+    const signatures = signBundleFiles(readTar(finished), options.signing);
+    finished = appendToTar(finished, tarEntry(`/${SIGNATURES_FILE}`, signatures));
+    options.log(`signed with key "${options.signing.keyId}" (${options.signing.algorithm})`);
+  }
+  writeFileSync(options.out, gzipSync(finished));
   options.log(`built ${options.out} (revision ${revision})`);
   return { out: options.out, revision, analysis };
 }

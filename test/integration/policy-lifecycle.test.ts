@@ -176,3 +176,46 @@ describe.skipIf(tool.skip)('dry-run and shadow candidates', () => {
     }
   });
 });
+
+describe.skipIf(tool.skip)('signed bundles', () => {
+  it('serves a bundle signed by gatehouse build, and rejects unsigned and tampered ones', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { renameSync, writeFileSync: write } = await import('node:fs');
+    const { gunzipSync } = await import('node:zlib');
+    const { buildBundle: buildSigned } = await import('../../src/policy/build.js');
+    const { appendToTar, readTar, tarEntry } = await import('../../src/policy/tar.js');
+    const dir = tempDir();
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(dir, 'key.pem')], { stdio: 'ignore' });
+    execFileSync('openssl', ['pkey', '-in', path.join(dir, 'key.pem'), '-pubout', '-out', path.join(dir, 'pub.pem')], { stdio: 'ignore' });
+    const src = path.join(dir, 'src');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(src);
+    write(path.join(src, 'p.rego'), 'package envoy.authz\n\nallow := data.open\n');
+    write(path.join(src, 'data.json'), '{"open": true}');
+    const signing = { keyId: 'default', privateKeyPem: readFileSync(path.join(dir, 'key.pem'), 'utf8'), algorithm: 'ES256' as const };
+    const bundle = path.join(dir, 'bundle.tar.gz');
+    buildSigned({ opa: tool.opa, policies: src, out: bundle, entrypoint: 'envoy/authz/allow', signing, log: () => undefined });
+
+    const t = await startTestApp({ bundle, 'bundle-verification-key-file': path.join(dir, 'pub.pem'), 'bundle-verification-algorithm': 'ES256' });
+    try {
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+
+      // Tampered: data.json changed after signing (open: false would deny everyone).
+      const files = readTar(gunzipSync(readFileSync(bundle)));
+      let tampered = Buffer.alloc(0);
+      for (const [name, bytes] of files) tampered = appendToTar(tampered, tarEntry(`/${name}`, name === 'data.json' ? Buffer.from('{"open": false}') : bytes));
+      write(path.join(dir, 'next.tar.gz'), gzipSync(tampered));
+      renameSync(path.join(dir, 'next.tar.gz'), bundle);
+      await eventually(() => t.logs.some((l) => String(l.error).includes('file "data.json" was modified after signing')));
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+
+      // Unsigned.
+      buildBundle(tool.opa, { 'p.rego': 'package envoy.authz\n\nallow := false\n' }, path.join(dir, 'unsigned.tar.gz'));
+      renameSync(path.join(dir, 'unsigned.tar.gz'), bundle);
+      await eventually(() => t.logs.some((l) => String(l.error).includes('no .signatures.json')));
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+/** What the offline commands (check, test, replay) share: argument parsing and policy loading. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { authorize } from '../authz/authorize.js';
+import type { Outcome } from '../authz/outcome.js';
+import { fromProtoJson } from '../authz/proto-json.js';
+import { cacheSettings, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { GatehouseError, describeThrown } from '../errors.js';
+import { authzProtos } from '../grpc/protos.js';
+import { readBundle } from '../policy/bundle.js';
+import { WasmPolicy } from '../policy/evaluator.js';
+
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+export function parse(args: string[], options: ParseArgsConfig['options'], usage: string, allowPositionals = false): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    return { values: values as Values, positionals };
+  } catch (error) {
+    throw new GatehouseError('usage', `${describeThrown(error)}\n\n${usage}`);
+  }
+}
+
+/** Flags that shape evaluation, shared by check, test and replay. */
+export const EVALUATION_FLAGS: NonNullable<ParseArgsConfig['options']> = {
+  bundle: { type: 'string' },
+  entrypoint: { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'trust-domains': { type: 'string' },
+  'xfcc-trusted-sources': { type: 'string' },
+};
+
+export interface OfflinePolicy {
+  config: Readonly<Config>;
+  policy: WasmPolicy;
+}
+
+/** The bundle named by --bundle, loaded exactly as the server loads it. */
+export async function loadOfflinePolicy(values: Values, usage: string): Promise<OfflinePolicy> {
+  if (typeof values.bundle !== 'string') throw new GatehouseError('usage', `--bundle is required\n\n${usage}`);
+  const config = loadConfig({
+    flags: {
+      bundle: values.bundle,
+      entrypoint: values.entrypoint,
+      'max-body-bytes': values['max-body-bytes'],
+      'trust-domains': values['trust-domains'],
+      'xfcc-trusted-sources': values['xfcc-trusted-sources'],
+    },
+    env: {},
+  });
+  const bundle = await readBundle(config.bundle, { maxBytes: config.max_bundle_bytes });
+  const policy = await WasmPolicy.load(bundle, {
+    entrypoint: config.entrypoint,
+    maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
+    cache: cacheSettings(config),
+  });
+  return { config, policy };
+}
+
+/**
+ * A CheckRequest in Envoy's proto JSON form, decided exactly as the server decides one: encoded to
+ * protobuf bytes, decoded, turned into the input, evaluated.
+ */
+export function decideRequestJson(offline: OfflinePolicy, requestJson: unknown, what: string): Outcome {
+  const protos = authzProtos();
+  let bytes: Buffer;
+  try {
+    bytes = protos.encodeCheckRequest(fromProtoJson(protos.CheckRequest, requestJson));
+  } catch (error) {
+    throw new GatehouseError('usage', `${what} is not a CheckRequest in proto JSON form: ${describeThrown(error)}`);
+  }
+  return authorize(bytes, {
+    decode: protos.decodeCheckRequest,
+    currentPolicy: () => offline.policy,
+    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources) },
+    trustDomains: new Set(offline.config.trust_domains),
+    newDecisionId: () => 'offline',
+    nowNs: process.hrtime.bigint,
+  });
+}

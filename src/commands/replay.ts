@@ -1,0 +1,153 @@
+/**
+ * `gatehouse replay`: re-decide the inputs recorded in decision logs with a new bundle, before it
+ * is enforced. Prints how many decisions would change, in which direction, grouped by caller and
+ * by request, and the changed lines; fails (exit 1) when the flips exceed the thresholds, so it
+ * can gate a CI pipeline.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { decisionFromResultSet } from '../authz/decision.js';
+import { GatehouseError, describeThrown } from '../errors.js';
+import { MASKED } from '../observability/decision-log.js';
+import { EVALUATION_FLAGS, loadOfflinePolicy, parse, type Io } from './common.js';
+
+export const REPLAY_USAGE = `Usage: gatehouse replay --bundle NEW [--max-allow-to-deny N] [--max-deny-to-allow N]
+                        [--show N] [--entrypoint PATH] DECISIONS.log...
+
+Reads decision-log lines (JSON, one per line; "-" is standard input), re-evaluates each recorded
+input with the bundle NEW, and compares with the logged outcome. Prints a summary (unchanged,
+allow→deny, deny→allow, skipped), the flips grouped by caller and by request, and up to --show
+(default 20) changed lines. Exit status 1 when allow→deny flips exceed --max-allow-to-deny or
+deny→allow flips exceed --max-deny-to-allow (both default 0), else 0; 2 for usage errors.
+Inputs with masked values ("${MASKED}") are re-evaluated as logged and counted separately: their
+result may differ from what the unmasked request would get.`;
+
+type Direction = 'allow_to_deny' | 'deny_to_allow';
+
+interface Change {
+  decisionId: string;
+  caller: string;
+  request: string;
+  direction: Direction;
+  newReason: string;
+}
+
+const encoder = new TextEncoder();
+
+export async function replay(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { ...EVALUATION_FLAGS, 'max-allow-to-deny': { type: 'string' }, 'max-deny-to-allow': { type: 'string' }, show: { type: 'string' } },
+    REPLAY_USAGE,
+    true,
+  );
+  if (values.help) {
+    io.stdout(`${REPLAY_USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) throw new GatehouseError('usage', `name at least one decision log\n\n${REPLAY_USAGE}`);
+  const maxAllowToDeny = count(values['max-allow-to-deny'], 'max-allow-to-deny', 0);
+  const maxDenyToAllow = count(values['max-deny-to-allow'], 'max-deny-to-allow', 0);
+  const show = count(values.show, 'show', 20);
+  const { policy } = await loadOfflinePolicy(values, REPLAY_USAGE);
+
+  let unchanged = 0;
+  let skipped = 0;
+  let masked = 0;
+  const changes: Change[] = [];
+  for (const file of positionals) {
+    const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
+    try {
+      for await (const line of lines) {
+        const event = parseEvent(line);
+        if (!event) {
+          if (line.trim() !== '') skipped++;
+          continue;
+        }
+        const wasAllowed = event.gatehouse.outcome === 'allow';
+        let nowAllowed: boolean;
+        let newReason: string;
+        const inputText = JSON.stringify(event.input);
+        if (inputText.includes(`"${MASKED}"`)) masked++;
+        try {
+          const decision = decisionFromResultSet(policy.evaluate(encoder.encode(inputText).buffer as ArrayBuffer));
+          nowAllowed = decision.allowed;
+          newReason = decision.reason ?? (nowAllowed ? 'allowed by policy' : 'denied by policy');
+        } catch (error) {
+          nowAllowed = false;
+          newReason = `error: ${describeThrown(error)}`;
+        }
+        if (nowAllowed === wasAllowed) {
+          unchanged++;
+          continue;
+        }
+        const http = event.input.attributes?.request?.http;
+        changes.push({
+          decisionId: String(event.decision_id ?? ''),
+          caller: String(event.gatehouse.source_principal ?? '(no principal)'),
+          request: `${http?.method ?? '?'} ${String(http?.path ?? '?').split('?')[0]}`,
+          direction: wasAllowed ? 'allow_to_deny' : 'deny_to_allow',
+          newReason,
+        });
+      }
+    } catch (error) {
+      throw new GatehouseError('usage', `cannot read ${file}: ${describeThrown(error)}`);
+    }
+  }
+
+  const allowToDeny = changes.filter((c) => c.direction === 'allow_to_deny');
+  const denyToAllow = changes.filter((c) => c.direction === 'deny_to_allow');
+  const out: string[] = [];
+  out.push(`replayed ${unchanged + changes.length} decisions against ${policy.bundle} (revision ${policy.revision})`);
+  out.push(`  unchanged: ${unchanged}   allow→deny: ${allowToDeny.length}   deny→allow: ${denyToAllow.length}   skipped (no input, or not a decision-log line): ${skipped}`);
+  if (masked > 0) out.push(`  ${masked} inputs had masked values and were evaluated as logged`);
+  for (const [label, group] of [['allow→deny', allowToDeny], ['deny→allow', denyToAllow]] as const) {
+    if (group.length === 0) continue;
+    out.push(`${label} by caller:`, ...top(group, (c) => c.caller));
+    out.push(`${label} by request:`, ...top(group, (c) => c.request));
+  }
+  if (changes.length > 0) {
+    out.push(`changed decisions${changes.length > show ? ` (first ${show} of ${changes.length})` : ''}:`);
+    for (const c of changes.slice(0, show)) {
+      out.push(`  ${c.decisionId}  ${c.caller}  ${c.request}  ${c.direction === 'allow_to_deny' ? 'allow → deny' : 'deny → allow'}  (${c.newReason})`);
+    }
+  }
+  const failures: string[] = [];
+  if (allowToDeny.length > maxAllowToDeny) failures.push(`${allowToDeny.length} allow→deny flips exceed --max-allow-to-deny ${maxAllowToDeny}`);
+  if (denyToAllow.length > maxDenyToAllow) failures.push(`${denyToAllow.length} deny→allow flips exceed --max-deny-to-allow ${maxDenyToAllow}`);
+  out.push(failures.length > 0 ? `FAIL: ${failures.join('; ')}` : 'OK: flips within the thresholds');
+  io.stdout(`${out.join('\n')}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+interface LoggedEvent {
+  decision_id?: unknown;
+  input: { attributes?: { request?: { http?: { method?: string; path?: string } } } };
+  gatehouse: { outcome?: string; source_principal?: unknown };
+}
+
+function parseEvent(line: string): LoggedEvent | undefined {
+  if (line.trim() === '') return undefined;
+  try {
+    const event = JSON.parse(line) as Partial<LoggedEvent>;
+    if (!event.input || typeof event.input !== 'object' || !event.gatehouse || typeof event.gatehouse.outcome !== 'string') return undefined;
+    return event as LoggedEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+function top(changes: Change[], key: (c: Change) => string): string[] {
+  const counts = new Map<string, number>();
+  for (const c of changes) counts.set(key(c), (counts.get(key(c)) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, 10)
+    .map(([name, n]) => `  ${String(n).padStart(6)}  ${name}`);
+}
+
+function count(value: string | boolean | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new GatehouseError('usage', `--${flag} must be a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
