@@ -128,6 +128,20 @@ function generate(random: () => number) {
   };
 }
 
+/** The pipeline's dependencies as the server wires them, with or without a cache. */
+function depsFor(currentPolicy: () => WasmPolicy, cache?: DecisionCache): AuthorizeDeps {
+  const protos = authzProtos();
+  return {
+    decode: protos.decodeCheckRequest,
+    currentPolicy,
+    inputOptions: { maxBodyBytes: 1 << 20, xfccTrustedSources: new Set() },
+    trustDomains: new Set(),
+    newDecisionId: () => 'id',
+    nowNs: process.hrtime.bigint,
+    cache,
+  };
+}
+
 function comparable(outcome: Outcome) {
   return JSON.stringify({
     allowed: outcome.allowed,
@@ -152,16 +166,8 @@ describe.skipIf(tool.skip)('the decision cache never changes an answer', () => {
   it.each(Object.keys(POLICIES))('%s: 3000 generated requests, cached answer = fresh answer', (name) => {
     const policy = loaded[name]!;
     expect(policy.cachePlan.enabled, policy.cachePlan.why).toBe(true);
-    const protos = authzProtos();
-    const base: AuthorizeDeps = {
-      decode: protos.decodeCheckRequest,
-      currentPolicy: () => policy,
-      inputOptions: { maxBodyBytes: 1 << 20, xfccTrustedSources: new Set() },
-      trustDomains: new Set(),
-      newDecisionId: () => 'id',
-      nowNs: process.hrtime.bigint,
-    };
-    const cached: AuthorizeDeps = { ...base, cache: new DecisionCache({ maxEntries: 100_000, maxBytes: 1 << 26, nowMs: Date.now }) };
+    const base = depsFor(() => policy);
+    const cached = depsFor(() => policy, new DecisionCache({ maxEntries: 100_000, maxBytes: 1 << 26, nowMs: Date.now }));
     const random = rng(name.length * 7919);
     let hits = 0;
     for (let i = 0; i < 3000; i++) {
@@ -187,16 +193,7 @@ describe.skipIf(tool.skip)('the decision cache never changes an answer', () => {
     const v2 = await load(buildBundle(tool.opa, rego(false), path.join(dir, 'b.tar.gz'), { revision: 'same' }));
     expect(v1.revision).toBe(v2.revision);
     let current = v1;
-    const protos = authzProtos();
-    const deps: AuthorizeDeps = {
-      decode: protos.decodeCheckRequest,
-      currentPolicy: () => current,
-      inputOptions: { maxBodyBytes: 1024, xfccTrustedSources: new Set() },
-      trustDomains: new Set(),
-      newDecisionId: () => 'id',
-      nowNs: process.hrtime.bigint,
-      cache: new DecisionCache({ maxEntries: 100, maxBytes: 1 << 20, nowMs: Date.now }),
-    };
+    const deps = depsFor(() => current, new DecisionCache({ maxEntries: 100, maxBytes: 1 << 20, nowMs: Date.now }));
     const bytes = encodeRequest({ attributes: { request: { http: { method: 'GET', path: '/' } } } });
     expect(authorize(bytes, deps)).toMatchObject({ allowed: true, cache: 'miss' });
     expect(authorize(bytes, deps)).toMatchObject({ allowed: true, cache: 'hit' });
@@ -206,17 +203,8 @@ describe.skipIf(tool.skip)('the decision cache never changes an answer', () => {
 
   it('never caches errors', () => {
     const policy = loaded.body!;
-    const protos = authzProtos();
     const cache = new DecisionCache({ maxEntries: 100, maxBytes: 1 << 20, nowMs: Date.now });
-    const deps: AuthorizeDeps = {
-      decode: protos.decodeCheckRequest,
-      currentPolicy: () => policy,
-      inputOptions: { maxBodyBytes: 1024, xfccTrustedSources: new Set() },
-      trustDomains: new Set(),
-      newDecisionId: () => 'id',
-      nowNs: process.hrtime.bigint,
-      cache,
-    };
+    const deps = depsFor(() => policy, cache);
     const bytes = encodeRequest({ attributes: { request: { http: { method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: '{"amount":' } } } });
     expect(authorize(bytes, deps)).toMatchObject({ reasonLabel: 'input_parse_error', cache: 'off' });
     expect(cache.stats().entries).toBe(0);

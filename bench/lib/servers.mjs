@@ -1,0 +1,130 @@
+// The servers under test, each started pinned to one CPU, and a small grpc-js client used to
+// wait for readiness and to check that the policy servers give the same decisions.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import grpc from '@grpc/grpc-js';
+import { authzProtos, CHECK_METHOD_PATH } from '../../dist/grpc/protos.js';
+import { sleep, startPinned } from './proc.mjs';
+import { ROOT } from './tools.mjs';
+
+const POLICY_DIR = path.join(ROOT, 'bench', 'policy');
+const identity = (b) => b;
+
+/**
+ * Server kinds. gatehouse runs with `--decision-log off`: neither the incumbent (decision logs
+ * are off unless configured) nor the stand-in write one, so both do comparable work. Metrics
+ * stay on (gatehouse records them per Check; /metrics is read for the cache hit rate).
+ */
+export function serverKinds({ incumbent, bundle, workDir }) {
+  const gatehouse = (cache) => ({
+    name: `gatehouse-cache-${cache === "auto" ? "on" : "off"}`,
+    start: ({ cpus, port, adminPort, nodeArgs = [] }) =>
+      startPinned(cpus, process.execPath, [
+        ...nodeArgs, path.join(ROOT, 'dist', 'main.js'), 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`,
+        '--admin-addr', `127.0.0.1:${adminPort}`, '--decision-log', 'off', '--decision-cache', cache, '--watch', 'false', '--log-level', 'warn',
+      ], { logFile: path.join(workDir, `gatehouse-${cache}-${port}.log`) }),
+    admin: true,
+  });
+  return {
+    incumbent: {
+      name: incumbent.name,
+      start: ({ cpus, port, adminPort }) => {
+        if (incumbent.kind === 'opa-standin') {
+          return startPinned(cpus, incumbent.bin, ['-addr', `127.0.0.1:${port}`, '-policies', POLICY_DIR], { logFile: path.join(workDir, `${incumbent.name}.log`), env: { GOMAXPROCS: '1' } });
+        }
+        // The real plugin: same Rego and data, decision logs and console logging off.
+        const config = path.join(workDir, 'opa-envoy-plugin.yaml');
+        writeFileSync(config, [
+          'plugins:', '  envoy_ext_authz_grpc:', `    addr: 127.0.0.1:${port}`, '    path: envoy/authz/allow',
+          'decision_logs:', '  console: false', '',
+        ].join('\n'));
+        return startPinned(cpus, incumbent.bin, [
+          'run', '--server', '--addr', `127.0.0.1:${adminPort}`, '--config-file', config, '--log-level', 'error',
+          path.join(POLICY_DIR, 'authz.rego'), path.join(POLICY_DIR, 'data.json'),
+        ], { logFile: path.join(workDir, 'opa-envoy-plugin.log'), env: { GOMAXPROCS: '1' } });
+      },
+    },
+    'gatehouse-cache-off': gatehouse('off'),
+    'gatehouse-cache-on': gatehouse('auto'),
+    noop: {
+      name: 'grpc-js-noop',
+      start: ({ cpus, port }) => startPinned(cpus, process.execPath, [path.join(ROOT, 'bench', 'noop-server.mjs'), String(port)], { logFile: path.join(workDir, 'noop.log') }),
+    },
+  };
+}
+
+export class CheckClient {
+  constructor(port) {
+    this.protos = authzProtos();
+    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  }
+
+  /** @returns {Promise<{ grpcStatus: number, allowed: boolean, httpStatus: number }>} */
+  check(request) {
+    const bytes = this.protos.encodeCheckRequest(request);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(CHECK_METHOD_PATH, identity, identity, bytes, { deadline: Date.now() + 2000 }, (error, response) => {
+        if (error) return reject(error);
+        const decoded = this.protos.decodeCheckResponse(response);
+        const code = decoded.status?.code ?? 0;
+        const httpStatus = decoded.deniedResponse ? Number(decoded.deniedResponse.status?.code === undefined ? 403 : httpCode(decoded.deniedResponse.status.code)) : 200;
+        resolve({ grpcStatus: code, allowed: code === 0, httpStatus });
+      });
+    });
+  }
+
+  close() { this.client.close(); }
+}
+
+/** protobufjs renders the HttpStatus enum by name ("Forbidden"); map the ones policies use. */
+function httpCode(code) {
+  if (typeof code === 'number') return code;
+  const byName = { Forbidden: 403, Unauthorized: 401, BadRequest: 400, NotFound: 404, ServiceUnavailable: 503, InternalServerError: 500, PayloadTooLarge: 413 };
+  return byName[code] ?? code;
+}
+
+/** Wait until a Check succeeds (the process may still be loading its policy). */
+export async function waitReady(port, request, proc, timeoutMs = 20_000) {
+  const client = new CheckClient(port);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (proc.child.exitCode !== null) throw new Error(`server exited with ${proc.child.exitCode} before it was ready`);
+      try {
+        await client.check(request);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`server on port ${port} not ready after ${timeoutMs} ms: ${error.message}`);
+        await sleep(100);
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** Decisions for the first `n` corpus requests: [allowed, httpStatus] each. */
+export async function decisions(port, requests, n) {
+  const client = new CheckClient(port);
+  try {
+    const out = [];
+    for (const request of requests.slice(0, n)) {
+      const r = await client.check(request);
+      out.push([r.allowed, r.httpStatus]);
+    }
+    return out;
+  } finally {
+    client.close();
+  }
+}
+
+/** gatehouse's decision-cache hit/miss counters from /metrics. */
+export async function cacheLookups(adminPort) {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const get = (result) => Number(new RegExp(`gatehouse_decision_cache_lookups_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return { hit: get('hit'), miss: get('miss') };
+  } catch {
+    return undefined;
+  }
+}
