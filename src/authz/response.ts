@@ -20,22 +20,21 @@ type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
  * `dryRun`: the policy's deny is reported (reason_code, decision log, metrics) but not enforced:
  * Envoy gets a plain OK, marked `dry_run` in the dynamic metadata.
  */
-export function toCheckResponse(outcome: Outcome, dryRun = false): CheckResponse {
+export function toCheckResponse(outcome: Outcome, dryRun = false, withDecisionId = true): CheckResponse {
   const decision = outcome.decision;
+  const id: JsonObject = withDecisionId ? { decision_id: outcome.decisionId } : {};
   if (dryRun && !outcome.allowed) {
     return {
       status: { code: RPC_OK },
       okResponse: {},
-      dynamicMetadata: jsonToStruct({ decision_id: outcome.decisionId, reason_code: outcome.reasonLabel, dry_run: true }),
+      dynamicMetadata: jsonToStruct({ ...id, reason_code: outcome.reasonLabel, dry_run: true }),
     };
   }
   // decision_id joins Envoy's access log (%DYNAMIC_METADATA(envoy.filters.http.ext_authz:decision_id)%)
   // to the decision log; the policy cannot override it.
-  const metadata: JsonObject = {
-    ...(decision?.dynamicMetadata ?? {}),
-    decision_id: outcome.decisionId,
-    reason_code: outcome.reasonLabel,
-  };
+  const metadata: JsonObject = { ...(decision?.dynamicMetadata ?? {}), ...id, reason_code: outcome.reasonLabel };
+  // A policy's own decision_id never reaches Envoy: the id is gatehouse's, per Check.
+  if (!withDecisionId) delete metadata.decision_id;
   const dynamicMetadata = jsonToStruct(metadata);
 
   if (outcome.allowed && decision) {

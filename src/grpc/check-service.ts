@@ -63,9 +63,33 @@ function clientRejection(call: ServerUnaryCall<Buffer, Buffer>, allowed: Readonl
   return new GatehouseError('client_not_allowed', `${who} is not in tls_allowed_clients`);
 }
 
+/**
+ * Encoded responses of decisions served from the cache. A cached Decision object is shared by
+ * every Check it answers, so its response is encoded once, in two parts: the message without
+ * `dynamic_metadata`, and the metadata Struct's entries without `decision_id`. Each Check then
+ * appends its own `decision_id` entry (a Struct is a list of map entries, so the bytes concatenate)
+ * and the `dynamic_metadata` field: one field, valid protobuf, no merging needed by the reader.
+ */
+const encodedByDecision = new WeakMap<object, Map<string, { message: Buffer; metadataEntries: Buffer }>>();
+
 export function encodeResponse(outcome: Outcome, protos: AuthzProtos, dryRun = false): Buffer {
   try {
-    return protos.encodeCheckResponse(toCheckResponse(outcome, dryRun));
+    if (outcome.cache !== 'hit' || !outcome.decision) return protos.encodeCheckResponse(toCheckResponse(outcome, dryRun));
+    let byShape = encodedByDecision.get(outcome.decision);
+    if (!byShape) encodedByDecision.set(outcome.decision, (byShape = new Map()));
+    const shape = `${outcome.reasonLabel}:${dryRun}`;
+    let parts = byShape.get(shape);
+    if (!parts) {
+      const response = toCheckResponse(outcome, dryRun, false);
+      const metadata = response.dynamicMetadata;
+      parts = {
+        message: protos.encodeCheckResponse({ ...response, dynamicMetadata: undefined }),
+        metadataEntries: metadata ? protos.encodeStruct(metadata) : Buffer.alloc(0),
+      };
+      byShape.set(shape, parts);
+    }
+    const struct = Buffer.concat([parts.metadataEntries, decisionIdEntry(outcome.decisionId)]);
+    return Buffer.concat([parts.message, Buffer.from([0x22]), varint(struct.length), struct]);
   } catch {
     // Unreachable unless the response builder has a bug; still a deny, never an RPC error.
     return protos.encodeCheckResponse({
@@ -74,4 +98,24 @@ export function encodeResponse(outcome: Outcome, protos: AuthzProtos, dryRun = f
       dynamicMetadata: { fields: { decision_id: { stringValue: outcome.decisionId } } },
     });
   }
+}
+
+const DECISION_ID_KEY = Buffer.from('decision_id');
+
+/** One Struct map entry (field 1): key "decision_id", value Value{string_value (3)}, hand-encoded. */
+function decisionIdEntry(decisionId: string): Buffer {
+  const id = Buffer.from(decisionId);
+  const value = Buffer.concat([Buffer.from([0x1a]), varint(id.length), id]);
+  const entry = Buffer.concat([Buffer.from([0x0a]), varint(DECISION_ID_KEY.length), DECISION_ID_KEY, Buffer.from([0x12]), varint(value.length), value]);
+  return Buffer.concat([Buffer.from([0x0a]), varint(entry.length), entry]);
+}
+
+function varint(n: number): Buffer {
+  const bytes: number[] = [];
+  while (n > 0x7f) {
+    bytes.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
 }

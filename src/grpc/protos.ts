@@ -69,6 +69,7 @@ export interface AuthzProtos {
   decodeCheckRequest(bytes: Uint8Array): CheckRequest__Output;
   encodeCheckRequest(request: object): Buffer;
   encodeCheckResponse(response: CheckResponse): Buffer;
+  encodeStruct(struct: object): Buffer;
   decodeCheckResponse(bytes: Uint8Array): Record<string, unknown>;
 }
 
@@ -83,6 +84,7 @@ export function authzProtos(): AuthzProtos {
   const root = loadRoot();
   const CheckRequest = root.lookupType('envoy.service.auth.v3.CheckRequest');
   const CheckResponse = root.lookupType('envoy.service.auth.v3.CheckResponse');
+  const Struct = root.lookupType('google.protobuf.Struct');
   cached = {
     root,
     CheckRequest,
@@ -92,6 +94,7 @@ export function authzProtos(): AuthzProtos {
     encodeCheckRequest: (request) => Buffer.from(CheckRequest.encode(CheckRequest.fromObject(request)).finish()),
     encodeCheckResponse: (response) =>
       Buffer.from(CheckResponse.encode(CheckResponse.fromObject(response as object)).finish()),
+    encodeStruct: (struct) => Buffer.from(Struct.encode(Struct.fromObject(struct)).finish()),
     decodeCheckResponse: (bytes) =>
       CheckResponse.toObject(CheckResponse.decode(bytes), TO_OBJECT_OPTIONS) as Record<string, unknown>,
   };

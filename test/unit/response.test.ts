@@ -86,3 +86,23 @@ describe('Outcome → CheckResponse', () => {
     expect(structToJson(response.dynamicMetadata)).toEqual({ decision_id: 'd-2', reason_code: 'policy_not_loaded' });
   });
 });
+
+describe('encoded responses of cached decisions', () => {
+  it('are byte-for-byte the same message as a fresh encoding, with the per-Check decision id', async () => {
+    const { encodeResponse } = await import('../../src/grpc/check-service.js');
+    const protos = authzProtos();
+    for (const value of [
+      { allowed: true, headers: { 'x-a': '1' }, dynamic_metadata: { tier: 'gold', decision_id: 'forged' } },
+      { allowed: false, http_status: 429, body: 'slow down' },
+      true,
+    ]) {
+      const hit: Outcome = { ...decided(value), cache: 'hit' };
+      for (const [id, dryRun] of [['id-1', false], ['a-much-longer-decision-id-0123456789', false], ['id-3', true]] as const) {
+        const cached = protos.decodeCheckResponse(encodeResponse({ ...hit, decisionId: id }, protos, dryRun));
+        const fresh = protos.decodeCheckResponse(encodeResponse({ ...hit, decisionId: id, cache: 'miss' }, protos, dryRun));
+        expect(cached).toEqual(fresh);
+        expect(structToJson(cached.dynamicMetadata).decision_id).toBe(id);
+      }
+    }
+  });
+});
