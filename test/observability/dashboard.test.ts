@@ -68,6 +68,8 @@ describe('Grafana dashboard', () => {
       'Policy reloads by result',
       'Serving certificate expiry',
       'Decision-log lines/s by result',
+      'Shadow candidate comparisons/s',
+      'Dry-run overrides/s',
     ]) {
       expect(titles).toContain(title);
     }
