@@ -85,6 +85,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
       dryRun: config.dry_run,
+      onRecordError: (error) => logger.error({ error: describeThrown(error) }, 'recording a Check\'s metrics or decision-log line failed'),
       record: (outcome: Outcome) => {
         metrics.recordCheck(outcome);
         const extra: Record<string, unknown> = {};

@@ -52,6 +52,7 @@ export function parseBody(
 
   switch (kind) {
     case 'json':
+      checkJsonDepth(text, 'request body');
       try {
         return { parsedBody: JSON.parse(text) as Json, truncatedBody: false };
       } catch (error) {
@@ -61,6 +62,25 @@ export function parseBody(
       return { parsedBody: parseQueryString(text, 'body'), truncatedBody: false };
     case 'multipart':
       return { parsedBody: parseMultipart(text, headers['content-type'] ?? ''), truncatedBody: false };
+  }
+}
+
+/** Deeper JSON than this is refused: the policy, the cache key and the log all walk it recursively. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Throws input_parse_error when `text` nests arrays/objects deeper than MAX_JSON_DEPTH (strings skipped). */
+export function checkJsonDepth(text: string, what: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) throw new GatehouseError('input_parse_error', `${what} nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
   }
 }
 

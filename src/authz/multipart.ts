@@ -4,6 +4,7 @@
  * `application/json`). Anything malformed is an error, which the caller turns into a deny.
  */
 import { GatehouseError } from '../errors.js';
+import { checkJsonDepth } from './body.js';
 import type { Json } from './proto-json.js';
 
 export function parseMultipart(body: string, contentType: string): Record<string, Json[]> | null {
@@ -32,7 +33,8 @@ export function parseMultipart(body: string, contentType: string): Record<string
     const name = mediaTypeParam(headers['content-disposition'] ?? '', 'name');
     if (!name) continue;
     let value: Json = content;
-    if ((headers['content-type'] ?? '').includes('application/json')) {
+    if ((headers['content-type'] ?? '').toLowerCase().includes('application/json')) {
+      checkJsonDepth(content, `multipart part "${name}"`);
       try {
         value = JSON.parse(content) as Json;
       } catch {

@@ -38,6 +38,8 @@ export interface CheckServiceDeps extends AuthorizeDeps {
   allowedClients: ReadonlySet<string>;
   /** Answer allow whatever the policy decided (the decision is still logged and counted). */
   dryRun: boolean;
+  /** Called when recording telemetry for a Check failed. */
+  onRecordError?: (error: unknown) => void;
 }
 
 export function checkService(deps: CheckServiceDeps): UntypedServiceImplementation {
@@ -49,9 +51,18 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const rejection = deps.allowedClients.size > 0 ? clientRejection(call, deps.allowedClients) : undefined;
       const outcome = authorize(call.request, deps, { expired, rejection });
       callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
-      setImmediate(deps.record, outcome);
+      setImmediate(recordSafely, deps, outcome);
     },
   };
+}
+
+/** Telemetry runs outside the call; a failure there must never take the process down. */
+function recordSafely(deps: CheckServiceDeps, outcome: Outcome): void {
+  try {
+    deps.record(outcome);
+  } catch (error) {
+    deps.onRecordError?.(error);
+  }
 }
 
 /** A client outside tls_allowed_clients gets a deny, like any other failure: never a decision. */

@@ -75,8 +75,15 @@ export class DecisionLog {
     let event = decisionEvent(outcome, this.#options, now);
     Object.assign(event.gatehouse as Record<string, unknown>, extra);
     for (const pointer of this.#pointers) event = maskAt(event, pointer, 0) as Record<string, unknown>;
+    let line: string;
+    try {
+      line = JSON.stringify(event);
+    } catch (error) {
+      // Unserialisable (should not happen: inputs are depth-limited); log what can be logged.
+      line = JSON.stringify({ decision_id: outcome.decisionId, timestamp: now.toISOString(), path: this.#options.path, gatehouse: { outcome: outcome.allowed ? 'allow' : 'deny', reason_code: outcome.reasonLabel, log_error: String(error) } });
+    }
     this.#dropped = false;
-    this.#sink.write(`${JSON.stringify(event)}\n`);
+    this.#sink.write(`${line}\n`);
     this.#onLine(this.#dropped ? 'dropped' : 'written');
   }
 

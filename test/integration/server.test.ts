@@ -80,6 +80,16 @@ describe.skipIf(tool.skip)('serving the example policy', () => {
     expect(reply.metadata.reason_code).toBe(code);
   });
 
+  it('survives a body nested 50000 levels deep: a 400 deny, a log line, and the next Check still answered', async () => {
+    const depth = 50_000;
+    const reply = await t.client.check(
+      checkRequestJson({ source: CHECKOUT, method: 'POST', headers: { 'content-type': 'application/json' }, body: `${'['.repeat(depth)}${']'.repeat(depth)}` }),
+    );
+    expect(reply).toMatchObject({ allowed: false, httpStatus: 400, metadata: { reason_code: 'input_parse_error' } });
+    await eventually(() => t.decisions.some((d) => d.decision_id === reply.metadata.decision_id));
+    expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+  });
+
   it('denies bytes that are not a CheckRequest at all', async () => {
     const reply = await t.client.check(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     expect(reply.allowed).toBe(false);

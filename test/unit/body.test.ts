@@ -25,6 +25,16 @@ describe('parsed_body and truncated_body', () => {
     expect(() => parseBody({}, 'x'.repeat(2000), undefined, limits)).toThrow('over max_body_bytes');
   });
 
+  it('refuses JSON nested deeper than 128 levels, counting only outside strings', () => {
+    const big = { maxBodyBytes: 1 << 20 };
+    const deep = `${'['.repeat(129)}${']'.repeat(129)}`;
+    expect(() => parseBody(json, deep, undefined, big)).toThrow('nests JSON deeper than 128 levels');
+    expect(() => parseBody(json, `{"a":${'{"b":'.repeat(200)}1${'}'.repeat(200)}}`, undefined, big)).toThrow('deeper than 128');
+    const shallowWithBrackets = JSON.stringify({ s: '[[[['.repeat(100), q: '\\"[[[' });
+    expect(parseBody(json, shallowWithBrackets, undefined, big).parsedBody).toEqual(JSON.parse(shallowWithBrackets));
+    expect(parseBody(json, `${'['.repeat(128)}${']'.repeat(128)}`, undefined, big).truncatedBody).toBe(false);
+  });
+
   it('matches content types case-insensitively', () => {
     expect(parseBody({ 'content-type': 'Application/JSON' }, '{"a":1}', undefined, limits).parsedBody).toEqual({ a: 1 });
   });
