@@ -9,6 +9,7 @@ import { GatehouseError, describeThrown } from './errors.js';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
+import { dryRunLifts } from './authz/response.js';
 import { DecisionCache } from './cache/decision-cache.js';
 import { cacheSettings } from './config/load.js';
 import type { Config, ListenAddress } from './config/schema.js';
@@ -54,6 +55,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       maskPointers: config.decision_log_mask,
       maxValueBytes: config.decision_log_max_value_bytes,
       allowSamplePercent: config.decision_log_allow_sample_percent,
+      onSinkError: (error) => logger.error({ error: error?.message, decision_log: config.decision_log }, 'the decision-log sink failed; lines are dropped and counted'),
     },
     (result) => metrics.recordLogLine(result),
   );
@@ -91,7 +93,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         const extra: Record<string, unknown> = {};
         if (config.dry_run) {
           extra.dry_run = true;
-          if (!outcome.allowed) {
+          if (dryRunLifts(outcome)) {
             extra.enforced = 'allow';
             metrics.recordDryRunOverride();
           }
@@ -105,7 +107,10 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         decisionLog.record(outcome, extra);
       },
     }),
-    { maxReceiveBytes: Math.max(4 * 1024 * 1024, 2 * config.max_body_bytes + 1024 * 1024) },
+    // grpc-js refuses bigger messages with an RPC error before gatehouse sees them, so the limit is
+    // far above any body Envoy should buffer (keep with_request_body.max_request_bytes <=
+    // max_body_bytes); within it, an oversized body is a body_too_large deny.
+    { maxReceiveBytes: Math.max(64 * 1024 * 1024, 4 * config.max_body_bytes + 1024 * 1024) },
   );
   const updateReadiness = () => {
     const ready = listening && store.current() !== undefined;

@@ -89,7 +89,7 @@ function effectiveHeaders(http: HttpRequest): Record<string, string> {
   if (http.headers && Object.keys(http.headers).length > 0) return http.headers;
   const list = http.headerMap?.headers;
   if (!list || list.length === 0) return {};
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const entry of list) {
     const key = (entry.key ?? '').toLowerCase();
     const value = entry.value ? entry.value : entry.rawValue ? Buffer.from(entry.rawValue, 'base64').toString('utf8') : '';
@@ -104,7 +104,8 @@ function forwardedClient(header: string, source: PeerIdentity, trusted: Readonly
     return { trusted: false, reason: 'the Check\'s source is not in xfcc_trusted_sources; the header is caller-controlled' };
   }
   try {
-    return { trusted: true, elements: parseXfcc(header) };
+    const elements = parseXfcc(header);
+    return { trusted: true, client: elements[elements.length - 1]!, elements };
   } catch (error) {
     return { trusted: false, reason: `malformed: ${(error as Error).message}` };
   }

@@ -14,7 +14,8 @@ export function parseMultipart(body: string, contentType: string): Record<string
     throw new GatehouseError('input_parse_error', 'multipart body has an invalid boundary');
   }
   const delimiter = `--${boundary}`;
-  const values: Record<string, Json[]> = {};
+  // No prototype: a part named "__proto__" or "constructor" is an ordinary key here.
+  const values: Record<string, Json[]> = Object.create(null) as Record<string, Json[]>;
   const chunks = body.split(delimiter);
   // chunks[0] is the preamble; the chunk after the close delimiter starts with "--".
   let closed = false;
@@ -48,7 +49,7 @@ export function parseMultipart(body: string, contentType: string): Record<string
 }
 
 function parsePartHeaders(block: string): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   if (block === '') return headers;
   for (const line of block.split('\r\n')) {
     const colon = line.indexOf(':');

@@ -54,14 +54,15 @@ function parsePath(path: string): string[] {
  * first appearance; repeated keys collect their values in order.
  */
 export function parseQueryString(text: string, what: 'query' | 'body'): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  // No prototype: a key such as "__proto__" or "constructor" is an ordinary key here.
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   if (text === '') return out;
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     const key = decodeComponent((eq === -1 ? pair : pair.slice(0, eq)).replaceAll('+', ' '), what);
     const value = eq === -1 ? '' : decodeComponent(pair.slice(eq + 1).replaceAll('+', ' '), what);
-    const values = Object.prototype.hasOwnProperty.call(out, key) ? out[key] : undefined;
+    const values = out[key];
     if (values) values.push(value);
     else out[key] = [value];
   }

@@ -20,10 +20,18 @@ type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
  * `dryRun`: the policy's deny is reported (reason_code, decision log, metrics) but not enforced:
  * Envoy gets a plain OK, marked `dry_run` in the dynamic metadata.
  */
+/** Denials that are configured security boundaries, not policy: dry-run never lifts them. */
+const ENFORCED_IN_DRY_RUN = new Set(['client_not_allowed', 'untrusted_trust_domain']);
+
+/** Whether dry-run answers this denied outcome with allow. */
+export function dryRunLifts(outcome: Outcome): boolean {
+  return !outcome.allowed && !ENFORCED_IN_DRY_RUN.has(outcome.reasonLabel);
+}
+
 export function toCheckResponse(outcome: Outcome, dryRun = false, withDecisionId = true): CheckResponse {
   const decision = outcome.decision;
   const id: JsonObject = withDecisionId ? { decision_id: outcome.decisionId } : {};
-  if (dryRun && !outcome.allowed) {
+  if (dryRun && dryRunLifts(outcome)) {
     return {
       status: { code: RPC_OK },
       okResponse: {},

@@ -34,17 +34,28 @@ const MAX_PEM_BYTES = 64 * 1024;
 export class CertificateMemo {
   readonly #entries = new Map<string, PeerCertificate>();
   readonly #maxEntries: number;
+  readonly #maxChars: number;
+  #chars = 0;
 
-  constructor(maxEntries = 1024) {
+  constructor(maxEntries = 1024, maxChars = 8 * 1024 * 1024) {
     this.#maxEntries = maxEntries;
+    this.#maxChars = maxChars;
   }
 
   parse(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
     let parsed = this.#entries.get(urlEncodedPem);
     if (parsed === undefined) {
       parsed = parseCertificate(urlEncodedPem);
-      if (this.#entries.size >= this.#maxEntries) this.#entries.clear(); // bounded; refills from live traffic
-      this.#entries.set(urlEncodedPem, parsed);
+      // Only certificates that parsed are kept (garbage is not worth remembering), within an entry
+      // and a size bound; when full, start over (it refills from live traffic).
+      if (parsed.subject !== undefined && urlEncodedPem.length <= MAX_PEM_BYTES * 3) {
+        if (this.#entries.size >= this.#maxEntries || this.#chars + urlEncodedPem.length > this.#maxChars) {
+          this.#entries.clear();
+          this.#chars = 0;
+        }
+        this.#entries.set(urlEncodedPem, parsed);
+        this.#chars += urlEncodedPem.length;
+      }
     }
     return withPrincipalCheck(parsed, principal);
   }
@@ -129,7 +140,12 @@ function splitOutsideQuotes(text: string): string[] {
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
-    if (c === '"' && text[i - 1] !== '\\') quoted = !quoted;
+    if (quoted && c === '\\' && i + 1 < text.length) {
+      // Inside quotes a backslash escapes the next character, whatever it is.
+      current += c + text[++i];
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
     if (!quoted && c === ',' && text[i + 1] === ' ') {
       parts.push(current);
       current = '';

@@ -23,6 +23,9 @@ export const MASKED_HEADERS: ReadonlySet<string> = new Set(['authorization', 'pr
 
 export type LogLineResult = 'written' | 'dropped' | 'sampled_out';
 
+/** After a sink error, how long lines are dropped before the sink is reopened and tried again. */
+const SINK_RETRY_MS = 10_000;
+
 export interface DecisionLogOptions {
   /** The entrypoint path, e.g. envoy/authz/allow. */
   path: string;
@@ -34,13 +37,16 @@ export interface DecisionLogOptions {
   /** Share of allow decisions logged, 0-100; denies and errors are always logged. */
   allowSamplePercent: number;
   random?: () => number;
+  /** Called (at most once a minute) when the sink fails; lines are dropped and counted meanwhile. */
+  onSinkError?: (error: Error | undefined) => void;
 }
 
 export interface LineSink {
   write(line: string): void;
   flush?(callback: (error?: Error | null) => void): void;
-  on?(event: 'drop', listener: () => void): void;
+  on?(event: 'drop' | 'error', listener: (error?: Error) => void): void;
   destroy?(): void;
+  reopen?(): void;
 }
 
 export class DecisionLog {
@@ -64,6 +70,25 @@ export class DecisionLog {
     sink?.on?.('drop', () => {
       this.#dropped = true;
     });
+    // A failing sink (disk full, closed file) loses lines, never the process: without a
+    // listener, the 'error' event would be thrown.
+    sink?.on?.('error', (error) => {
+      this.#dropped = true;
+      this.#failedAtMs = Date.now();
+      this.#onSinkError(error);
+    });
+  }
+
+  #lastSinkErrorMs = 0;
+  /** When the sink last failed; for SINK_RETRY_MS after that, lines are dropped without trying. */
+  #failedAtMs: number | undefined;
+
+  /** Report sink errors to the operational log at most once a minute. */
+  #onSinkError(error: Error | undefined): void {
+    const now = Date.now();
+    if (now - this.#lastSinkErrorMs < 60_000) return;
+    this.#lastSinkErrorMs = now;
+    this.#options.onSinkError?.(error);
   }
 
   record(outcome: Outcome, extra: Record<string, unknown> = {}, now: Date = new Date()): void {
@@ -82,8 +107,26 @@ export class DecisionLog {
       // Unserialisable (should not happen: inputs are depth-limited); log what can be logged.
       line = JSON.stringify({ decision_id: outcome.decisionId, timestamp: now.toISOString(), path: this.#options.path, gatehouse: { outcome: outcome.allowed ? 'allow' : 'deny', reason_code: outcome.reasonLabel, log_error: String(error) } });
     }
+    if (this.#failedAtMs !== undefined) {
+      if (Date.now() - this.#failedAtMs < SINK_RETRY_MS) {
+        this.#onLine('dropped');
+        return;
+      }
+      this.#failedAtMs = undefined;
+      try {
+        this.#sink.reopen?.();
+      } catch {
+        // The next write fails and reports again.
+      }
+    }
     this.#dropped = false;
-    this.#sink.write(`${line}\n`);
+    try {
+      this.#sink.write(`${line}\n`);
+    } catch (error) {
+      // A sink that failed earlier throws on write ("SonicBoom destroyed"): count, do not crash.
+      this.#dropped = true;
+      this.#onSinkError(error as Error);
+    }
     this.#onLine(this.#dropped ? 'dropped' : 'written');
   }
 
@@ -150,8 +193,8 @@ class BoundedStreamSink implements LineSink {
     this.#stream.write(line);
   }
 
-  on(_event: 'drop', listener: () => void): void {
-    this.#dropListeners.push(listener);
+  on(event: 'drop' | 'error', listener: () => void): void {
+    if (event === 'drop') this.#dropListeners.push(listener);
   }
 
   flush(callback: () => void): void {

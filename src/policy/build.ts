@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -55,6 +55,9 @@ export function buildBundle(options: BuildOptions): BuildResult {
   const revision = options.revision ?? `sha256:${hashTree(options.policies).slice(0, 16)}`;
   runOpa(options, ['build', '-t', 'wasm', '-e', options.entrypoint, '--ignore', '*_test.rego', '--capabilities', capabilitiesFile, '--revision', revision, '-o', options.out, options.policies]);
 
+  // Every module OPA compiled must be analysed: the sources are listed the way OPA's loader walks
+  // them (following symbolic links to files and directories). A wasm bundle holds only stubs of
+  // the modules, so they cannot be read back from it.
   options.log('analysing which input fields the policy reads (opa parse)');
   const modules = sources.map((file) => JSON.parse(runOpa(options, ['parse', '--format', 'json', file])) as unknown);
   const analysis = analyseModules(modules);
@@ -102,18 +105,35 @@ function wasmCapabilities(opa: string): unknown {
 }
 
 function regoFiles(root: string): string[] {
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.rego') && !e.name.endsWith('_test.rego'))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
+  return listFiles(root).filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego'));
 }
 
+/** SHA-256 over every non-test file's relative path and contents, length-framed. */
 function hashTree(root: string): string {
   const hash = createHash('sha256');
-  const files = readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.endsWith('_test.rego'))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-  for (const file of files) hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
+  for (const file of listFiles(root).filter((f) => !f.endsWith('_test.rego'))) {
+    const name = Buffer.from(path.relative(root, file));
+    const bytes = readFileSync(file);
+    hash.update(`${name.length}:`).update(name).update(`${bytes.length}:`).update(bytes);
+  }
   return hash.digest('hex');
+}
+
+/** Every file below `root`, following symbolic links as `opa build` does (each directory once). */
+function listFiles(root: string): string[] {
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const walk = (dir: string) => {
+    const real = realpathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+    for (const name of readdirSync(dir)) {
+      const full = path.join(dir, name);
+      const info = statSync(full, { throwIfNoEntry: false });
+      if (info?.isDirectory()) walk(full);
+      else if (info?.isFile()) files.push(full);
+    }
+  };
+  walk(root);
+  return files.sort();
 }

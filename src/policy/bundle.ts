@@ -55,7 +55,12 @@ export async function readBundle(source: string, limits: BundleLimits): Promise<
     if (error instanceof GatehouseError) throw error;
     throw new GatehouseError('bundle_read_error', `cannot read bundle ${source}: ${describeThrown(error)}`, { cause: error });
   }
-  digest = sha256(Buffer.concat([...files.entries()].sort(([a], [b]) => a.localeCompare(b)).flatMap(([n, b]) => [Buffer.from(n), b])));
+  // Length-framed, so that no two different file sets hash alike.
+  digest = sha256(
+    Buffer.concat(
+      [...files.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([name, bytes]) => [Buffer.from(`${Buffer.byteLength(name)}:${name}${bytes.length}:`), bytes]),
+    ),
+  );
   return fromFiles(source, files, digest, limits);
 }
 

@@ -53,7 +53,7 @@ export function createUpdatingStore(
         });
         stopWatching = () => http.stop();
       } else if (config.watch) {
-        const watcher = watchBundle(spec, config.reload_debounce_ms, () => void store.reload(), (error) =>
+        const watcher = watchBundle(spec, config.reload_debounce_ms, () => store.reload().catch(() => undefined), (error) =>
           logger.warn({ err: error, bundle: spec }, 'cannot watch the bundle path; reloads on change are off'),
         );
         stopWatching = () => watcher.close();

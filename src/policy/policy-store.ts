@@ -100,7 +100,13 @@ export class PolicyStore {
       this.#lastError = error;
       result = { status: 'failed', error, kept: this.#active };
     }
-    for (const listener of this.#listeners) listener(result);
+    for (const listener of this.#listeners) {
+      try {
+        listener(result);
+      } catch {
+        // A listener (logging, metrics) must not turn a reload into an unhandled rejection.
+      }
+    }
     return result;
   }
 

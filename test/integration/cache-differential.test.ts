@@ -239,6 +239,20 @@ describe.skipIf(tool.skip)('cache analysis of real policies', () => {
     expect((await analyse(rego)).uncacheable).toContain(why);
   });
 
+  it('analyses modules reached through symbolic links, exactly as OPA compiles them', async () => {
+    const { mkdirSync, symlinkSync, writeFileSync } = await import('node:fs');
+    const { buildBundle: build } = await import('../../src/policy/build.js');
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'shared'));
+    mkdirSync(path.join(dir, 'pol'));
+    writeFileSync(path.join(dir, 'shared', 'lib.rego'), 'package shared\n\nok if input.attributes.request.http.method == "GET"\n');
+    writeFileSync(path.join(dir, 'pol', 'main.rego'), 'package envoy.authz\n\nallow if {\n\tinput.identity.source.valid\n\tdata.shared.ok\n}\n');
+    symlinkSync(path.join(dir, 'shared'), path.join(dir, 'pol', 'lib'));
+    const out = path.join(dir, 'b.tar.gz');
+    const { analysis } = build({ opa: tool.opa, policies: path.join(dir, 'pol'), out, entrypoint: 'envoy/authz/allow', log: () => undefined });
+    expect(analysis.fields).toEqual([['attributes', 'request', 'http', 'method'], ['identity', 'source', 'valid']]);
+  });
+
   it('flags non-deterministic builtins, but not deterministic ones of the same family', async () => {
     // rand.intn is the one non-deterministic builtin the Wasm runtime provides (time.now_ns is not).
     const analysis = await analyse('allow if { rand.intn("x", 10) > 5; time.diff(1, 2) != []; input.a == 1 }');

@@ -90,6 +90,11 @@ describe.skipIf(tool.skip)('serving the example policy', () => {
     expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
   });
 
+  it('denies a body far over max_body_bytes with body_too_large, never an RPC error', async () => {
+    const reply = await t.client.check(checkRequestJson({ source: CHECKOUT, method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(5_000_000) }));
+    expect(reply).toMatchObject({ allowed: false, httpStatus: 413, metadata: { reason_code: 'body_too_large' } });
+  });
+
   it('denies bytes that are not a CheckRequest at all', async () => {
     const reply = await t.client.check(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     expect(reply.allowed).toBe(false);

@@ -70,6 +70,13 @@ describe('parsed_body and truncated_body', () => {
     expect(parseBody(headers, body, undefined, limits).parsedBody).toEqual({ title: ['hello world', 'second'], meta: [{ tags: ['a'] }] });
   });
 
+  it('takes multipart parts named like Object.prototype members as ordinary names', () => {
+    const part = (name: string) => `--b\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nv\r\n`;
+    const body = `${part('constructor')}${part('__proto__')}${part('toString')}--b--\r\n`;
+    const parsed = parseBody({ 'content-type': 'multipart/form-data; boundary=b' }, body, undefined, limits).parsedBody;
+    expect(JSON.parse(JSON.stringify(parsed))).toEqual(JSON.parse('{"constructor":["v"],"__proto__":["v"],"toString":["v"]}'));
+  });
+
   it('rejects a multipart body without its closing delimiter', () => {
     const headers = { 'content-type': 'multipart/form-data; boundary=b' };
     expect(() => parseBody(headers, '--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n', undefined, limits)).toThrow('missing closing delimiter');

@@ -98,6 +98,24 @@ describe('decision log lines', () => {
     expect(lines.map((l) => l.gatehouse.outcome)).toEqual(['deny']);
   });
 
+  it('survives a sink that fails (disk full): lines are counted as dropped and the error reported', async () => {
+    const { openDecisionLogSink } = await import('../../src/observability/decision-log.js');
+    const results: LogLineResult[] = [];
+    const errors: unknown[] = [];
+    const log = new DecisionLog(
+      openDecisionLogSink('/dev/full', 1 << 20),
+      { path: 'p', labels: {}, maskPointers: [], maxValueBytes: 1024, allowSamplePercent: 100, onSinkError: (e) => errors.push(e) },
+      (result) => results.push(result),
+    );
+    for (let i = 0; i < 5; i++) {
+      log.record(outcomeFor(checkRequestJson({ source: CHECKOUT })));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(errors.length).toBe(1); // reported once, not per line
+    expect(String((errors[0] as Error).message)).toMatch(/ENOSPC|destroyed/);
+    expect(results.filter((r) => r === 'dropped').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('counts a line the sink dropped', () => {
     let onDrop: () => void = () => undefined;
     const results: LogLineResult[] = [];

@@ -68,5 +68,7 @@ describe('peer certificate parsing and X.509-SVID checks', () => {
 
   it('splits SANs outside quotes', () => {
     expect(subjectAltNames('URI:spiffe://a/b, DNS:x.example, DNS:"weird, name"')).toEqual({ uris: ['spiffe://a/b'], dns: ['x.example', 'weird, name'] });
+    // A quoted value ending in an escaped backslash must not swallow the SANs after it.
+    expect(subjectAltNames('URI:spiffe://td/allowed, DNS:"x\\\\", URI:spiffe://td/other')).toEqual({ uris: ['spiffe://td/allowed', 'spiffe://td/other'], dns: ['x\\'] });
   });
 });

@@ -14,6 +14,14 @@ describe('x-forwarded-client-cert', () => {
     expect(element!.spiffe).toMatchObject({ valid: true, trust_domain: 'partner.example' });
   });
 
+  it('refuses a SPIFFE identity for an element with several URI SANs, and ignores unknown keys', () => {
+    const [element] = parseXfcc('Hash=ab;URI=spiffe://partner.example/apps/low;URI=spiffe://partner.example/apps/admin;constructor=1');
+    expect(element!.uri).toBeUndefined();
+    expect(element!.uris).toEqual(['spiffe://partner.example/apps/low', 'spiffe://partner.example/apps/admin']);
+    expect(element!.spiffe).toMatchObject({ valid: false, error: expect.stringContaining('2 URI SANs') });
+    expect(Object.keys(element!).sort()).toEqual(['dns', 'hash', 'spiffe', 'uris']);
+  });
+
   it('parses several hops', () => {
     expect(parseXfcc('By=spiffe://a/x;URI=spiffe://a/y,By=spiffe://a/z;URI=spiffe://a/w').map((e) => e.uri)).toEqual(['spiffe://a/y', 'spiffe://a/w']);
   });
@@ -29,7 +37,7 @@ describe('x-forwarded-client-cert', () => {
     });
 
   it('is parsed into the input only when the Check comes from a trusted hop', () => {
-    expect(inputFor(GATEWAY, [GATEWAY]).identity.xfcc).toMatchObject({ trusted: true, elements: [{ uri: 'spiffe://partner.example/app' }] });
+    expect(inputFor(GATEWAY, [GATEWAY]).identity.xfcc).toMatchObject({ trusted: true, client: { uri: 'spiffe://partner.example/app' }, elements: [{ uri: 'spiffe://partner.example/app' }] });
     const forged = inputFor('spiffe://mesh.local/ns/shop/sa/checkout', [GATEWAY]).identity.xfcc;
     expect(forged).toEqual({ trusted: false, reason: "the Check's source is not in xfcc_trusted_sources; the header is caller-controlled" });
     expect(inputFor(GATEWAY, []).identity.xfcc).toMatchObject({ trusted: false });
