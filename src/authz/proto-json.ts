@@ -52,11 +52,19 @@ export function jsonToValue(value: Json): ValueMessage {
   return { structValue: jsonToStruct(value) };
 }
 
+let lastSeconds = Number.NaN;
+let lastBase = '';
+
 /** google.protobuf.Timestamp → RFC 3339 with 0, 3, 6 or 9 fractional digits, as protojson prints. */
 export function timestampToJson(ts: { seconds?: string | number; nanos?: number }): string {
   const seconds = Number(ts.seconds ?? 0);
   const nanos = ts.nanos ?? 0;
-  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  // Checks arrive many per second: formatting the date part once per second is enough.
+  if (seconds !== lastSeconds) {
+    lastSeconds = seconds;
+    lastBase = new Date(seconds * 1000).toISOString().slice(0, 19);
+  }
+  const base = lastBase;
   if (nanos === 0) return `${base}Z`;
   const digits = nanos % 1_000_000 === 0 ? 3 : nanos % 1000 === 0 ? 6 : 9;
   return `${base}.${String(nanos).padStart(9, '0').slice(0, digits)}Z`;

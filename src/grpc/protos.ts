@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { installHttpRequestCodec } from './http-request-codec.js';
 import type { CheckRequest__Output } from '../generated/envoy/service/auth/v3/CheckRequest.js';
 import type { CheckResponse } from '../generated/envoy/service/auth/v3/CheckResponse.js';
 
@@ -46,7 +47,8 @@ export const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = {
   json: false,
 };
 
-function loadRoot(): protobuf.Root {
+/** The protos; `fastHttpRequest: false` keeps protobufjs' generated HttpRequest decoder (tests compare the two). */
+export function loadRoot(options: { fastHttpRequest: boolean } = { fastHttpRequest: true }): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     if (path.isAbsolute(target)) return target;
@@ -59,6 +61,7 @@ function loadRoot(): protobuf.Root {
   };
   root.loadSync(AUTHORIZATION_PROTO, { keepCase: false });
   root.resolveAll();
+  if (options.fastHttpRequest) installHttpRequestCodec(root, TO_OBJECT_OPTIONS);
   return root;
 }
 

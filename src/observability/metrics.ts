@@ -27,6 +27,8 @@ export class GatehouseMetrics {
   readonly #lastReloadSuccess: Gauge;
   readonly #lastReloadFailure: Gauge;
   readonly #cacheLookups: Counter<'result'>;
+  readonly #cacheHit: Counter.Internal;
+  readonly #cacheMiss: Counter.Internal;
   readonly #dryRunOverrides: Counter;
   readonly #shadow: Counter<'result'>;
   #tlsNotAfterMs: number | undefined;
@@ -107,7 +109,10 @@ export class GatehouseMetrics {
       registers: [registry],
     });
     // Series exist from the start at 0, so rate() and increase() see their first increment.
-    for (const result of ['hit', 'miss']) this.#cacheLookups.labels(result).inc(0);
+    this.#cacheHit = this.#cacheLookups.labels('hit');
+    this.#cacheMiss = this.#cacheLookups.labels('miss');
+    this.#cacheHit.inc(0);
+    this.#cacheMiss.inc(0);
     this.#dryRunOverrides = new Counter({
       name: 'gatehouse_dry_run_overrides_total',
       help: 'Checks the policy denied but dry_run answered with allow.',
@@ -134,8 +139,9 @@ export class GatehouseMetrics {
     if (outcome.decision || outcome.error?.code === 'eval_error' || outcome.error?.code === 'decision_invalid' || outcome.error?.code === 'decision_undefined') {
       this.#evalDuration.observe(outcome.timings.evalNs / 1e9);
     }
-    this.#decisions.labels(outcome.allowed ? 'allow' : 'deny', outcome.reasonLabel satisfies ReasonLabel).inc();
-    if (outcome.cache !== 'off') this.#cacheLookups.labels(outcome.cache).inc();
+    this.#decisionChild(outcome.allowed ? 'allow' : 'deny', outcome.reasonLabel).inc();
+    if (outcome.cache === 'hit') this.#cacheHit.inc();
+    else if (outcome.cache === 'miss') this.#cacheMiss.inc();
     if (outcome.error) this.#errors.labels(outcome.error.code).inc();
   }
 
@@ -200,6 +206,16 @@ export class GatehouseMetrics {
 
   recordShadow(result: 'agree' | 'allow_to_deny' | 'deny_to_allow'): void {
     this.#shadow.labels(result).inc();
+  }
+
+  /** Label children are looked up by a string key each time; keep them (the label set is closed). */
+  readonly #decisionChildren = new Map<string, Counter.Internal>();
+
+  #decisionChild(outcome: 'allow' | 'deny', reason: ReasonLabel): Counter.Internal {
+    const key = `${outcome}:${reason}`;
+    let child = this.#decisionChildren.get(key);
+    if (!child) this.#decisionChildren.set(key, (child = this.#decisions.labels(outcome, reason)));
+    return child;
   }
 
   setReady(ready: boolean): void {

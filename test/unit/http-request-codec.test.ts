@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { TO_OBJECT_OPTIONS, authzProtos, loadRoot } from '../../src/grpc/protos.js';
+import { checkRequestJson, encodeRequest } from '../support/requests.js';
+
+/** protobufjs' own generated decoder, for comparison. */
+const reference = loadRoot({ fastHttpRequest: false }).lookupType('envoy.service.auth.v3.CheckRequest');
+const referenceDecode = (bytes: Uint8Array) => JSON.parse(JSON.stringify(reference.toObject(reference.decode(bytes), TO_OBJECT_OPTIONS)));
+const fastDecode = (bytes: Uint8Array) => JSON.parse(JSON.stringify(authzProtos().decodeCheckRequest(bytes)));
+
+describe('the fast HttpRequest decoder', () => {
+  it.each([
+    ['a plain GET', checkRequestJson({ source: 'spiffe://td/a', headers: { 'x-a': '1', __proto__: 'p', constructor: 'c' } as never })],
+    ['every field', { attributes: { request: { http: {
+      id: '7', method: 'POST', path: '/p?q=1', host: 'h', scheme: 'https', query: 'q=1', fragment: 'f', size: '9007199254740993', protocol: 'HTTP/2',
+      body: '{"é":1}', rawBody: Buffer.from([0, 1, 2, 250]).toString('base64'),
+      headers: { ':path': '/p', 'x-empty': '', 'x-unicode': 'héllo ✓' },
+      headerMap: { headers: [{ key: 'x-raw', rawValue: Buffer.from('v').toString('base64') }, { key: 'x-value', value: 'w' }] },
+    } } } }],
+    ['no http at all', { attributes: { source: { principal: 'spiffe://td/a' } } }],
+    ['an empty http', { attributes: { request: { http: {} } } }],
+  ])('decodes %s exactly as protobufjs does', (_name, request) => {
+    const bytes = encodeRequest(request);
+    expect(fastDecode(bytes)).toEqual(referenceDecode(bytes));
+  });
+
+  it('refuses truncated input, as protobufjs does', () => {
+    const bytes = encodeRequest(checkRequestJson({ source: 'spiffe://td/a' }));
+    expect(() => authzProtos().decodeCheckRequest(bytes.subarray(0, bytes.length - 3))).toThrow();
+    expect(() => reference.decode(bytes.subarray(0, bytes.length - 3))).toThrow();
+  });
+});
