@@ -23,6 +23,16 @@ describe('the fast HttpRequest decoder', () => {
     expect(fastDecode(bytes)).toEqual(referenceDecode(bytes));
   });
 
+  it('skips unknown fields, as protobufjs does', () => {
+    const field = (number: number, bytes: Buffer) => Buffer.concat([Buffer.from([(number << 3) | 2]), Buffer.from([bytes.length]), bytes]);
+    const unknownVarint = Buffer.from([0x98, 0x06, 0x05]); // field 99, varint 5
+    const unknownBytes = Buffer.from([0xa2, 0x06, 0x02, 0x68, 0x69]); // field 100, bytes "hi"
+    const http = Buffer.concat([field(2, Buffer.from('GET')), unknownVarint, field(4, Buffer.from('/x')), unknownBytes]);
+    const bytes = field(1, field(4, field(2, http))); // CheckRequest.attributes.request.http
+    expect(fastDecode(bytes)).toEqual(referenceDecode(bytes));
+    expect(fastDecode(bytes).attributes.request.http).toEqual({ method: 'GET', path: '/x' });
+  });
+
   it('refuses truncated input, as protobufjs does', () => {
     const bytes = encodeRequest(checkRequestJson({ source: 'spiffe://td/a' }));
     expect(() => authzProtos().decodeCheckRequest(bytes.subarray(0, bytes.length - 3))).toThrow();
