@@ -61,7 +61,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   );
   const evaluatorOptions = { entrypoint: config.entrypoint, maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024, cache: cacheSettings(config) };
   const limits = { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) };
-  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger);
+  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file);
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
   const candidate = config.candidate_bundle

@@ -59,6 +59,9 @@ function checkCombinations(config: Config): void {
   if (config.tls_allowed_clients.length > 0 && config.tls_client_ca_file === undefined) {
     fail('tls_allowed_clients needs client certificates. Fix: also set --tls-client-ca-file (mTLS)');
   }
+  if (config.bundle_state_file !== undefined && !config.bundle_require_newer_revision) {
+    fail('bundle_state_file only matters with bundle_require_newer_revision. Fix: also set --bundle-require-newer-revision true, or drop bundle_state_file');
+  }
   if (config.bundle_poll_min_ms > config.bundle_poll_max_ms) {
     fail('bundle_poll_min_ms is larger than bundle_poll_max_ms. Fix: make --bundle-poll-min-ms at most --bundle-poll-max-ms');
   }

@@ -34,6 +34,7 @@ export interface Config {
   bundle_fetch_timeout_ms: number;
   bundle_bearer_token: string | undefined;
   bundle_require_newer_revision: boolean;
+  bundle_state_file: string | undefined;
   bundle_verification_key_file: string | undefined;
   bundle_verification_key_id: string;
   bundle_verification_algorithm: string;
@@ -106,6 +107,10 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   bundle_require_newer_revision: {
     type: 'boolean', default: false, example: 'true',
     help: 'refuse a bundle whose .manifest revision is older than the active one (revisions: integers, or strings that sort, e.g. ISO timestamps)',
+  },
+  bundle_state_file: {
+    type: 'path', default: undefined, example: '/var/lib/gatehouse/revision.json',
+    help: 'with bundle_require_newer_revision: file recording the last activated revision, so a restart cannot be fed an older bundle',
   },
   bundle_verification_key_file: {
     type: 'path', default: undefined, example: '/etc/gatehouse/bundle-signing.pub',

@@ -27,6 +27,7 @@ export function createUpdatingStore(
   evaluator: EvaluatorOptions,
   limits: BundleLimits,
   logger: Logger,
+  stateFile?: string,
 ): UpdatingStore {
   const http = isUrl(spec)
     ? new HttpBundleSource({
@@ -39,7 +40,13 @@ export function createUpdatingStore(
       })
     : undefined;
   const location: BundleLocation = http ? { kind: 'http', source: http } : { kind: 'file', path: spec };
-  const store = new PolicyStore({ ...evaluator, ...limits, location, requireNewerRevision: config.bundle_require_newer_revision });
+  const store = new PolicyStore({
+    ...evaluator,
+    ...limits,
+    location,
+    requireNewerRevision: config.bundle_require_newer_revision,
+    revisionStateFile: stateFile,
+  });
   let stopWatching: (() => void) | undefined;
   return {
     store,

@@ -4,6 +4,7 @@
  * published, with one assignment. Any failure leaves the running policy in place (last known
  * good) and is reported.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError, toGatehouseError } from '../errors.js';
 import { bundleFromArchive, readBundle, type Bundle, type BundleLimits } from './bundle.js';
 import { WasmPolicy, type EvaluatorOptions } from './evaluator.js';
@@ -21,6 +22,13 @@ export interface PolicyStoreOptions extends EvaluatorOptions, BundleLimits {
   location: BundleLocation;
   /** Refuse a bundle whose revision is older than the active one (replay protection). */
   requireNewerRevision: boolean;
+  /** Where the last activated revision is recorded, so replay protection survives restarts. */
+  revisionStateFile?: string;
+}
+
+interface Activated {
+  revision: string;
+  digest: string;
 }
 
 export interface PolicyListener {
@@ -36,8 +44,12 @@ export class PolicyStore {
   readonly #options: PolicyStoreOptions;
   readonly #listeners: PolicyListener[] = [];
 
+  /** The last revision activated, by this process or (from the state file) an earlier one. */
+  #floor: Activated | undefined;
+
   constructor(options: PolicyStoreOptions) {
     this.#options = options;
+    this.#floor = readState(options.revisionStateFile);
   }
 
   /** The policy that answers Checks now (undefined until a first bundle loads). */
@@ -92,6 +104,8 @@ export class PolicyStore {
         const previous = this.#active;
         this.#active = policy; // the swap: Checks from here on see the new policy
         this.#activeDigest = bundle.digest;
+        this.#floor = { revision: bundle.revision, digest: bundle.digest };
+        writeState(this.#options.revisionStateFile, this.#floor);
         this.#lastError = undefined;
         result = { status: 'loaded', policy, previous };
       }
@@ -122,18 +136,41 @@ export class PolicyStore {
   }
 
   #checkFreshness(bundle: Bundle): void {
-    const active = this.#active;
-    if (!this.#options.requireNewerRevision || !active) return;
-    const order = compareRevisions(bundle.revision, active.revision);
+    const floor = this.#floor;
+    if (!this.#options.requireNewerRevision || !floor) return;
+    const which = this.#active ? 'the active revision' : 'the last revision activated (bundle_state_file)';
+    const order = compareRevisions(bundle.revision, floor.revision);
     if (order < 0) {
       throw new GatehouseError(
         'bundle_invalid',
-        `bundle revision "${bundle.revision}" is older than the active revision "${active.revision}" (bundle_require_newer_revision is on: a replayed bundle)`,
+        `bundle revision "${bundle.revision}" is older than ${which} "${floor.revision}" (bundle_require_newer_revision is on: a replayed bundle)`,
       );
     }
-    if (order === 0) {
-      throw new GatehouseError('bundle_invalid', `bundle has the active revision "${active.revision}" but different contents; give every new bundle a new revision`);
+    if (order === 0 && bundle.digest !== floor.digest) {
+      throw new GatehouseError('bundle_invalid', `bundle has ${which} "${floor.revision}" but different contents; give every new bundle a new revision`);
     }
+  }
+}
+
+function readState(file: string | undefined): Activated | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(file, 'utf8')) as Partial<Activated>;
+    if (typeof state.revision === 'string' && typeof state.digest === 'string') return { revision: state.revision, digest: state.digest };
+  } catch {
+    // Unreadable state: fall through to the error below.
+  }
+  throw new GatehouseError('config_invalid', `bundle_state_file ${file} is not a gatehouse revision record; fix or remove it`);
+}
+
+/** Written beside and renamed into place, so a crash never leaves half a record. */
+function writeState(file: string | undefined, state: Activated): void {
+  if (!file) return;
+  try {
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(state)}\n`);
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // The bundle is active either way; replay protection across a restart is what is lost.
   }
 }
 

@@ -135,6 +135,35 @@ describe.skipIf(tool.skip)('replay protection', () => {
   });
 });
 
+describe.skipIf(tool.skip)('replay protection across restarts', () => {
+  it('refuses, after a restart, a bundle older than the last one activated (bundle_state_file)', async () => {
+    const dir = tempDir();
+    const bundle = path.join(dir, 'bundle.tar.gz');
+    const state = path.join(dir, 'revision.json');
+    const flags = { bundle, 'bundle-require-newer-revision': 'true', 'bundle-state-file': state };
+    buildBundle(tool.opa, policy('allow := true'), bundle, { revision: '5' });
+    const first = await startTestApp(flags);
+    expect((await first.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+    await first.stop();
+    expect(JSON.parse(readFileSync(state, 'utf8')).revision).toBe('5');
+
+    // The same bundle after a restart is fine.
+    const same = await startTestApp(flags);
+    expect((await same.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+    await same.stop();
+
+    // An older one (a replayed, perhaps validly signed, bundle) is refused: no policy, 503.
+    buildBundle(tool.opa, policy('allow := true'), bundle, { revision: '4' });
+    const replayed = await startTestApp(flags);
+    try {
+      expect(await replayed.client.check(checkRequestJson({ source: CHECKOUT }))).toMatchObject({ allowed: false, httpStatus: 503 });
+      expect(replayed.logs.some((l) => String(l.error).includes('older than the last revision activated (bundle_state_file) "5"'))).toBe(true);
+    } finally {
+      await replayed.stop();
+    }
+  });
+});
+
 describe.skipIf(tool.skip)('dry-run and shadow candidates', () => {
   it('dry-run answers allow but logs and counts the deny the policy made', async () => {
     const dir = tempDir();
