@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { tempDir } from '../support/policy.js';
+import { ROOT } from '../support/tools.js';
 
 const base = { bundle: 'b.tar.gz' };
 
@@ -55,6 +56,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ flags: base, env: { GATEHOUSE_SHUTDOWN_TIMEOUT_MS: 'soon' } })).toThrow(
       'shutdown_timeout_ms (environment variable GATEHOUSE_SHUTDOWN_TIMEOUT_MS) must be an integer',
     );
+  });
+
+  it('loads the documented example file', () => {
+    const config = loadConfig({ file: path.join(ROOT, 'examples/gatehouse.yaml'), flags: {}, env: {} });
+    expect(config).toMatchObject({ bundle: 'build/bundle.tar.gz', trust_domains: ['mesh.local'], decision_log_mask: ['/input/parsed_body/password'] });
   });
 
   it('rejects unknown keys in the file with a suggestion', () => {
