@@ -7,7 +7,7 @@ import { authzProtos, CHECK_METHOD_PATH } from '../dist/grpc/protos.js';
 
 const identity = (bytes) => bytes;
 const OK = authzProtos().encodeCheckResponse({ status: { code: 0 }, okResponse: {} });
-const server = new Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000 });
+const server = new Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000, 'grpc.enable_channelz': 0 });
 server.addService(
   { Check: { path: CHECK_METHOD_PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } },
   { Check: (_call, callback) => callback(null, OK) },
