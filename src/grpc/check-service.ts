@@ -99,8 +99,7 @@ export function encodeResponse(outcome: Outcome, protos: AuthzProtos, dryRun = f
       };
       byShape.set(shape, parts);
     }
-    const struct = Buffer.concat([parts.metadataEntries, decisionIdEntry(outcome.decisionId)]);
-    return Buffer.concat([parts.message, Buffer.from([0x22]), varint(struct.length), struct]);
+    return withDecisionId(parts.message, parts.metadataEntries, outcome.decisionId);
   } catch {
     // Unreachable unless the response builder has a bug; still a deny, never an RPC error.
     return protos.encodeCheckResponse({
@@ -111,22 +110,49 @@ export function encodeResponse(outcome: Outcome, protos: AuthzProtos, dryRun = f
   }
 }
 
-const DECISION_ID_KEY = Buffer.from('decision_id');
+const DECISION_ID_KEY = 'decision_id';
 
-/** One Struct map entry (field 1): key "decision_id", value Value{string_value (3)}, hand-encoded. */
-function decisionIdEntry(decisionId: string): Buffer {
-  const id = Buffer.from(decisionId);
-  const value = Buffer.concat([Buffer.from([0x1a]), varint(id.length), id]);
-  const entry = Buffer.concat([Buffer.from([0x0a]), varint(DECISION_ID_KEY.length), DECISION_ID_KEY, Buffer.from([0x12]), varint(value.length), value]);
-  return Buffer.concat([Buffer.from([0x0a]), varint(entry.length), entry]);
+/**
+ * `message` + dynamic_metadata (field 4) = Struct{ `entries` + fields (1) entry {key (1):
+ * "decision_id", value (2): Value{string_value (3): id}} }, hand-encoded into one buffer.
+ */
+function withDecisionId(message: Buffer, entries: Buffer, decisionId: string): Buffer {
+  const idLength = Buffer.byteLength(decisionId);
+  const valueLength = 1 + varintLength(idLength) + idLength;
+  const entryLength = 2 + DECISION_ID_KEY.length + 1 + varintLength(valueLength) + valueLength;
+  const structLength = entries.length + 1 + varintLength(entryLength) + entryLength;
+  const out = Buffer.allocUnsafe(message.length + 1 + varintLength(structLength) + structLength);
+  let at = message.copy(out, 0);
+  out[at++] = 0x22;
+  at = writeVarint(out, at, structLength);
+  at += entries.copy(out, at);
+  out[at++] = 0x0a;
+  at = writeVarint(out, at, entryLength);
+  out[at++] = 0x0a;
+  out[at++] = DECISION_ID_KEY.length;
+  at += out.write(DECISION_ID_KEY, at, 'latin1');
+  out[at++] = 0x12;
+  at = writeVarint(out, at, valueLength);
+  out[at++] = 0x1a;
+  at = writeVarint(out, at, idLength);
+  out.write(decisionId, at, 'utf8');
+  return out;
 }
 
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
+function varintLength(n: number): number {
+  let length = 1;
   while (n > 0x7f) {
-    bytes.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(out: Buffer, at: number, n: number): number {
+  while (n > 0x7f) {
+    out[at++] = (n & 0x7f) | 0x80;
     n >>>= 7;
   }
-  bytes.push(n);
-  return Buffer.from(bytes);
+  out[at++] = n;
+  return at;
 }

@@ -97,7 +97,7 @@ describe('encoded responses of cached decisions', () => {
       true,
     ]) {
       const hit: Outcome = { ...decided(value), cache: 'hit' };
-      for (const [id, dryRun] of [['id-1', false], ['a-much-longer-decision-id-0123456789', false], ['id-3', true]] as const) {
+      for (const [id, dryRun] of [['id-1', false], ['a-much-longer-decision-id-0123456789', false], ['id-3', true], ['x'.repeat(300), false]] as const) {
         const cached = protos.decodeCheckResponse(encodeResponse({ ...hit, decisionId: id }, protos, dryRun));
         const fresh = protos.decodeCheckResponse(encodeResponse({ ...hit, decisionId: id, cache: 'miss' }, protos, dryRun));
         expect(cached).toEqual(fresh);
