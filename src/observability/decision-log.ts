@@ -8,18 +8,16 @@
  * What reaches the log is a view of the input, never the input itself: secret headers masked,
  * operator-chosen JSON pointers masked, long header values and bodies truncated.
  */
-import { fstatSync } from 'node:fs';
-import sonicBoom from 'sonic-boom';
-
-// sonic-boom is CommonJS; its typings describe the class as the default export, Node gives the
-// module object with the class on `SonicBoom`.
-const SonicBoom = (sonicBoom as unknown as { SonicBoom: typeof import('sonic-boom').SonicBoom }).SonicBoom;
 import type { Outcome } from '../authz/outcome.js';
+import type { LineSink } from './log-sink.js';
 import { traceContext } from './trace-context.js';
 
 export const MASKED = '[masked]';
 /** Headers whose values never reach the log. */
 export const MASKED_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']);
+
+export type { LineSink } from './log-sink.js';
+export { openDecisionLogSink } from './log-sink.js';
 
 export type LogLineResult = 'written' | 'dropped' | 'sampled_out';
 
@@ -41,13 +39,6 @@ export interface DecisionLogOptions {
   onSinkError?: (error: Error | undefined) => void;
 }
 
-export interface LineSink {
-  write(line: string): void;
-  flush?(callback: (error?: Error | null) => void): void;
-  on?(event: 'drop' | 'error', listener: (error?: Error) => void): void;
-  destroy?(): void;
-  reopen?(): void;
-}
 
 export class DecisionLog {
   readonly #sink: LineSink | undefined;
@@ -153,57 +144,6 @@ export class DecisionLog {
       if (result === 'timed_out') sink.destroy?.();
       return result;
     });
-  }
-}
-
-/**
- * The destination for `decision_log`: stdout, stderr, or a file, asynchronous, with a bounded
- * buffer (lines beyond it are dropped and reported through the 'drop' event).
- *
- * Files are written by pino's SonicBoom. Pipes, sockets and terminals on stdout/stderr go through
- * Node's own non-blocking stream instead: a blocking write to a pipe nobody reads would park a
- * libuv thread forever, and the process could then never exit.
- */
-export function openDecisionLogSink(target: string, maxBufferBytes: number): LineSink | undefined {
-  if (target === 'off') return undefined;
-  const options = { sync: false, minLength: 0, maxLength: maxBufferBytes, mkdir: true };
-  if (target !== 'stdout' && target !== 'stderr') return new SonicBoom({ ...options, dest: target }) as unknown as LineSink;
-  const fd = target === 'stdout' ? 1 : 2;
-  if (fstatSync(fd).isFile()) return new SonicBoom({ ...options, fd }) as unknown as LineSink;
-  return new BoundedStreamSink(fd === 1 ? process.stdout : process.stderr, maxBufferBytes);
-}
-
-/** A writable stream with a cap on what may wait in its buffer. */
-class BoundedStreamSink implements LineSink {
-  readonly #stream: NodeJS.WriteStream;
-  readonly #maxBufferBytes: number;
-  readonly #dropListeners: (() => void)[] = [];
-
-  constructor(stream: NodeJS.WriteStream, maxBufferBytes: number) {
-    this.#stream = stream;
-    this.#maxBufferBytes = maxBufferBytes;
-    stream.on('error', () => undefined); // a closed pipe: lines are lost, Checks go on
-  }
-
-  write(line: string): void {
-    if (this.#stream.destroyed || this.#stream.writableLength + line.length > this.#maxBufferBytes) {
-      for (const listener of this.#dropListeners) listener();
-      return;
-    }
-    this.#stream.write(line);
-  }
-
-  on(event: 'drop' | 'error', listener: () => void): void {
-    if (event === 'drop') this.#dropListeners.push(listener);
-  }
-
-  flush(callback: () => void): void {
-    if (this.#stream.writableLength === 0) callback();
-    else this.#stream.once('drain', callback);
-  }
-
-  destroy(): void {
-    this.#stream.destroy();
   }
 }
 
