@@ -201,7 +201,7 @@ function buildPolicy(variant, workDir, out) {
   const revision = `${variant}:${hash.digest('hex').slice(0, 12)}`;
   const build = spawnSync(
     process.execPath,
-    [path.join(ROOT, 'scripts/build-policy.mjs'), '--policies', source, '--out', out, '--opa', /** @type {string} */ (findOpa()), '--revision', revision],
+    [path.join(ROOT, 'dist/main.js'), 'build', '--policies', source, '--out', out, '--opa', /** @type {string} */ (findOpa()), '--revision', revision],
     { cwd: ROOT, encoding: 'utf8' },
   );
   if (build.status !== 0) throw new Error(`compiling the ${variant} policy failed:\n${build.stdout}${build.stderr}`);

@@ -27,7 +27,6 @@ export const CHECK_ERROR_STATUS = {
 } as const;
 
 export type CheckErrorCode = keyof typeof CHECK_ERROR_STATUS;
-export const CHECK_ERROR_CODES = Object.keys(CHECK_ERROR_STATUS) as CheckErrorCode[];
 
 /** Codes for failures outside a Check: start-up, configuration, bundles. */
 export type ServerErrorCode = 'config_invalid' | 'bundle_invalid' | 'bundle_read_error' | 'usage';

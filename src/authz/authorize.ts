@@ -56,7 +56,7 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
   let input: InputDocument | undefined;
   let policy: EvaluablePolicy | undefined;
   let result: unknown;
-  let inputDone = started;
+  let inputDone: bigint | undefined;
   try {
     if (call.rejection) throw call.rejection;
     input = buildInput(decodeRequest(bytes, deps), deps.inputOptions);
@@ -94,7 +94,7 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       revision: policy?.revision,
       bundle: policy?.bundle,
       cache: 'off',
-      timings: timings(deps, started, inputDone === started ? deps.nowNs() : inputDone),
+      timings: timings(deps, started, inputDone),
     };
   }
 }
@@ -153,7 +153,9 @@ function decided(
   };
 }
 
-function timings(deps: AuthorizeDeps, started: bigint, inputDone: bigint): Outcome['timings'] {
+/** Without `inputDone` (the input never got built), all the time counts as input time. */
+function timings(deps: AuthorizeDeps, started: bigint, inputDone: bigint | undefined): Outcome['timings'] {
   const end = deps.nowNs();
-  return { inputNs: Number(inputDone - started), evalNs: Number(end - inputDone), totalNs: Number(end - started) };
+  const input = inputDone ?? end;
+  return { inputNs: Number(input - started), evalNs: Number(end - input), totalNs: Number(end - started) };
 }

@@ -63,6 +63,35 @@ export async function loadOfflinePolicy(values: Values, usage: string): Promise<
   return { config, policy };
 }
 
+/** The few fields a person writes to describe a request (decision tables, tests). */
+export interface RequestShorthand {
+  source?: string;
+  destination?: string;
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** The shorthand as a CheckRequest in Envoy's proto JSON form (`:method`/`:path` headers included). */
+export function shorthandRequest(spec: RequestShorthand): { attributes: Record<string, any> } {
+  const method = spec.method ?? 'GET';
+  return {
+    attributes: {
+      ...(spec.source ? { source: { principal: spec.source } } : {}),
+      ...(spec.destination ? { destination: { principal: spec.destination } } : {}),
+      request: {
+        http: {
+          method,
+          path: spec.path,
+          headers: { ':method': method, ':path': spec.path, ...spec.headers },
+          ...(spec.body !== undefined ? { body: spec.body } : {}),
+        },
+      },
+    },
+  };
+}
+
 /**
  * A CheckRequest in Envoy's proto JSON form, decided exactly as the server decides one: encoded to
  * protobuf bytes, decoded, turned into the input, evaluated.

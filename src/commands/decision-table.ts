@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Outcome } from '../authz/outcome.js';
 import { GatehouseError, describeThrown } from '../errors.js';
-import { EVALUATION_FLAGS, decideRequestJson, loadOfflinePolicy, parse, type Io } from './common.js';
+import { EVALUATION_FLAGS, decideRequestJson, loadOfflinePolicy, parse, shorthandRequest, type Io, type RequestShorthand } from './common.js';
 
 export const TEST_USAGE = `Usage: gatehouse test --bundle PATH [--entrypoint PATH] [--verbose] CASES.yaml...
 
@@ -38,15 +38,9 @@ interface Expectation {
   headers?: Record<string, string>;
 }
 
-interface Case {
+interface Case extends Partial<RequestShorthand> {
   name: string;
   request?: unknown;
-  source?: string;
-  destination?: string;
-  method?: string;
-  path?: string;
-  headers?: Record<string, string>;
-  body?: string;
   expect: Expectation;
 }
 
@@ -100,25 +94,8 @@ function readCases(file: string): Case[] {
   });
 }
 
-/** The shorthand fields as a CheckRequest in proto JSON form. */
 function requestOf(testCase: Case): unknown {
-  if (testCase.request !== undefined) return testCase.request;
-  const method = testCase.method ?? 'GET';
-  const path = testCase.path!;
-  return {
-    attributes: {
-      ...(testCase.source ? { source: { principal: testCase.source } } : {}),
-      ...(testCase.destination ? { destination: { principal: testCase.destination } } : {}),
-      request: {
-        http: {
-          method,
-          path,
-          headers: { ':method': method, ':path': path, ...testCase.headers },
-          ...(testCase.body !== undefined ? { body: testCase.body } : {}),
-        },
-      },
-    },
-  };
+  return testCase.request ?? shorthandRequest({ ...testCase, path: testCase.path! });
 }
 
 function compare(expect: Expectation, outcome: Outcome): string[] {

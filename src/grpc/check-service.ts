@@ -43,12 +43,22 @@ export interface CheckServiceDeps extends AuthorizeDeps {
 }
 
 export function checkService(deps: CheckServiceDeps): UntypedServiceImplementation {
+  // A client's certificate is the same for every Check on its connection: judge each SAN list once.
+  const verdicts = new Map<string, GatehouseError | undefined>();
+  const judge = (call: ServerUnaryCall<Buffer, Buffer>): GatehouseError | undefined => {
+    const sans = call.getAuthContext().sslPeerCertificate?.subjectaltname ?? '';
+    if (verdicts.has(sans)) return verdicts.get(sans);
+    if (verdicts.size >= 1024) verdicts.clear();
+    const verdict = clientRejection(sans, deps.allowedClients);
+    verdicts.set(sans, verdict);
+    return verdict;
+  };
   return {
     Check(call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) {
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
-      const rejection = deps.allowedClients.size > 0 ? clientRejection(call, deps.allowedClients) : undefined;
+      const rejection = deps.allowedClients.size > 0 ? judge(call) : undefined;
       const outcome = authorize(call.request, deps, { expired, rejection });
       callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
       setImmediate(recordSafely, deps, outcome);
@@ -66,9 +76,8 @@ function recordSafely(deps: CheckServiceDeps, outcome: Outcome): void {
 }
 
 /** A client outside tls_allowed_clients gets a deny, like any other failure: never a decision. */
-function clientRejection(call: ServerUnaryCall<Buffer, Buffer>, allowed: ReadonlySet<string>): GatehouseError | undefined {
-  const certificate = call.getAuthContext().sslPeerCertificate;
-  const { uris } = subjectAltNames(certificate?.subjectaltname);
+function clientRejection(subjectAltName: string, allowed: ReadonlySet<string>): GatehouseError | undefined {
+  const { uris } = subjectAltNames(subjectAltName);
   if (uris.length === 1 && allowed.has(uris[0]!)) return undefined;
   const who = uris.length === 0 ? 'a client without a URI SAN' : `client ${uris.join(', ')}`;
   return new GatehouseError('client_not_allowed', `${who} is not in tls_allowed_clients`);

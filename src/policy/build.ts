@@ -8,12 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { analyseModules, type CacheAnalysis } from '../cache/analysis.js';
 import { GatehouseError } from '../errors.js';
 import { CACHE_ANALYSIS_FILE } from './bundle.js';
+import { SUPPORTED_BUILTINS } from './evaluator.js';
 import { SIGNATURES_FILE, signBundleFiles, type SigningOptions } from './signature.js';
 import { appendToTar, readTar, tarEntry } from './tar.js';
 
@@ -95,13 +95,10 @@ function runOpa(options: BuildOptions, args: string[]): string {
 
 /** OPA's current capabilities, with builtins cut down to those opa-wasm implements. */
 function wasmCapabilities(opa: string): unknown {
-  const require = createRequire(import.meta.url);
-  const file = path.join(path.dirname(require.resolve('@open-policy-agent/opa-wasm')), '..', 'capabilities.json');
-  const supported = new Set((JSON.parse(readFileSync(file, 'utf8')) as { builtins: { name: string }[] }).builtins.map((b) => b.name));
   const current = JSON.parse(runOpa({ opa, policies: '', out: '', entrypoint: '', log: () => undefined }, ['capabilities', '--current'])) as {
     builtins: { name: string }[];
   };
-  return { ...current, builtins: current.builtins.filter((b) => supported.has(b.name)) };
+  return { ...current, builtins: current.builtins.filter((b) => SUPPORTED_BUILTINS.has(b.name)) };
 }
 
 function regoFiles(root: string): string[] {

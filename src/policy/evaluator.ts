@@ -23,7 +23,7 @@ export interface EvaluatorOptions {
 const WASM_PAGE = 64 * 1024;
 
 /** Builtins opa-wasm supports (natively in Wasm or in its JavaScript host), from its capabilities file. */
-const SUPPORTED_BUILTINS: ReadonlySet<string> = (() => {
+export const SUPPORTED_BUILTINS: ReadonlySet<string> = (() => {
   const require = createRequire(import.meta.url);
   // Not in the package's exports map; it sits beside src/ in the package root.
   const file = path.join(path.dirname(require.resolve('@open-policy-agent/opa-wasm')), '..', 'capabilities.json');

@@ -76,9 +76,7 @@ export class HttpBundleSource {
   start(poll: () => Promise<boolean>): void {
     const schedule = () => {
       if (this.#stopped) return;
-      const { minDelayMs, maxDelayMs } = this.#options;
-      const base = minDelayMs + Math.random() * (maxDelayMs - minDelayMs);
-      const delay = this.#failures === 0 ? base : Math.min(base * 2 ** this.#failures, maxDelayMs * 32);
+      const delay = pollDelayMs(this.#failures, this.#options.minDelayMs, this.#options.maxDelayMs, Math.random());
       this.#timer = setTimeout(() => {
         poll().then(
           (ok) => {
@@ -100,6 +98,15 @@ export class HttpBundleSource {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
   }
+}
+
+/**
+ * The wait before the next poll: uniform between min and max (jitter, so a fleet does not poll in
+ * step), doubled for every consecutive failure, capped at 32× max.
+ */
+export function pollDelayMs(failures: number, minDelayMs: number, maxDelayMs: number, random: number): number {
+  const base = minDelayMs + random * (maxDelayMs - minDelayMs);
+  return failures === 0 ? base : Math.min(base * 2 ** failures, maxDelayMs * 32);
 }
 
 async function readCapped(response: Response, maxBytes: number, url: string): Promise<Buffer> {

@@ -37,7 +37,6 @@ export interface PolicyListener {
 
 export class PolicyStore {
   #active: WasmPolicy | undefined;
-  #activeDigest: string | undefined;
   #lastError: GatehouseError | undefined;
   #loading: Promise<LoadResult> | undefined;
   #pending = false;
@@ -93,7 +92,7 @@ export class PolicyStore {
     let result: LoadResult;
     try {
       const bundle = await this.#fetch();
-      if (bundle === undefined || (this.#active && bundle.digest === this.#activeDigest)) {
+      if (bundle === undefined || bundle.digest === this.#active?.digest) {
         // The active bundle put back in place clears a previous error; an HTTP 304 does not (the
         // server may still hold the bundle that was rejected).
         if (bundle !== undefined) this.#lastError = undefined;
@@ -103,7 +102,6 @@ export class PolicyStore {
         const policy = await WasmPolicy.load(bundle, this.#options);
         const previous = this.#active;
         this.#active = policy; // the swap: Checks from here on see the new policy
-        this.#activeDigest = bundle.digest;
         this.#floor = { revision: bundle.revision, digest: bundle.digest };
         writeState(this.#options.revisionStateFile, this.#floor);
         this.#lastError = undefined;

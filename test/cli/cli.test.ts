@@ -1,15 +1,13 @@
 /** The real `gatehouse` binary (dist/main.js, built by ./dev setup), run as a user would. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAIN, run, runWithStdin, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, PAYMENTS, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
-
-const MAIN = path.join(ROOT, 'dist/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, GATEHOUSE_BUNDLE: '' } });
 
 beforeAll(() => {
   if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
@@ -54,40 +52,27 @@ describe.skipIf(tool.skip)('gatehouse check and serve with the example policy', 
     expect(report.decision).toMatchObject({ allowed: true, reason_code: 'policy_allowed' });
     expect(report.response.okResponse.headers[0].header).toEqual({ key: 'x-caller-spiffe-id', value: CHECKOUT });
 
-    const denied = spawnSync(process.execPath, [MAIN, 'check', '--bundle', bundle, '--request', '-'], {
-      input: JSON.stringify(checkRequestJson({ source: PAYMENTS })),
-      encoding: 'utf8',
-    });
+    const denied = runWithStdin(JSON.stringify(checkRequestJson({ source: PAYMENTS })), 'check', '--bundle', bundle, '--request', '-');
     expect(denied.status).toBe(1);
     expect(JSON.parse(denied.stdout).decision).toMatchObject({ allowed: false, http_status: 403, reason: `${PAYMENTS} may not call inventory` });
   });
 
   it('check rejects a request that is not a CheckRequest', () => {
-    const result = spawnSync(process.execPath, [MAIN, 'check', '--bundle', bundle, '--request', '-'], { input: '{"attributes": {"nope": 1}}', encoding: 'utf8' });
+    const result = runWithStdin('{"attributes": {"nope": 1}}', 'check', '--bundle', bundle, '--request', '-');
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('unknown field "nope"');
   });
 
   it('serve answers Checks and on SIGTERM finishes, flushes the decision log and exits 0', async () => {
-    const child = spawn(process.execPath, [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0'], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const deadline = Date.now() + 15_000;
-    while (!stderr.includes('gatehouse is serving') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const serving = stderr.split('\n').find((line) => line.includes('gatehouse is serving'));
-    expect(serving, stderr).toBeDefined();
-    const port = JSON.parse(serving!).grpc_port as number;
-    const client = new TestClient(`127.0.0.1:${port}`);
+    const server = await startServe(bundle);
+    const client = new TestClient(`127.0.0.1:${server.grpcPort}`);
     const reply = await client.check(checkRequestJson({ source: CHECKOUT }));
     client.close();
     expect(reply.allowed).toBe(true);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(stderr).toContain('stopped after in-flight Checks finished');
-    const line = stdout.split('\n').find((l) => l.includes(String(reply.metadata.decision_id)));
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).toContain('stopped after in-flight Checks finished');
+    const line = server.stdout().split('\n').find((l) => l.includes(String(reply.metadata.decision_id)));
     expect(line, 'decision log line flushed to stdout').toBeDefined();
     expect(JSON.parse(line!).gatehouse.outcome).toBe('allow');
   });
@@ -96,20 +81,9 @@ describe.skipIf(tool.skip)('gatehouse check and serve with the example policy', 
 describe.skipIf(tool.skip)('a decision-log sink that stops reading', () => {
   it('drops and counts lines instead of slowing Checks or growing memory, and still shuts down', async () => {
     const bundle = buildExampleBundle(tool.opa, tempDir());
-    const child = spawn(
-      process.execPath,
-      [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--decision-log-buffer-bytes', '65536'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
     // Nobody ever reads stdout: once the pipe (64 KiB) and the buffer (64 KiB) are full, the sink is stalled.
-    child.stdout.pause();
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const deadline = Date.now() + 15_000;
-    while (!stderr.includes('gatehouse is serving') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const serving = JSON.parse(stderr.split('\n').find((line) => line.includes('gatehouse is serving'))!);
-    const client = new TestClient(`127.0.0.1:${serving.grpc_port}`);
+    const server = await startServe(bundle, ['--decision-log-buffer-bytes', '65536'], { readStdout: false });
+    const client = new TestClient(`127.0.0.1:${server.grpcPort}`);
     const request = checkRequestJson({ source: CHECKOUT, headers: { 'x-padding': 'p'.repeat(2000) } });
     let answered = 0;
     for (let batch = 0; batch < 20; batch++) {
@@ -118,14 +92,14 @@ describe.skipIf(tool.skip)('a decision-log sink that stops reading', () => {
     }
     client.close();
     expect(answered).toBe(2000);
-    const metrics = await (await fetch(`http://127.0.0.1:${serving.admin_port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
     const count = (result: string) => Number(new RegExp(`gatehouse_decision_log_lines_total\\{result="${result}"\\} (\\d+)`).exec(metrics)?.[1]);
     expect(count('dropped')).toBeGreaterThan(1000);
     expect(count('written') + count('dropped')).toBe(2000);
     const rss = Number(/^gatehouse_process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1]);
     expect(rss).toBeLessThan(300 * 1024 * 1024);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 });
 

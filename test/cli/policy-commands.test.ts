@@ -1,15 +1,13 @@
 /** `gatehouse test` (decision tables) and `gatehouse replay` (decision logs against a new bundle). */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp } from '../support/app.js';
+import { eventually, startTestApp } from '../support/app.js';
+import { run } from '../support/cli.js';
 import { buildBundle, buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, INVENTORY, PAYMENTS, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
 
-const MAIN = path.join(ROOT, 'dist/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', cwd: ROOT });
 const tool = opaOrSkip();
 
 describe.skipIf(tool.skip)('gatehouse test: decision tables', () => {
@@ -64,7 +62,7 @@ describe.skipIf(tool.skip)('gatehouse replay', () => {
       for (let i = 0; i < 3; i++) await t.client.check(checkRequestJson({ source: CHECKOUT, path: `/api/v1/stock/sku-${i}` }));
       await t.client.check(checkRequestJson({ source: PAYMENTS }));
       await t.client.check(checkRequestJson({ source: CHECKOUT, path: 'relative' })); // no input: skipped
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await eventually(() => t.decisions.length === 5);
       log = path.join(dir, 'decisions.log');
       writeFileSync(log, `${t.decisions.map((d) => JSON.stringify(d)).join('\n')}\nnot json\n`);
     } finally {

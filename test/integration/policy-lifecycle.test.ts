@@ -19,11 +19,11 @@ const policy = (rego: string) => ({ 'p.rego': `package envoy.authz\n\n${rego}\n`
 
 /** A bundle server whose answer each test controls. */
 class BundleServer {
-  readonly requests: { etag: string | undefined; authorization: string | undefined }[] = [];
+  readonly requests: { etag: string | undefined; authorization: string | undefined; atMs: number }[] = [];
   handler: (res: import('node:http').ServerResponse, etag: string | undefined) => void = (res) => res.writeHead(404).end();
   readonly #server: Server = createServer((req, res) => {
     const etag = req.headers['if-none-match'];
-    this.requests.push({ etag, authorization: req.headers.authorization });
+    this.requests.push({ etag, authorization: req.headers.authorization, atMs: performance.now() });
     this.handler(res, etag);
   });
   url = '';
@@ -101,14 +101,17 @@ describe.skipIf(tool.skip)('bundles from an HTTP bundle server', () => {
     expect((await t.admin('/metrics')).text).toMatch(/gatehouse_policy_reloads_total\{result="failed"\} [1-9]/);
   });
 
-  it('backs off while the server fails', async () => {
+  it('backs off from a failing server, and denies meanwhile', async () => {
     await start();
     server.handler = (res) => res.writeHead(503).end();
     t = await startTestApp({ bundle: server.url, ...fast });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    // Without backoff, ~20 polls in 2.5 s at 100-150 ms; with exponential backoff, a handful.
-    expect(server.requests.length).toBeGreaterThanOrEqual(3);
-    expect(server.requests.length).toBeLessThan(10);
+    await eventually(() => server.requests.length >= 4);
+    // Waits are 100-150 ms doubled per failure (pollDelayMs): each gap is longer than the last,
+    // by a margin (>= 50 ms) no scheduling noise closes; without backoff they would not grow.
+    const at = server.requests.map((r) => r.atMs);
+    const gaps = [at[2]! - at[1]!, at[3]! - at[2]!];
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
+    expect(gaps[0]!).toBeGreaterThan(at[1]! - at[0]!);
     const denied = await t.client.check(checkRequestJson({ source: CHECKOUT }));
     expect(denied).toMatchObject({ allowed: false, httpStatus: 503 });
   });
