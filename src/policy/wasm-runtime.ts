@@ -1,0 +1,228 @@
+/**
+ * gatehouse's host for OPA's WebAssembly policies: the OPA Wasm ABI v1.2+
+ * (https://www.openpolicyagent.org/docs/wasm/): the module's imports (`opa_abort`, `opa_println`,
+ * `opa_builtin0..4`), data loading and one-call evaluation through `opa_eval`.
+ *
+ * Why not opa-wasm's `loadPolicy`: its own JavaScript builtins (sprintf, regex.split, yaml.*) take
+ * precedence over the host's and differ from OPA's; it passes builtin arguments and results
+ * through JSON, which turns sets into arrays and rounds integers beyond 2^53 (nanosecond times);
+ * and `print` output goes to stdout, where the decision log is. Here builtin arguments are read
+ * with `opa_value_dump` and results written with `opa_value_parse` (policy/rego-value.ts), every
+ * host builtin comes from one catalogue (policy/builtins/catalogue.ts), and a builtin's error makes
+ * its result undefined, as OPA does with its default (non-strict) builtin errors.
+ */
+import { HOST_BUILTINS, unsupportedReason } from './builtins/catalogue.js';
+import type { BuiltinContext, HostBuiltin, RegoValue } from './builtins/types.js';
+import { formatRegoValue, parseRegoValue } from './rego-value.js';
+
+const WASM_PAGE = 64 * 1024;
+
+/** What one evaluation tells the policy's host and learns from it. */
+export interface EvaluationCall {
+  /** The Check's decision id, for `print` lines. */
+  decisionId?: string;
+  /** Set by builtins: the time (ns since the epoch) after which this result must not be reused. */
+  validUntilNs?: bigint;
+  /** Set when a builtin failed (its result was undefined): the first few messages. */
+  builtinErrors?: string[];
+}
+
+export interface RuntimeOptions {
+  /** Upper bound of the policy's linear memory in bytes; an evaluation needing more fails. */
+  maxMemoryBytes: number;
+  /** Wall clock in ns since the Unix epoch, for `time.now_ns` (read once per evaluation). */
+  wallClockNs: () => bigint;
+  /** Where `print` output goes (the operational log), with the decision id when known. */
+  print: (message: string, decisionId: string | undefined) => void;
+}
+
+interface Exports {
+  memory?: WebAssembly.Memory;
+  opa_malloc(size: number): number;
+  opa_heap_ptr_get(): number;
+  opa_json_parse(addr: number, len: number): number;
+  opa_value_parse(addr: number, len: number): number;
+  opa_json_dump(addr: number): number;
+  opa_value_dump(addr: number): number;
+  opa_eval(reserved: number, entrypoint: number, data: number, input: number, inputLen: number, heapPtr: number, format: number): number;
+  builtins(): number;
+  entrypoints(): number;
+  opa_wasm_abi_version?: WebAssembly.Global | number;
+  opa_wasm_abi_minor_version?: WebAssembly.Global | number;
+}
+
+const MAX_REPORTED_ERRORS = 3;
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** The error a policy raised through `opa_abort` (conflicts, out of memory, ...). */
+export class PolicyAbort extends Error {
+  override name = 'PolicyAbort';
+}
+
+/** One instantiated policy module with its data loaded. Not re-entrant: evaluate one input at a time. */
+export class OpaWasmInstance {
+  readonly entrypoints: Readonly<Record<string, number>>;
+  /** The builtins the module imports from its host, by OPA name. */
+  readonly importedBuiltins: readonly string[];
+  readonly #exports: Exports;
+  readonly #memory: WebAssembly.Memory;
+  readonly #options: RuntimeOptions;
+  /** Host builtin implementations indexed by the module's builtin id. */
+  #builtins: (HostBuiltin | undefined)[] = [];
+  #builtinNames: string[] = [];
+  #dataAddr = 0;
+  #dataHeapPtr = 0;
+  /** The evaluation in progress (builtins are only ever called inside one). */
+  #call: EvaluationCall | undefined;
+  #context: BuiltinContext | undefined;
+
+  private constructor(module: WebAssembly.Module, options: RuntimeOptions) {
+    this.#options = options;
+    this.#memory = new WebAssembly.Memory({ initial: 5, maximum: Math.max(16, Math.floor(options.maxMemoryBytes / WASM_PAGE)) });
+    const instance = new WebAssembly.Instance(module, { env: this.#imports() });
+    this.#exports = instance.exports as unknown as Exports;
+    const major = globalNumber(this.#exports.opa_wasm_abi_version);
+    const minor = globalNumber(this.#exports.opa_wasm_abi_minor_version);
+    if (major !== 1 || minor === undefined || minor < 2 || typeof this.#exports.opa_eval !== 'function') {
+      throw new Error(`policy.wasm uses OPA Wasm ABI ${major ?? '?'}.${minor ?? '?'}; gatehouse needs 1.2 or later (build it with OPA >= 0.37)`);
+    }
+    const imported = this.#dumpJson(this.#exports.builtins()) as Record<string, number>;
+    this.entrypoints = this.#dumpJson(this.#exports.entrypoints()) as Record<string, number>;
+    this.importedBuiltins = Object.keys(imported).sort();
+    for (const [name, id] of Object.entries(imported)) {
+      this.#builtinNames[id] = name;
+      this.#builtins[id] = HOST_BUILTINS.get(name);
+    }
+  }
+
+  /**
+   * Compile and instantiate policy.wasm and load `data` (JSON text) into it.
+   * @throws Error when the module is not an OPA policy, imports a builtin gatehouse does not
+   *   provide (the message names each with the reason), or the data does not load.
+   */
+  static load(wasm: Uint8Array, data: Uint8Array, options: RuntimeOptions): OpaWasmInstance {
+    const instance = new OpaWasmInstance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), options);
+    const missing = instance.importedBuiltins.filter((name) => !HOST_BUILTINS.has(name));
+    if (missing.length > 0) {
+      const byReason = new Map<string, string[]>();
+      for (const name of missing) byReason.set(unsupportedReason(name), [...(byReason.get(unsupportedReason(name)) ?? []), name]);
+      const lines = [...byReason].map(([reason, names]) => `  ${names.join(', ')}: ${reason}`);
+      throw new Error(`the policy calls builtins gatehouse cannot evaluate:\n${lines.join('\n')}`);
+    }
+    instance.#loadData(data);
+    return instance;
+  }
+
+  /**
+   * Evaluate `entrypoint` for a JSON-serialised input; returns the result set as JSON text
+   * (`[]` when undefined, `[{"result": value}]` otherwise), every number exactly as the policy has it.
+   * @throws PolicyAbort when the policy aborts (e.g. a conflict); RangeError when memory runs out.
+   */
+  evaluateJson(input: Uint8Array, entrypoint: number, call: EvaluationCall = {}): string {
+    const inputAddr = this.#dataHeapPtr;
+    const needed = inputAddr + input.byteLength - this.#memory.buffer.byteLength;
+    if (needed > 0) this.#memory.grow(Math.ceil(needed / WASM_PAGE));
+    new Uint8Array(this.#memory.buffer).set(input, inputAddr);
+    this.#call = call;
+    this.#context = undefined;
+    try {
+      const result = this.#exports.opa_eval(0, entrypoint, this.#dataAddr, inputAddr, input.byteLength, inputAddr + input.byteLength, 0);
+      return this.#readString(result);
+    } finally {
+      this.#call = undefined;
+      this.#context = undefined;
+    }
+  }
+
+  #loadData(data: Uint8Array): void {
+    const addr = this.#write(data.byteLength > 0 ? data : encoder.encode('{}'));
+    const parsed = this.#exports.opa_json_parse(addr.address, addr.length);
+    if (parsed === 0) throw new Error('data.json is not valid JSON');
+    this.#dataAddr = parsed;
+    this.#dataHeapPtr = this.#exports.opa_heap_ptr_get();
+  }
+
+  #imports(): Record<string, WebAssembly.ImportValue> {
+    const call = (id: number, ...args: number[]) => this.#callBuiltin(id, args);
+    return {
+      memory: this.#memory,
+      opa_abort: (addr: number) => {
+        throw new PolicyAbort(this.#readString(addr));
+      },
+      opa_println: (addr: number) => this.#options.print(this.#readString(addr), this.#call?.decisionId),
+      opa_builtin0: (id: number) => call(id),
+      opa_builtin1: (id: number, _ctx: number, a: number) => call(id, a),
+      opa_builtin2: (id: number, _ctx: number, a: number, b: number) => call(id, a, b),
+      opa_builtin3: (id: number, _ctx: number, a: number, b: number, c: number) => call(id, a, b, c),
+      opa_builtin4: (id: number, _ctx: number, a: number, b: number, c: number, d: number) => call(id, a, b, c, d),
+    };
+  }
+
+  /** Returns the address of the result value, or 0 (undefined) when the builtin has none or fails. */
+  #callBuiltin(id: number, argAddrs: number[]): number {
+    const builtin = this.#builtins[id];
+    const name = this.#builtinNames[id] ?? `#${id}`;
+    let result: RegoValue | undefined;
+    try {
+      if (!builtin) throw new Error('not provided by gatehouse');
+      const args = argAddrs.map((addr) => parseRegoValue(this.#readString(this.#exports.opa_value_dump(addr))));
+      result = builtin.fn(this.#builtinContext(), ...args);
+      if (result === undefined) return 0;
+      const text = this.#write(encoder.encode(formatRegoValue(result)));
+      const value = this.#exports.opa_value_parse(text.address, text.length);
+      if (value === 0) throw new Error('its result could not be handed back to the policy');
+      return value;
+    } catch (error) {
+      // The policy itself failing (out of memory inside opa_malloc) ends the evaluation.
+      if (error instanceof PolicyAbort || error instanceof RangeError) throw error;
+      const call = this.#call;
+      if (call) {
+        const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
+        (call.builtinErrors ??= []).length < MAX_REPORTED_ERRORS && call.builtinErrors.push(message);
+      }
+      return 0;
+    }
+  }
+
+  /** The context of the evaluation in progress, made on the first builtin call that needs it. */
+  #builtinContext(): BuiltinContext {
+    if (this.#context) return this.#context;
+    const call = this.#call ?? {};
+    const options = this.#options;
+    let now: bigint | undefined;
+    let memo: Map<string, RegoValue> | undefined;
+    this.#context = {
+      nowNs: () => (now ??= options.wallClockNs()),
+      get memo() {
+        return (memo ??= new Map());
+      },
+      print: (message) => options.print(message, call.decisionId),
+      validUntilNs: (ns) => {
+        if (call.validUntilNs === undefined || ns < call.validUntilNs) call.validUntilNs = ns;
+      },
+    };
+    return this.#context;
+  }
+
+  #write(bytes: Uint8Array): { address: number; length: number } {
+    const address = this.#exports.opa_malloc(bytes.byteLength);
+    new Uint8Array(this.#memory.buffer).set(bytes, address);
+    return { address, length: bytes.byteLength };
+  }
+
+  #readString(address: number): string {
+    const memory = new Uint8Array(this.#memory.buffer);
+    const end = memory.indexOf(0, address);
+    return decoder.decode(memory.subarray(address, end < 0 ? memory.length : end));
+  }
+
+  #dumpJson(address: number): unknown {
+    return JSON.parse(this.#readString(this.#exports.opa_json_dump(address)));
+  }
+}
+
+function globalNumber(value: WebAssembly.Global | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'number' ? value : (value.value as number);
+}
