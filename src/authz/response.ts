@@ -15,6 +15,8 @@ const RPC_PERMISSION_DENIED = 7;
 const RPC_UNAUTHENTICATED = 16;
 
 type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
+const APPEND: AppendAction = 'APPEND_IF_EXISTS_OR_ADD';
+const OVERWRITE: AppendAction = 'OVERWRITE_IF_EXISTS_OR_ADD';
 
 /**
  * `dryRun`: the policy's deny is reported (reason_code, decision log, metrics) but not enforced:
@@ -49,9 +51,9 @@ export function toCheckResponse(outcome: Outcome, dryRun = false, withDecisionId
     return {
       status: { code: RPC_OK },
       okResponse: {
-        headers: headerOptions(decision.headers),
+        headers: upstreamRequestHeaders(decision.headers),
         headersToRemove: decision.requestHeadersToRemove,
-        responseHeadersToAdd: headerOptions(decision.responseHeadersToAdd),
+        responseHeadersToAdd: clientResponseHeaders(decision.responseHeadersToAdd),
         queryParametersToSet: decision.queryParametersToSet.map(([key, value]) => ({ key, value })),
         queryParametersToRemove: decision.queryParametersToRemove,
       },
@@ -66,18 +68,60 @@ export function toCheckResponse(outcome: Outcome, dryRun = false, withDecisionId
     },
     deniedResponse: {
       status: { code: outcome.httpStatus as never },
-      headers: headerOptions(decision?.headers ?? []),
+      headers: localReplyHeaders(decision?.headers ?? []),
       body: decision?.body ?? '',
     },
     dynamicMetadata,
   };
 }
 
-/** The first value of a name replaces what the request had; later values of it are appended. */
-function headerOptions(pairs: readonly HeaderPair[]) {
+/*
+ * How Envoy applies each list, verified through Envoy 1.40 by test/e2e/response-headers.test.ts
+ * (docs/decision.md#header-maps). The three lists are applied differently, so each has its own
+ * mapping; `append_action` is always set, as Envoy's default for it is deprecated behaviour.
+ */
+
+/**
+ * `ok_response.headers` (the request sent upstream). Envoy sets every entry whose deprecated
+ * `append` flag is unset, whatever its append_action, so the last of several values would win;
+ * an entry with `append: true` is joined to the existing field line with ",". The first value of
+ * a name therefore replaces what the client sent, and later values are appended with the flag:
+ * the upstream receives `x-a: 1,2`, the single field line HTTP defines as equal to two lines
+ * (RFC 9110 section 5.3).
+ */
+function upstreamRequestHeaders(pairs: readonly HeaderPair[]) {
   const seen = new Set<string>();
   return pairs.map(([key, value]) => {
-    const appendAction: AppendAction = seen.has(key) ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD';
+    if (!seen.has(key)) {
+      seen.add(key);
+      return { header: { key, value }, appendAction: OVERWRITE };
+    }
+    return { header: { key, value }, appendAction: APPEND, append: { value: true } };
+  });
+}
+
+/**
+ * `ok_response.response_headers_to_add` (the upstream's response to the client). Envoy adds the
+ * APPEND entries first and sets the OVERWRITE ones after, so "overwrite, then append" would leave
+ * only the first value. A name with one value overwrites what the upstream sent; a name with
+ * several values (`set-cookie`) is added value by value, each its own field line, after the
+ * upstream's own.
+ */
+function clientResponseHeaders(pairs: readonly HeaderPair[]) {
+  const counts = new Map<string, number>();
+  for (const [key] of pairs) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return pairs.map(([key, value]) => ({ header: { key, value }, appendAction: counts.get(key)! > 1 ? APPEND : OVERWRITE }));
+}
+
+/**
+ * `denied_response.headers` (Envoy's local reply). Envoy removes every named header from its reply,
+ * then adds each entry as its own field line, so every value arrives whatever the action; the
+ * actions say the same: the first value of a name replaces, later ones append.
+ */
+function localReplyHeaders(pairs: readonly HeaderPair[]) {
+  const seen = new Set<string>();
+  return pairs.map(([key, value]) => {
+    const appendAction: AppendAction = seen.has(key) ? APPEND : OVERWRITE;
     seen.add(key);
     return { header: { key, value }, appendAction };
   });

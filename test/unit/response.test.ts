@@ -34,7 +34,7 @@ describe('Outcome → CheckResponse', () => {
       decided({
         allowed: true,
         headers: { 'x-user': ['ann', 'bob'] },
-        response_headers_to_add: { 'x-served-by': 'gatehouse' },
+        response_headers_to_add: { 'x-served-by': 'gatehouse', 'set-cookie': ['a=1', 'b=2'] },
         request_headers_to_remove: ['cookie'],
         query_parameters_to_set: { a: '1' },
         query_parameters_to_remove: ['token'],
@@ -44,9 +44,15 @@ describe('Outcome → CheckResponse', () => {
     expect(response.status?.code ?? 0).toBe(0);
     expect(response.okResponse.headers).toEqual([
       { header: { key: 'x-user', value: 'ann' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' },
-      { header: { key: 'x-user', value: 'bob' }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' },
+      // Envoy sets every upstream entry without the deprecated append flag: later values need it.
+      { header: { key: 'x-user', value: 'bob' }, appendAction: 'APPEND_IF_EXISTS_OR_ADD', append: { value: true } },
     ]);
-    expect(response.okResponse.responseHeadersToAdd[0].appendAction).toBe('OVERWRITE_IF_EXISTS_OR_ADD');
+    // A single value overwrites the upstream's; several values are each added (Envoy sets after adding).
+    expect(response.okResponse.responseHeadersToAdd).toEqual([
+      { header: { key: 'x-served-by', value: 'gatehouse' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      { header: { key: 'set-cookie', value: 'a=1' }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' },
+      { header: { key: 'set-cookie', value: 'b=2' }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' },
+    ]);
     expect(response.okResponse.headersToRemove).toEqual(['cookie']);
     expect(response.okResponse.queryParametersToSet).toEqual([{ key: 'a', value: '1' }]);
     expect(response.okResponse.queryParametersToRemove).toEqual(['token']);
