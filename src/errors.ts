@@ -8,6 +8,10 @@ export const CHECK_ERROR_STATUS = {
   input_parse_error: 400,
   /** The request body is larger than `max_body_bytes`. */
   body_too_large: 413,
+  /** A request-hygiene rule refused the request (authz/hygiene/rules.ts; the rule picks the status). */
+  request_refused: 400,
+  /** A part of the request is over a hygiene limit (413, 414 or 431 by the limit). */
+  request_too_large: 413,
   /** No policy bundle has been loaded yet. */
   policy_not_loaded: 503,
   /** The policy raised an error while evaluating (conflict, builtin failure, out of memory). */

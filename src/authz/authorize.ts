@@ -8,6 +8,7 @@ import { cacheKey } from '../cache/cache-key.js';
 import type { DecisionCache } from '../cache/decision-cache.js';
 import type { CachePlan } from '../cache/plan.js';
 import { decisionFromResultSet, type Decision } from './decision.js';
+import { HygieneRefusal } from './hygiene/index.js';
 import { buildInput, type InputDocument, type InputOptions } from './input.js';
 import type { Outcome } from './outcome.js';
 
@@ -82,13 +83,15 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
   } catch (thrown) {
     const error = toGatehouseError(thrown, 'internal_error');
     const code: CheckErrorCode = isCheckErrorCode(error.code) ? error.code : 'internal_error';
+    const refusal = error instanceof HygieneRefusal ? error : undefined;
     return {
       decisionId,
       allowed: false,
-      httpStatus: CHECK_ERROR_STATUS[code],
+      httpStatus: refusal ? refusal.httpStatus : CHECK_ERROR_STATUS[code],
       reasonLabel: code,
       reason: error.message,
       error: error as GatehouseError & { code: CheckErrorCode },
+      ...(refusal && { hygiene: { rule: refusal.rule, part: refusal.part } }),
       result,
       input,
       revision: policy?.revision,

@@ -4,7 +4,8 @@
  * left unparsed (null) when Envoy sent only part of it.
  */
 import { GatehouseError } from '../errors.js';
-import { parseMultipart } from './multipart.js';
+import { bodyKind, screenBody, screenQuery, STRICT, type HygieneSettings } from './hygiene/index.js';
+import { mediaTypeParam, parseMultipart } from './multipart.js';
 import { parseQueryString } from './path.js';
 import type { Json } from './proto-json.js';
 
@@ -16,6 +17,8 @@ export interface ParsedBody {
 export interface BodyLimits {
   /** Bodies longer than this many bytes are not parsed: the Check is denied (body_too_large). */
   maxBodyBytes: number;
+  /** Request hygiene and limits; strict with the default limits when absent. */
+  hygiene?: HygieneSettings;
 }
 
 const NO_BODY: ParsedBody = { parsedBody: null, truncatedBody: false };
@@ -27,7 +30,11 @@ export function parseBody(
   limits: BodyLimits,
 ): ParsedBody {
   let text = body ?? '';
-  if (text === '' && rawBodyBase64) text = Buffer.from(rawBodyBase64, 'base64').toString('utf8');
+  let raw: Buffer | undefined;
+  if (text === '' && rawBodyBase64) {
+    raw = Buffer.from(rawBodyBase64, 'base64');
+    text = raw.toString('utf8');
+  }
   if (text === '') return NO_BODY;
   // Every body is limited, parsed or not: it is part of the input the policy evaluates.
   const byteLength = Buffer.byteLength(text, 'utf8');
@@ -38,38 +45,38 @@ export function parseBody(
     );
   }
 
-  const contentType = headers['content-type']?.toLowerCase();
+  const contentType = headers['content-type'];
   if (contentType === undefined) return NO_BODY;
-  const kind = contentType.includes('application/json')
-    ? 'json'
-    : contentType.includes('application/x-www-form-urlencoded')
-      ? 'form'
-      : contentType.includes('multipart/form-data')
-        ? 'multipart'
-        : undefined;
+  const settings = limits.hygiene ?? STRICT;
+  const kind = bodyKind(contentType, settings);
   if (kind === undefined) return NO_BODY;
   if (isTruncated(headers, byteLength)) return { parsedBody: null, truncatedBody: true };
+  screenBody(kind, text, raw, kind === 'multipart' ? mediaTypeParam(contentType, 'boundary') : undefined, settings);
 
+  const maxDepth = settings.limits.max_json_depth;
   switch (kind) {
     case 'json':
-      checkJsonDepth(text, 'request body');
+      checkJsonDepth(text, 'request body', maxDepth);
       try {
         return { parsedBody: JSON.parse(text) as Json, truncatedBody: false };
       } catch (error) {
         throw new GatehouseError('input_parse_error', `request body is not valid JSON: ${(error as Error).message}`);
       }
-    case 'form':
-      return { parsedBody: parseQueryString(text, 'body'), truncatedBody: false };
+    case 'form': {
+      const form = parseQueryString(text, 'body');
+      screenQuery(text, form, settings, 'form body');
+      return { parsedBody: form, truncatedBody: false };
+    }
     case 'multipart':
-      return { parsedBody: parseMultipart(text, headers['content-type'] ?? ''), truncatedBody: false };
+      return { parsedBody: parseMultipart(text, contentType, settings), truncatedBody: false };
   }
 }
 
 /** Deeper JSON than this is refused: the policy, the cache key and the log all walk it recursively. */
 export const MAX_JSON_DEPTH = 128;
 
-/** Throws input_parse_error when `text` nests arrays/objects deeper than MAX_JSON_DEPTH (strings skipped). */
-export function checkJsonDepth(text: string, what: string): void {
+/** Throws input_parse_error when `text` nests arrays/objects deeper than `maxDepth` (strings skipped). */
+export function checkJsonDepth(text: string, what: string, maxDepth = MAX_JSON_DEPTH): void {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -79,7 +86,7 @@ export function checkJsonDepth(text: string, what: string): void {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_JSON_DEPTH) throw new GatehouseError('input_parse_error', `${what} nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+      if (++depth > maxDepth) throw new GatehouseError('input_parse_error', `${what} nests JSON deeper than ${maxDepth} levels`);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
 }

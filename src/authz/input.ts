@@ -10,7 +10,8 @@ import { parsePeerCertificate, type CertificateMemo, type PeerCertificate } from
 import { parseSpiffeId, type SpiffeIdentity } from '../identity/spiffe.js';
 import { parseXfcc, type Xfcc } from '../identity/xfcc.js';
 import { parseBody, type BodyLimits } from './body.js';
-import { parseRequestTarget } from './path.js';
+import { screenPath, screenQuery, screenRequestLine, STRICT } from './hygiene/index.js';
+import { parseRequestTarget, splitTarget } from './path.js';
 import { structToJson, timestampToJson, type Json, type JsonObject } from './proto-json.js';
 
 export interface InputOptions extends BodyLimits {
@@ -40,6 +41,10 @@ export interface InputDocument {
     /** x-forwarded-client-cert, parsed only from a trusted hop. */
     xfcc?: Xfcc;
   };
+  /** gatehouse's addition (strict hygiene): the host in lower case, without trailing dot or port. */
+  canonical_host?: string;
+  /** gatehouse's addition (strict hygiene): the explicit port, else the scheme's default. */
+  canonical_port?: number;
 }
 
 type Attributes = NonNullable<DecodedCheckRequest['attributes']>;
@@ -52,7 +57,15 @@ export function buildInput(request: DecodedCheckRequest, options: InputOptions):
   if (!http) throw new GatehouseError('input_parse_error', 'CheckRequest has no attributes.request.http');
 
   const headers = effectiveHeaders(http);
+  // Request hygiene (docs/input.md#request-hygiene): limits and the request line before parsing,
+  // then the decoded path and query; parseBody screens a body before parsing it.
+  const hygiene = options.hygiene ?? STRICT;
+  const host = screenRequestLine(http, headers, hygiene);
   const { parsedPath, parsedQuery } = parseRequestTarget(http.path);
+  if (hygiene.on.size > 0) {
+    screenPath(parsedPath, hygiene);
+    screenQuery(splitTarget(http.path!).queryPart, parsedQuery, hygiene, 'query');
+  }
   const { parsedBody, truncatedBody } = parseBody(headers, http.body, http.rawBody, options);
 
   const source = peerIdentity(attributes.source?.principal);
@@ -77,6 +90,10 @@ export function buildInput(request: DecodedCheckRequest, options: InputOptions):
   if (xfcc !== undefined) input.identity.xfcc = forwardedClient(xfcc, source, options.xfccTrustedSources);
   const sourcePrincipal = attributes.source?.principal;
   if (sourcePrincipal) input.source_principal = sourcePrincipal;
+  if (host && hygiene.strictParsing) {
+    input.canonical_host = host.name;
+    if (host.port !== undefined) input.canonical_port = host.port;
+  }
   return input;
 }
 

@@ -5,9 +5,10 @@
  */
 import { GatehouseError } from '../errors.js';
 import { checkJsonDepth } from './body.js';
+import { partIsJson, type HygieneSettings } from './hygiene/index.js';
 import type { Json } from './proto-json.js';
 
-export function parseMultipart(body: string, contentType: string): Record<string, Json[]> | null {
+export function parseMultipart(body: string, contentType: string, settings: HygieneSettings): Record<string, Json[]> | null {
   const boundary = mediaTypeParam(contentType, 'boundary');
   if (boundary === undefined) return null; // opa-envoy-plugin: no boundary, no parsed body
   if (boundary === '' || boundary.length > 70) {
@@ -34,8 +35,8 @@ export function parseMultipart(body: string, contentType: string): Record<string
     const name = mediaTypeParam(headers['content-disposition'] ?? '', 'name');
     if (!name) continue;
     let value: Json = content;
-    if ((headers['content-type'] ?? '').toLowerCase().includes('application/json')) {
-      checkJsonDepth(content, `multipart part "${name}"`);
+    if (partIsJson(headers['content-type'] ?? '', settings)) {
+      checkJsonDepth(content, `multipart part "${name}"`, settings.limits.max_json_depth);
       try {
         value = JSON.parse(content) as Json;
       } catch {

@@ -4,6 +4,7 @@
  */
 import type { CheckErrorCode, GatehouseError } from '../errors.js';
 import type { Decision } from './decision.js';
+import type { HygieneRuleId } from './hygiene/index.js';
 import type { InputDocument } from './input.js';
 
 /** Bounded set of `reason` label values: the two policy outcomes plus every error code. */
@@ -29,6 +30,8 @@ export interface Outcome {
   reason: string;
   decision?: Decision;
   error?: GatehouseError & { code: CheckErrorCode };
+  /** Set when a request-hygiene rule refused the request: which rule, and the offending part. */
+  hygiene?: { rule: HygieneRuleId; part: string };
   /** The raw value at the entrypoint, as the policy returned it. */
   result?: unknown;
   input?: InputDocument;

@@ -23,12 +23,16 @@ export function parseRequestTarget(rawPath: string | undefined): ParsedTarget {
   if (rawPath[0] !== '/') {
     throw new GatehouseError('input_parse_error', `request.http.path is not an absolute path: ${preview(rawPath)}`);
   }
+  const { pathPart, queryPart } = splitTarget(rawPath);
+  return { parsedPath: parsePath(pathPart), parsedQuery: parseQueryString(queryPart, 'query') };
+}
+
+/** The path and the query of a request target, undecoded; the fragment dropped. */
+export function splitTarget(rawPath: string): { pathPart: string; queryPart: string } {
   const hash = rawPath.indexOf('#');
   const target = hash === -1 ? rawPath : rawPath.slice(0, hash);
   const question = target.indexOf('?');
-  const pathPart = question === -1 ? target : target.slice(0, question);
-  const queryPart = question === -1 ? '' : target.slice(question + 1);
-  return { parsedPath: parsePath(pathPart), parsedQuery: parseQueryString(queryPart, 'query') };
+  return { pathPart: question === -1 ? target : target.slice(0, question), queryPart: question === -1 ? '' : target.slice(question + 1) };
 }
 
 function parsePath(path: string): string[] {

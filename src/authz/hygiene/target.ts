@@ -1,0 +1,61 @@
+/**
+ * Hygiene of the decoded path segments and query: what each segment and query value means after
+ * the one percent-decoding gatehouse did, and what a backend that decodes again, strips path
+ * parameters, trims, or normalises Unicode would make of it.
+ */
+import { quote, HygieneRefusal } from './refusal.js';
+import type { HygieneRuleId } from './rules.js';
+import type { HygieneSettings } from './settings.js';
+import { CONTROL, describeControl, isLookalike, REPLACEMENT } from './text.js';
+
+/** One test for the clean case: anything a segment rule looks at. */
+const SUSPECT_SEGMENT = /[/\\;%.\s\u0000-\u001f\u007f-\u009f\u00a0-\uffff]/;
+const ESCAPE = /%[0-9a-fA-F]{2}/;
+const EDGE_SPACE = /^\s|[.\s]$/;
+
+export function screenPath(segments: readonly string[], settings: HygieneSettings): void {
+  const on = settings.on;
+  if (on.size === 0) return;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    if (!SUSPECT_SEGMENT.test(segment)) continue;
+    const part = `path segment ${i + 1}`;
+    const refuse = (rule: HygieneRuleId, why: string): void => {
+      if (on.has(rule)) throw new HygieneRefusal(rule, part, `${quote(segment)} ${why}`);
+    };
+    if (segment.includes(REPLACEMENT)) refuse('invalid_utf8', 'is not UTF-8');
+    if (CONTROL.test(segment)) refuse('control_character', `holds control character ${describeControl(segment, CONTROL)}`);
+    if (segment.includes('/') || segment.includes('\\')) refuse('path_separator_in_segment', 'holds a "/" or "\\" (encoded or raw) that backends may read as a separator');
+    if (ESCAPE.test(segment)) refuse('double_encoding', 'still holds a percent-escape after decoding');
+    if (segment.includes(';')) refuse('path_parameters', 'holds ";" path parameters, which servlet containers strip');
+    if (EDGE_SPACE.test(segment)) refuse('trailing_dot_or_space', 'ends in "." or whitespace, or starts with whitespace, which some servers trim');
+    if (isLookalike(segment)) refuse('unicode_lookalike', 'changes under Unicode normalisation or holds an invisible character');
+  }
+}
+
+/** `rawQuery` is the undecoded query string; `query` its parse. `what` is "query" or "form body". */
+export function screenQuery(rawQuery: string, query: Record<string, string[]>, settings: HygieneSettings, what: 'query' | 'form body'): void {
+  const on = settings.on;
+  if (on.size === 0) return;
+  if (on.has('query_separator') && rawQuery.includes(';')) {
+    throw new HygieneRefusal('query_separator', what, `${quote(rawQuery)} holds a raw ";", a pair separator to some backends`);
+  }
+  // A body may carry text with line breaks; only NUL is refused there.
+  const control = what === 'query' ? CONTROL : /\u0000/;
+  for (const key in query) {
+    if (on.has('method_override') && key.toLowerCase() === '_method') {
+      throw new HygieneRefusal('method_override', `${what} parameter "_method"`, `overrides the method with ${quote(query[key]!.join(','))}`);
+    }
+    checkText(key, `${what} key ${quote(key)}`, control, settings, what === 'query');
+    for (const value of query[key]!) checkText(value, `${what} parameter ${quote(key)}`, control, settings, what === 'query');
+  }
+}
+
+function checkText(text: string, part: string, control: RegExp, settings: HygieneSettings, lookalike: boolean): void {
+  const on = settings.on;
+  if (on.has('invalid_utf8') && text.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', part, 'is not UTF-8');
+  if (on.has('control_character') && control.test(text)) throw new HygieneRefusal('control_character', part, `holds control character ${describeControl(text, control)}`);
+  if (lookalike && on.has('unicode_lookalike') && isLookalike(text)) {
+    throw new HygieneRefusal('unicode_lookalike', part, `${quote(text)} changes under Unicode normalisation or holds an invisible character`);
+  }
+}
