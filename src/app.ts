@@ -107,10 +107,12 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         decisionLog.record(outcome, extra);
       },
     }),
-    // grpc-js refuses bigger messages with an RPC error before gatehouse sees them, so the limit is
-    // far above any body Envoy should buffer (keep with_request_body.max_request_bytes <=
-    // max_body_bytes); within it, an oversized body is a body_too_large deny.
-    { maxReceiveBytes: Math.max(64 * 1024 * 1024, 4 * config.max_body_bytes + 1024 * 1024) },
+    // Within this limit, a body over max_body_bytes is a body_too_large deny after decoding; a
+    // longer CheckRequest is discarded unread and denied the same way (grpc/oversized-requests.ts).
+    {
+      maxReceiveBytes: Math.max(64 * 1024 * 1024, 4 * config.max_body_bytes + 1024 * 1024),
+      onOversizeUnsupported: () => logger.error('this grpc-js version cannot be made to answer oversized CheckRequests with a deny; they get RESOURCE_EXHAUSTED (fails open under failure_mode_allow)'),
+    },
   );
   const updateReadiness = () => {
     const ready = listening && store.current() !== undefined;

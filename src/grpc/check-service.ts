@@ -9,6 +9,7 @@ import type { Outcome } from '../authz/outcome.js';
 import { toCheckResponse } from '../authz/response.js';
 import { GatehouseError } from '../errors.js';
 import { subjectAltNames } from '../identity/peer-certificate.js';
+import { oversizedRequest } from './oversized-requests.js';
 import { CHECK_METHOD_PATH, type AuthzProtos } from './protos.js';
 
 const identity = (bytes: Buffer): Buffer => bytes;
@@ -58,7 +59,7 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
-      const rejection = deps.allowedClients.size > 0 ? judge(call) : undefined;
+      const rejection = (deps.allowedClients.size > 0 ? judge(call) : undefined) ?? oversizeRejection(call.request);
       const outcome = authorize(call.request, deps, { expired, rejection });
       callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
       setImmediate(recordSafely, deps, outcome);
@@ -73,6 +74,17 @@ function recordSafely(deps: CheckServiceDeps, outcome: Outcome): void {
   } catch (error) {
     deps.onRecordError?.(error);
   }
+}
+
+/** A CheckRequest over the receive limit was discarded unread: a 413 deny, never an RPC error. */
+function oversizeRejection(request: Buffer): GatehouseError | undefined {
+  const oversized = oversizedRequest(request);
+  if (!oversized) return undefined;
+  const size = oversized.bytes === undefined ? 'inflates to more' : `is ${oversized.bytes} bytes, more`;
+  return new GatehouseError(
+    'body_too_large',
+    `the CheckRequest ${size} than the ${oversized.limit} bytes gatehouse reads (4 x max_body_bytes + 1 MiB, at least 64 MiB); it was discarded unread. Keep Envoy's with_request_body.max_request_bytes <= max_body_bytes`,
+  );
 }
 
 /** A client outside tls_allowed_clients gets a deny, like any other failure: never a decision. */

@@ -5,12 +5,19 @@ import { Server, ServerCredentials, experimental, type UntypedServiceImplementat
 import { HealthImplementation } from 'grpc-health-check';
 import type { ListenAddress } from '../config/schema.js';
 import { AUTHORIZATION_SERVICE } from './check-service.js';
+import { boundedRequests } from './oversized-requests.js';
+import { CHECK_METHOD_PATH } from './protos.js';
 
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
 export interface GrpcServerOptions {
-  /** Largest CheckRequest accepted, in bytes (bodies above max_body_bytes are denied anyway). */
+  /**
+   * Largest CheckRequest read, in bytes; a longer one is discarded unread and denied
+   * (grpc/oversized-requests.ts), never refused with an RPC error.
+   */
   maxReceiveBytes: number;
+  /** Told when grpc-js' internals do not allow that, so longer requests get RESOURCE_EXHAUSTED. */
+  onOversizeUnsupported(): void;
 }
 
 export class GrpcServer {
@@ -20,6 +27,7 @@ export class GrpcServer {
   constructor(check: UntypedServiceImplementation, options: GrpcServerOptions) {
     this.#server = new Server({
       'grpc.max_receive_message_length': options.maxReceiveBytes,
+      interceptors: [boundedRequests(CHECK_METHOD_PATH, options.maxReceiveBytes, options.onOversizeUnsupported)],
       // Envoy keeps long-lived HTTP/2 connections with keepalive pings; allow them.
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
