@@ -1,4 +1,157 @@
-/** Host builtins: the jwt family (filled in by its owner). */
-import type { BuiltinFamily } from './types.js';
+/**
+ * Host builtins: io.jwt.* — decoding, verification and signing of JWTs (RFC 7519, JWS compact
+ * serialisation only), following OPA v1.19.1's topdown/tokens.go step for step: which inputs are
+ * errors (an undefined result), which are `false` / `[false, {}, {}]`, and in which order the checks
+ * run. Keys: jose-keys.ts; signatures: jws.ts.
+ */
+import { objectArg, stringArg } from './args.js';
+import { goJsonMarshal } from './go-encoding.js';
+import { TOKEN_ALGORITHMS, parseJwkSet, verificationKeys, type VerificationKey } from './jose-keys.js';
+import { type Hash, hmac, jwsSign, macEqual, verifyEcdsaHalves, verifyEd25519, verifyRsa } from './jws.js';
+import { type ParsedToken, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
+import { BuiltinError, type BuiltinContext, type BuiltinFamily, type HostBuiltin, type RegoValue } from './types.js';
+import { decodeVerify } from './jwt-decode-verify.js';
 
-export const jwtBuiltins: BuiltinFamily = {};
+function fail(builtin: string, err: unknown): never {
+  if (err instanceof BuiltinError) throw err;
+  throw new BuiltinError(builtin, err instanceof Error ? err.message : String(err));
+}
+
+/** io.jwt.decode: [header, payload, signature as hex], no verification. */
+function decode(builtin: string, jwt: RegoValue | undefined): RegoValue {
+  const token = splitToken(builtin, jwt);
+  const header = tokenHeader(token);
+  let payloadBytes: Buffer;
+  try {
+    payloadBytes = decodeSegment(token.payload);
+  } catch (err) {
+    throw new Error(`JWT payload had invalid encoding: ${(err as Error).message}`);
+  }
+  if (Object.hasOwn(header, 'cty')) {
+    const cty = header.cty;
+    // OPA reads cty as a string unchecked (a Go panic otherwise); here that is an error.
+    if (typeof cty !== 'string') throw new Error('cty: must be a string');
+    if (cty === 'JWT') {
+      // A nested token, quoted as jwt.io does: trim the quotes and decode the inner token.
+      return decode(builtin, payloadBytes.toString('utf8').replace(/^["']+|["']+$/g, ''));
+    }
+  }
+  const payload = jsonObject(payloadBytes);
+  let signature: Buffer;
+  try {
+    signature = decodeSegment(token.signature);
+  } catch (err) {
+    throw new Error(`JWT signature had invalid encoding: ${(err as Error).message}`);
+  }
+  return [header, payload, signature.toString('hex')];
+}
+
+type AsymmetricCheck = (key: VerificationKey, data: Buffer, signature: Buffer) => boolean;
+
+/** builtinJWTVerify: a kid that names a key decides alone; otherwise any key (alg-compatible) may verify. */
+function verifyAsymmetric(builtin: string, jwt: RegoValue | undefined, material: RegoValue | undefined, check: AsymmetricCheck): boolean {
+  const token = splitToken(builtin, jwt);
+  const keys = verificationKeys(stringArg(builtin, 2, material));
+  const signature = signatureBytes(token);
+  const header = parseHeader(tokenHeader(token));
+  const data = Buffer.from(`${token.header}.${token.payload}`);
+  // Go type-asserts the exported key: a private JWK is not a public key.
+  const verifies = (key: VerificationKey) => !key.isPrivate && check(key, data, signature);
+  if (header.kid !== '') {
+    const named = keys.find((key) => key.kid === header.kid);
+    if (named) return verifies(named);
+  }
+  return keys.some((key) => (key.alg === '' || key.alg === header.alg) && verifies(key));
+}
+
+function signatureBytes(token: ParsedToken): Buffer {
+  return decodeSegment(token.signature);
+}
+
+function verifyHmac(builtin: string, hash: Hash, jwt: RegoValue | undefined, secret: RegoValue | undefined): boolean {
+  const text = stringArg(builtin, 1, jwt);
+  const key = stringArg(builtin, 2, secret);
+  const token = splitToken(builtin, text);
+  const expected = hmac(hash, Buffer.from(key), Buffer.from(`${token.header}.${token.payload}`));
+  return macEqual(signatureBytes(token), expected);
+}
+
+/** encode_sign's common part (commonBuiltinJWTEncodeSign). */
+function encodeSign(headers: string, payload: string, jwkSource: string): string {
+  const keys = parseJwkSet(jwkSource, 'failed to parse JWK');
+  const first = keys[0];
+  if (!first) throw new Error('no keys found in JWK set');
+  let parsedHeaders: unknown;
+  try {
+    parsedHeaders = JSON.parse(headers);
+  } catch {
+    parsedHeaders = undefined;
+  }
+  const field = (name: string): string | undefined => {
+    if (parsedHeaders === null || typeof parsedHeaders !== 'object' || Array.isArray(parsedHeaders)) return undefined;
+    const value = (parsedHeaders as Record<string, unknown>)[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const alg = field('alg');
+  if (alg === undefined) throw new Error(`missing or invalid 'alg' header`);
+  if (!TOKEN_ALGORITHMS.has(alg)) throw new Error(`unknown JWS algorithm: ${alg}`);
+  const typ = field('typ');
+  if ((typ === undefined || typ === 'JWT') && !isJson(payload)) throw new Error('type is JWT but payload is not JSON');
+  const signingInput = `${Buffer.from(headers).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  return `${signingInput}.${jwsSign(first.key, alg, Buffer.from(signingInput)).toString('base64url')}`;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function builtin(name: string, fn: (ctx: BuiltinContext, ...args: (RegoValue | undefined)[]) => RegoValue, extra: Partial<HostBuiltin> = {}): [string, HostBuiltin] {
+  return [name, {
+    ...extra,
+    fn: (ctx, ...args) => {
+      try {
+        return fn(ctx, ...args);
+      } catch (err) {
+        fail(name, err);
+      }
+    },
+  }];
+}
+
+const ASYMMETRIC: [string, AsymmetricCheck][] = [
+  ['rs256', (k, d, s) => verifyRsa(k, 'sha256', d, s, false)],
+  ['rs384', (k, d, s) => verifyRsa(k, 'sha384', d, s, false)],
+  ['rs512', (k, d, s) => verifyRsa(k, 'sha512', d, s, false)],
+  ['ps256', (k, d, s) => verifyRsa(k, 'sha256', d, s, 'auto')],
+  ['ps384', (k, d, s) => verifyRsa(k, 'sha384', d, s, 'auto')],
+  ['ps512', (k, d, s) => verifyRsa(k, 'sha512', d, s, 'auto')],
+  ['es256', (k, d, s) => verifyEcdsaHalves(k, 'sha256', d, s)],
+  ['es384', (k, d, s) => verifyEcdsaHalves(k, 'sha384', d, s)],
+  ['es512', (k, d, s) => verifyEcdsaHalves(k, 'sha512', d, s)],
+  ['eddsa', (k, d, s) => verifyEd25519(k, d, s)],
+];
+
+const NONDETERMINISTIC_SIGNING = 'Signatures with ES*/PS* are randomised, like OPA\'s: compare decoded tokens, not encoded ones.';
+
+export const jwtBuiltins: BuiltinFamily = Object.fromEntries([
+  builtin('io.jwt.decode', (_ctx, jwt) => decode('io.jwt.decode', jwt)),
+  ...ASYMMETRIC.map(([alg, check]) => builtin(`io.jwt.verify_${alg}`, (_ctx, jwt, key) => verifyAsymmetric(`io.jwt.verify_${alg}`, jwt, key, check))),
+  ...(['256', '384', '512'] as const).map((bits) => builtin(`io.jwt.verify_hs${bits}`, (_ctx, jwt, secret) => verifyHmac(`io.jwt.verify_hs${bits}`, `sha${bits}`, jwt, secret))),
+  builtin('io.jwt.decode_verify', (ctx, jwt, constraints) => decodeVerify(ctx, jwt, objectArg('io.jwt.decode_verify', 2, constraints)), {
+    nondeterministic: true,
+    note: 'Without a `time` constraint the evaluation\'s clock is used, and a cached decision is never reused past the token\'s `exp` (or its `nbf` while it is not yet valid). A non-string `iss`, which makes OPA panic, is an error (undefined).',
+  }),
+  builtin('io.jwt.encode_sign', (_ctx, headers, payload, key) => encodeSign(goJsonMarshal(headers ?? null), goJsonMarshal(payload ?? null), goJsonMarshal(key ?? null)), {
+    nondeterministic: true,
+    note: NONDETERMINISTIC_SIGNING,
+  }),
+  builtin('io.jwt.encode_sign_raw', (_ctx, headers, payload, key) => {
+    const jwk = stringArg('io.jwt.encode_sign_raw', 3, key);
+    return encodeSign(stringArg('io.jwt.encode_sign_raw', 1, headers), stringArg('io.jwt.encode_sign_raw', 2, payload), jwk);
+  }, { nondeterministic: true, note: NONDETERMINISTIC_SIGNING }),
+]);

@@ -1,0 +1,119 @@
+/**
+ * Keys and tokens for the io.jwt/crypto builtin tests, made independently of the code under test:
+ * node:crypto signs, openssl issues certificates. Also the two ways to run a builtin that the
+ * differential tests compare: OPA's CLI (`opa eval`) and gatehouse's host function called directly.
+ */
+import { execFileSync } from 'node:child_process';
+import { constants, createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseJsonExact } from '../../src/policy/rego-value.js';
+import { HOST_BUILTINS } from '../../src/policy/builtins/catalogue.js';
+import type { BuiltinContext, RegoValue } from '../../src/policy/builtins/types.js';
+
+export interface TestKey {
+  name: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** PEM "PUBLIC KEY". */
+  spki: string;
+}
+
+export function rsaKey(name: string, bits: number): TestKey {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+  return { name, privateKey, publicKey, spki: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export function ecKey(name: string, curve: 'P-256' | 'P-384' | 'P-521'): TestKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  return { name, privateKey, publicKey, spki: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export function edKey(name: string): TestKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { name, privateKey, publicKey, spki: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+/** A self-signed certificate for `key`, made by openssl. */
+export function selfSigned(dir: string, key: TestKey, subject = `/CN=${key.name}`, ...extensions: string[]): string {
+  const keyFile = path.join(dir, `${key.name}.key`);
+  const certFile = path.join(dir, `${key.name}.crt`);
+  writeFileSync(keyFile, key.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const args = ['req', '-x509', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', subject];
+  for (const ext of extensions) args.push('-addext', ext);
+  execFileSync('openssl', args, { stdio: 'ignore' });
+  return execFileSync('cat', [certFile]).toString();
+}
+
+export function jwkOf(key: KeyObject, extra: Record<string, string> = {}): Record<string, unknown> {
+  return { ...key.export({ format: 'jwk' }), ...extra };
+}
+
+const b64 = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+
+/** A compact JWS signed with node:crypto (not with the code under test). */
+export function signToken(header: Record<string, unknown>, payload: Record<string, unknown> | string, alg: string, key: KeyObject | string): string {
+  const input = `${b64(JSON.stringify(header))}.${b64(typeof payload === 'string' ? payload : JSON.stringify(payload))}`;
+  const data = Buffer.from(input);
+  const hash = `sha${alg.slice(2)}`;
+  let signature: Buffer;
+  if (alg === 'none') signature = Buffer.alloc(0);
+  else if (typeof key === 'string') signature = createHmac(hash, key).update(data).digest();
+  else if (alg.startsWith('RS')) signature = sign(hash, data, key);
+  else if (alg.startsWith('PS')) signature = sign(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 });
+  else if (alg.startsWith('ES')) signature = sign(hash, data, { key, dsaEncoding: 'ieee-p1363' });
+  else if (alg === 'EdDSA' || alg === 'Ed25519') signature = sign(null, data, key);
+  else signature = Buffer.alloc(0);
+  return `${input}.${b64(signature)}`;
+}
+
+/** A builtin context with a fixed clock that records validUntilNs calls. */
+export function testContext(nowNs = 1_700_000_000_000_000_000n): BuiltinContext & { validUntil: bigint[] } {
+  const validUntil: bigint[] = [];
+  return { nowNs: () => nowNs, memo: new Map(), print: () => undefined, validUntilNs: (ns) => validUntil.push(ns), validUntil };
+}
+
+/** gatehouse's host builtin, called directly; a throw is `undefined`, as the Wasm runtime makes it. */
+export function callHost(name: string, args: RegoValue[], ctx: BuiltinContext = testContext()): RegoValue | undefined {
+  const builtin = HOST_BUILTINS.get(name);
+  if (!builtin) throw new Error(`no host builtin ${name}`);
+  try {
+    return builtin.fn(ctx, ...args);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Evaluate every case with `opa eval` in one run: `out[i] := <name>(args...)` for each case, so a
+ * case whose call is an error (undefined) is missing from the result.
+ */
+export function opaEvalCalls(opa: string, dir: string, calls: { name: string; args: RegoValue[] }[]): Map<number, unknown> {
+  const byArity = new Map<string, number>();
+  for (const call of calls) byArity.set(call.name, call.args.length);
+  const rules = [...byArity].map(([name, arity], i) => {
+    const args = Array.from({ length: arity }, (_, j) => `c.args[${j}]`).join(', ');
+    return `out[i] := ${name}(${args}) if {\n  some i, c in input.calls\n  c.name == "${name}"\n}\n# ${i}`;
+  });
+  const policy = `package t\n\n${rules.join('\n\n')}\n`;
+  const policyFile = path.join(dir, 'oracle.rego');
+  const inputFile = path.join(dir, 'oracle-input.json');
+  writeFileSync(policyFile, policy);
+  writeFileSync(inputFile, exactJson({ calls }));
+  const stdout = execFileSync(opa, ['eval', '--format', 'json', '-d', policyFile, '-i', inputFile, 'data.t.out'], { maxBuffer: 256 << 20 }).toString();
+  const parsed = parseJsonExact(stdout) as { result?: { expressions: { value: Record<string, unknown> }[] }[] };
+  const value = parsed.result?.[0]?.expressions[0]?.value ?? {};
+  return new Map(Object.entries(value).map(([k, v]) => [Number(k), v]));
+}
+
+/** JSON with bigints written exactly and sets as arrays. */
+export function exactJson(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `__big${v}` : v instanceof Set ? [...v] : v)).replace(/"__big(-?\d+)"/g, '$1');
+}
+
+/** A host result in the shape opa eval prints (sets as arrays, Maps as objects), for toEqual. */
+export function plain(value: RegoValue | undefined): unknown {
+  if (value === undefined) return undefined;
+  return parseJsonExact(exactJson(value));
+}
