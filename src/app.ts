@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
 import { dryRunLifts } from './authz/response.js';
 import { DecisionCache } from './cache/decision-cache.js';
-import { cacheSettings } from './config/load.js';
+import { cacheSettings, requestHygiene } from './config/load.js';
 import type { Config, ListenAddress } from './config/schema.js';
 import { checkService } from './grpc/check-service.js';
 import { CertificateMemo } from './identity/peer-certificate.js';
@@ -80,7 +80,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       protos,
       decode: protos.decodeCheckRequest,
       currentPolicy: () => store.current(),
-      inputOptions: { maxBodyBytes: config.max_body_bytes, xfccTrustedSources: new Set(config.xfcc_trusted_sources), certificates: new CertificateMemo() },
+      inputOptions: { maxBodyBytes: config.max_body_bytes, hygiene: requestHygiene(config), xfccTrustedSources: new Set(config.xfcc_trusted_sources), certificates: new CertificateMemo() },
       trustDomains: new Set(config.trust_domains),
       cache,
       allowedClients: new Set(config.tls_allowed_clients),

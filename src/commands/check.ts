@@ -9,6 +9,7 @@ import { EVALUATION_FLAGS, decideRequestJson, loadOfflinePolicy, parse, type Io 
 
 export const CHECK_USAGE = `Usage: gatehouse check --bundle PATH --request FILE [--entrypoint PATH] [--max-body-bytes N]
                        [--trust-domains TD,...] [--xfcc-trusted-sources SPIFFE_ID,...]
+                       [--request-hygiene strict|compatible] [--request-hygiene-allow RULE,...]
 
 Evaluates one CheckRequest, given as JSON in Envoy's proto JSON form (the same document Envoy
 sends, e.g. {"attributes": {"request": {"http": {"method": "GET", "path": "/", ...}}}}), and
@@ -39,6 +40,7 @@ export async function check(args: string[], io: Io): Promise<number> {
       http_status: outcome.allowed ? 200 : outcome.httpStatus,
       reason_code: outcome.reasonLabel,
       reason: outcome.reason,
+      ...(outcome.hygiene && { hygiene: outcome.hygiene }),
       revision: outcome.revision,
       decision_cache: offline.policy.cachePlan.why,
     },

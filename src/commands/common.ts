@@ -3,10 +3,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { authorize } from '../authz/authorize.js';
 import type { Outcome } from '../authz/outcome.js';
 import { fromProtoJson } from '../authz/proto-json.js';
-import { cacheSettings, loadConfig } from '../config/load.js';
+import { cacheSettings, loadConfig, requestHygiene } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { authzProtos } from '../grpc/protos.js';
+import { CertificateMemo } from '../identity/peer-certificate.js';
 import { readBundle } from '../policy/bundle.js';
 import { WasmPolicy } from '../policy/evaluator.js';
 
@@ -34,6 +35,8 @@ export const EVALUATION_FLAGS: NonNullable<ParseArgsConfig['options']> = {
   'max-body-bytes': { type: 'string' },
   'trust-domains': { type: 'string' },
   'xfcc-trusted-sources': { type: 'string' },
+  'request-hygiene': { type: 'string' },
+  'request-hygiene-allow': { type: 'string' },
 };
 
 export interface OfflinePolicy {
@@ -51,6 +54,8 @@ export async function loadOfflinePolicy(values: Values, usage: string): Promise<
       'max-body-bytes': values['max-body-bytes'],
       'trust-domains': values['trust-domains'],
       'xfcc-trusted-sources': values['xfcc-trusted-sources'],
+      'request-hygiene': values['request-hygiene'],
+      'request-hygiene-allow': values['request-hygiene-allow'],
     },
     env: {},
   });
@@ -107,7 +112,7 @@ export function decideRequestJson(offline: OfflinePolicy, requestJson: unknown, 
   return authorize(bytes, {
     decode: protos.decodeCheckRequest,
     currentPolicy: () => offline.policy,
-    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources) },
+    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, hygiene: requestHygiene(offline.config), xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources), certificates: new CertificateMemo(offline.config.invalid_source_certificate) },
     trustDomains: new Set(offline.config.trust_domains),
     newDecisionId: () => 'offline',
     nowNs: process.hrtime.bigint,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { hygieneSettings, type HygieneSettings } from '../authz/hygiene/index.js';
 import type { CacheSettings } from '../cache/plan.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { CONFIG_KEYS, envName, flagName, type Config, type ListenAddress } from './schema.js';
@@ -45,6 +46,21 @@ export function cacheSettings(config: Config): CacheSettings {
   };
 }
 
+/** The request-hygiene settings of a config, resolved once for the Check path. */
+export function requestHygiene(config: Config): HygieneSettings {
+  return hygieneSettings(config.request_hygiene, config.request_hygiene_allow, {
+    max_path_bytes: config.max_path_bytes,
+    max_path_segments: config.max_path_segments,
+    max_query_params: config.max_query_params,
+    max_headers: config.max_headers,
+    max_header_bytes: config.max_header_bytes,
+    max_header_value_bytes: config.max_header_value_bytes,
+    max_form_fields: config.max_form_fields,
+    max_multipart_parts: config.max_multipart_parts,
+    max_json_depth: config.max_json_depth,
+  });
+}
+
 /** Settings that only make sense together. */
 function checkCombinations(config: Config): void {
   const fail = (message: string): never => {
@@ -64,6 +80,9 @@ function checkCombinations(config: Config): void {
   }
   if (config.bundle_poll_min_ms > config.bundle_poll_max_ms) {
     fail('bundle_poll_min_ms is larger than bundle_poll_max_ms. Fix: make --bundle-poll-min-ms at most --bundle-poll-max-ms');
+  }
+  if (config.request_hygiene === 'compatible' && config.request_hygiene_allow.length > 0) {
+    fail('request_hygiene_allow only matters with request_hygiene: strict (compatible switches every rule off). Fix: drop request_hygiene_allow, or set --request-hygiene strict');
   }
   if (config.addr.kind === 'unix' && config.tls_cert_file !== undefined) {
     fail('TLS on a unix socket is not supported. Fix: use a host:port addr, or drop the tls_* settings');

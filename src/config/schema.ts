@@ -4,6 +4,8 @@
  * (--kebab-case), in increasing order of precedence. Values are validated once, at start-up.
  */
 
+import { DEFAULT_LIMITS, SWITCHABLE_RULE_IDS, type HygieneMode } from '../authz/hygiene/index.js';
+
 export type ListenAddress = { kind: 'tcp'; host: string; port: number; text: string } | { kind: 'unix'; path: string; text: string };
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -52,6 +54,17 @@ export interface Config {
   decision_cache_max_bytes: number;
   decision_cache_key_fields: readonly string[];
   decision_cache_nondeterministic_ttl_ms: number;
+  request_hygiene: HygieneMode;
+  request_hygiene_allow: readonly string[];
+  max_path_bytes: number;
+  max_path_segments: number;
+  max_query_params: number;
+  max_headers: number;
+  max_header_bytes: number;
+  max_header_value_bytes: number;
+  max_form_fields: number;
+  max_multipart_parts: number;
+  max_json_depth: number;
 }
 
 interface KeySpecBase {
@@ -246,6 +259,51 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     type: 'list', default: [], example: 'input.attributes.request.http.method,input.parsed_path',
     help: 'override the key fields derived from the policy (dotted input paths); you vouch that the policy reads nothing else',
     checkItem: (v) => (/^(input\.)?[^.]+(\.[^.]+)*$/.test(v) ? undefined : `has ${JSON.stringify(v)}, which is not a dotted input path`),
+  },
+  request_hygiene: {
+    type: 'enum', default: 'strict', values: ['strict', 'compatible'], example: 'strict',
+    help: 'strict: refuse requests a backend could read differently than the policy (docs/input.md#request-hygiene); compatible: the input opa-envoy-plugin gives, no hygiene rules (limits still apply)',
+  },
+  request_hygiene_allow: {
+    type: 'list', default: [], example: 'path_parameters,underscore_header',
+    help: 'strict-mode hygiene rules to switch off, e.g. path_parameters to let ";" path parameters through',
+    checkItem: (v) => ((SWITCHABLE_RULE_IDS as readonly string[]).includes(v) ? undefined : `has ${JSON.stringify(v)}, which is not a hygiene rule (one of ${SWITCHABLE_RULE_IDS.join(', ')})`),
+  },
+  max_path_bytes: {
+    type: 'integer', default: DEFAULT_LIMITS.max_path_bytes, min: 256, max: 1024 * 1024, example: '8192',
+    help: 'longest request target (path and query) in bytes; longer is denied with 414 (path_too_long)',
+  },
+  max_path_segments: {
+    type: 'integer', default: DEFAULT_LIMITS.max_path_segments, min: 8, max: 65_536, example: '256',
+    help: 'most "/"-separated path segments; more is denied with 414 (too_many_path_segments)',
+  },
+  max_query_params: {
+    type: 'integer', default: DEFAULT_LIMITS.max_query_params, min: 8, max: 65_536, example: '256',
+    help: 'most query parameters; more is denied with 414 (too_many_query_params)',
+  },
+  max_headers: {
+    type: 'integer', default: DEFAULT_LIMITS.max_headers, min: 16, max: 10_000, example: '128',
+    help: 'most request headers (pseudo-headers included); more is denied with 431 (too_many_headers)',
+  },
+  max_header_bytes: {
+    type: 'integer', default: DEFAULT_LIMITS.max_header_bytes, min: 1024, max: 64 * 1024 * 1024, example: '65536',
+    help: 'most characters in all header names and values together; more is denied with 431 (headers_too_large)',
+  },
+  max_header_value_bytes: {
+    type: 'integer', default: DEFAULT_LIMITS.max_header_value_bytes, min: 256, max: 64 * 1024 * 1024, example: '16384',
+    help: 'longest single header value in characters; longer is denied with 431 (header_value_too_long)',
+  },
+  max_form_fields: {
+    type: 'integer', default: DEFAULT_LIMITS.max_form_fields, min: 1, max: 1_000_000, example: '1000',
+    help: 'most fields in a form (x-www-form-urlencoded) body; more is denied with 413 (too_many_form_fields)',
+  },
+  max_multipart_parts: {
+    type: 'integer', default: DEFAULT_LIMITS.max_multipart_parts, min: 1, max: 100_000, example: '256',
+    help: 'most parts in a multipart/form-data body; more is denied with 413 (too_many_multipart_parts)',
+  },
+  max_json_depth: {
+    type: 'integer', default: DEFAULT_LIMITS.max_json_depth, min: 1, max: 128, example: '64',
+    help: 'deepest nesting of arrays/objects in a JSON body or part; deeper is denied with 400 (input_parse_error)',
   },
   decision_cache_nondeterministic_ttl_ms: {
     type: 'integer', default: 0, min: 0, max: 86_400_000, example: '1000',

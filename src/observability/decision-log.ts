@@ -188,6 +188,7 @@ export function decisionEvent(outcome: Outcome, options: Pick<DecisionLogOptions
     source_spiffe_valid: identity?.source.valid ?? false,
   };
   if (identity?.source_certificate) gatehouse.source_certificate = { valid: identity.source_certificate.valid, errors: identity.source_certificate.errors };
+  if (outcome.hygiene) gatehouse.hygiene = outcome.hygiene;
   event.gatehouse = gatehouse;
   return event;
 }

@@ -4,6 +4,7 @@
  * is never a label.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HYGIENE_RULE_IDS } from '../authz/hygiene/index.js';
 import type { Outcome, ReasonLabel } from '../authz/outcome.js';
 import type { CacheStats } from '../cache/decision-cache.js';
 
@@ -31,6 +32,7 @@ export class GatehouseMetrics {
   readonly #cacheMiss: Counter.Internal;
   readonly #dryRunOverrides: Counter;
   readonly #shadow: Counter<'result'>;
+  readonly #hygieneRefusals: Counter<'rule'>;
   #tlsNotAfterMs: number | undefined;
   readonly #observeAllow: Histogram.Internal<'outcome'>;
   readonly #observeDeny: Histogram.Internal<'outcome'>;
@@ -125,6 +127,13 @@ export class GatehouseMetrics {
       registers: [registry],
     });
     for (const result of ['agree', 'allow_to_deny', 'deny_to_allow']) this.#shadow.labels(result).inc(0);
+    this.#hygieneRefusals = new Counter({
+      name: 'gatehouse_request_hygiene_refusals_total',
+      help: 'Checks denied by a request-hygiene rule or limit, by rule (docs/input.md#request-hygiene).',
+      labelNames: ['rule'],
+      registers: [registry],
+    });
+    for (const rule of HYGIENE_RULE_IDS) this.#hygieneRefusals.labels(rule).inc(0);
     for (const result of ['loaded', 'unchanged', 'failed']) this.#reloads.labels(result).inc(0);
     for (const result of ['written', 'dropped', 'sampled_out']) this.#logLines.labels(result).inc(0);
     this.#observeAllow = this.#checkDuration.labels('allow');
@@ -143,6 +152,7 @@ export class GatehouseMetrics {
     if (outcome.cache === 'hit') this.#cacheHit.inc();
     else if (outcome.cache === 'miss') this.#cacheMiss.inc();
     if (outcome.error) this.#errors.labels(outcome.error.code).inc();
+    if (outcome.hygiene) this.#hygieneRefusals.labels(outcome.hygiene.rule).inc();
   }
 
   recordReload(result: 'loaded' | 'unchanged' | 'failed', revision?: string): void {

@@ -28,10 +28,12 @@ const METHOD = /^[!#$%&'*+.^`|~0-9A-Z-]+$/;
  * host, or none can be derived and the rule is off).
  */
 export function screenRequestLine(http: RequestLine, headers: Record<string, string>, settings: HygieneSettings): CanonicalHost | undefined {
-  checkTargetLimits(http.path ?? '', settings);
-  screenHeaders(headers, http.headerMap?.headers, settings);
+  const path = http.path ?? '';
+  checkTargetLimits(path, settings);
   const on = settings.on;
   if (on.has('invalid_method')) checkMethod(http.method ?? '', headers[':method']);
+  if (on.has('invalid_utf8') && path.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', 'path', `${quote(path)} is not UTF-8`);
+  screenHeaders(headers, http.headerMap?.headers, settings);
   return host(http, headers, settings);
 }
 
