@@ -60,20 +60,26 @@ function loadFromSources(name: string, sources: readonly string[]): Location | u
 
 let local: Location | undefined;
 
-/** Go's time.Local: $TZ (a zone name, or a path after an optional ':'), else /etc/localtime, else UTC. */
+/** Go's time.Local for this process (read once, as Go does). */
 export function localLocation(): Location {
-  if (local) return local;
-  const tz = process.env.TZ;
+  local ??= resolveLocalLocation(process.env.TZ);
+  return local;
+}
+
+/** Go's initLocal: $TZ (a zone name, or a path after an optional ':'), else /etc/localtime, else UTC. */
+export function resolveLocalLocation(tz: string | undefined): Location {
   let found: Location | undefined;
   if (tz === undefined) {
     found = loadFromSources('localtime', ['/etc']);
   } else {
     const name = tz.startsWith(':') ? tz.slice(1) : tz;
     if (name.startsWith('/')) found = loadFromSources(name, ['']);
-    else if (name !== '' && name !== 'UTC') found = loadFromSources(name, PLATFORM_ZONE_SOURCES) ?? intlLocation(name);
+    else if (name !== '' && name !== 'UTC') {
+      const loaded = findLocation(name);
+      if (!(loaded instanceof UnknownZoneError)) found = loaded;
+    }
   }
-  local = found ?? UTC;
-  return local;
+  return found ?? UTC;
 }
 
 // --- fallback: Node's ICU time zone data ----------------------------------------------------------
@@ -82,7 +88,7 @@ export function localLocation(): Location {
  * A location computed with Intl.DateTimeFormat, for machines without zoneinfo files. Offsets are
  * exact (to the second); abbreviations are ICU's where it has an alphabetic one, else numeric.
  */
-function intlLocation(name: string): Location | undefined {
+export function intlLocation(name: string): Location | undefined {
   if (/^[+-]/.test(name)) return undefined; // ICU takes offsets as zone names; Go does not
   let wall: Intl.DateTimeFormat;
   let short: Intl.DateTimeFormat;
