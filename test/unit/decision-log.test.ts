@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../../src/authz/authorize.js';
+import { COMPATIBLE } from '../../src/authz/hygiene/index.js';
 import type { Outcome } from '../../src/authz/outcome.js';
 import { authzProtos } from '../../src/grpc/protos.js';
 import { DecisionLog, type LogLineResult } from '../../src/observability/decision-log.js';
@@ -13,7 +14,8 @@ function outcomeFor(request: Record<string, unknown>, allowed = true): Outcome {
   return authorize(encodeRequest(request), {
     decode: protos.decodeCheckRequest,
     currentPolicy: () => ({ revision: 'r1', bundle: 'b', digest: 'd', cachePlan: { enabled: false, why: 'test' }, evaluate: () => [{ result: allowed }] }),
-    inputOptions: { maxBodyBytes: 1 << 20, xfccTrustedSources: new Set() },
+    // compatible: the log must cope with anything a policy can be shown, control characters included.
+    inputOptions: { maxBodyBytes: 1 << 20, hygiene: COMPATIBLE, xfccTrustedSources: new Set() },
     trustDomains: new Set(),
     newDecisionId: () => 'decision-1',
     nowNs: process.hrtime.bigint,

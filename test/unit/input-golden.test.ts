@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMPATIBLE } from '../../src/authz/hygiene/index.js';
 import { buildInput } from '../../src/authz/input.js';
 import { authzProtos } from '../../src/grpc/protos.js';
 import { encodeRequest } from '../support/requests.js';
@@ -14,8 +15,10 @@ import { ROOT } from '../support/tools.js';
 
 const cases = path.join(ROOT, 'test/cases');
 const names = readdirSync(path.join(cases, 'requests')).filter((f) => f.endsWith('.json')).sort();
+// The golden files are the input as it was before request hygiene: built in compatible mode they
+// must not change (test/unit/hygiene-golden.test.ts compares strict mode with them).
 const inputOf = (request: unknown, maxBodyBytes = 1024 * 1024) =>
-  buildInput(authzProtos().decodeCheckRequest(encodeRequest(request)), { maxBodyBytes, xfccTrustedSources: new Set(['spiffe://mesh.local/ns/edge/sa/gateway']) });
+  buildInput(authzProtos().decodeCheckRequest(encodeRequest(request)), { maxBodyBytes, hygiene: COMPATIBLE, xfccTrustedSources: new Set(['spiffe://mesh.local/ns/edge/sa/gateway']) });
 
 describe('input document golden files', () => {
   it('has a catalogue of requests', () => {

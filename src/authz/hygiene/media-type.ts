@@ -30,7 +30,7 @@ export function bodyKind(contentType: string, settings: HygieneSettings): BodyKi
   try {
     parsed = parseContentType(contentType);
   } catch (error) {
-    if (checked) throw new HygieneRefusal('ambiguous_content_type', 'header content-type', `${quote(contentType)} is not one valid media type (${(error as Error).message})`);
+    if (checked) throw new HygieneRefusal('ambiguous_content_type', 'header "content-type"', `${quote(contentType)} is not one valid media type (${(error as Error).message})`);
     return kindOf(contentType.split(';', 1)[0]!.trim().toLowerCase());
   }
   const kind = kindOf(parsed.type);
@@ -62,7 +62,7 @@ function substringKind(lower: string): BodyKind | undefined {
 function checkParameters(header: string, kind: BodyKind, parameters: Record<string, string>): void {
   const names = Object.keys(parameters);
   const refuse = (why: string): never => {
-    throw new HygieneRefusal('ambiguous_content_type', 'header content-type', `${quote(header)} ${why}`);
+    throw new HygieneRefusal('ambiguous_content_type', 'header "content-type"', `${quote(header)} ${why}`);
   };
   for (const name of names) {
     if (!ALLOWED_PARAMETERS[kind].has(name)) refuse(`has parameter "${name}", which parsers treat differently`);

@@ -66,40 +66,45 @@ export function count(text: string, code: number, from: number, to: number): num
 
 function screenHeaders(headers: Record<string, string>, list: NonNullable<RequestLine['headerMap']>['headers'], settings: HygieneSettings): void {
   const limits = settings.limits;
-  let entries = 0;
+  // header_map first: its raw bytes are exact; headers built from it are already decoded.
+  let entries = list?.length ?? 0;
   let chars = 0;
-  for (const name in headers) {
-    const value = headers[name]!;
-    entries++;
-    chars += name.length + value.length;
-    checkHeader(name, value, settings);
-  }
+  if (entries > limits.max_headers) tooMany(entries, limits.max_headers);
   if (list) {
-    let listChars = 0;
     for (const entry of list) {
       const name = entry.key ?? '';
       let value = entry.value ?? '';
       if (value === '' && entry.rawValue) {
         if (settings.on.size === 0) {
-          listChars += name.length + Math.floor((entry.rawValue.length * 3) / 4); // limits only: no need to decode
+          chars += name.length + Math.floor((entry.rawValue.length * 3) / 4); // limits only: no need to decode
           continue;
         }
         const bytes = Buffer.from(entry.rawValue, 'base64');
         if (settings.on.has('invalid_utf8') && !isUtf8(bytes)) throw new HygieneRefusal('invalid_utf8', `header_map entry ${quote(name)}`, 'has a raw value that is not UTF-8');
         value = bytes.toString('utf8');
       }
-      listChars += name.length + value.length;
+      chars += name.length + value.length;
       checkHeader(name.toLowerCase(), value, settings);
     }
-    entries = Math.max(entries, list.length);
-    chars = Math.max(chars, listChars);
   }
-  if (entries > limits.max_headers) {
-    throw new HygieneRefusal('too_many_headers', 'headers', `are ${entries}, over max_headers (${limits.max_headers})`);
+  let headerEntries = 0;
+  let headerChars = 0;
+  for (const name in headers) {
+    const value = headers[name]!;
+    headerEntries++;
+    headerChars += name.length + value.length;
+    checkHeader(name, value, settings);
   }
+  entries = Math.max(entries, headerEntries);
+  chars = Math.max(chars, headerChars);
+  if (entries > limits.max_headers) tooMany(entries, limits.max_headers);
   if (chars > limits.max_header_bytes) {
     throw new HygieneRefusal('headers_too_large', 'headers', `total ${chars} characters, over max_header_bytes (${limits.max_header_bytes})`);
   }
+}
+
+function tooMany(entries: number, max: number): never {
+  throw new HygieneRefusal('too_many_headers', 'headers', `are ${entries}, over max_headers (${max})`);
 }
 
 function checkHeader(name: string, value: string, settings: HygieneSettings): void {
