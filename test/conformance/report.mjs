@@ -53,7 +53,7 @@ console.log(`\nFailures by cause (a case that needs several builtins counts unde
 printGroups(
   groupBy(failing, (o) => {
     const blame = o.blame ?? 'unknown';
-    const match = /^(missing builtin|builtin error|host builtin): (.*)$/.exec(blame);
+    const match = /^(missing builtin|refused builtin|builtin error|host builtin): (.*)$/.exec(blame);
     return match ? match[2].split(', ').map((name) => `${match[1]}: ${name}`) : [blame];
   }),
   true,
