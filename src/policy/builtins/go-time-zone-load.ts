@@ -30,6 +30,11 @@ export function loadLocation(name: string): Location {
   return found;
 }
 
+/** How many names the cache holds (for tests of its bound). */
+export function zoneCacheSize(): number {
+  return cache.size;
+}
+
 function findLocation(name: string): Location | UnknownZoneError {
   if (name.includes('..') || name[0] === '/' || name[0] === '\\') {
     return new UnknownZoneError('time: invalid location name');

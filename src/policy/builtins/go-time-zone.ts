@@ -212,7 +212,7 @@ export function tzset(tz: string, sec: number): Zone | undefined {
   let stdName = c.name();
   let stdOffset = stdName === undefined ? undefined : c.offset();
   if (stdName === undefined || stdOffset === undefined) return undefined;
-  stdOffset = -stdOffset;
+  stdOffset = 0 - stdOffset; // east of UTC (0 -, so never -0)
   if (c.s === '' || c.s[0] === ',') return { name: stdName, offset: stdOffset, isDST: false };
 
   let dstName = c.name();
@@ -222,7 +222,7 @@ export function tzset(tz: string, sec: number): Zone | undefined {
   else {
     const o = c.offset();
     if (o === undefined) return undefined;
-    dstOffset = -o;
+    dstOffset = 0 - o;
   }
   if (c.s === '') c.s = ',M3.2.0,M11.1.0';
   if (c.s[0] !== ',' && c.s[0] !== ';') return undefined;
