@@ -80,10 +80,11 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       protos,
       decode: protos.decodeCheckRequest,
       currentPolicy: () => store.current(),
-      inputOptions: { maxBodyBytes: config.max_body_bytes, hygiene: requestHygiene(config), xfccTrustedSources: new Set(config.xfcc_trusted_sources), certificates: new CertificateMemo() },
+      inputOptions: { maxBodyBytes: config.max_body_bytes, hygiene: requestHygiene(config), xfccTrustedSources: new Set(config.xfcc_trusted_sources), certificates: new CertificateMemo(config.invalid_source_certificate) },
       trustDomains: new Set(config.trust_domains),
       cache,
       allowedClients: new Set(config.tls_allowed_clients),
+      clientTrustBundles: () => tls?.current()?.trustBundles,
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
       dryRun: config.dry_run,
@@ -143,14 +144,15 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   let tls: ReloadingCertificateProvider | undefined;
   if (config.tls_cert_file && config.tls_key_file) {
     tls = new ReloadingCertificateProvider(
-      { certFile: config.tls_cert_file, keyFile: config.tls_key_file, caFile: config.tls_client_ca_file },
+      { certFile: config.tls_cert_file, keyFile: config.tls_key_file, caFile: config.tls_client_ca_file, trustBundles: trustBundleFiles(config) },
       (result) => logTlsReload(logger, metrics, result),
     );
     const material = await tls.load();
     metrics.recordTlsReload('loaded', new Date(material.leaf.validTo));
     tls.start(config.tls_reload_interval_ms);
   }
-  const grpcPort = await grpc.bind(config.addr, tls ? { provider: tls, mutualTls: config.tls_client_ca_file !== undefined } : undefined);
+  const mutualTls = config.tls_client_ca_file !== undefined || config.tls_client_trust_bundles.length > 0;
+  const grpcPort = await grpc.bind(config.addr, tls ? { provider: tls, mutualTls } : undefined);
   listening = true;
   updateReadiness();
   let admin: HttpServer | undefined;
@@ -161,7 +163,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   }
   logger.info(
     { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
-    tls ? `gatehouse is serving (${config.tls_client_ca_file ? 'mTLS' : 'TLS'})` : 'gatehouse is serving',
+    tls ? `gatehouse is serving (${mutualTls ? 'mTLS' : 'TLS'})` : 'gatehouse is serving',
   );
 
   return {
@@ -182,6 +184,12 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
     },
   };
+}
+
+/** tls_client_trust_bundles ("trust.domain=file" pairs, validated at load) as a map; undefined when unset. */
+function trustBundleFiles(config: Readonly<Config>): ReadonlyMap<string, string> | undefined {
+  if (config.tls_client_trust_bundles.length === 0) return undefined;
+  return new Map(config.tls_client_trust_bundles.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 }
 
 function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsReloadResult): void {

@@ -26,6 +26,13 @@ export const CHECK_ERROR_STATUS = {
   untrusted_trust_domain: 403,
   /** The client calling gatehouse (over mTLS) is not in `tls_allowed_clients`. */
   client_not_allowed: 403,
+  /** The caller's certificate Envoy forwarded breaks the X.509-SVID rules (`invalid_source_certificate: deny`). */
+  source_certificate_invalid: 403,
+  /**
+   * The client calling gatehouse over mTLS has a leaf that is a CA or can sign certificates, or
+   * whose SPIFFE ID does not chain to its own trust domain's CA (`tls_client_trust_bundles`).
+   */
+  client_certificate_invalid: 403,
   /** A bug in gatehouse; the Check is still answered with a deny. */
   internal_error: 500,
 } as const;

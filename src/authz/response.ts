@@ -23,7 +23,7 @@ const OVERWRITE: AppendAction = 'OVERWRITE_IF_EXISTS_OR_ADD';
  * Envoy gets a plain OK, marked `dry_run` in the dynamic metadata.
  */
 /** Denials that are configured security boundaries, not policy: dry-run never lifts them. */
-const ENFORCED_IN_DRY_RUN = new Set(['client_not_allowed', 'untrusted_trust_domain']);
+const ENFORCED_IN_DRY_RUN = new Set(['client_not_allowed', 'client_certificate_invalid', 'source_certificate_invalid', 'untrusted_trust_domain']);
 
 /** Whether dry-run answers this denied outcome with allow. */
 export function dryRunLifts(outcome: Outcome): boolean {

@@ -7,6 +7,7 @@ import { cacheSettings, loadConfig, requestHygiene } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { authzProtos } from '../grpc/protos.js';
+import { CertificateMemo } from '../identity/peer-certificate.js';
 import { readBundle } from '../policy/bundle.js';
 import { WasmPolicy } from '../policy/evaluator.js';
 
@@ -111,7 +112,7 @@ export function decideRequestJson(offline: OfflinePolicy, requestJson: unknown, 
   return authorize(bytes, {
     decode: protos.decodeCheckRequest,
     currentPolicy: () => offline.policy,
-    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, hygiene: requestHygiene(offline.config), xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources) },
+    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, hygiene: requestHygiene(offline.config), xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources), certificates: new CertificateMemo(offline.config.invalid_source_certificate) },
     trustDomains: new Set(offline.config.trust_domains),
     newDecisionId: () => 'offline',
     nowNs: process.hrtime.bigint,

@@ -72,8 +72,19 @@ function checkCombinations(config: Config): void {
   if (config.tls_client_ca_file !== undefined && config.tls_cert_file === undefined) {
     fail('tls_client_ca_file requires TLS. Fix: also set --tls-cert-file and --tls-key-file');
   }
-  if (config.tls_allowed_clients.length > 0 && config.tls_client_ca_file === undefined) {
-    fail('tls_allowed_clients needs client certificates. Fix: also set --tls-client-ca-file (mTLS)');
+  if (config.tls_allowed_clients.length > 0 && config.tls_client_ca_file === undefined && config.tls_client_trust_bundles.length === 0) {
+    fail('tls_allowed_clients needs client certificates. Fix: also set --tls-client-ca-file or --tls-client-trust-bundles (mTLS)');
+  }
+  if (config.tls_client_trust_bundles.length > 0 && config.tls_cert_file === undefined) {
+    fail('tls_client_trust_bundles requires TLS. Fix: also set --tls-cert-file and --tls-key-file');
+  }
+  if (config.tls_client_trust_bundles.length > 0 && config.tls_client_ca_file !== undefined) {
+    fail('tls_client_ca_file and tls_client_trust_bundles cannot both be set: one flat CA list would let any CA vouch for any trust domain. Fix: move the CAs of tls_client_ca_file into tls_client_trust_bundles, one trust.domain=file pair per trust domain');
+  }
+  const bundleDomains = config.tls_client_trust_bundles.map((pair) => pair.slice(0, pair.indexOf('=')));
+  const repeated = bundleDomains.find((domain, i) => bundleDomains.indexOf(domain) !== i);
+  if (repeated !== undefined) {
+    fail(`tls_client_trust_bundles names trust domain "${repeated}" twice. Fix: put all of its CAs in one PEM file`);
   }
   if (config.bundle_state_file !== undefined && !config.bundle_require_newer_revision) {
     fail('bundle_state_file only matters with bundle_require_newer_revision. Fix: also set --bundle-require-newer-revision true, or drop bundle_state_file');

@@ -29,6 +29,8 @@ export interface Config {
   tls_cert_file: string | undefined;
   tls_key_file: string | undefined;
   tls_client_ca_file: string | undefined;
+  tls_client_trust_bundles: readonly string[];
+  invalid_source_certificate: 'deny' | 'policy';
   tls_allowed_clients: readonly string[];
   tls_reload_interval_ms: number;
   bundle_poll_min_ms: number;
@@ -212,6 +214,19 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   tls_client_ca_file: {
     type: 'path', default: undefined, example: '/etc/gatehouse/mesh-ca.crt',
     help: 'require client certificates issued by these CAs (mTLS)',
+  },
+  tls_client_trust_bundles: {
+    type: 'list', default: [], example: 'mesh.local=/etc/gatehouse/mesh-ca.crt,partner.example=/etc/gatehouse/partner-ca.crt',
+    help: 'require client certificates (mTLS) from per-trust-domain CAs, as trust.domain=file (PEM) pairs: a client whose SPIFFE ID is in trust domain T must be issued by a certificate in T\'s file (denied otherwise: client_certificate_invalid); instead of tls_client_ca_file',
+    checkItem: (v) => {
+      const [domain, file] = [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)];
+      if (!v.includes('=') || file === '') return `has ${JSON.stringify(v)}, which is not trust.domain=/path/to/ca.pem`;
+      return TRUST_DOMAIN.test(domain) ? undefined : `has ${JSON.stringify(domain)}, which is not a trust domain (lower-case [a-z0-9._-])`;
+    },
+  },
+  invalid_source_certificate: {
+    type: 'enum', default: 'deny', values: ['deny', 'policy'], example: 'deny',
+    help: 'when the caller certificate Envoy forwards (include_peer_certificate) is not a valid X.509-SVID (two URI SANs, a CA, can sign certificates, URI SAN not the principal): deny before the policy runs (source_certificate_invalid), or hand it to the policy as input.identity.source_certificate.valid = false',
   },
   tls_allowed_clients: {
     type: 'list', default: [], example: 'spiffe://mesh.local/ns/shop/sa/inventory',

@@ -3,12 +3,15 @@
  * throws and never answers with an RPC error: every outcome, including a bug, is a CheckResponse.
  * Telemetry for the Check is recorded after the response has been handed to grpc-js.
  */
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { authorize, type AuthorizeDeps } from '../authz/authorize.js';
 import type { Outcome } from '../authz/outcome.js';
 import { toCheckResponse } from '../authz/response.js';
-import { GatehouseError } from '../errors.js';
-import { subjectAltNames } from '../identity/peer-certificate.js';
+import { GatehouseError, describeThrown } from '../errors.js';
+import { clientCertificateProblem, type TrustBundles } from '../identity/client-certificate.js';
+import { subjectAltNames } from '../identity/subject-alt-names.js';
 import { oversizedRequest } from './oversized-requests.js';
 import { CHECK_METHOD_PATH, type AuthzProtos } from './protos.js';
 
@@ -37,6 +40,8 @@ export interface CheckServiceDeps extends AuthorizeDeps {
   record(outcome: Outcome): void;
   /** With mTLS: the SPIFFE IDs (client certificate URI SAN) allowed to ask for decisions. */
   allowedClients: ReadonlySet<string>;
+  /** With tls_client_trust_bundles: the current per-trust-domain client CAs (they rotate). */
+  clientTrustBundles?: () => TrustBundles | undefined;
   /** Answer allow whatever the policy decided (the decision is still logged and counted). */
   dryRun: boolean;
   /** Called when recording telemetry for a Check failed. */
@@ -44,14 +49,22 @@ export interface CheckServiceDeps extends AuthorizeDeps {
 }
 
 export function checkService(deps: CheckServiceDeps): UntypedServiceImplementation {
-  // A client's certificate is the same for every Check on its connection: judge each SAN list once.
+  // A client's certificate is the same for every Check on its connection: judge each certificate
+  // once, again only when the trust bundles rotate.
   const verdicts = new Map<string, GatehouseError | undefined>();
+  let judgedWith: TrustBundles | undefined;
   const judge = (call: ServerUnaryCall<Buffer, Buffer>): GatehouseError | undefined => {
-    const sans = call.getAuthContext().sslPeerCertificate?.subjectaltname ?? '';
-    if (verdicts.has(sans)) return verdicts.get(sans);
-    if (verdicts.size >= 1024) verdicts.clear();
-    const verdict = clientRejection(sans, deps.allowedClients);
-    verdicts.set(sans, verdict);
+    const peer = call.getAuthContext().sslPeerCertificate;
+    if (!peer && deps.allowedClients.size === 0) return undefined;
+    const bundles = deps.clientTrustBundles?.();
+    if (bundles !== judgedWith || verdicts.size >= 1024) {
+      verdicts.clear();
+      judgedWith = bundles;
+    }
+    const key = peer?.fingerprint256 ?? '';
+    if (verdicts.has(key)) return verdicts.get(key);
+    const verdict = clientVerdict(peer, deps.allowedClients, bundles);
+    verdicts.set(key, verdict);
     return verdict;
   };
   return {
@@ -59,7 +72,7 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
-      const rejection = (deps.allowedClients.size > 0 ? judge(call) : undefined) ?? oversizeRejection(call.request);
+      const rejection = judge(call) ?? oversizeRejection(call.request);
       const outcome = authorize(call.request, deps, { expired, rejection });
       callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
       setImmediate(recordSafely, deps, outcome);
@@ -85,6 +98,24 @@ function oversizeRejection(request: Buffer): GatehouseError | undefined {
     'body_too_large',
     `the CheckRequest ${size} than the ${oversized.limit} bytes gatehouse reads (4 x max_body_bytes + 1 MiB, at least 64 MiB); it was discarded unread. Keep Envoy's with_request_body.max_request_bytes <= max_body_bytes`,
   );
+}
+
+/**
+ * The mTLS client's certificate must not be able to sign certificates and, with trust bundles,
+ * must come from its own trust domain's CA (identity/client-certificate.ts); then, with
+ * tls_allowed_clients, be listed. Either failure is a deny, never a decision.
+ */
+function clientVerdict(peer: PeerCertificate | undefined, allowed: ReadonlySet<string>, bundles: TrustBundles | undefined): GatehouseError | undefined {
+  if (peer?.raw) {
+    let problem: string | undefined;
+    try {
+      problem = clientCertificateProblem(new X509Certificate(peer.raw), bundles);
+    } catch (error) {
+      problem = `it does not parse: ${describeThrown(error)}`;
+    }
+    if (problem) return new GatehouseError('client_certificate_invalid', `the client certificate of the caller of gatehouse is refused: ${problem}`);
+  }
+  return allowed.size > 0 ? clientRejection(peer?.subjectaltname ?? '', allowed) : undefined;
 }
 
 /** A client outside tls_allowed_clients gets a deny, like any other failure: never a decision. */

@@ -1,11 +1,14 @@
 /**
  * The caller's leaf certificate, as Envoy forwards it with `include_peer_certificate` (URL-encoded
  * PEM, https://www.envoyproxy.io/docs/envoy/latest/api-v3/service/auth/v3/attribute_context.proto),
- * parsed and checked against the X.509-SVID rules
- * (https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md): exactly one URI SAN, not a
- * CA, and that URI SAN equal to `source.principal`. Anything unparseable is reported, never thrown.
+ * parsed and checked against the X.509-SVID rules (identity/svid-rules.ts) and against
+ * `source.principal` (its URI SAN must equal it). Anything unparseable is reported, never thrown;
+ * only a CertificateMemo told to deny throws, to deny the Check.
  */
 import { X509Certificate } from 'node:crypto';
+import { GatehouseError } from '../errors.js';
+import { subjectAltNames } from './subject-alt-names.js';
+import { isCa, svidViolations } from './svid-rules.js';
 
 export interface PeerCertificate {
   /** True when the certificate parsed and satisfies every X.509-SVID rule checked here. */
@@ -31,18 +34,41 @@ const MAX_PEM_BYTES = 64 * 1024;
  * (one per calling workload), and X.509 parsing costs far more than the rest of a Check, so each
  * app keeps a small bounded memo. Only the principal comparison is done per Check.
  */
+/**
+ * What becomes of a forwarded certificate that is not a valid X.509-SVID (`invalid_source_certificate`):
+ * `deny` the Check before the policy runs, or hand it to the `policy` (`source_certificate.valid` false).
+ */
+export type InvalidCertificateAction = 'deny' | 'policy';
+
 export class CertificateMemo {
   readonly #entries = new Map<string, PeerCertificate>();
+  readonly #onInvalid: InvalidCertificateAction;
   readonly #maxEntries: number;
   readonly #maxChars: number;
   #chars = 0;
 
-  constructor(maxEntries = 1024, maxChars = 8 * 1024 * 1024) {
+  constructor(onInvalid: InvalidCertificateAction, maxEntries = 1024, maxChars = 8 * 1024 * 1024) {
+    this.#onInvalid = onInvalid;
     this.#maxEntries = maxEntries;
     this.#maxChars = maxChars;
   }
 
+  /**
+   * The parsed certificate. With `deny`, an invalid one throws the `source_certificate_invalid`
+   * error instead, which stops input building and denies the Check before the policy runs.
+   */
   parse(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
+    const checked = this.#parse(urlEncodedPem, principal);
+    if (!checked.valid && this.#onInvalid === 'deny') {
+      throw new GatehouseError(
+        'source_certificate_invalid',
+        `the certificate Envoy forwarded for ${principal ?? 'a caller without a principal'} is not a valid X.509-SVID: ${checked.errors.join('; ')} (invalid_source_certificate: deny)`,
+      );
+    }
+    return checked;
+  }
+
+  #parse(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
     let parsed = this.#entries.get(urlEncodedPem);
     if (parsed === undefined) {
       parsed = parseCertificate(urlEncodedPem);
@@ -91,8 +117,7 @@ function parseCertificate(urlEncodedPem: string): PeerCertificate {
   const { uris, dns } = subjectAltNames(cert.subjectAltName);
   const errors: string[] = [];
   if (count > 1) errors.push(`expected the leaf certificate only, got a chain of ${count}`);
-  if (uris.length !== 1) errors.push(`an X.509-SVID has exactly one URI SAN, this certificate has ${uris.length}`);
-  if (cert.ca) errors.push('an X.509-SVID leaf must not be a CA certificate');
+  errors.push(...svidViolations(cert));
   return {
     valid: errors.length === 0,
     errors,
@@ -104,58 +129,17 @@ function parseCertificate(urlEncodedPem: string): PeerCertificate {
     uri_sans: uris,
     dns_sans: dns,
     sha256_fingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(),
-    is_ca: cert.ca,
+    is_ca: caFlag(cert),
   };
 }
 
-/**
- * Node renders SANs as `URI:a, DNS:b`, JSON-quoting a value that contains a comma or quote
- * (`URI:"a, b"`), so entries are split outside quotes only.
- */
-export function subjectAltNames(text: string | undefined): { uris: string[]; dns: string[] } {
-  const uris: string[] = [];
-  const dns: string[] = [];
-  if (!text) return { uris, dns };
-  for (const entry of splitOutsideQuotes(text)) {
-    const colon = entry.indexOf(':');
-    if (colon === -1) continue;
-    const kind = entry.slice(0, colon);
-    let value = entry.slice(colon + 1);
-    if (value.startsWith('"')) {
-      try {
-        value = JSON.parse(value) as string;
-      } catch {
-        continue;
-      }
-    }
-    if (kind === 'URI') uris.push(value);
-    else if (kind === 'DNS') dns.push(value);
+/** basicConstraints cA (node's `ca` misses CA:TRUE without keyCertSign); node's answer if it does not parse. */
+function caFlag(cert: X509Certificate): boolean {
+  try {
+    return isCa(cert);
+  } catch {
+    return cert.ca;
   }
-  return { uris, dns };
-}
-
-function splitOutsideQuotes(text: string): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted && c === '\\' && i + 1 < text.length) {
-      // Inside quotes a backslash escapes the next character, whatever it is.
-      current += c + text[++i];
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (!quoted && c === ',' && text[i + 1] === ' ') {
-      parts.push(current);
-      current = '';
-      i++;
-      continue;
-    }
-    current += c;
-  }
-  if (current) parts.push(current);
-  return parts;
 }
 
 function broken(error: string): PeerCertificate {

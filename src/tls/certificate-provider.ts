@@ -13,17 +13,23 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { experimental } from '@grpc/grpc-js';
 import { GatehouseError, describeThrown } from '../errors.js';
+import type { TrustBundles } from '../identity/client-certificate.js';
 
 export interface TlsFiles {
   certFile: string;
   keyFile: string;
   caFile?: string;
+  /** Per-trust-domain client CAs (tls_client_trust_bundles): trust domain → PEM file. */
+  trustBundles?: ReadonlyMap<string, string>;
 }
 
 export interface TlsMaterial {
   certificate: Buffer;
   privateKey: Buffer;
+  /** Every client CA the handshake accepts: caFile, or all trust bundles together. */
   caCertificate?: Buffer;
+  /** With trustBundles: each trust domain's certificates, for the per-Check issuer check. */
+  trustBundles?: TrustBundles;
   /** Parsed serving certificate, for expiry and logging. */
   leaf: X509Certificate;
 }
@@ -65,7 +71,7 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
   start(intervalMs: number): void {
     this.#timer = setInterval(() => void this.check(), intervalMs);
     this.#timer.unref();
-    const files = [this.#files.certFile, this.#files.keyFile, this.#files.caFile].filter((f): f is string => f !== undefined);
+    const files = [this.#files.certFile, this.#files.keyFile, this.#files.caFile, ...(this.#files.trustBundles?.values() ?? [])].filter((f): f is string => f !== undefined);
     for (const dir of new Set(files.map((f) => path.dirname(path.resolve(f))))) {
       try {
         const watcher = watch(dir, { persistent: false }, () => {
@@ -99,7 +105,8 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
         current &&
         next.certificate.equals(current.certificate) &&
         next.privateKey.equals(current.privateKey) &&
-        (next.caCertificate ?? Buffer.alloc(0)).equals(current.caCertificate ?? Buffer.alloc(0))
+        (next.caCertificate ?? Buffer.alloc(0)).equals(current.caCertificate ?? Buffer.alloc(0)) &&
+        bundleKey(next.trustBundles) === bundleKey(current.trustBundles)
       ) {
         return;
       }
@@ -141,6 +148,11 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
   }
 }
 
+/** Which certificates belong to which trust domain, as a comparable string. */
+function bundleKey(bundles: TrustBundles | undefined): string {
+  return JSON.stringify([...(bundles ?? [])].map(([domain, certificates]) => [domain, certificates.map((c) => c.fingerprint256)]));
+}
+
 async function readMaterial(files: TlsFiles): Promise<TlsMaterial> {
   const read = async (file: string, key: string) => {
     try {
@@ -151,7 +163,8 @@ async function readMaterial(files: TlsFiles): Promise<TlsMaterial> {
   };
   const certificate = await read(files.certFile, 'tls_cert_file');
   const privateKey = await read(files.keyFile, 'tls_key_file');
-  const caCertificate = files.caFile ? await read(files.caFile, 'tls_client_ca_file') : undefined;
+  const bundles = files.trustBundles ? await readTrustBundles(files.trustBundles, read) : undefined;
+  const caCertificate = files.caFile ? await read(files.caFile, 'tls_client_ca_file') : bundles?.pem;
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(certificate);
@@ -173,5 +186,32 @@ async function readMaterial(files: TlsFiles): Promise<TlsMaterial> {
   if (caCertificate && !caCertificate.includes('-----BEGIN CERTIFICATE-----')) {
     throw new GatehouseError('config_invalid', `tls_client_ca_file ${files.caFile} holds no PEM certificate`);
   }
-  return { certificate, privateKey, caCertificate, leaf };
+  return { certificate, privateKey, caCertificate, trustBundles: bundles?.byDomain, leaf };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** Each trust domain's file, parsed into certificates (every one a CA), and all of them as one PEM list. */
+async function readTrustBundles(
+  bundles: ReadonlyMap<string, string>,
+  read: (file: string, key: string) => Promise<Buffer>,
+): Promise<{ pem: Buffer; byDomain: TrustBundles }> {
+  const byDomain = new Map<string, X509Certificate[]>();
+  const pems: string[] = [];
+  for (const [domain, file] of bundles) {
+    const blocks = (await read(file, `tls_client_trust_bundles (${domain})`)).toString('utf8').match(PEM_CERTIFICATE) ?? [];
+    if (blocks.length === 0) throw new GatehouseError('config_invalid', `tls_client_trust_bundles: ${file} (trust domain ${domain}) holds no PEM certificate`);
+    const certificates = blocks.map((pem) => {
+      try {
+        return new X509Certificate(pem);
+      } catch (error) {
+        throw new GatehouseError('config_invalid', `tls_client_trust_bundles: ${file} (trust domain ${domain}) has a certificate that does not parse: ${describeThrown(error)}`);
+      }
+    });
+    const notCa = certificates.find((certificate) => !certificate.ca);
+    if (notCa) throw new GatehouseError('config_invalid', `tls_client_trust_bundles: ${file} (trust domain ${domain}) holds ${notCa.subject.split('\n').join(', ')}, which is not a CA certificate`);
+    byDomain.set(domain, certificates);
+    pems.push(...blocks);
+  }
+  return { pem: Buffer.from(`${pems.join('\n')}\n`), byDomain };
 }

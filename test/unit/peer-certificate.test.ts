@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CertificateMemo, parsePeerCertificate, subjectAltNames } from '../../src/identity/peer-certificate.js';
+import { CertificateMemo, parsePeerCertificate } from '../../src/identity/peer-certificate.js';
+import { subjectAltNames } from '../../src/identity/subject-alt-names.js';
 import { createCa, issueLeaf, issueSvid } from '../support/pki.js';
 import { tempDir } from '../support/policy.js';
 
@@ -35,6 +36,7 @@ describe('peer certificate parsing and X.509-SVID checks', () => {
     ['two URI SANs', ['subjectAltName=URI:spiffe://mesh.local/a,URI:spiffe://mesh.local/b'], 'exactly one URI SAN, this certificate has 2'],
     ['no URI SAN', ['subjectAltName=DNS:checkout.shop.svc'], 'exactly one URI SAN, this certificate has 0'],
     ['a CA certificate', ['basicConstraints=critical,CA:TRUE', 'subjectAltName=URI:spiffe://mesh.local/ns/shop/sa/checkout'], 'must not be a CA'],
+    ['a certificate signer', ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyCertSign', 'subjectAltName=URI:spiffe://mesh.local/ns/shop/sa/checkout'], 'must not be able to sign certificates (keyUsage keyCertSign)'],
   ])('rejects %s', (name, extensions, message) => {
     const cert = oddLeaf(name.replaceAll(' ', '-'), ...extensions);
     const parsed = parsePeerCertificate(urlPem(cert), CHECKOUT);
@@ -60,10 +62,21 @@ describe('peer certificate parsing and X.509-SVID checks', () => {
 
   it('memoises parsing but checks the principal on every call', () => {
     const svid = issueSvid(dir, 'memo', CHECKOUT, ca);
-    const memo = new CertificateMemo(2);
+    const memo = new CertificateMemo('policy', 2);
     expect(memo.parse(urlPem(svid.cert), CHECKOUT).valid).toBe(true);
     expect(memo.parse(urlPem(svid.cert), 'spiffe://mesh.local/ns/shop/sa/other')).toMatchObject({ valid: false, errors: ['the URI SAN does not equal source.principal'] });
     expect(memo.parse(urlPem(svid.cert), CHECKOUT)).toMatchObject({ valid: true, errors: [] });
+  });
+
+  it('with invalid_source_certificate deny, an invalid certificate throws the error that denies the Check, naming the rule', () => {
+    const memo = new CertificateMemo('deny');
+    const svid = issueSvid(dir, 'deny-ok', CHECKOUT, ca);
+    expect(memo.parse(urlPem(svid.cert), CHECKOUT).valid).toBe(true);
+    const twoUris = oddLeaf('deny-two-uris', 'basicConstraints=critical,CA:FALSE', `subjectAltName=URI:${CHECKOUT},URI:spiffe://mesh.local/ns/shop/sa/other`);
+    expect(() => memo.parse(urlPem(twoUris), CHECKOUT)).toThrow(
+      expect.objectContaining({ code: 'source_certificate_invalid', message: expect.stringContaining(`for ${CHECKOUT} is not a valid X.509-SVID: an X.509-SVID has exactly one URI SAN, this certificate has 2`) }),
+    );
+    expect(() => memo.parse(urlPem(svid.cert), 'spiffe://mesh.local/ns/shop/sa/other')).toThrow(/the URI SAN does not equal source.principal/);
   });
 
   it('splits SANs outside quotes', () => {
