@@ -12,8 +12,9 @@ GENERATOR="$BIN/wasm-rego-testgen"
 mkdir -p "$BIN"
 
 if ! command -v go >/dev/null 2>&1; then
-  echo "error: the OPA conformance cases (test/conformance) need Go: install it (https://go.dev/doc/install, or: apt-get install golang-go) and re-run." >&2
-  exit 1
+  echo "warning: the OPA conformance cases (test/conformance) need Go; without it that suite is skipped. Install Go (https://go.dev/doc/install, or: apt-get install golang-go) and re-run." >&2
+  [[ "${CI:-}" == "true" ]] && exit 1 # CI runs everything
+  exit 0
 fi
 # The OPA module version the generator was built from (it has no --version flag).
 built_from() { go version -m "$GENERATOR" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/open-policy-agent/opa" { print $3 }'; }

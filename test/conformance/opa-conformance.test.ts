@@ -31,23 +31,39 @@ interface ExpectedFailures {
 /** The generated cases, made now when missing (a fresh machine without ./dev setup); or why not. */
 function ensureGenerated(): string | undefined {
   if (generatedProblem() === undefined) return undefined;
+  let problem: string | undefined;
   try {
     execFileSync('bash', [path.join(ROOT, 'scripts/ensure-conformance.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    problem = generatedProblem();
   } catch (error) {
-    const message = `the conformance cases could not be generated (bash scripts/ensure-conformance.sh): ${String(error)}`;
-    if (process.env.CI === 'true') throw new Error(`${message}; CI must not skip tests`);
-    return message;
+    problem = String(error);
   }
-  return generatedProblem();
+  if (problem === undefined) return undefined;
+  const message = `the OPA conformance cases are not compiled (${problem}): run "bash scripts/ensure-conformance.sh" (needs Go)`;
+  if (process.env.CI === 'true') throw new Error(`${message}; CI must not skip tests`);
+  return message;
 }
 
 const skip = ensureGenerated();
+if (skip) console.warn(`skipping: ${skip}`);
 const expected = JSON.parse(readFileSync(EXPECTED_FILE, 'utf8')) as ExpectedFailures;
 const directories = skip ? [] : caseDirectories();
 const outcomes = new Map<string, CaseOutcome>();
 const ranDirectories = new Set<string>();
 
 describe.skipIf(skip !== undefined)(`OPA v${OPA_VERSION} conformance cases through gatehouse's Wasm runtime`, () => {
+  test('the judge fails a case whose expectation is wrong', async () => {
+    const c = loadDirectory('aggregates').find((k) => k.want_result !== undefined && k.want_result.length > 0);
+    if (!c) throw new Error('no aggregates case with a result');
+    expect((await runCase(c)).passed).toBe(true);
+    const { want_result: _, ...bare } = c;
+    expect((await runCase({ ...c, want_result: [{ x: 'something else' }] })).passed).toBe(false);
+    expect((await runCase({ ...c, want_result: [...c.want_result!, { x: 'one more row' }] })).passed).toBe(false);
+    expect((await runCase({ ...bare, want_defined: false })).passed).toBe(false);
+    expect((await runCase({ ...bare, want_error_code: 'eval_conflict_error', want_error: '' })).passed).toBe(false);
+    expect((await runCase({ ...bare, want_error_code: 'eval_type_error', strict_error: true })).passed).toBe(false);
+  });
+
   test.each(directories)('%s', async (directory) => {
     const unexpected: string[] = [];
     const nowPassing: string[] = [];
