@@ -1,0 +1,180 @@
+/**
+ * crypto.* against OPA: digests and HMACs over generated strings, and the X.509/private-key parsers
+ * over certificates, chains, requests and keys made by openssl (RSA, P-256/384/521, Ed25519; SANs
+ * of every kind, key usages, name constraints, policies, CRL and AIA URLs), evaluated by
+ * `opa eval` in one run and by gatehouse's host functions; the results must be identical.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RegoValue } from '../../src/policy/builtins/types.js';
+import { callHost, exactJson, opaEvalCalls, plain, testContext } from '../support/jose-fixtures.js';
+import { tempDir } from '../support/policy.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+
+interface Call {
+  name: string;
+  args: RegoValue[];
+  label: string;
+}
+
+const KEYS: Record<string, string[]> = {
+  rsa: ['-newkey', 'rsa:2048'],
+  p256: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+  p384: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'],
+  p521: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-521'],
+  ed: ['-newkey', 'ed25519'],
+};
+
+interface Issued {
+  cert: string;
+  key: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** A certificate made by openssl: self-signed, or signed by `ca`. */
+function issue(dir: string, name: string, key: string, subject: string, extensions: string[], ca?: Issued): Issued {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  const args = ['req', '-x509', ...KEYS[key]!, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '3', '-subj', subject, '-utf8'];
+  if (ca) args.push('-CA', ca.certFile, '-CAkey', ca.keyFile);
+  for (const ext of extensions) args.push('-addext', ext);
+  execFileSync('openssl', args, { stdio: 'ignore' });
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile, keyFile };
+}
+
+const CA_EXT = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'];
+const derBase64 = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
+
+describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
+  const calls: Call[] = [];
+  let oracle: Map<number, unknown>;
+
+  beforeAll(() => {
+    const dir = tempDir('gatehouse-crypto-');
+    const add = (label: string, name: string, ...args: RegoValue[]) => calls.push({ label, name, args });
+
+    for (const text of ['', 'hello', 'ünïcødé ✓', 'a'.repeat(1000), '\u0000\n']) {
+      for (const fn of ['md5', 'sha1', 'sha256']) add(`${fn} ${text.slice(0, 10)}`, `crypto.${fn}`, text);
+      for (const fn of ['md5', 'sha1', 'sha256', 'sha512']) add(`hmac.${fn} ${text.slice(0, 10)}`, `crypto.hmac.${fn}`, text, `key-${text}`);
+      add(`hmac.equal ${text.slice(0, 10)}`, 'crypto.hmac.equal', text, text);
+      add(`hmac.equal differs ${text.slice(0, 10)}`, 'crypto.hmac.equal', text, `${text}x`);
+    }
+
+    const root = issue(dir, 'root', 'p256', '/C=US/O=Acme/CN=Root CA', ['basicConstraints=critical,CA:TRUE,pathlen:1', 'keyUsage=critical,keyCertSign,cRLSign']);
+    const inter = issue(dir, 'inter', 'rsa', '/O=Acme/OU=Mesh/CN=Intermediate', [...CA_EXT], root);
+    const leaf = issue(dir, 'leaf', 'p384', '/CN=svc.example/O=Acme/emailAddress=ops@example.com', [
+      'subjectAltName=DNS:svc.example,DNS:*.svc.example,URI:spiffe://prod.example/ns/shop/sa/checkout,email:a@b.c,IP:10.1.2.3,IP:2001:db8::1,URI:https://user@h.example:8443/p%20a?q=1#frag',
+      'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth,clientAuth,1.2.3.4', 'basicConstraints=critical,CA:FALSE',
+      'crlDistributionPoints=URI:http://crl.example/ca.crl', 'authorityInfoAccess=OCSP;URI:http://ocsp.example,caIssuers;URI:http://ca.example/ca.crt',
+      'certificatePolicies=2.23.140.1.2.1,1.3.6.1.4.1.99.1',
+    ], inter);
+    const clientOnly = issue(dir, 'client', 'ed', '/CN=client', ['extendedKeyUsage=clientAuth'], inter);
+    const constrained = issue(dir, 'constrained', 'p521', '/CN=Constrained CA', [...CA_EXT, 'nameConstraints=critical,permitted;DNS:.example,permitted;IP:10.0.0.0/255.0.0.0,excluded;email:bad.example,permitted;URI:.example', 'policyConstraints=requireExplicitPolicy:0,inhibitPolicyMapping:1', 'inhibitAnyPolicy=2', 'policyMappings=1.2.3.4:1.2.3.5'], root);
+    const underConstrained = issue(dir, 'under', 'p256', '/CN=under', ['subjectAltName=DNS:ok.example'], constrained);
+    const unicode = issue(dir, 'unicode', 'rsa', '/CN=Zoë Ünicode/O=Ąćme/O=Second Org/L=Kraków/ST=Mazowieckie/street=1 Main St/postalCode=00-001/serialNumber=42/OU=a/OU=b', ['subjectAltName=URI:urn:uuid:1234,URI:spiffe://td/a%2Fb', 'unknownCritical=critical,ASN1:NULL'.replace('unknownCritical', '1.2.3.4.5')]);
+    const v1like = issue(dir, 'plain', 'ed', '/CN=plain', []);
+
+    const certs = { root, inter, leaf, clientOnly, constrained, underConstrained, unicode, v1like };
+    for (const [label, c] of Object.entries(certs)) {
+      add(`parse ${label}`, 'crypto.x509.parse_certificates', c.cert);
+      add(`parse der ${label}`, 'crypto.x509.parse_certificates', derBase64(c.cert));
+      add(`parse b64 pem ${label}`, 'crypto.x509.parse_certificates', Buffer.from(c.cert).toString('base64'));
+    }
+    add('parse bundle', 'crypto.x509.parse_certificates', `${root.cert}${inter.cert}${leaf.cert}`);
+    add('parse der bundle', 'crypto.x509.parse_certificates', Buffer.concat([root.cert, inter.cert].map((p) => Buffer.from(derBase64(p), 'base64'))).toString('base64'));
+    add('parse key as cert', 'crypto.x509.parse_certificates', leaf.key);
+    add('parse junk', 'crypto.x509.parse_certificates', 'not base64!');
+    add('parse empty', 'crypto.x509.parse_certificates', '');
+    add('parse truncated', 'crypto.x509.parse_certificates', derBase64(leaf.cert).slice(0, 200));
+
+    const chain = `${root.cert}${inter.cert}${leaf.cert}`;
+    add('verify chain', 'crypto.x509.parse_and_verify_certificates', chain);
+    add('verify wrong order', 'crypto.x509.parse_and_verify_certificates', `${leaf.cert}${inter.cert}${root.cert}`);
+    add('verify missing intermediate', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${leaf.cert}`);
+    add('verify one cert', 'crypto.x509.parse_and_verify_certificates', root.cert);
+    add('verify client-only leaf', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${inter.cert}${clientOnly.cert}`);
+    add('verify junk', 'crypto.x509.parse_and_verify_certificates', 'junk');
+    add('verify pathlen', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${constrained.cert}${underConstrained.cert}`);
+    const opts = (o: Record<string, RegoValue>) => o;
+    const future = 4_102_444_800_000_000_000; // 2100-01-01
+    for (const [label, o] of [
+      ['empty', {}], ['client usage', { KeyUsages: ['KeyUsageClientAuth'] }], ['any usage', { KeyUsages: ['KeyUsageAny'] }],
+      ['code signing', { KeyUsages: ['KeyUsageCodeSigning'] }], ['bad usage', { KeyUsages: ['Nope'] }], ['dns ok', { DNSName: 'svc.example' }],
+      ['dns wildcard', { DNSName: 'a.svc.example' }], ['dns bad', { DNSName: 'other.example' }], ['ip', { DNSName: '10.1.2.3' }],
+      ['future', { CurrentTime: future }], ['past', { CurrentTime: 0 }], ['bad key', { Foo: 1 }], ['bad time', { CurrentTime: 'x' }],
+      ['max comparisons', { MaxConstraintComparisons: 10 }], ['usage set', { KeyUsages: new Set(['KeyUsageServerAuth']) }],
+    ] as [string, Record<string, RegoValue>][]) {
+      add(`verify opts ${label}`, 'crypto.x509.parse_and_verify_certificates_with_options', chain, opts(o));
+      add(`verify opts client ${label}`, 'crypto.x509.parse_and_verify_certificates_with_options', `${root.cert}${inter.cert}${clientOnly.cert}`, opts(o));
+    }
+    add('verify opts junk', 'crypto.x509.parse_and_verify_certificates_with_options', 'junk', { Foo: 1 });
+
+    for (const [label, c] of Object.entries({ leaf, inter, clientOnly, unicode })) {
+      add(`keypair ${label}`, 'crypto.x509.parse_keypair', c.cert, c.key);
+      add(`keypair b64 ${label}`, 'crypto.x509.parse_keypair', Buffer.from(c.cert).toString('base64'), Buffer.from(c.key).toString('base64'));
+    }
+    add('keypair mismatch', 'crypto.x509.parse_keypair', leaf.cert, inter.key);
+    add('keypair no key', 'crypto.x509.parse_keypair', leaf.cert, leaf.cert);
+
+    const pkcs1 = execFileSync('openssl', ['rsa', '-in', inter.keyFile, '-traditional'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const sec1 = execFileSync('openssl', ['ec', '-in', leaf.keyFile], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const keySets: [string, string][] = [
+      ['pkcs8 rsa', inter.key], ['pkcs1 rsa', pkcs1], ['pkcs8 ec', leaf.key], ['sec1 ec', sec1], ['ed25519', clientOnly.key],
+      ['all', `${pkcs1}${sec1}${clientOnly.key}${root.cert}`], ['b64', Buffer.from(pkcs1).toString('base64')], ['empty', ''],
+      ['cert only', root.cert], ['junk', 'junk'],
+    ];
+    for (const [label, text] of keySets) {
+      add(`private keys ${label}`, 'crypto.parse_private_keys', text);
+      add(`rsa private key ${label}`, 'crypto.x509.parse_rsa_private_key', text);
+    }
+
+    const csrFile = path.join(dir, 'r.csr');
+    execFileSync('openssl', ['req', '-new', '-key', leaf.keyFile, '-subj', '/CN=csr/O=Acme', '-addext', 'subjectAltName=DNS:a.example,URI:spiffe://x/y,IP:::1,email:x@y.z', '-addext', 'keyUsage=digitalSignature', '-out', csrFile], { stdio: 'ignore' });
+    const csr = readFileSync(csrFile, 'utf8');
+    add('csr', 'crypto.x509.parse_certificate_request', csr);
+    add('csr b64 der', 'crypto.x509.parse_certificate_request', derBase64(csr));
+    add('csr b64 pem', 'crypto.x509.parse_certificate_request', Buffer.from(csr).toString('base64'));
+    add('csr cert', 'crypto.x509.parse_certificate_request', Buffer.from(root.cert).toString('base64'));
+    add('csr junk', 'crypto.x509.parse_certificate_request', 'junk');
+    writeFileSync(path.join(dir, 'done'), '');
+
+    oracle = opaEvalCalls(tool.opa, dir, calls);
+  }, 120_000);
+
+  it('gives OPA\'s result for every call', () => {
+    const ctx = testContext(BigInt(Date.now()) * 1_000_000n);
+    const mismatches: string[] = [];
+    calls.forEach((call, i) => {
+      const ours = exactJson(plain(callHost(call.name, call.args, ctx)));
+      const theirs = exactJson(oracle.get(i));
+      if (ours !== theirs && !sameJson(ours, theirs)) mismatches.push(`${call.label}: ${differences(JSON.parse(ours), JSON.parse(theirs), '').slice(0, 5).join('; ')}`);
+    });
+    expect(mismatches).toEqual([]);
+    const defined = calls.filter((_c, i) => oracle.has(i)).length;
+    expect(defined).toBeGreaterThan(calls.length / 2);
+  });
+});
+
+/** Where two JSON values differ (paths with both values). */
+function differences(a: unknown, b: unknown, at: string): string[] {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${at}: gatehouse ${JSON.stringify(a)?.slice(0, 200)} opa ${JSON.stringify(b)?.slice(0, 200)}`];
+}
+
+/** Equal as JSON values (object key order aside). */
+function sameJson(a: string, b: string): boolean {
+  try {
+    expect(JSON.parse(a)).toEqual(JSON.parse(b));
+    return true;
+  } catch {
+    return false;
+  }
+}
