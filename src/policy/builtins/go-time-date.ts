@@ -88,7 +88,8 @@ export function wallClock(t: GoTime): WallClock {
   const inDay = local - days * SECONDS_PER_DAY;
   const hour = Math.floor(inDay / 3600);
   const minute = Math.floor((inDay % 3600) / 60);
-  return { ...civilFromDays(days), hour, minute, second: inDay % 60, days, zoneName: zone.name, offset: zone.offset };
+  const { year, month, day } = civilFromDays(days); // (no object spread: V8's is slow here)
+  return { year, month, day, hour, minute, second: inDay % 60, days, zoneName: zone.name, offset: zone.offset };
 }
 
 /** An int64 nanosecond count as a GoTime (Go's `time.Unix(0, ns).In(loc)`). */
@@ -155,13 +156,44 @@ function dateToAbsDays(year: bigint, month: bigint, day: bigint): bigint {
   return u64(centurydays + u64(i64(i64(u32(cday + ayday)) + day) - 1n));
 }
 
+type Int = bigint | number;
+
+/** Whether plain arithmetic on doubles is exact for these fields (no int64 overflow in Go either). */
+function small(year: Int, month: Int, day: Int, hour: Int, min: Int, sec: Int, nsec: Int): boolean {
+  const within = (x: Int, limit: number) => typeof x === 'number' && x >= -limit && x <= limit;
+  return within(year, 1e6) && within(month, 1e6) && within(day, 1e8) && within(hour, 1e8) && within(min, 1e9) && within(sec, 1e9) && within(nsec, 1e9);
+}
+
 /**
  * Go's `time.Date(year, month, day, hour, min, sec, nsec, loc)`: the instant (Unix seconds as an
  * int64, nanoseconds) whose wall clock in loc reads so, after normalising each field.
  */
-export function goDate(
-  year: bigint, month: bigint, day: bigint, hour: bigint, min: bigint, sec: bigint, nsec: bigint, loc: Location,
-): { sec: bigint; nsec: number } {
+export function goDate(year: Int, month: Int, day: Int, hour: Int, min: Int, sec: Int, nsec: Int, loc: Location): { sec: bigint; nsec: number } {
+  let unix: number | bigint;
+  let ns: number;
+  if (small(year, month, day, hour, min, sec, nsec)) {
+    // Every field is linear once month and nanoseconds are normalised: exact in doubles here.
+    const m = Number(month) - 1;
+    const y = Number(year) + Math.floor(m / 12);
+    const carry = Math.floor(Number(nsec) / 1e9);
+    ns = Number(nsec) - carry * 1e9;
+    unix = (daysFromCivil(y, m - Math.floor(m / 12) * 12 + 1, 1) + Number(day) - 1) * SECONDS_PER_DAY
+      + Number(hour) * 3600 + Number(min) * 60 + Number(sec) + carry;
+  } else {
+    const wide = wideDate(BigInt(year), BigInt(month), BigInt(day), BigInt(hour), BigInt(min), BigInt(sec), BigInt(nsec));
+    unix = wide.unix;
+    ns = wide.nsec;
+  }
+  // Go looks the offset up at the wall time read as UTC, then again at the corrected instant when
+  // that falls outside the first zone period; both amount to the offset in effect at the latter.
+  const first = loc.lookup(Number(unix)).offset;
+  if (first === 0) return { sec: BigInt(unix), nsec: ns };
+  const offset = loc.lookup(Number(unix) - first).offset;
+  return { sec: typeof unix === 'number' ? BigInt(unix - offset) : i64(unix - BigInt(offset)), nsec: ns };
+}
+
+/** time.Date's normalisation and day count with Go's int64/uint64 wrap-around, for any inputs. */
+function wideDate(year: bigint, month: bigint, day: bigint, hour: bigint, min: bigint, sec: bigint, nsec: bigint): { unix: bigint; nsec: number } {
   let m = i64(month - 1n);
   [year, m] = norm(year, m, 12n);
   month = m + 1n;
@@ -170,12 +202,6 @@ export function goDate(
   [hour, min] = norm(hour, min, 60n);
   [day, hour] = norm(day, hour, 24n);
   const clock = i64(i64(i64(hour * 3600n) + i64(min * 60n)) + sec);
-  let unix = i64(i64(i64(i64(dateToAbsDays(year, month, day)) * 86400n) + clock) + ABSOLUTE_TO_UNIX);
-  // Go looks the offset up at the wall time read as UTC, then again at the corrected instant when
-  // that falls outside the first zone period; both amount to the offset in effect at the latter.
-  const first = loc.lookup(Number(unix)).offset;
-  if (first !== 0) {
-    unix = i64(unix - BigInt(loc.lookup(Number(unix) - first).offset));
-  }
-  return { sec: unix, nsec: Number(nsec) };
+  const unix = i64(i64(i64(i64(dateToAbsDays(year, month, day)) * 86400n) + clock) + ABSOLUTE_TO_UNIX);
+  return { unix, nsec: Number(nsec) };
 }

@@ -4,7 +4,7 @@
  */
 import { type GoTime, wallClock, weekdayOfDays, yearDay } from './go-time-date.js';
 import {
-  digitsLen, formatInt, fromBytes, LONG_DAY_NAMES, LONG_MONTH_NAMES, nextStdChunk, separator, Std, STD_MASK, toBytes,
+  digitsLen, formatInt, fromBytes, layoutChunks, LONG_DAY_NAMES, LONG_MONTH_NAMES, separator, Std, STD_MASK, toBytes,
 } from './go-time-layout.js';
 
 /** Go's appendNano: the fractional second of a FracSecond0/FracSecond9 element. */
@@ -48,13 +48,10 @@ function formatOffset(std: number, offset: number): string {
 /** Go's t.Format(layout). */
 export function formatTime(t: GoTime, layoutText: string): string {
   const w = wallClock(t);
-  let layout = toBytes(layoutText);
   let out = '';
-  for (;;) {
-    const { prefix, std, suffix } = nextStdChunk(layout);
+  for (const { prefix, std } of layoutChunks(toBytes(layoutText))) {
     out += prefix;
     if (std === 0) break;
-    layout = suffix;
     switch (std & STD_MASK) {
       case Std.Year:
         out += formatInt(Math.abs(w.year) % 100, 2);

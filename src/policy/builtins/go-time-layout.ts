@@ -74,14 +74,16 @@ export const SHORT_DAY_NAMES = LONG_DAY_NAMES.map((d) => d.slice(0, 3));
 export const LONG_MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 export const SHORT_MONTH_NAMES = LONG_MONTH_NAMES.map((m) => m.slice(0, 3));
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** A JS string as its UTF-8 bytes, one char per byte. */
 export function toBytes(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
+  return ASCII.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
 }
 
 /** The inverse of toBytes. */
 export function fromBytes(b: string): string {
-  return Buffer.from(b, 'latin1').toString('utf8');
+  return ASCII.test(b) ? b : Buffer.from(b, 'latin1').toString('utf8');
 }
 
 export function isDigitAt(s: string, i: number): boolean {
@@ -103,8 +105,8 @@ function fracSecond(code: number, n: number, c: string): number {
   return c === '.' ? packed : packed | (1 << STD_SEPARATOR_SHIFT);
 }
 
-function startsWithLowerCase(s: string): boolean {
-  const c = s.charCodeAt(0);
+function startsWithLowerCase(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
   return c >= 0x61 && c <= 0x7a;
 }
 
@@ -116,40 +118,39 @@ export interface Chunk {
 
 /** Go's nextStdChunk: the text before the first layout element, the element, and the rest. */
 export function nextStdChunk(layout: string): Chunk {
-  const at = (i: number, s: string) => layout.startsWith(s, i);
   const chunk = (i: number, std: number, len: number): Chunk => ({ prefix: layout.slice(0, i), std, suffix: layout.slice(i + len) });
   for (let i = 0; i < layout.length; i++) {
     switch (layout[i]) {
       case 'J':
-        if (at(i, 'Jan')) {
-          if (at(i, 'January')) return chunk(i, Std.LongMonth, 7);
-          if (!startsWithLowerCase(layout.slice(i + 3))) return chunk(i, Std.Month, 3);
+        if (layout.startsWith('Jan', i)) {
+          if (layout.startsWith('January', i)) return chunk(i, Std.LongMonth, 7);
+          if (!startsWithLowerCase(layout, i + 3)) return chunk(i, Std.Month, 3);
         }
         break;
       case 'M':
-        if (at(i, 'Mon')) {
-          if (at(i, 'Monday')) return chunk(i, Std.LongWeekDay, 6);
-          if (!startsWithLowerCase(layout.slice(i + 3))) return chunk(i, Std.WeekDay, 3);
+        if (layout.startsWith('Mon', i)) {
+          if (layout.startsWith('Monday', i)) return chunk(i, Std.LongWeekDay, 6);
+          if (!startsWithLowerCase(layout, i + 3)) return chunk(i, Std.WeekDay, 3);
         }
-        if (at(i, 'MST')) return chunk(i, Std.TZ, 3);
+        if (layout.startsWith('MST', i)) return chunk(i, Std.TZ, 3);
         break;
       case '0': {
         const next = layout.charCodeAt(i + 1);
         if (next >= 0x31 && next <= 0x36) return chunk(i, STD_0X[next - 0x31]!, 2);
-        if (at(i, '002')) return chunk(i, Std.ZeroYearDay, 3);
+        if (layout.startsWith('002', i)) return chunk(i, Std.ZeroYearDay, 3);
         break;
       }
       case '1':
-        return at(i, '15') ? chunk(i, Std.Hour, 2) : chunk(i, Std.NumMonth, 1);
+        return layout.startsWith('15', i) ? chunk(i, Std.Hour, 2) : chunk(i, Std.NumMonth, 1);
       case '2':
-        return at(i, '2006') ? chunk(i, Std.LongYear, 4) : chunk(i, Std.Day, 1);
+        return layout.startsWith('2006', i) ? chunk(i, Std.LongYear, 4) : chunk(i, Std.Day, 1);
       case '_':
         if (layout[i + 1] === '2') {
           // "_2006" is a literal "_" followed by the year.
-          if (at(i + 1, '2006')) return { prefix: layout.slice(0, i + 1), std: Std.LongYear, suffix: layout.slice(i + 5) };
+          if (layout.startsWith('2006', i + 1)) return { prefix: layout.slice(0, i + 1), std: Std.LongYear, suffix: layout.slice(i + 5) };
           return chunk(i, Std.UnderDay, 2);
         }
-        if (at(i, '__2')) return chunk(i, Std.UnderYearDay, 3);
+        if (layout.startsWith('__2', i)) return chunk(i, Std.UnderYearDay, 3);
         break;
       case '3':
         return chunk(i, Std.Hour12, 1);
@@ -164,19 +165,14 @@ export function nextStdChunk(layout: string): Chunk {
         if (layout[i + 1] === 'm') return chunk(i, Std.pm, 2);
         break;
       case '-':
-        if (at(i, '-070000')) return chunk(i, Std.NumSecondsTz, 7);
-        if (at(i, '-07:00:00')) return chunk(i, Std.NumColonSecondsTZ, 9);
-        if (at(i, '-0700')) return chunk(i, Std.NumTZ, 5);
-        if (at(i, '-07:00')) return chunk(i, Std.NumColonTZ, 6);
-        if (at(i, '-07')) return chunk(i, Std.NumShortTZ, 3);
+      case 'Z': {
+        // "-070000", "-07:00:00", "-0700", "-07:00", "-07" and their "Z" forms, longest first.
+        const iso = layout[i] === 'Z';
+        for (const [text, num, isoStd] of OFFSET_ELEMENTS) {
+          if (layout.startsWith(text, i + 1)) return chunk(i, iso ? isoStd : num, text.length + 1);
+        }
         break;
-      case 'Z':
-        if (at(i, 'Z070000')) return chunk(i, Std.ISO8601SecondsTZ, 7);
-        if (at(i, 'Z07:00:00')) return chunk(i, Std.ISO8601ColonSecondsTZ, 9);
-        if (at(i, 'Z0700')) return chunk(i, Std.ISO8601TZ, 5);
-        if (at(i, 'Z07:00')) return chunk(i, Std.ISO8601ColonTZ, 6);
-        if (at(i, 'Z07')) return chunk(i, Std.ISO8601ShortTZ, 3);
-        break;
+      }
       case '.':
       case ',': {
         const ch = layout[i + 1];
@@ -194,6 +190,45 @@ export function nextStdChunk(layout: string): Chunk {
     }
   }
   return { prefix: layout, std: 0, suffix: '' };
+}
+
+const OFFSET_ELEMENTS: readonly [string, number, number][] = [
+  ['070000', Std.NumSecondsTz, Std.ISO8601SecondsTZ],
+  ['07:00:00', Std.NumColonSecondsTZ, Std.ISO8601ColonSecondsTZ],
+  ['0700', Std.NumTZ, Std.ISO8601TZ],
+  ['07:00', Std.NumColonTZ, Std.ISO8601ColonTZ],
+  ['07', Std.NumShortTZ, Std.ISO8601ShortTZ],
+];
+
+/** One element of a layout: the literal text before it, its std code (0 at the end) and its text. */
+export interface LayoutChunk {
+  prefix: string;
+  std: number;
+  text: string;
+}
+
+const CHUNK_CACHE_LIMIT = 256;
+const chunkCache = new Map<string, readonly LayoutChunk[]>();
+
+/**
+ * A layout (a byte string) as its chunks, the last one with std 0 and the trailing text. Memoised
+ * (bounded): policies use a handful of layouts.
+ */
+export function layoutChunks(layout: string): readonly LayoutChunk[] {
+  let chunks = chunkCache.get(layout);
+  if (chunks) return chunks;
+  const out: LayoutChunk[] = [];
+  let rest = layout;
+  for (;;) {
+    const { prefix, std, suffix } = nextStdChunk(rest);
+    out.push({ prefix, std, text: rest.slice(prefix.length, rest.length - suffix.length) });
+    if (std === 0) break;
+    rest = suffix;
+  }
+  chunks = out;
+  if (chunkCache.size >= CHUNK_CACHE_LIMIT) chunkCache.delete(chunkCache.keys().next().value as string);
+  chunkCache.set(layout, chunks);
+  return chunks;
 }
 
 /** Go's appendInt: x in decimal, zero-padded to width digits (the sign not counted). */

@@ -19,16 +19,19 @@ export function quote(bytes: string): string {
 export const BAD = Symbol('errBad');
 export type Bad = typeof BAD;
 
-/** Go's leadingInt: the leading [0-9]* as a uint64, or BAD on overflow. */
-export function leadingInt(s: string): { x: bigint; rem: string } | Bad {
-  let x = 0n;
+/** Go's leadingInt: the leading [0-9]* as a uint64 (a number when short), or BAD on overflow. */
+export function leadingInt(s: string): { x: bigint | number; rem: string } | Bad {
   let i = 0;
-  for (; i < s.length && isDigitAt(s, i); i++) {
+  while (i < s.length && isDigitAt(s, i)) i++;
+  const rem = s.slice(i);
+  if (i <= 15) return { x: i === 0 ? 0 : Number(s.slice(0, i)), rem };
+  let x = 0n;
+  for (let j = 0; j < i; j++) {
     if (x > 2n ** 63n / 10n) return BAD;
-    x = x * 10n + BigInt(s.charCodeAt(i) - 0x30);
+    x = x * 10n + BigInt(s.charCodeAt(j) - 0x30);
     if (x > 2n ** 63n) return BAD;
   }
-  return { x, rem: s.slice(i) };
+  return { x, rem };
 }
 
 /** Go's atoi: an optionally signed decimal that must fill s. */
@@ -40,8 +43,8 @@ export function atoi(s: string): number | Bad {
   }
   const r = leadingInt(s);
   if (r === BAD || r.rem !== '') return BAD;
-  const x = Number(BigInt.asIntN(64, r.x));
-  return neg ? -x : x;
+  const x = typeof r.x === 'number' ? r.x : Number(BigInt.asIntN(64, r.x)); // Go's int(uint64) wraps
+  return neg ? 0 - x : x; // (0 -, so never -0)
 }
 
 /** Go's getnum: one or two digits (exactly two when fixed). */
@@ -102,7 +105,7 @@ export function lookupName(tab: readonly string[], val: string): [number, string
 function parseSignedOffset(value: string): number {
   if (value[0] !== '-' && value[0] !== '+') return 0;
   const r = leadingInt(value.slice(1));
-  if (r === BAD || r.rem.length === value.length - 1 || r.x > 23n) return 0;
+  if (r === BAD || r.rem.length === value.length - 1 || r.x > 23) return 0;
   return value.length - r.rem.length;
 }
 

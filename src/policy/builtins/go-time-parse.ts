@@ -7,12 +7,11 @@
  * and "GMT+3" both read as UTC), and so does this.
  */
 import { daysBefore, daysIn, goDate, isLeap } from './go-time-date.js';
-import { digitsLen, fromBytes, LONG_DAY_NAMES, LONG_MONTH_NAMES, nextStdChunk, Std, STD_MASK, toBytes } from './go-time-layout.js';
+import { digitsLen, fromBytes, isDigitAt, layoutChunks, LONG_DAY_NAMES, LONG_MONTH_NAMES, Std, STD_MASK, toBytes } from './go-time-layout.js';
 import {
   atoi, BAD, type Bad, commaOrPeriod, getnum, getnum3, lookupName, parseNanoseconds, parseTimeZone, quote, skip,
 } from './go-time-parse-fields.js';
 import { type Location, UTC } from './go-time-zone.js';
-import { isDigitAt } from './go-time-layout.js';
 
 /** A value that does not match its layout (Go's *time.ParseError), with Go's message. */
 export class GoParseError extends Error {}
@@ -34,7 +33,7 @@ export function parseTime(layoutText: string, valueText: string, local: Location
       ? `parsing time ${quote(avalue)} as ${quote(alayout)}: cannot parse ${quote(valueElem)} as ${quote(layoutElem)}`
       : `parsing time ${quote(avalue)}${message}`);
 
-  let layout = alayout;
+  const chunks = layoutChunks(alayout);
   let value = avalue;
   let amSet = false;
   let pmSet = false;
@@ -50,9 +49,8 @@ export function parseTime(layoutText: string, valueText: string, local: Location
   let zoneOffset = -1;
   let zoneName = '';
 
-  for (;;) {
-    const { prefix, std, suffix } = nextStdChunk(layout);
-    const stdstr = layout.slice(prefix.length, layout.length - suffix.length);
+  for (let index = 0; ; index++) {
+    const { prefix, std, text: stdstr } = chunks[index]!;
     const skipped = skip(value, prefix);
     if (skipped === BAD) throw fail(prefix, value);
     value = skipped;
@@ -60,7 +58,6 @@ export function parseTime(layoutText: string, valueText: string, local: Location
       if (value.length !== 0) throw fail('', value, `: extra text: ${quote(value)}`);
       break;
     }
-    layout = suffix;
     const hold = value;
     let rangeErr = '';
     let bad = false;
@@ -158,7 +155,7 @@ export function parseTime(layoutText: string, valueText: string, local: Location
         }
         // A fractional second in the value that the layout does not spell out.
         if (value.length >= 2 && commaOrPeriod(value[0]) && isDigitAt(value, 1)) {
-          const next = nextStdChunk(layout).std & STD_MASK;
+          const next = chunks[index + 1]!.std & STD_MASK;
           if (next === Std.FracSecond0 || next === Std.FracSecond9) break;
           let n = 2;
           while (n < value.length && isDigitAt(value, n)) n++;
@@ -264,7 +261,7 @@ export function parseTime(layoutText: string, valueText: string, local: Location
   }
   if (day < 1 || day > daysIn(month, year)) throw fail('', value, ': day out of range');
 
-  const t = goDate(BigInt(year), BigInt(month), BigInt(day), BigInt(hour), BigInt(min), BigInt(sec), BigInt(nsec), UTC);
+  const t = goDate(year, month, day, hour, min, sec, nsec, UTC);
   if (utc) return t;
   if (zoneOffset !== -1) return { sec: t.sec - BigInt(zoneOffset), nsec: t.nsec };
   if (zoneName !== '') {

@@ -141,9 +141,11 @@ export const timeBuiltins: BuiltinFamily = {
       const m = intOperand('time.add_date', 3, months);
       const d = intOperand('time.add_date', 4, days);
       const w = wallClock(t);
-      const i64 = (x: bigint) => BigInt.asIntN(64, x);
-      const r = goDate(i64(BigInt(w.year) + y), i64(BigInt(w.month) + m), i64(BigInt(w.day) + d),
-        BigInt(w.hour), BigInt(w.minute), BigInt(w.second), BigInt(t.nsec), t.loc);
+      const add = (a: number, b: bigint) => {
+        const sum = BigInt.asIntN(64, BigInt(a) + b); // Go's int wraps
+        return Number.isSafeInteger(Number(sum)) ? Number(sum) : sum;
+      };
+      const r = goDate(add(w.year, y), add(w.month, m), add(w.day, d), w.hour, w.minute, w.second, t.nsec, t.loc);
       return safeNs('time.add_date', r.sec, r.nsec);
     },
   },
