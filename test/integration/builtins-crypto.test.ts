@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
-import { callHost, exactJson, opaEvalCalls, plain, testContext } from '../support/jose-fixtures.js';
+import { callHost, exactJson, opaEvalCalls, plain, testContext, wasmEvalCalls } from '../support/jose-fixtures.js';
 import { tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -53,8 +53,9 @@ const derBase64 = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
 describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
   const calls: Call[] = [];
   let oracle: Map<number, unknown>;
+  let wasm: Map<number, unknown>;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const dir = tempDir('gatehouse-crypto-');
     const add = (label: string, name: string, ...args: RegoValue[]) => calls.push({ label, name, args });
 
@@ -144,6 +145,7 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     writeFileSync(path.join(dir, 'done'), '');
 
     oracle = opaEvalCalls(tool.opa, dir, calls);
+    wasm = await wasmEvalCalls(tool.opa, dir, calls, () => BigInt(Date.now()) * 1_000_000n);
   }, 120_000);
 
   it('gives OPA\'s result for every call', () => {
@@ -157,6 +159,12 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     expect(mismatches).toEqual([]);
     const defined = calls.filter((_c, i) => oracle.has(i)).length;
     expect(defined).toBeGreaterThan(calls.length / 2);
+  });
+
+  it('gives OPA\'s result end to end, through a policy compiled to Wasm and gatehouse\'s runtime', () => {
+    expect(wasm.size).toBe(oracle.size);
+    const mismatches = calls.flatMap((call, i) => (sameValue(wasm.get(i), oracle.get(i)) ? [] : [`${call.label}: wasm ${exactJson(wasm.get(i)).slice(0, 300)} opa ${exactJson(oracle.get(i)).slice(0, 300)}`]));
+    expect(mismatches).toEqual([]);
   });
 });
 
@@ -173,6 +181,17 @@ function differences(a: unknown, b: unknown, at: string): string[] {
 function sameJson(a: string, b: string): boolean {
   try {
     expect(JSON.parse(a)).toEqual(JSON.parse(b));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Equal as Rego results (exact numbers; object key order aside). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (exactJson(a) === exactJson(b)) return true;
+  try {
+    expect(a).toEqual(b);
     return true;
   } catch {
     return false;

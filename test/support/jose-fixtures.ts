@@ -5,10 +5,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { constants, createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseJsonExact } from '../../src/policy/rego-value.js';
+import { buildBundle } from '../../src/policy/build.js';
 import { HOST_BUILTINS } from '../../src/policy/builtins/catalogue.js';
+import { readBundle } from '../../src/policy/bundle.js';
+import { WasmPolicy } from '../../src/policy/evaluator.js';
 import type { BuiltinContext, RegoValue } from '../../src/policy/builtins/types.js';
 
 export interface TestKey {
@@ -84,18 +87,23 @@ export function callHost(name: string, args: RegoValue[], ctx: BuiltinContext = 
   }
 }
 
-/**
- * Evaluate every case with `opa eval` in one run: `out[i] := <name>(args...)` for each case, so a
- * case whose call is an error (undefined) is missing from the result.
- */
-export function opaEvalCalls(opa: string, dir: string, calls: { name: string; args: RegoValue[] }[]): Map<number, unknown> {
+/** The oracle policy: `out[i] := <name>(args...)` for each call, so an error leaves `out[i]` out. */
+function oraclePolicy(calls: { name: string; args: RegoValue[] }[]): string {
   const byArity = new Map<string, number>();
   for (const call of calls) byArity.set(call.name, call.args.length);
   const rules = [...byArity].map(([name, arity], i) => {
     const args = Array.from({ length: arity }, (_, j) => `c.args[${j}]`).join(', ');
     return `out[i] := ${name}(${args}) if {\n  some i, c in input.calls\n  c.name == "${name}"\n}\n# ${i}`;
   });
-  const policy = `package t\n\n${rules.join('\n\n')}\n`;
+  return `package t\n\n${rules.join('\n\n')}\n`;
+}
+
+/**
+ * Evaluate every call with `opa eval` in one run; a call that is an error (undefined) is missing
+ * from the result.
+ */
+export function opaEvalCalls(opa: string, dir: string, calls: { name: string; args: RegoValue[] }[]): Map<number, unknown> {
+  const policy = oraclePolicy(calls);
   const policyFile = path.join(dir, 'oracle.rego');
   const inputFile = path.join(dir, 'oracle-input.json');
   writeFileSync(policyFile, policy);
@@ -103,6 +111,28 @@ export function opaEvalCalls(opa: string, dir: string, calls: { name: string; ar
   const stdout = execFileSync(opa, ['eval', '--format', 'json', '-d', policyFile, '-i', inputFile, 'data.t.out'], { maxBuffer: 256 << 20 }).toString();
   const parsed = parseJsonExact(stdout) as { result?: { expressions: { value: Record<string, unknown> }[] }[] };
   const value = parsed.result?.[0]?.expressions[0]?.value ?? {};
+  return new Map(Object.entries(value).map(([k, v]) => [Number(k), v]));
+}
+
+/**
+ * The same calls end to end through gatehouse: the oracle policy built by `gatehouse build`'s code
+ * (OPA's Wasm compiler, the catalogue's capabilities), loaded and evaluated as serve does.
+ */
+export async function wasmEvalCalls(opa: string, dir: string, calls: { name: string; args: RegoValue[] }[], wallClockNs: () => bigint): Promise<Map<number, unknown>> {
+  const src = path.join(dir, 'wasm-src');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(path.join(src, 'oracle.rego'), oraclePolicy(calls));
+  const out = path.join(dir, 'oracle.tar.gz');
+  buildBundle({ opa, policies: src, out, entrypoint: 't/out', log: () => undefined });
+  const policy = await WasmPolicy.load(await readBundle(out, { maxBytes: 1 << 26 }), {
+    entrypoint: 't/out',
+    maxMemoryBytes: 1 << 28,
+    cache: { mode: 'off', ttlMs: 0, keyFields: [], nondeterministicTtlMs: 0 },
+    wallClockNs,
+  });
+  const input = new TextEncoder().encode(exactJson({ calls }));
+  const rows = parseJsonExact(policy.evaluateJson(input)) as { result?: Record<string, unknown> }[];
+  const value = rows[0]?.result ?? {};
   return new Map(Object.entries(value).map(([k, v]) => [Number(k), v]));
 }
 
