@@ -52,6 +52,8 @@ export interface SidecarOptions {
   maxRequestBytes?: number;
   /** Serve HTTPS and require a client certificate from this CA; forward it (include_peer_certificate). */
   tls?: { cert: string; key: string; clientCa: string };
+  /** Call gatehouse over mTLS with this client certificate, trusting `ca` for gatehouse's. */
+  gatehouseTls?: { cert: string; key: string; ca: string };
 }
 
 export interface Sidecar {
@@ -162,7 +164,7 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
       listeners: [listener],
       clusters: [
         staticCluster('upstream', options.upstreamPort, false),
-        staticCluster('gatehouse', options.gatehousePort, true),
+        { ...staticCluster('gatehouse', options.gatehousePort, true), ...(options.gatehouseTls ? { transport_socket: upstreamTls(options.gatehouseTls) } : {}) },
       ],
     },
   };
@@ -177,6 +179,21 @@ function downstreamTls(tls: NonNullable<SidecarOptions['tls']>): object {
       common_tls_context: {
         tls_certificates: [{ certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } }],
         validation_context: { trusted_ca: { filename: tls.clientCa } },
+      },
+    },
+  };
+}
+
+function upstreamTls(tls: NonNullable<SidecarOptions['gatehouseTls']>): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: 'localhost',
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        tls_certificates: [{ certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } }],
+        validation_context: { trusted_ca: { filename: tls.ca } },
       },
     },
   };
