@@ -68,6 +68,10 @@ writeFileSync(
 );
 rmSync(outDir, { recursive: true, force: true });
 renameSync(building, outDir);
+// Cases of other OPA versions are not needed any more.
+for (const old of readdirSync(path.dirname(outDir)).filter((d) => d.startsWith('opa-v') && d !== path.basename(outDir))) {
+  rmSync(path.join(path.dirname(outDir), old), { recursive: true, force: true });
+}
 console.error(`compiled ${compiled} conformance cases into ${path.relative(ROOT, outDir)} (${unrunnable.length} cases the generator refuses) in ${Math.round((Date.now() - started) / 1000)} s`);
 
 function isCurrent() {
