@@ -7,23 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { differences, evaluateBoth, type BuiltinCase } from '../support/builtin-oracle.js';
 import { opaOrSkip } from '../support/tools.js';
+import { pickOne as pick, seededRandom as random } from '../support/seeded-random.js';
 import { formatTime } from '../../src/policy/builtins/go-time-format.js';
 import { fromUnixNano } from '../../src/policy/builtins/go-time-date.js';
 import { loadLocation } from '../../src/policy/builtins/go-time-zone-load.js';
 
 const tool = opaOrSkip();
-
-/** mulberry32: a small seeded generator. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ZONES = [...Intl.supportedValuesOf('timeZone'), 'US/Eastern', 'Asia/Calcutta', 'GB', 'Etc/GMT-14', 'Etc/GMT+12', 'CET', 'MST7MDT', 'Local', ''];
 const ELEMENTS = [
@@ -31,10 +20,6 @@ const ELEMENTS = [
   'MST', 'Z0700', 'Z07:00', 'Z07', 'Z070000', 'Z07:00:00', '-07', '-0700', '-07:00', '-070000', '-07:00:00', '.000', '.999999999', ',000', '.99', '.0',
 ];
 const LITERALS = [' ', '-', ':', 'T', '/', ', ', '  ', 'at ', 'x', '(', ')', 'é'];
-
-function pick<T>(rand: () => number, items: readonly T[]): T {
-  return items[Math.floor(rand() * items.length)]!;
-}
 
 /** An instant: mostly 1900..2100, some anywhere in int64. */
 function instant(rand: () => number): bigint {
