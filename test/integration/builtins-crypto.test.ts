@@ -79,6 +79,38 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     const underConstrained = issue(dir, 'under', 'p256', '/CN=under', ['subjectAltName=DNS:ok.example'], constrained);
     const unicode = issue(dir, 'unicode', 'rsa', '/CN=Zoë Ünicode/O=Ąćme/O=Second Org/L=Kraków/ST=Mazowieckie/street=1 Main St/postalCode=00-001/serialNumber=42/OU=a/OU=b', ['subjectAltName=URI:urn:uuid:1234,URI:spiffe://td/a%2Fb', 'unknownCritical=critical,ASN1:NULL'.replace('unknownCritical', '1.2.3.4.5')]);
     const v1like = issue(dir, 'plain', 'ed', '/CN=plain', []);
+    // Name constraints: leaves inside and outside a constrained CA's permitted/excluded names.
+    const nc = issue(dir, 'nc', 'p256', '/CN=nc', [...CA_EXT, 'nameConstraints=critical,permitted;DNS:.example,excluded;DNS:bad.example,permitted;IP:10.0.0.0/255.0.0.0,permitted;email:example,permitted;URI:.example,excluded;IP:10.9.0.0/255.255.0.0'], root);
+    const sans: Record<string, string> = {
+      ok: 'DNS:ok.example', apex: 'DNS:example', bad: 'DNS:bad.example', sub: 'DNS:x.bad.example', wildcard: 'DNS:*.example', evil: 'DNS:evil.com',
+      ip: 'IP:10.1.1.1', ipExcluded: 'IP:10.9.1.1', ipOut: 'IP:192.168.1.1', ip6: 'IP:2001:db8::1', email: 'email:a@example', emailOut: 'email:a@other.com',
+      uri: 'URI:https://a.example/x', uriPort: 'URI:https://a.example:8443/x', uriOut: 'URI:https://other.com/', uriIp: 'URI:https://10.0.0.1/',
+      spiffe: 'URI:spiffe://td.example/x', mixed: 'DNS:ok.example,DNS:evil.com', upper: 'DNS:OK.EXAMPLE',
+    };
+    for (const [label, san] of Object.entries(sans)) {
+      const leafUnderNc = issue(dir, `nc-${label}`, 'p256', `/CN=${label}`, [`subjectAltName=${san}`], nc);
+      add(`name constraints ${label}`, 'crypto.x509.parse_and_verify_certificates_with_options', `${root.cert}${nc.cert}${leafUnderNc.cert}`, { KeyUsages: ['KeyUsageAny'] });
+    }
+    const cnOnly = issue(dir, 'nc-cn', 'p256', '/CN=evil.com', [], nc);
+    add('name constraints cn only', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${nc.cert}${cnOnly.cert}`);
+    // Policies: a CA that requires an explicit policy, over leaves without / with one.
+    const explicit = issue(dir, 'explicit', 'p256', '/CN=explicit', [...CA_EXT, 'policyConstraints=requireExplicitPolicy:1', 'certificatePolicies=2.23.140.1.2.1'], root);
+    const noPolicy = issue(dir, 'no-policy', 'p256', '/CN=no-policy', ['subjectAltName=DNS:x.example'], explicit);
+    add('explicit policy missing', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${explicit.cert}${noPolicy.cert}`);
+    const mapsAny = issue(dir, 'maps-any', 'p256', '/CN=maps-any', [...CA_EXT, 'policyMappings=2.5.29.32.0:1.2.3.4', 'certificatePolicies=2.5.29.32.0'], root);
+    const underMapsAny = issue(dir, 'under-maps-any', 'p256', '/CN=under', ['subjectAltName=DNS:x.example'], mapsAny);
+    add('policy mapping of anyPolicy', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${mapsAny.cert}${underMapsAny.cert}`);
+    // A v1 certificate (no extensions) issued by openssl x509 -req.
+    const v1Key = path.join(dir, 'v1.key');
+    const v1Csr = path.join(dir, 'v1.csr');
+    const v1Cert = path.join(dir, 'v1.crt');
+    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', v1Key, '-subj', '/CN=v1/O=Old', '-out', v1Csr], { stdio: 'ignore' });
+    execFileSync('openssl', ['x509', '-req', '-in', v1Csr, '-CA', inter.certFile, '-CAkey', inter.keyFile, '-CAcreateserial', '-days', '2', '-out', v1Cert], { stdio: 'ignore' });
+    add('parse v1', 'crypto.x509.parse_certificates', readFileSync(v1Cert, 'utf8'));
+    add('verify v1 leaf', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${inter.cert}${readFileSync(v1Cert, 'utf8')}`);
+    add('pem with headers', 'crypto.x509.parse_certificates', root.cert.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n'));
+    add('pem junk between', 'crypto.x509.parse_certificates', `${root.cert}junk\n${inter.cert}`);
+    add('pem private key block', 'crypto.x509.parse_certificates', `${root.cert}${inter.key}`);
 
     const certs = { root, inter, leaf, clientOnly, constrained, underConstrained, unicode, v1like };
     for (const [label, c] of Object.entries(certs)) {
