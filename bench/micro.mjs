@@ -2,7 +2,7 @@
 // In-process cost of one Check through gatehouse's pipeline (decode → input → cache/evaluate →
 // decision → encoded CheckResponse), without gRPC or the network, on the benchmark corpus and
 // policy. Single-threaded, so a busy second core disturbs it far less than a load test.
-//   node bench/micro.mjs [--checks N]
+//   node bench/micro.mjs [--checks N] [--hygiene strict|compatible]
 // Prints µs per Check for: protobuf decode alone (a floor), cache off (every Check evaluated),
 // cache on cold (the realistic mix, hit ratio shown), cache hits only, and the ratios.
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { authorize } from '../dist/authz/authorize.js';
+import { hygieneSettings } from '../dist/authz/hygiene/index.js';
 import { DecisionCache } from '../dist/cache/decision-cache.js';
 import { encodeResponse } from '../dist/grpc/check-service.js';
 import { authzProtos } from '../dist/grpc/protos.js';
@@ -18,7 +19,7 @@ import { readBundle } from '../dist/policy/bundle.js';
 import { WasmPolicy } from '../dist/policy/evaluator.js';
 import { POLICY_DIR, makeCorpus } from './corpus.mjs';
 
-const { values } = parseArgs({ options: { checks: { type: 'string', default: '40000' } } });
+const { values } = parseArgs({ options: { checks: { type: 'string', default: '40000' }, hygiene: { type: 'string', default: 'strict' } } });
 const checks = Number(values.checks);
 const root = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-micro-'));
@@ -35,7 +36,7 @@ const corpus = makeCorpus(data, 2000).map((r) => protos.encodeCheckRequest(r));
 const deps = (cache) => ({
   decode: protos.decodeCheckRequest,
   currentPolicy: () => policy,
-  inputOptions: { maxBodyBytes: 1 << 20, xfccTrustedSources: new Set() },
+  inputOptions: { maxBodyBytes: 1 << 20, hygiene: hygieneSettings(values.hygiene), xfccTrustedSources: new Set() },
   trustDomains: new Set(),
   newDecisionId: () => '00000000-0000-4000-8000-000000000000',
   nowNs: process.hrtime.bigint,
@@ -73,7 +74,7 @@ for (const bytes of corpus) authorize(bytes, warmDeps);
 rows.push(measure('cache on, hits only', (i) => encodeResponse(authorize(corpus[i % corpus.length], warmDeps), protos)));
 
 const base = rows[1].usPerCheck;
-console.log(`gatehouse pipeline, in process: ${checks} Checks per row, ${corpus.length} distinct requests (bench/corpus.mjs), Node ${process.version}`);
+console.log(`gatehouse pipeline, in process: ${checks} Checks per row, ${corpus.length} distinct requests (bench/corpus.mjs), request_hygiene ${values.hygiene}, Node ${process.version}`);
 console.log(`realistic-mix hit ratio: ${((hits / total) * 100).toFixed(1)}% (distinct keys: ${cold.stats().entries})`);
 console.log('| path | µs per Check (wall) | CPU µs per Check | vs cache off |');
 console.log('|---|---|---|---|');

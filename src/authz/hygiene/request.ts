@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { canonicalHost, type CanonicalHost } from './host.js';
 import { quote, HygieneRefusal } from './refusal.js';
+import type { HygieneRuleId } from './rules.js';
 import type { HygieneSettings } from './settings.js';
 import { CONTROL, CONTROL_BUT_TAB, describeControl, REPLACEMENT, SUSPECT_HEADER_NAME, SUSPECT_HEADER_VALUE } from './text.js';
 
@@ -18,8 +19,10 @@ export interface RequestLine {
   headerMap?: { headers?: { key?: string; value?: string; rawValue?: string }[] } | null;
 }
 
-const METHOD_OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
-const URL_OVERRIDE_HEADERS = new Set(['x-original-url', 'x-rewrite-url']);
+const OVERRIDES: readonly (readonly ['method_override' | 'url_override', readonly string[], string])[] = [
+  ['method_override', ['x-http-method-override', 'x-http-method', 'x-method-override'], 'method'],
+  ['url_override', ['x-original-url', 'x-rewrite-url'], 'path'],
+];
 /** RFC 9110 token, upper case only. */
 const METHOD = /^[!#$%&'*+.^`|~0-9A-Z-]+$/;
 
@@ -86,6 +89,7 @@ function screenHeaders(headers: Record<string, string>, list: NonNullable<Reques
       chars += name.length + value.length;
       checkHeader(name.toLowerCase(), value, settings);
     }
+    if (settings.on.size > 0) checkOverrides((name) => headerMapValue(list, name), settings.on);
   }
   let headerEntries = 0;
   let headerChars = 0;
@@ -95,6 +99,7 @@ function screenHeaders(headers: Record<string, string>, list: NonNullable<Reques
     headerChars += name.length + value.length;
     checkHeader(name, value, settings);
   }
+  if (settings.on.size > 0) checkOverrides((name) => headers[name], settings.on);
   entries = Math.max(entries, headerEntries);
   chars = Math.max(chars, headerChars);
   if (entries > limits.max_headers) tooMany(entries, limits.max_headers);
@@ -112,19 +117,36 @@ function checkHeader(name: string, value: string, settings: HygieneSettings): vo
   if (value.length > max) {
     throw new HygieneRefusal('header_value_too_long', `header ${quote(name)}`, `is ${value.length} characters, over max_header_value_bytes (${max})`);
   }
-  const on = settings.on;
-  if (on.size === 0) return;
-  if (SUSPECT_HEADER_NAME.test(name)) {
-    if (on.has('invalid_utf8') && name.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', `header name ${quote(name)}`, 'is not UTF-8');
-    if (on.has('control_character') && CONTROL.test(name)) throw new HygieneRefusal('control_character', `header name ${quote(name)}`, `holds control character ${describeControl(name, CONTROL)}`);
-    if (on.has('underscore_header') && name.includes('_')) throw new HygieneRefusal('underscore_header', `header ${quote(name)}`, 'has "_" in its name, which many servers read as "-"');
+  // One test each for the clean case; the rules only run on a suspect name or value.
+  if (settings.on.size > 0 && SUSPECT_HEADER_NAME.test(name)) suspectName(name, settings.on);
+  if (settings.on.size > 0 && SUSPECT_HEADER_VALUE.test(value)) suspectValue(name, value, settings.on);
+}
+
+function suspectName(name: string, on: ReadonlySet<HygieneRuleId>): void {
+  if (on.has('invalid_utf8') && name.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', `header name ${quote(name)}`, 'is not UTF-8');
+  if (on.has('control_character') && CONTROL.test(name)) throw new HygieneRefusal('control_character', `header name ${quote(name)}`, `holds control character ${describeControl(name, CONTROL)}`);
+  if (on.has('underscore_header') && name.includes('_')) throw new HygieneRefusal('underscore_header', `header ${quote(name)}`, 'has "_" in its name, which many servers read as "-"');
+}
+
+function suspectValue(name: string, value: string, on: ReadonlySet<HygieneRuleId>): void {
+  if (on.has('invalid_utf8') && value.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', `header ${quote(name)}`, 'has a value that is not UTF-8');
+  if (on.has('control_character') && CONTROL_BUT_TAB.test(value)) throw new HygieneRefusal('control_character', `header ${quote(name)}`, `holds control character ${describeControl(value, CONTROL_BUT_TAB)}`);
+}
+
+function headerMapValue(list: NonNullable<NonNullable<RequestLine['headerMap']>['headers']>, name: string): string | undefined {
+  const entry = list.find((e) => (e.key ?? '').toLowerCase() === name);
+  return entry && (entry.value || (entry.rawValue ? Buffer.from(entry.rawValue, 'base64').toString('utf8') : ''));
+}
+
+/** Override headers: looked up by name once per request (not tested per header). */
+function checkOverrides(lookup: (name: string) => string | undefined, on: ReadonlySet<HygieneRuleId>): void {
+  for (const [rule, names, what] of OVERRIDES) {
+    if (!on.has(rule)) continue;
+    for (const name of names) {
+      const value = lookup(name);
+      if (value !== undefined) throw new HygieneRefusal(rule, `header ${quote(name)}`, `overrides the ${what} with ${quote(value)}`);
+    }
   }
-  if (SUSPECT_HEADER_VALUE.test(value)) {
-    if (on.has('invalid_utf8') && value.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', `header ${quote(name)}`, 'has a value that is not UTF-8');
-    if (on.has('control_character') && CONTROL_BUT_TAB.test(value)) throw new HygieneRefusal('control_character', `header ${quote(name)}`, `holds control character ${describeControl(value, CONTROL_BUT_TAB)}`);
-  }
-  if (on.has('method_override') && METHOD_OVERRIDE_HEADERS.has(name)) throw new HygieneRefusal('method_override', `header ${quote(name)}`, `overrides the method with ${quote(value)}`);
-  if (on.has('url_override') && URL_OVERRIDE_HEADERS.has(name)) throw new HygieneRefusal('url_override', `header ${quote(name)}`, `overrides the path with ${quote(value)}`);
 }
 
 function checkMethod(method: string, pseudo: string | undefined): void {
@@ -136,8 +158,8 @@ function checkMethod(method: string, pseudo: string | undefined): void {
 
 function host(http: RequestLine, headers: Record<string, string>, settings: HygieneSettings): CanonicalHost | undefined {
   const raw = http.host ?? headers[':authority'] ?? '';
-  if (raw === '') return undefined;
   const checked = settings.on.has('host_not_canonical');
+  if (raw === '' || !(checked || settings.strictParsing)) return undefined;
   const refuse = (why: string): never => {
     throw new HygieneRefusal('host_not_canonical', 'host', `${quote(raw)} ${why}`);
   };

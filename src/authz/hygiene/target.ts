@@ -43,7 +43,7 @@ export function screenQuery(rawQuery: string, query: Record<string, string[]>, s
   // A body may carry text with line breaks; only NUL is refused there.
   const control = what === 'query' ? CONTROL : /\u0000/;
   for (const key in query) {
-    if (on.has('method_override') && key.toLowerCase() === '_method') {
+    if (key.length === 7 && on.has('method_override') && key.toLowerCase() === '_method') {
       throw new HygieneRefusal('method_override', `${what} parameter "_method"`, `overrides the method with ${quote(query[key]!.join(','))}`);
     }
     checkText(key, `${what} key ${quote(key)}`, control, settings, what === 'query');
@@ -51,7 +51,11 @@ export function screenQuery(rawQuery: string, query: Record<string, string[]>, s
   }
 }
 
+/** Controls and anything non-ASCII: one test for the clean case. */
+const SUSPECT_TEXT = /[\u0000-\u001f\u007f-\uffff]/;
+
 function checkText(text: string, part: string, control: RegExp, settings: HygieneSettings, lookalike: boolean): void {
+  if (!SUSPECT_TEXT.test(text)) return;
   const on = settings.on;
   if (on.has('invalid_utf8') && text.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', part, 'is not UTF-8');
   if (on.has('control_character') && control.test(text)) throw new HygieneRefusal('control_character', part, `holds control character ${describeControl(text, control)}`);
