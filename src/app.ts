@@ -12,7 +12,7 @@ import type { Outcome } from './authz/outcome.js';
 import { dryRunLifts } from './authz/response.js';
 import { DecisionCache } from './cache/decision-cache.js';
 import { cacheSettings, requestHygiene } from './config/load.js';
-import type { Config, ListenAddress } from './config/schema.js';
+import { trustBundlePair, type Config, type ListenAddress } from './config/schema.js';
 import { checkService } from './grpc/check-service.js';
 import { CertificateMemo } from './identity/peer-certificate.js';
 import { authzProtos } from './grpc/protos.js';
@@ -189,7 +189,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
 /** tls_client_trust_bundles ("trust.domain=file" pairs, validated at load) as a map; undefined when unset. */
 function trustBundleFiles(config: Readonly<Config>): ReadonlyMap<string, string> | undefined {
   if (config.tls_client_trust_bundles.length === 0) return undefined;
-  return new Map(config.tls_client_trust_bundles.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+  return new Map(config.tls_client_trust_bundles.map(trustBundlePair));
 }
 
 function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsReloadResult): void {

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { hygieneSettings, type HygieneSettings } from '../authz/hygiene/index.js';
 import type { CacheSettings } from '../cache/plan.js';
 import { GatehouseError, describeThrown } from '../errors.js';
-import { CONFIG_KEYS, envName, flagName, type Config, type ListenAddress } from './schema.js';
+import { CONFIG_KEYS, envName, flagName, trustBundlePair, type Config, type ListenAddress } from './schema.js';
 
 type Raw = Partial<Record<keyof Config, { value: unknown; origin: string }>>;
 
@@ -81,7 +81,7 @@ function checkCombinations(config: Config): void {
   if (config.tls_client_trust_bundles.length > 0 && config.tls_client_ca_file !== undefined) {
     fail('tls_client_ca_file and tls_client_trust_bundles cannot both be set: one flat CA list would let any CA vouch for any trust domain. Fix: move the CAs of tls_client_ca_file into tls_client_trust_bundles, one trust.domain=file pair per trust domain');
   }
-  const bundleDomains = config.tls_client_trust_bundles.map((pair) => pair.slice(0, pair.indexOf('=')));
+  const bundleDomains = config.tls_client_trust_bundles.map((pair) => trustBundlePair(pair)[0]);
   const repeated = bundleDomains.find((domain, i) => bundleDomains.indexOf(domain) !== i);
   if (repeated !== undefined) {
     fail(`tls_client_trust_bundles names trust domain "${repeated}" twice. Fix: put all of its CAs in one PEM file`);

@@ -219,7 +219,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     type: 'list', default: [], example: 'mesh.local=/etc/gatehouse/mesh-ca.crt,partner.example=/etc/gatehouse/partner-ca.crt',
     help: 'require client certificates (mTLS) from per-trust-domain CAs, as trust.domain=file (PEM) pairs: a client whose SPIFFE ID is in trust domain T must be issued by a certificate in T\'s file (denied otherwise: client_certificate_invalid); instead of tls_client_ca_file',
     checkItem: (v) => {
-      const [domain, file] = [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)];
+      const [domain, file] = trustBundlePair(v);
       if (!v.includes('=') || file === '') return `has ${JSON.stringify(v)}, which is not trust.domain=/path/to/ca.pem`;
       return TRUST_DOMAIN.test(domain) ? undefined : `has ${JSON.stringify(domain)}, which is not a trust domain (lower-case [a-z0-9._-])`;
     },
@@ -325,6 +325,12 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     help: 'cache policies that call time/random/network builtins for this long; 0 never caches them',
   },
 };
+
+/** A tls_client_trust_bundles item, "trust.domain=/path/to/ca.pem", as [trust domain, file]. */
+export function trustBundlePair(item: string): [domain: string, file: string] {
+  const eq = item.indexOf('=');
+  return [item.slice(0, eq), item.slice(eq + 1)];
+}
 
 export const flagName = (key: string): string => key.replaceAll('_', '-');
 export const envName = (key: string): string => `GATEHOUSE_${key.toUpperCase()}`;
