@@ -43,6 +43,11 @@ function remember<T extends VerificationKey[] | Error>(material: string, value: 
   return value;
 }
 
+/** How many key materials are memoised (for tests: never more than MEMO_LIMIT). */
+export function keyMemoSize(): number {
+  return memo.size;
+}
+
 /** The keys in `material`. @throws Error with OPA's message when OPA's parse fails. */
 export function verificationKeys(material: string): VerificationKey[] {
   const known = memo.get(material);
