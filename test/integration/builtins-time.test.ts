@@ -29,7 +29,11 @@ const INSTANTS: bigint[] = [
   1_670_006_453_141_828_752n, 1_517_832_000_000_000_000n, 1_136_239_445_000_000_000n,
 ];
 
-const ZONES = ['', 'UTC', 'Local', 'America/New_York', 'Europe/London', 'Australia/Lord_Howe', 'Asia/Kolkata', 'America/Sao_Paulo', 'Pacific/Chatham', 'Etc/GMT+5', 'Asia/Kathmandu', 'America/St_Johns', 'Africa/Casablanca', 'EST5EDT'];
+const ZONES = [
+  '', 'UTC', 'Local', 'America/New_York', 'Europe/London', 'Australia/Lord_Howe', 'Asia/Kolkata', 'America/Sao_Paulo', 'Pacific/Chatham', 'Etc/GMT+5',
+  'Asia/Kathmandu', 'America/St_Johns', 'Africa/Casablanca', 'EST5EDT', 'Antarctica/Troll', 'Europe/Dublin', 'Factory', 'posixrules', 'localtime',
+  'right/America/New_York', 'posix/Europe/London', 'zone.tab', 'leap-seconds.list', 'Etc', 'UTC ', 'Etc/UTC',
+];
 
 const ELEMENTS = [
   'Mon', 'Monday', 'Jan', 'January', '01', '1', '_2', '02', '2', '__2', '002', '15', '3', '03', '4', '04', '5', '05', '2006', '06',
