@@ -4,6 +4,7 @@
  * signature / alg none / malformed tokens) evaluated by `opa eval` in one run and by gatehouse's
  * host functions; the results (undefined for errors) must be identical.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
 import { callHost, ecKey, exactJson, wasmEvalCalls, edKey, jwkOf, opaEvalCalls, plain, rsaKey, selfSigned, signToken, testContext, type TestKey } from '../support/jose-fixtures.js';
@@ -150,6 +151,42 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
       add(`bad cert constraint ${material.slice(0, 20)}`, 'io.jwt.decode_verify', signToken({ alg: 'RS256' }, {}, 'RS256', keys.rsa!.privateKey), { cert: material, time: NOW });
     }
     add('verify non-string key', 'io.jwt.verify_rs256', hs({}), 5);
+
+    // Key material as jwx and Go's x509 read it.
+    const rsaJwk = jwkOf(keys.rsa!.publicKey) as Record<string, string>;
+    const rs = signToken({ alg: 'RS256', kid: 'k' }, payload, 'RS256', keys.rsa!.privateKey);
+    const odd: [string, unknown][] = [
+      ['jwk padded n', { ...rsaJwk, n: Buffer.from(rsaJwk.n!, 'base64url').toString('base64') }],
+      ['jwk kid number', { ...rsaJwk, kid: 5 }], ['jwk alg number', { ...rsaJwk, alg: 5 }], ['jwk no e', { kty: 'RSA', n: rsaJwk.n }],
+      ['jwk use enc', { ...rsaJwk, use: 'enc' }], ['jwk x25519', jwkOf(generateKeyPairSync('x25519').publicKey)],
+      ['jwks bad member', { keys: [rsaJwk, { kty: 'EC' }] }], ['jwks extra fields', { keys: [rsaJwk], other: 1 }],
+      ['jwks kid mismatch alg', { keys: [{ ...rsaJwk, kid: 'k', alg: 'ES256' }] }], ['jwks kid other key', { keys: [{ ...jwkOf(keys.rsa2!.publicKey), kid: 'k' }, rsaJwk] }],
+      ['jwk private rsa', jwkOf(keys.rsa!.privateKey)], ['jwks oct', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }, rsaJwk] }], ['array', [rsaJwk]],
+    ];
+    for (const [label, material] of odd) {
+      add(`verify_rs256 ${label}`, 'io.jwt.verify_rs256', rs, JSON.stringify(material));
+      add(`decode_verify ${label}`, 'io.jwt.decode_verify', rs, { cert: JSON.stringify(material), time: NOW, aud: 'svc' });
+    }
+    const secp256k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    add('pem secp256k1', 'io.jwt.verify_es256', signToken({ alg: 'ES256' }, payload, 'ES256', keys.p256!.privateKey), secp256k1);
+    add('pem pkcs1 public', 'io.jwt.verify_rs256', rs, keys.rsa!.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+    add('pem crlf', 'io.jwt.verify_rs256', rs, keys.rsa!.spki.replace(/\n/g, '\r\n'));
+    const es = signToken({ alg: 'ES256' }, payload, 'ES256', keys.p256!.privateKey);
+    const esSig = Buffer.from(es.split('.')[2]!, 'base64url');
+    const withSig = (sig: Buffer) => `${es.slice(0, es.lastIndexOf('.'))}.${sig.toString('base64url')}`;
+    const der = sign('sha256', Buffer.from(es.slice(0, es.lastIndexOf('.'))), keys.p256!.privateKey);
+    for (const [label, sig] of [['odd length', Buffer.concat([esSig, Buffer.from([0])])], ['der', der], ['zero', Buffer.alloc(64)], ['short', esSig.subarray(0, 63)], ['padded halves', Buffer.concat([Buffer.from([0]), esSig.subarray(0, 32), Buffer.from([0]), esSig.subarray(32)])]] as [string, Buffer][]) {
+      add(`es256 signature ${label}`, 'io.jwt.verify_es256', withSig(sig), keys.p256!.spki);
+      add(`es256 decode_verify signature ${label}`, 'io.jwt.decode_verify', withSig(sig), { cert: keys.p256!.spki, time: NOW, aud: 'svc' });
+    }
+    add('hs256 empty secret', 'io.jwt.verify_hs256', signToken({ alg: 'HS256' }, {}, 'HS256', ''), '');
+    const bigExp = signToken({ alg: 'HS256' }, '{"exp": 100000000000000000000000, "nbf": 1.5e9}', 'HS256', secret);
+    add('big exp', 'io.jwt.decode_verify', bigExp, { secret, time: NOW });
+    add('big exp clock', 'io.jwt.decode_verify', bigExp, { secret });
+    add('exp far past clock', 'io.jwt.decode_verify', hs({ exp: 1000 }), { secret });
+    add('exp huge float time', 'io.jwt.decode_verify', hs({ exp: 1e300 }), { secret, time: 1e30 });
+    add('nested failing', 'io.jwt.decode_verify', signToken({ alg: 'HS256', cty: 'JWT' }, signToken({ alg: 'HS256' }, {}, 'HS256', 'other'), 'HS256', secret), { secret, time: NOW });
+    add('nested not a token', 'io.jwt.decode_verify', signToken({ alg: 'HS256', cty: 'JWT' }, '{"a":1}', 'HS256', secret), { secret, time: NOW });
 
     // encode_sign with deterministic algorithms must give OPA's exact bytes.
     const hsJwk = { kty: 'oct', k: Buffer.from(secret).toString('base64url') };
