@@ -1,9 +1,9 @@
 /**
  * The field readers of Go's time.Parse (go1.26 format.go: getnum, skip, lookup, parseTimeZone,
- * parseNanoseconds, atoi, leadingInt), on byte strings (see go-time-layout.ts). Each returns BAD
+ * parseNanoseconds, atoi, leadingInt, the zone offset forms), on byte strings (see go-time-layout.ts). Each returns BAD
  * where Go returns its errBad placeholder.
  */
-import { isDigitAt } from './go-time-layout.js';
+import { isDigitAt, Std } from './go-time-layout.js';
 
 /** Go's quote for error messages (non-ASCII bytes as \x escapes). */
 export function quote(bytes: string): string {
@@ -135,3 +135,49 @@ export function parseNanoseconds(value: string, nbytes: number): { ns: number; r
   return { ns: ns * 10 ** (10 - nbytes) };
 }
 
+/** A numeric zone offset ("-0700", "Z07:00", …) at the start of value. */
+export function readOffset(code: number, value: string): { offset: number; rest: string; range: string; badSign: boolean } | Bad {
+  let parts: [string, string, string, string, string];
+  if (code === Std.ISO8601ColonTZ || code === Std.NumColonTZ) {
+    if (value.length < 6 || value[3] !== ':') return BAD;
+    parts = [value.slice(0, 1), value.slice(1, 3), value.slice(4, 6), '00', value.slice(6)];
+  } else if (code === Std.NumShortTZ || code === Std.ISO8601ShortTZ) {
+    if (value.length < 3) return BAD;
+    parts = [value.slice(0, 1), value.slice(1, 3), '00', '00', value.slice(3)];
+  } else if (code === Std.ISO8601ColonSecondsTZ || code === Std.NumColonSecondsTZ) {
+    if (value.length < 9 || value[3] !== ':' || value[6] !== ':') return BAD;
+    parts = [value.slice(0, 1), value.slice(1, 3), value.slice(4, 6), value.slice(7, 9), value.slice(9)];
+  } else if (code === Std.ISO8601SecondsTZ || code === Std.NumSecondsTz) {
+    if (value.length < 7) return BAD;
+    parts = [value.slice(0, 1), value.slice(1, 3), value.slice(3, 5), value.slice(5, 7), value.slice(7)];
+  } else {
+    if (value.length < 5) return BAD;
+    parts = [value.slice(0, 1), value.slice(1, 3), value.slice(3, 5), '00', value.slice(5)];
+  }
+  const [sign, hh, mm, ss, rest] = parts;
+  // Go reads hours, then minutes, then seconds, stopping at the first bad field (later ones stay 0).
+  let hr = 0;
+  let mi = 0;
+  let se = 0;
+  let bad = false;
+  const h = getnum(hh, true);
+  if (h === BAD) bad = true;
+  else {
+    hr = h[0];
+    const m = getnum(mm, true);
+    if (m === BAD) bad = true;
+    else {
+      mi = m[0];
+      const s = getnum(ss, true);
+      if (s === BAD) bad = true;
+      else se = s[0];
+    }
+  }
+  let range = '';
+  if (hr > 24) range = 'time zone offset hour';
+  if (mi > 60) range = 'time zone offset minute';
+  if (se > 60) range = 'time zone offset second';
+  let offset = (hr * 60 + mi) * 60 + se;
+  if (sign === '-') offset = -offset;
+  return { offset, rest, range, badSign: bad || (sign !== '+' && sign !== '-') };
+}

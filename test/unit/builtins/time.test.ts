@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { timeBuiltins } from '../../../src/policy/builtins/time.js';
 import type { BuiltinContext, RegoValue } from '../../../src/policy/builtins/types.js';
-import { TzifLocation, tzset } from '../../../src/policy/builtins/go-time-zone.js';
+import { TzifLocation } from '../../../src/policy/builtins/go-time-zone.js';
+import { tzset } from '../../../src/policy/builtins/go-time-tzrule.js';
 import { intlLocation, loadLocation, resolveLocalLocation, zoneCacheSize } from '../../../src/policy/builtins/go-time-zone-load.js';
 import { TzifReader } from '../../../src/policy/builtins/go-time-tzif.js';
 
