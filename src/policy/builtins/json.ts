@@ -1,4 +1,93 @@
-/** Host builtins: the json family (filled in by its owner). */
-import type { BuiltinFamily } from './types.js';
+/**
+ * Host builtins: json.patch, json.match_schema, json.verify_schema, json.marshal_with_options
+ * (topdown/json.go, jsonschema.go, encoding.go). json.marshal, json.unmarshal, json.filter and
+ * json.remove are compiled into policy.wasm.
+ */
+import { arrayArg, typeName } from './args.js';
+import { goJsonMarshal } from './go-encoding.js';
+import { jsonPatch } from './json-patch.js';
+import { matchSchema, verifySchema } from './json-schema.js';
+import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
+import { compareStrings, sortedElements, sortedEntries } from './value-order.js';
 
-export const jsonBuiltins: BuiltinFamily = {};
+/**
+ * encoding/json's MarshalIndent of ast.JSON(value): sorted keys, sets as sorted arrays, Go's string
+ * escapes, `{}`/`[]` for empty collections; the first line is not prefixed (OPA adds the prefix).
+ */
+export function goJsonIndent(value: RegoValue, prefix: string, indent: string, depth = 0): string {
+  const line = (d: number) => `\n${prefix}${indent.repeat(d)}`;
+  if (value === null || typeof value !== 'object') return goJsonMarshal(value);
+  if (Array.isArray(value) || value instanceof Set) {
+    const items = value instanceof Set ? sortedElements(value) : value;
+    if (items.length === 0) return '[]';
+    return `[${items.map((v) => line(depth + 1) + goJsonIndent(v, prefix, indent, depth + 1)).join(',')}${line(depth)}]`;
+  }
+  const entries = sortedEntries(value).map(([k, v]): [string, RegoValue] => [typeof k === 'string' ? k : goJsonMarshal(k), v]);
+  entries.sort((a, b) => compareStrings(a[0], b[0]));
+  if (entries.length === 0) return '{}';
+  const body = entries.map(([k, v]) => `${line(depth + 1)}${goJsonMarshal(k)}: ${goJsonIndent(v, prefix, indent, depth + 1)}`);
+  return `{${body.join(',')}${line(depth)}}`;
+}
+
+/** Compact encoding with sets sorted (goJsonMarshal keeps a set's iteration order). */
+function goJsonCompact(value: RegoValue): string {
+  if (value instanceof Set) return `[${sortedElements(value).map(goJsonCompact).join(',')}]`;
+  if (Array.isArray(value)) return `[${value.map(goJsonCompact).join(',')}]`;
+  if (value === null || typeof value !== 'object') return goJsonMarshal(value);
+  const entries: [string, RegoValue][] = (value instanceof Map ? [...value] : Object.entries(value)).map(([k, v]) => [
+    typeof k === 'string' ? k : goJsonMarshal(k),
+    v,
+  ]);
+  entries.sort((a, b) => compareStrings(a[0], b[0]));
+  return `{${entries.map(([k, v]) => `${goJsonMarshal(k)}:${goJsonCompact(v)}`).join(',')}}`;
+}
+
+function marshalWithOptions(value: RegoValue, options: RegoValue | undefined): string {
+  const fail = (message: string) => new BuiltinError('json.marshal_with_options', `operand 2 ${message}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options) || options instanceof Set) {
+    throw new BuiltinError('json.marshal_with_options', `operand 2 must be object but got ${typeName(options)}`);
+  }
+  let indent = '\t';
+  let prefix = '';
+  let implicit = false;
+  let explicit: boolean | undefined;
+  const entries = sortedEntries(options);
+  for (const [key, val] of entries) {
+    if (typeof key !== 'string') throw fail(`failed to stringify key ${goJsonMarshal(key)}`);
+    switch (key) {
+      case 'prefix':
+      case 'indent':
+        if (typeof val !== 'string') throw fail(`key ${key} failed cast to string`);
+        if (key === 'prefix') prefix = val;
+        else indent = val;
+        implicit = true;
+        break;
+      case 'pretty':
+        if (typeof val !== 'boolean') throw fail(`key ${key} failed cast to bool`);
+        explicit = val;
+        break;
+      default:
+        throw fail(`object contained unknown key ${key}`);
+    }
+  }
+  return (explicit ?? implicit) ? prefix + goJsonIndent(value, prefix, indent) : goJsonCompact(value);
+}
+
+export const jsonBuiltins: BuiltinFamily = {
+  'json.patch': {
+    fn: (_ctx, doc, ops) => jsonPatch(doc!, arrayArg('json.patch', 2, ops)),
+    note: 'Numbers in paths are taken by value: a path element written 1.0 indexes like 1 (OPA refuses a non-integer literal).',
+  },
+  'json.match_schema': {
+    fn: (_ctx, doc, schema) => matchSchema(doc, schema),
+    note: 'Validated with Ajv (drafts 4, 6, 7; formats from ajv-formats), not gojsonschema: errors carry gojsonschema\'s type, field and wording for the common keywords, but their order may differ, anyOf/oneOf report only themselves (not the closest branch\'s errors), and an invalid schema\'s message is Ajv\'s.',
+  },
+  'json.verify_schema': {
+    fn: (_ctx, schema) => verifySchema(schema),
+    note: 'Schemas are checked by Ajv against the draft\'s meta-schema: the error text differs from OPA\'s gojsonschema, validity agrees for well-formed drafts 4/6/7.',
+  },
+  'json.marshal_with_options': {
+    fn: (_ctx, value, options) => marshalWithOptions(value!, options),
+    note: 'Numbers are written in their shortest form (1.0 as 1, 1e3 as 1000); OPA keeps the policy\'s literal text.',
+  },
+};
