@@ -79,7 +79,7 @@ function outcomes(r: unknown, count: number): Outcome[] {
 
 /** Evaluate every case with `opa eval` and with gatehouse. */
 export function evaluateBoth(opa: string, cases: readonly BuiltinCase[]): { opa: Outcome[]; gatehouse: Outcome[] } {
-  const dir = tempDir('gatehouse-builtin-diff-');
+  const dir = process.env.GATEHOUSE_ORACLE_DIR ?? tempDir('gatehouse-builtin-diff-');
   const policy = path.join(dir, 'diff.rego');
   const input = path.join(dir, 'input.json');
   writeFileSync(policy, moduleText(cases));

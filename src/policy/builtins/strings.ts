@@ -1,4 +1,132 @@
-/** Host builtins: the strings family (filled in by its owner). */
-import type { BuiltinFamily } from './types.js';
+/**
+ * Host builtins: the strings family, as OPA v1.19.1's topdown/strings.go, glob.go and template.go:
+ * sprintf (Go's fmt, go-fmt.ts), prefix/suffix matching over collections, counting, splitting,
+ * rune indexes, glob quoting and strings.render_template (Go's text/template, go-template.ts).
+ */
+import { arrayArg, objectArg, stringArg, typeName } from './args.js';
+import { goSprintf, type GoArg } from './go-fmt.js';
+import { goIntArg } from './go-int.js';
+import { regoText } from './rego-text.js';
+import { renderTemplate } from './go-template.js';
+import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
 
-export const stringsBuiltins: BuiltinFamily = {};
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A Rego value as OPA's sprintf passes it to Go (topdown/strings.go), decided on the number's text:
+ * an int64 when it parses as one, a float64 when the text has a ".", a *big.Int when it is all
+ * digits, else the text itself (so 1e-7 prints as "1e-7"). A string stays a string; anything else
+ * becomes its Rego text. The text here is JavaScript's shortest form of the number, which is what
+ * OPA saw when the number came from JSON written that way.
+ */
+function goArg(value: RegoValue): GoArg {
+  if (typeof value === 'string') return { kind: 'string', value };
+  if (typeof value !== 'number' && typeof value !== 'bigint') return { kind: 'string', value: regoText(value) };
+  const text = typeof value === 'bigint' || Number.isSafeInteger(value) ? BigInt(value).toString() : String(value);
+  if (/^-?[0-9]+$/.test(text)) {
+    const n = BigInt(text);
+    return n >= INT64_MIN && n <= INT64_MAX ? { kind: 'int', value: n } : { kind: 'big', value: n };
+  }
+  if (text.includes('.')) return { kind: 'float', value: Number(text) };
+  return { kind: 'string', value: text };
+}
+
+/** A string, or an array or set of strings (strings.any_prefix_match's operands). */
+function stringsOperand(builtin: string, position: number, value: RegoValue | undefined): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) || value instanceof Set) {
+    return [...value].map((item) => {
+      if (typeof item !== 'string') throw new BuiltinError(builtin, `operand ${position} must be array of strings but got ${typeName(item)}`);
+      return item;
+    });
+  }
+  throw new BuiltinError(builtin, `operand ${position} must be one of {string, set, array} but got ${typeName(value)}`);
+}
+
+/** Go's strings.SplitN(s, sep, n) (n > 0: at most n parts; n < 0: all). */
+function splitN(s: string, sep: string, n: number): string[] {
+  if (sep === '') {
+    const runes = Array.from(s);
+    if (n > 0 && n < runes.length) return [...runes.slice(0, n - 1), runes.slice(n - 1).join('')];
+    return runes;
+  }
+  const parts: string[] = [];
+  let rest = s;
+  while (n < 0 || parts.length < n - 1) {
+    const at = rest.indexOf(sep);
+    if (at < 0) break;
+    parts.push(rest.slice(0, at));
+    rest = rest.slice(at + sep.length);
+  }
+  parts.push(rest);
+  return parts;
+}
+
+export const stringsBuiltins: BuiltinFamily = {
+  sprintf: {
+    fn: (_ctx, format, values) => {
+      const f = stringArg('sprintf', 1, format);
+      const args = arrayArg('sprintf', 2, values);
+      return goSprintf(f, args.map(goArg));
+    },
+    note: 'Go fmt verbs as OPA passes values: integers as int64 (or *big.Int beyond), other numbers as float64, strings as strings, anything else as its Rego text. A number written with a fraction or exponent that is integral (1.0, 1e3) prints as an integer, because the Wasm value no longer carries how it was written.',
+  },
+  'strings.any_prefix_match': {
+    fn: (_ctx, search, base) => {
+      const strs = stringsOperand('strings.any_prefix_match', 1, search);
+      const prefixes = stringsOperand('strings.any_prefix_match', 2, base);
+      return strs.some((s) => prefixes.some((p) => s.startsWith(p)));
+    },
+  },
+  'strings.any_suffix_match': {
+    fn: (_ctx, search, base) => {
+      const strs = stringsOperand('strings.any_suffix_match', 1, search);
+      const suffixes = stringsOperand('strings.any_suffix_match', 2, base);
+      return strs.some((s) => suffixes.some((p) => s.endsWith(p)));
+    },
+  },
+  'strings.count': {
+    fn: (_ctx, search, substring) => {
+      const s = stringArg('strings.count', 1, search);
+      const sub = stringArg('strings.count', 2, substring);
+      // Go's strings.Count: non-overlapping; an empty substring counts rune boundaries.
+      if (sub === '') return Array.from(s).length + 1;
+      return s.split(sub).length - 1;
+    },
+  },
+  'strings.split_n': {
+    fn: (_ctx, value, delimiter, count) => {
+      const s = stringArg('strings.split_n', 1, value);
+      const d = stringArg('strings.split_n', 2, delimiter);
+      const n = goIntArg('strings.split_n', 3, count);
+      if (n >= 0) return splitN(s, d, n + 1 > Number.MAX_SAFE_INTEGER ? -1 : n + 1).slice(0, n);
+      const parts = splitN(s, d, -1);
+      return parts.slice(Math.max(parts.length + n, 0));
+    },
+  },
+  indexof_n: {
+    fn: (_ctx, haystack, needle) => {
+      const base = Array.from(stringArg('indexof_n', 1, haystack));
+      const search = Array.from(stringArg('indexof_n', 2, needle));
+      if (search.length === 0) throw new BuiltinError('indexof_n', 'empty search character');
+      const found: number[] = [];
+      for (let i = 0; i + search.length <= base.length; i++) {
+        if (search.every((r, k) => base[i + k] === r)) found.push(i);
+      }
+      return found;
+    },
+  },
+  'glob.quote_meta': {
+    // gobwas/glob's QuoteMeta: a backslash before each of * ? \ [ ] { }.
+    fn: (_ctx, pattern) => stringArg('glob.quote_meta', 1, pattern).replace(/[*?\\[\]{}]/g, '\\$&'),
+  },
+  'strings.render_template': {
+    fn: (_ctx, template, vars) => {
+      const t = stringArg('strings.render_template', 1, template);
+      const v = objectArg('strings.render_template', 2, vars);
+      return renderTemplate('strings.render_template', t, v);
+    },
+    note: "Go's text/template with the variables as JSON data; gatehouse implements the actions, pipelines and functions policies use (see docs) and refuses (undefined) a template using anything else, rather than render it differently.",
+  },
+};

@@ -1,0 +1,574 @@
+/**
+ * Go's fmt.Sprintf (Go 1.26, fmt/print.go and fmt/format.go), for the four kinds of operand OPA's
+ * `sprintf` hands it: int64, float64, *big.Int and string (topdown/strings.go converts every Rego
+ * value to one of these). Ported rule by rule, including the error forms (`%!d(string=x)`,
+ * `%!v(MISSING)`, `%!(EXTRA ...)`, `%!(BADINDEX)`), widths and flags counted in runes, zero padding
+ * of strings, and floats rounded exactly (round half to even on the exact binary value) with
+ * strconv's shortest digits for %v/%g. No npm package formats like Go.
+ */
+import { formatFloat } from './go-float.js';
+
+export type GoArg =
+  | { kind: 'int'; value: bigint } // int64
+  | { kind: 'float'; value: number } // float64
+  | { kind: 'big'; value: bigint } // *big.Int
+  | { kind: 'string'; value: string; type?: 'json.Number' } // a string, or a named string type
+  | { kind: 'bool'; value: boolean };
+
+const TYPE_NAMES = { int: 'int64', float: 'float64', big: '*big.Int', string: 'string', bool: 'bool' } as const;
+const typeName = (arg: GoArg): string => (arg.kind === 'string' && arg.type) || TYPE_NAMES[arg.kind];
+
+interface Flags {
+  widPresent: boolean;
+  precPresent: boolean;
+  minus: boolean;
+  plus: boolean;
+  sharp: boolean;
+  space: boolean;
+  zero: boolean;
+  plusV: boolean;
+  sharpV: boolean;
+  wid: number;
+  prec: number;
+}
+
+const noFlags = (): Flags => ({
+  widPresent: false, precPresent: false, minus: false, plus: false, sharp: false, space: false, zero: false,
+  plusV: false, sharpV: false, wid: 0, prec: 0,
+});
+
+const runeCount = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+const LDIGITS = '0123456789abcdefx';
+const UDIGITS = '0123456789ABCDEFX';
+const MAX_RUNE = 0x10ffff;
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+
+/** strconv.IsPrint. */
+function isPrint(r: number): boolean {
+  if (r < 0x80) return r >= 0x20 && r < 0x7f;
+  return PRINTABLE.test(String.fromCodePoint(r));
+}
+
+function validRune(r: number): boolean {
+  return r >= 0 && r <= MAX_RUNE && !(r >= 0xd800 && r <= 0xdfff);
+}
+
+/** strconv's appendEscapedRune. */
+function escapedRune(r: number, quote: string, asciiOnly: boolean): string {
+  const ch = String.fromCodePoint(r);
+  if (ch === quote || ch === '\\') return `\\${ch}`;
+  if (asciiOnly ? r < 0x80 && isPrint(r) : isPrint(r)) return ch;
+  switch (ch) {
+    case '\x07': return '\\a';
+    case '\b': return '\\b';
+    case '\f': return '\\f';
+    case '\n': return '\\n';
+    case '\r': return '\\r';
+    case '\t': return '\\t';
+    case '\v': return '\\v';
+    default: break;
+  }
+  if (r < 0x20 || r === 0x7f) return `\\x${r.toString(16).padStart(2, '0')}`;
+  const rune = validRune(r) ? r : 0xfffd;
+  return rune < 0x10000 ? `\\u${rune.toString(16).padStart(4, '0')}` : `\\U${rune.toString(16).padStart(8, '0')}`;
+}
+
+/** strconv.Quote / QuoteToASCII. */
+export function goQuote(s: string, asciiOnly = false): string {
+  let out = '"';
+  for (const ch of s) out += escapedRune(ch.codePointAt(0)!, '"', asciiOnly);
+  return `${out}"`;
+}
+
+function canBackquote(s: string): boolean {
+  for (const ch of s) {
+    const r = ch.codePointAt(0)!;
+    if (r === 0xfeff || ch === '`') return false;
+    if (r < 0x80 && r !== 0x09 && !isPrint(r)) return false;
+  }
+  return true;
+}
+
+/** A big.Int's magnitude as its little-endian 64-bit words (math/big's nat). */
+function bigWords(x: bigint): string[] {
+  const words: string[] = [];
+  for (let m = x < 0n ? -x : x; m > 0n; m >>= 64n) words.push((m & ((1n << 64n) - 1n)).toString());
+  return words;
+}
+
+class Printer {
+  buf = '';
+  f: Flags = noFlags();
+  #erroring = false;
+
+  writePadding(n: number): void {
+    if (n <= 0) return;
+    this.buf += (this.f.zero && !this.f.minus ? '0' : ' ').repeat(n);
+  }
+
+  pad(s: string): void {
+    if (!this.f.widPresent || this.f.wid === 0) {
+      this.buf += s;
+      return;
+    }
+    const width = this.f.wid - runeCount(s);
+    if (!this.f.minus) {
+      this.writePadding(width);
+      this.buf += s;
+    } else {
+      this.buf += s;
+      this.writePadding(width);
+    }
+  }
+
+  /** `fn` with zero padding switched off (Go's oldZero dance). */
+  noZero(fn: () => void): void {
+    const zero = this.f.zero;
+    this.f.zero = false;
+    fn();
+    this.f.zero = zero;
+  }
+
+  truncate(s: string): string {
+    if (!this.f.precPresent) return s;
+    return Array.from(s).slice(0, this.f.prec).join('');
+  }
+
+  fmtS(s: string): void {
+    this.pad(this.truncate(s));
+  }
+
+  fmtSx(s: string, digits: string): void {
+    const bytes = Buffer.from(s, 'utf8');
+    let length = bytes.length;
+    if (this.f.precPresent && this.f.prec < length) length = this.f.prec;
+    let width = 2 * length;
+    if (width > 0) {
+      if (this.f.space) {
+        if (this.f.sharp) width *= 2;
+        width += length - 1;
+      } else if (this.f.sharp) {
+        width += 2;
+      }
+    } else {
+      if (this.f.widPresent) this.writePadding(this.f.wid);
+      return;
+    }
+    if (this.f.widPresent && this.f.wid > width && !this.f.minus) this.writePadding(this.f.wid - width);
+    if (this.f.sharp) this.buf += `0${digits[16]}`;
+    for (let i = 0; i < length; i++) {
+      if (this.f.space && i > 0) {
+        this.buf += ' ';
+        if (this.f.sharp) this.buf += `0${digits[16]}`;
+      }
+      this.buf += digits[bytes[i]! >> 4]! + digits[bytes[i]! & 15]!;
+    }
+    if (this.f.widPresent && this.f.wid > width && this.f.minus) this.writePadding(this.f.wid - width);
+  }
+
+  fmtQ(s: string): void {
+    const t = this.truncate(s);
+    if (this.f.sharp && canBackquote(t)) {
+      this.pad(`\`${t}\``);
+      return;
+    }
+    this.pad(goQuote(t, this.f.plus));
+  }
+
+  /** fmt.fmtInteger for an int64 (as its sign and magnitude). */
+  fmtInteger(value: bigint, base: number, verb: string, digits: string): void {
+    const negative = value < 0n;
+    const u = negative ? -value : value;
+    let prec = 0;
+    if (this.f.precPresent) {
+      prec = this.f.prec;
+      if (prec === 0 && u === 0n) {
+        this.noZero(() => this.writePadding(this.f.wid));
+        return;
+      }
+    } else if (this.f.zero && !this.f.minus && this.f.widPresent) {
+      prec = this.f.wid;
+      if (negative || this.f.plus || this.f.space) prec--;
+    }
+    let s = u.toString(base);
+    if (digits === UDIGITS) s = s.toUpperCase();
+    if (s.length < prec) s = '0'.repeat(prec - s.length) + s;
+    if (this.f.sharp) {
+      if (base === 2) s = `0b${s}`;
+      else if (base === 8 && s[0] !== '0') s = `0${s}`;
+      else if (base === 16) s = `0${digits[16]}${s}`;
+    }
+    if (verb === 'O') s = `0o${s}`;
+    if (negative) s = `-${s}`;
+    else if (this.f.plus) s = `+${s}`;
+    else if (this.f.space) s = ` ${s}`;
+    this.noZero(() => this.pad(s));
+  }
+
+  fmtUnicode(value: bigint): void {
+    const u = BigInt.asUintN(64, value);
+    let prec = 4;
+    if (this.f.precPresent && this.f.prec > 4) prec = this.f.prec;
+    let s = u.toString(16).toUpperCase();
+    if (s.length < prec) s = '0'.repeat(prec - s.length) + s;
+    s = `U+${s}`;
+    if (this.f.sharp && u <= BigInt(MAX_RUNE) && isPrint(Number(u))) s += ` '${String.fromCodePoint(Number(u))}'`;
+    this.noZero(() => this.pad(s));
+  }
+
+  /** The rune of an int64 for %c and %q (out of range → U+FFFD). */
+  static rune(value: bigint): number {
+    const u = BigInt.asUintN(64, value);
+    const r = u > BigInt(MAX_RUNE) ? 0xfffd : Number(u);
+    return validRune(r) ? r : 0xfffd;
+  }
+
+  fmtFloat(v: number, verb: string, defaultPrec: number): void {
+    const prec = this.f.precPresent ? this.f.prec : defaultPrec;
+    let num = formatFloat(v, verb, prec);
+    num = num[0] === '-' || num[0] === '+' ? num : `+${num}`;
+    if (this.f.space && num[0] === '+' && !this.f.plus) num = ` ${num.slice(1)}`;
+    if (this.f.sharp && verb !== 'b') {
+      let digits = 0;
+      if (verb === 'v' || verb === 'g' || verb === 'G' || verb === 'x') digits = prec === -1 ? 6 : prec;
+      let tail = '';
+      let body = num;
+      let hasDecimalPoint = false;
+      let sawNonzeroDigit = false;
+      for (let i = 1; i < body.length; i++) {
+        const c = body[i]!;
+        if (c === '.') {
+          hasDecimalPoint = true;
+        } else if (c === 'p' || c === 'P' || ((c === 'e' || c === 'E') && verb !== 'x' && verb !== 'X')) {
+          tail = body.slice(i);
+          body = body.slice(0, i);
+          break;
+        } else {
+          if (c !== '0') sawNonzeroDigit = true;
+          if (sawNonzeroDigit) digits--;
+        }
+      }
+      if (!hasDecimalPoint) {
+        if (body.length === 2 && body[1] === '0') digits--;
+        body += '.';
+      }
+      if (digits > 0) body += '0'.repeat(digits);
+      num = body + tail;
+    }
+    if (this.f.plus || num[0] !== '+') {
+      if (this.f.zero && !this.f.minus && this.f.widPresent && this.f.wid > num.length) {
+        this.buf += num[0];
+        this.writePadding(this.f.wid - num.length);
+        this.buf += num.slice(1);
+        return;
+      }
+      this.pad(num);
+      return;
+    }
+    this.pad(num.slice(1));
+  }
+
+  /** big.Int's Format method (math/big/intconv.go). */
+  formatBig(x: bigint, verb: string): void {
+    let base: number;
+    switch (verb) {
+      case 'b': base = 2; break;
+      case 'o': case 'O': base = 8; break;
+      case 'd': case 's': case 'v': base = 10; break;
+      case 'x': case 'X': base = 16; break;
+      default:
+        this.buf += `%!${verb}(big.Int=${x})`;
+        return;
+    }
+    const plus = this.f.plus || this.f.plusV;
+    const sharp = this.f.sharp || this.f.sharpV;
+    const sign = x < 0n ? '-' : plus ? '+' : this.f.space ? ' ' : '';
+    let prefix = '';
+    if (sharp) prefix = ({ b: '0b', o: '0', x: '0x', X: '0X' } as Record<string, string>)[verb] ?? '';
+    if (verb === 'O') prefix = '0o';
+    let digits = (x < 0n ? -x : x).toString(base);
+    if (verb === 'X') digits = digits.toUpperCase();
+    let left = 0;
+    let zeros = 0;
+    let right = 0;
+    if (this.f.precPresent) {
+      if (digits.length < this.f.prec) zeros = this.f.prec - digits.length;
+      else if (digits === '0' && this.f.prec === 0) return;
+    }
+    const length = sign.length + prefix.length + zeros + digits.length;
+    if (this.f.widPresent && length < this.f.wid) {
+      const d = this.f.wid - length;
+      if (this.f.minus) right = d;
+      else if (this.f.zero && !this.f.precPresent) zeros = d;
+      else left = d;
+    }
+    this.buf += ' '.repeat(left) + sign + prefix + '0'.repeat(zeros) + digits + ' '.repeat(right);
+  }
+
+  badVerb(verb: string, arg: GoArg): void {
+    this.#erroring = true;
+    this.buf += `%!${verb}(${typeName(arg)}=`;
+    this.printArg(arg, 'v');
+    this.buf += ')';
+    this.#erroring = false;
+  }
+
+  printArg(arg: GoArg, verb: string): void {
+    if (verb === 'T') {
+      this.fmtS(typeName(arg));
+      return;
+    }
+    if (verb === 'p') {
+      // %p of a non-pointer; a *big.Int's address means nothing outside the Go process.
+      if (arg.kind === 'big') this.buf += '%!p(*big.Int)';
+      else this.badVerb(verb, arg);
+      return;
+    }
+    switch (arg.kind) {
+      case 'int':
+        return this.#printInt(arg.value, verb, arg);
+      case 'float':
+        return this.#printFloat(arg.value, verb, arg);
+      case 'string':
+        return this.#printString(arg.value, verb, arg);
+      case 'bool':
+        if (verb === 't' || verb === 'v') this.pad(arg.value ? 'true' : 'false');
+        else this.badVerb(verb, arg);
+        return;
+      case 'big':
+        // While reporting a bad verb, fmt prints the struct behind the pointer: sign and 64-bit words.
+        if (this.#erroring) this.buf += `&{${arg.value < 0n} [${bigWords(arg.value).join(' ')}]}`;
+        else this.formatBig(arg.value, verb);
+        return;
+    }
+  }
+
+  #printInt(v: bigint, verb: string, arg: GoArg): void {
+    switch (verb) {
+      case 'v': case 'd': return this.fmtInteger(v, 10, verb, LDIGITS);
+      case 'b': return this.fmtInteger(v, 2, verb, LDIGITS);
+      case 'o': case 'O': return this.fmtInteger(v, 8, verb, LDIGITS);
+      case 'x': return this.fmtInteger(v, 16, verb, LDIGITS);
+      case 'X': return this.fmtInteger(v, 16, verb, UDIGITS);
+      case 'c': return this.pad(String.fromCodePoint(Printer.rune(v)));
+      case 'q': {
+        const r = Printer.rune(v);
+        return this.pad(`'${escapedRune(r, "'", this.f.plus)}'`);
+      }
+      case 'U': return this.fmtUnicode(v);
+      default: return this.badVerb(verb, arg);
+    }
+  }
+
+  #printFloat(v: number, verb: string, arg: GoArg): void {
+    switch (verb) {
+      case 'v': return this.fmtFloat(v, 'g', -1);
+      case 'b': case 'g': case 'G': case 'x': case 'X': return this.fmtFloat(v, verb, -1);
+      case 'f': case 'e': case 'E': return this.fmtFloat(v, verb, 6);
+      case 'F': return this.fmtFloat(v, 'f', 6);
+      default: return this.badVerb(verb, arg);
+    }
+  }
+
+  #printString(v: string, verb: string, arg: GoArg): void {
+    switch (verb) {
+      case 'v': return this.f.sharpV ? this.fmtQ(v) : this.fmtS(v);
+      case 's': return this.fmtS(v);
+      case 'x': return this.fmtSx(v, LDIGITS);
+      case 'X': return this.fmtSx(v, UDIGITS);
+      case 'q': return this.fmtQ(v);
+      default: return this.badVerb(verb, arg);
+    }
+  }
+}
+
+const tooLarge = (x: number) => x > 1e6 || x < -1e6;
+
+/** fmt's parsenum: digits at `start`, or not a number. */
+function parsenum(s: string, start: number, end: number): [number, boolean, number] {
+  if (start >= end) return [0, false, end];
+  let num = 0;
+  let isnum = false;
+  let i = start;
+  for (; i < end && s[i]! >= '0' && s[i]! <= '9'; i++) {
+    if (tooLarge(num)) return [0, false, end];
+    num = num * 10 + (s.charCodeAt(i) - 48);
+    isnum = true;
+  }
+  return [num, isnum, i];
+}
+
+/** fmt.Sprintf(format, args...). */
+export function goSprintf(format: string, args: readonly GoArg[]): string {
+  const p = new Printer();
+  const end = format.length;
+  let argNum = 0;
+  let afterIndex = false;
+  let reordered = false;
+  let goodArgNum = true;
+
+  const argNumber = (i: number): [number, number, boolean] => {
+    if (i >= end || format[i] !== '[') return [argNum, i, false];
+    reordered = true;
+    // parseArgNumber
+    let index = 0;
+    let wid = 1;
+    let ok = false;
+    if (end - i >= 3) {
+      for (let j = i + 1; j < end; j++) {
+        if (format[j] === ']') {
+          const [width, isnum, newi] = parsenum(format, i + 1, j);
+          if (!isnum || newi !== j) {
+            wid = j - i + 1;
+          } else {
+            index = width - 1;
+            wid = j - i + 1;
+            ok = true;
+          }
+          break;
+        }
+      }
+    }
+    if (ok && index >= 0 && index < args.length) return [index, i + wid, true];
+    goodArgNum = false;
+    return [argNum, i + wid, ok];
+  };
+
+  const intFromArg = (): [number, boolean] => {
+    let num = 0;
+    let isInt = false;
+    if (argNum < args.length) {
+      const arg = args[argNum]!;
+      if (arg.kind === 'int') {
+        num = Number(arg.value);
+        isInt = true;
+      }
+      argNum++;
+      if (tooLarge(num)) {
+        num = 0;
+        isInt = false;
+      }
+    }
+    return [num, isInt];
+  };
+
+  formatLoop: for (let i = 0; i < end; ) {
+    goodArgNum = true;
+    const lasti = i;
+    while (i < end && format[i] !== '%') i++;
+    if (i > lasti) p.buf += format.slice(lasti, i);
+    if (i >= end) break;
+    i++;
+    p.f = noFlags();
+    const f = p.f;
+    simple: for (; i < end; i++) {
+      const c = format[i]!;
+      switch (c) {
+        case '#': f.sharp = true; break;
+        case '0': f.zero = true; break;
+        case '+': f.plus = true; break;
+        case '-': f.minus = true; break;
+        case ' ': f.space = true; break;
+        default:
+          if (c >= 'a' && c <= 'z' && argNum < args.length) {
+            if (c === 'v' || c === 'w') {
+              f.sharpV = f.sharp;
+              f.sharp = false;
+              f.plusV = f.plus;
+              f.plus = false;
+            }
+            if (c === 'w') p.badVerb('w', args[argNum]!);
+            else p.printArg(args[argNum]!, c);
+            argNum++;
+            i++;
+            continue formatLoop;
+          }
+          break simple;
+      }
+    }
+
+    [argNum, i, afterIndex] = argNumber(i);
+
+    if (i < end && format[i] === '*') {
+      i++;
+      [f.wid, f.widPresent] = intFromArg();
+      if (!f.widPresent) p.buf += '%!(BADWIDTH)';
+      if (f.wid < 0) {
+        f.wid = -f.wid;
+        f.minus = true;
+        f.zero = false;
+      }
+      afterIndex = false;
+    } else {
+      [f.wid, f.widPresent, i] = parsenum(format, i, end);
+      if (afterIndex && f.widPresent) goodArgNum = false;
+    }
+
+    if (i + 1 < end && format[i] === '.') {
+      i++;
+      if (afterIndex) goodArgNum = false;
+      [argNum, i, afterIndex] = argNumber(i);
+      if (i < end && format[i] === '*') {
+        i++;
+        [f.prec, f.precPresent] = intFromArg();
+        if (f.prec < 0) {
+          f.prec = 0;
+          f.precPresent = false;
+        }
+        if (!f.precPresent) p.buf += '%!(BADPREC)';
+        afterIndex = false;
+      } else {
+        [f.prec, f.precPresent, i] = parsenum(format, i, end);
+        if (!f.precPresent) {
+          f.prec = 0;
+          f.precPresent = true;
+        }
+      }
+    }
+
+    if (!afterIndex) [argNum, i, afterIndex] = argNumber(i);
+
+    if (i >= end) {
+      p.buf += '%!(NOVERB)';
+      break;
+    }
+
+    const verb = String.fromCodePoint(format.codePointAt(i)!);
+    i += verb.length;
+
+    if (verb === '%') {
+      p.buf += '%';
+    } else if (!goodArgNum) {
+      p.buf += `%!${verb}(BADINDEX)`;
+    } else if (argNum >= args.length) {
+      p.buf += `%!${verb}(MISSING)`;
+    } else {
+      if (verb === 'v' || verb === 'w') {
+        f.sharpV = f.sharp;
+        f.sharp = false;
+        f.plusV = f.plus;
+        f.plus = false;
+      }
+      if (verb === 'w') p.badVerb('w', args[argNum]!);
+      else p.printArg(args[argNum]!, verb);
+      argNum++;
+    }
+  }
+
+  if (!reordered && argNum < args.length) {
+    p.f = noFlags();
+    p.buf += '%!(EXTRA ';
+    args.slice(argNum).forEach((arg, k) => {
+      if (k > 0) p.buf += ', ';
+      p.buf += `${typeName(arg)}=`;
+      p.printArg(arg, 'v');
+    });
+    p.buf += ')';
+  }
+  return p.buf;
+}
