@@ -108,6 +108,27 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     execFileSync('openssl', ['x509', '-req', '-in', v1Csr, '-CA', inter.certFile, '-CAkey', inter.keyFile, '-CAcreateserial', '-days', '2', '-out', v1Cert], { stdio: 'ignore' });
     add('parse v1', 'crypto.x509.parse_certificates', readFileSync(v1Cert, 'utf8'));
     add('verify v1 leaf', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${inter.cert}${readFileSync(v1Cert, 'utf8')}`);
+    // Signature algorithms, key types and name encodings openssl can make.
+    const raw = (name: string, args: string[]) => {
+      const file = path.join(dir, `${name}.crt`);
+      execFileSync('openssl', ['req', '-x509', '-nodes', '-keyout', path.join(dir, `${name}.key`), '-out', file, '-days', '2', ...args], { stdio: 'ignore' });
+      return readFileSync(file, 'utf8');
+    };
+    writeFileSync(path.join(dir, 'sans.cnf'), '[req]\ndistinguished_name = dn\n[dn]\n[dir_sect]\nCN = Dir Name\nO = Dir Org\n');
+    const dsaParams = path.join(dir, 'dsa-params.pem');
+    execFileSync('openssl', ['dsaparam', '-out', dsaParams, '2048'], { stdio: 'ignore' });
+    const extra: Record<string, string> = {
+      pss32: raw('pss32', ['-newkey', 'rsa:2048', '-subj', '/CN=pss', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32']),
+      pssMax: raw('pssmax', ['-newkey', 'rsa:2048', '-subj', '/CN=pss', '-sha384', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:max']),
+      sha1: raw('sha1', ['-newkey', 'rsa:2048', '-subj', '/CN=sha1', '-sha1', '-addext', 'basicConstraints=critical,CA:TRUE']),
+      sha512: raw('sha512', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-521', '-subj', '/CN=sha512', '-sha512']),
+      dsa: raw('dsa', ['-newkey', `dsa:${dsaParams}`, '-subj', '/CN=dsa', '-sha256']),
+      multiRdn: raw('multirdn', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-multivalue-rdn', '-subj', '/CN=a+O=b/OU=c+OU=d/DC=example/UID=u1/title=T', '-set_serial', '0']),
+      negative: raw('negative', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-subj', '/CN=neg', '-set_serial', '-5']),
+      sans: raw('sans', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-subj', '/CN=sans', '-addext', 'subjectAltName=IP:::ffff:1.2.3.4,IP:::,IP:fe80::1:0:0:1,URI:HTTPS://User:Pw@Host.Example/a/../b?x,URI:mailto:a@b.c,URI:spiffe://td/ns/a%20b,URI:file:///etc/x,URI:urn:a:b:c,DNS:*.x.example,DNS:xn--bcher-kva.example,otherName:1.2.3.4;UTF8:hello,dirName:dir_sect,RID:1.2.3', '-config', path.join(dir, 'sans.cnf')]),
+    };
+    for (const [label, pem] of Object.entries(extra)) add(`parse ${label}`, 'crypto.x509.parse_certificates', pem);
+    add('verify self-signed sha1 chain', 'crypto.x509.parse_and_verify_certificates', `${extra.sha1}${extra.sha1}`);
     add('pem with headers', 'crypto.x509.parse_certificates', root.cert.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n'));
     add('pem junk between', 'crypto.x509.parse_certificates', `${root.cert}junk\n${inter.cert}`);
     add('pem private key block', 'crypto.x509.parse_certificates', `${root.cert}${inter.key}`);

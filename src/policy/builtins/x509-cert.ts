@@ -183,7 +183,8 @@ export function publicKey(algorithm: number, params: Element | undefined, key: B
       const p = params && params.tag === TAG.SEQUENCE ? readerOf(params) : undefined;
       if (!p) throw new DerError('invalid DSA parameters');
       const [P, Q, G] = [0, 1, 2].map(() => integer(p.read(TAG.INTEGER, 'invalid DSA parameters').content));
-      return obj({ Parameters: obj({ P: regoInteger(P!), Q: regoInteger(Q!), G: regoInteger(G!) }), Y: regoInteger(y) });
+      // dsa.PublicKey embeds dsa.Parameters: encoding/json promotes P, Q, G.
+      return obj({ P: regoInteger(P!), Q: regoInteger(Q!), G: regoInteger(G!), Y: regoInteger(y) });
     }
     default:
       return null;
