@@ -6,7 +6,7 @@
  */
 import { integerArg, numberArg, stringArg, typeName } from './args.js';
 import { parseDurationNs } from './go-duration.js';
-import { civilFromDays, daysFromCivil, fromUnixNano, type GoTime, goDate, toSafeUnixNano, wallClock, weekdayOfDays } from './go-time-date.js';
+import { daysIn, fromUnixNano, type GoTime, goDate, toSafeUnixNano, type WallClock, wallClock, weekdayOfDays } from './go-time-date.js';
 import { formatTime } from './go-time-format.js';
 import { LONG_DAY_NAMES, NAMED_LAYOUTS, RFC3339, RFC3339_NANO } from './go-time-layout.js';
 import { parseTime } from './go-time-parse.js';
@@ -35,11 +35,7 @@ function tzTime(builtin: string, arg: RegoValue | undefined): { t: GoTime; layou
     let loc = UTC;
     if (arg.length > 1) {
       const tz = stringArg(builtin, 1, arg[1]);
-      try {
-        loc = tz === 'Local' ? localLocation() : loadLocation(tz);
-      } catch (err) {
-        throw new BuiltinError(builtin, err instanceof Error ? err.message : String(err));
-      }
+      loc = goCall(builtin, () => (tz === 'Local' ? localLocation() : loadLocation(tz)));
     }
     const layout = arg.length > 2 ? stringArg(builtin, 1, arg[2]) : '';
     return { t: fromUnixNano(timestampNs(builtin, arg[0]), loc), layout };
@@ -75,14 +71,19 @@ function intOperand(builtin: string, position: number, value: RegoValue | undefi
   return n;
 }
 
-function parse(builtin: string, layout: string, value: string): RegoValue {
+/** fn's result; an error from the Go ports (ParseError, unknown zone, …) as the builtin's error. */
+function goCall<T>(builtin: string, fn: () => T): T {
   try {
-    const t = parseTime(layout, value, localLocation());
-    return safeNs(builtin, t.sec, t.nsec);
+    return fn();
   } catch (err) {
     if (err instanceof BuiltinError) throw err;
     throw new BuiltinError(builtin, err instanceof Error ? err.message : String(err));
   }
+}
+
+function parse(builtin: string, layout: string, value: string): RegoValue {
+  const t = goCall(builtin, () => parseTime(layout, value, localLocation()));
+  return safeNs(builtin, t.sec, t.nsec);
 }
 
 export const timeBuiltins: BuiltinFamily = {
@@ -104,12 +105,8 @@ export const timeBuiltins: BuiltinFamily = {
   },
   'time.parse_duration_ns': {
     fn: (_ctx, value) => {
-      try {
-        return nsValue(parseDurationNs(stringArg('time.parse_duration_ns', 1, value)));
-      } catch (err) {
-        if (err instanceof BuiltinError) throw err;
-        throw new BuiltinError('time.parse_duration_ns', err instanceof Error ? err.message : String(err));
-      }
+      const text = stringArg('time.parse_duration_ns', 1, value);
+      return nsValue(goCall('time.parse_duration_ns', () => parseDurationNs(text)));
     },
   },
   'time.format': {
@@ -161,7 +158,7 @@ export const timeBuiltins: BuiltinFamily = {
 };
 
 /** OPA's time.diff normalisation (after icza/gox): years, months, days, hours, minutes, seconds. */
-function diff(w1: ReturnType<typeof wallClock>, w2: ReturnType<typeof wallClock>): number[] {
+function diff(w1: WallClock, w2: WallClock): number[] {
   let year = w2.year - w1.year;
   let month = w2.month - w1.month;
   let day = w2.day - w1.day;
@@ -181,8 +178,7 @@ function diff(w1: ReturnType<typeof wallClock>, w2: ReturnType<typeof wallClock>
     day--;
   }
   if (day < 0) {
-    // Days in t1's month: Go normalises day 32 of it.
-    day += 32 - civilFromDays(daysFromCivil(w1.year, w1.month, 32)).day;
+    day += daysIn(w1.month, w1.year); // Go: 32 - Date(y1, M1, 32).Day()
     month--;
   }
   if (month < 0) {
