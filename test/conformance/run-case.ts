@@ -79,7 +79,9 @@ async function judge(c: ConformanceCase): Promise<CaseOutcome> {
     if (c.want_error_code !== 'eval_conflict_error') return fail(`want error ${c.want_error_code ?? ''} "${c.want_error ?? ''}", which OPA's Wasm e2e test does not match either; got ${got}`, 'unmatched error code');
     return CONFLICT_MESSAGES.some((m) => evalError.includes(m)) ? pass(c) : fail(`want a conflict error, got ${got}`, 'error message differs');
   }
-  if (resultSet === undefined) return fail(`unexpected ${got}${notes}`, blame ?? `evaluation error: ${firstLine(evalError ?? '')}`);
+  if (resultSet === undefined) {
+    return fail(`unexpected ${got}${notes}`, builtinErrors.length > 0 && blame ? blame : `evaluation error: ${firstLine(evalError ?? '')}`);
+  }
 
   if (wantsError) {
     // strict_error: the Wasm target's builtin errors are never strict, so an empty result set.
