@@ -91,7 +91,8 @@ export function resolveLocalLocation(tz: string | undefined): Location {
 
 /**
  * A location computed with Intl.DateTimeFormat, for machines without zoneinfo files. Offsets are
- * exact (to the second); abbreviations are ICU's where it has an alphabetic one, else numeric.
+ * to the second and match tzdata's since 1970; abbreviations are ICU's where it has an alphabetic
+ * one, else numeric.
  */
 export function intlLocation(name: string): Location | undefined {
   if (/^[+-]/.test(name)) return undefined; // ICU takes offsets as zone names; Go does not
@@ -119,7 +120,7 @@ export function intlLocation(name: string): Location | undefined {
       + Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second);
     const offset = wallSec - Math.floor(ms / 1000);
     const abbr = short.formatToParts(ms).find((p) => p.type === 'timeZoneName')?.value ?? '';
-    return { name: /^[A-Z][A-Za-z]{2,4}$/.test(abbr) && !abbr.startsWith('GMT') ? abbr : numericAbbreviation(offset), offset, isDST: false };
+    return { name: /^[A-Z][A-Za-z]{2,4}$/.test(abbr) ? abbr : numericAbbreviation(offset), offset, isDST: false };
   };
   return { name, lookup, lookupName: () => undefined };
 }

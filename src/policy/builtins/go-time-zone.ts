@@ -7,8 +7,9 @@
  * - "" and "UTC" are UTC; "Local" is the process's zone ($TZ, else /etc/localtime, else UTC);
  * - times after a zone's last transition follow the TZif footer's POSIX TZ rule (tzset).
  * Where the machine has no zoneinfo files (Go would use the tzdata embedded in OPA), Node's ICU data
- * stands in: offsets are exact, abbreviations are ICU's en-US short names or tzdata-style numeric
- * ones ("+0530"), which may differ from tzdata's (e.g. "IST").
+ * stands in: offsets match tzdata's since 1970 (before, ICU merges some zones into others, e.g.
+ * Africa/Kampala into Nairobi), abbreviations are ICU's en-US short names or tzdata-style numeric
+ * ones ("+0530"), which often differ from tzdata's (e.g. "IST", "CET").
  * TZif format: RFC 8536.
  */
 import { TzifReader } from './go-time-tzif.js';

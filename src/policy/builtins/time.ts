@@ -114,7 +114,7 @@ export const timeBuiltins: BuiltinFamily = {
       const { t, layout } = tzTime('time.format', arg);
       return formatTime(t, layout === '' ? RFC3339_NANO : NAMED_LAYOUTS.get(layout) ?? layout);
     },
-    note: 'time zones are read from the server\'s zoneinfo files, as OPA reads them; on a machine without them, from Node\'s ICU data, where zone abbreviations (MST) may differ from tzdata\'s',
+    note: 'time zones are read from the server\'s zoneinfo files, as OPA reads them; on a machine without them, from Node\'s ICU data, where zone abbreviations (MST) often differ from tzdata\'s and offsets before 1970 may',
   },
   'time.date': {
     fn: (_ctx, arg) => {
