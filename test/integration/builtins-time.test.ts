@@ -71,6 +71,19 @@ function calendarCases(): BuiltinCase[] {
       for (const [y, m, d] of deltas) out.push({ builtin: 'time.add_date', args: [[ns, zone], y, m, d] });
     }
   }
+  // Adding a day from either side of a transition lands in the skipped or the repeated hour: Go's
+  // Date picks an offset there, and so must we.
+  const transitions: [string, string][] = [
+    ['America/New_York', '2021-03-14T07:00:00Z'], ['America/New_York', '2021-11-07T06:00:00Z'], ['Europe/London', '2021-03-28T01:00:00Z'],
+    ['Europe/London', '2021-10-31T01:00:00Z'], ['Australia/Lord_Howe', '2021-10-02T15:30:00Z'], ['Australia/Lord_Howe', '2021-04-03T15:00:00Z'],
+    ['Europe/Dublin', '2021-10-31T01:00:00Z'], ['Pacific/Chatham', '2021-09-25T14:00:00Z'], ['America/St_Johns', '2021-03-14T05:30:00Z'],
+  ];
+  for (const [zone, at] of transitions) {
+    for (let minutes = -26 * 60; minutes <= 26 * 60; minutes += 15) {
+      if (Math.abs(minutes) < 22 * 60) continue;
+      out.push({ builtin: 'time.add_date', args: [[utc(at) + BigInt(minutes) * 60n * S, zone], 0, 0, minutes < 0 ? 1 : -1] });
+    }
+  }
   out.push({ builtin: 'time.add_date', args: [utc('2021-01-31T00:00:00Z'), 0, 1, 0] });
   out.push({ builtin: 'time.add_date', args: [0, 9_223_372_036_854_775_807n, 0, 0] });
   out.push({ builtin: 'time.add_date', args: [0, 0, 9_223_372_036_854_775_807n, 0] });
