@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
-import { callHost, exactJson, opaEvalCalls, plain, testContext, wasmEvalCalls } from '../support/jose-fixtures.js';
+import { callHost, mismatches, opaEvalCalls, plain, testContext, wasmEvalCalls } from '../support/jose-fixtures.js';
 import { tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -203,50 +203,13 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
 
   it('gives OPA\'s result for every call', () => {
     const ctx = testContext(BigInt(Date.now()) * 1_000_000n);
-    const mismatches: string[] = [];
-    calls.forEach((call, i) => {
-      const ours = exactJson(plain(callHost(call.name, call.args, ctx)));
-      const theirs = exactJson(oracle.get(i));
-      if (ours !== theirs && !sameJson(ours, theirs)) mismatches.push(`${call.label}: ${differences(JSON.parse(ours), JSON.parse(theirs), '').slice(0, 5).join('; ')}`);
-    });
-    expect(mismatches).toEqual([]);
+    expect(mismatches(calls, (i) => plain(callHost(calls[i]!.name, calls[i]!.args, ctx)), oracle)).toEqual([]);
     const defined = calls.filter((_c, i) => oracle.has(i)).length;
     expect(defined).toBeGreaterThan(calls.length / 2);
   });
 
   it('gives OPA\'s result end to end, through a policy compiled to Wasm and gatehouse\'s runtime', () => {
     expect(wasm.size).toBe(oracle.size);
-    const mismatches = calls.flatMap((call, i) => (sameValue(wasm.get(i), oracle.get(i)) ? [] : [`${call.label}: wasm ${exactJson(wasm.get(i)).slice(0, 300)} opa ${exactJson(oracle.get(i)).slice(0, 300)}`]));
-    expect(mismatches).toEqual([]);
+    expect(mismatches(calls, (i) => wasm.get(i), oracle)).toEqual([]);
   });
 });
-
-/** Where two JSON values differ (paths with both values). */
-function differences(a: unknown, b: unknown, at: string): string[] {
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${at}: gatehouse ${JSON.stringify(a)?.slice(0, 200)} opa ${JSON.stringify(b)?.slice(0, 200)}`];
-}
-
-/** Equal as JSON values (object key order aside). */
-function sameJson(a: string, b: string): boolean {
-  try {
-    expect(JSON.parse(a)).toEqual(JSON.parse(b));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Equal as Rego results (exact numbers; object key order aside). */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (exactJson(a) === exactJson(b)) return true;
-  try {
-    expect(a).toEqual(b);
-    return true;
-  } catch {
-    return false;
-  }
-}

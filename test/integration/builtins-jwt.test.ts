@@ -7,7 +7,7 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
-import { callHost, ecKey, exactJson, wasmEvalCalls, edKey, jwkOf, opaEvalCalls, plain, rsaKey, selfSigned, signToken, testContext, type TestKey } from '../support/jose-fixtures.js';
+import { callHost, ecKey, edKey, exactJson, jwkOf, mismatches, opaEvalCalls, plain, rsaKey, selfSigned, signToken, testContext, wasmEvalCalls, type TestKey } from '../support/jose-fixtures.js';
 import { tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -209,15 +209,7 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
   }, 120_000);
 
   it('gives OPA\'s result for every call', () => {
-    const mismatches: string[] = [];
-    calls.forEach((call, i) => {
-      const ours = plain(callHost(call.name, call.args, testContext(NOW)));
-      const theirs = oracle.get(i);
-      if (exactJson(ours) !== exactJson(theirs) && !deepEqual(ours, theirs)) {
-        mismatches.push(`${call.label}: gatehouse ${exactJson(ours)?.slice(0, 300)} opa ${exactJson(theirs)?.slice(0, 300)}`);
-      }
-    });
-    expect(mismatches).toEqual([]);
+    expect(mismatches(calls, (i) => plain(callHost(calls[i]!.name, calls[i]!.args, testContext(NOW))), oracle)).toEqual([]);
     // The matrix exercises every outcome: errors, false, true, verified and unverified tokens.
     const outcomes = calls.map((_c, i) => exactJson(oracle.get(i)).slice(0, 6));
     const count = (prefix: string) => outcomes.filter((o) => o.startsWith(prefix)).length;
@@ -230,27 +222,6 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
 
   it('gives OPA\'s result end to end, through a policy compiled to Wasm and gatehouse\'s runtime', () => {
     expect(wasm.size).toBe(oracle.size);
-    const mismatches = calls.flatMap((call, i) => (sameValue(wasm.get(i), oracle.get(i)) ? [] : [`${call.label}: wasm ${exactJson(wasm.get(i)).slice(0, 300)} opa ${exactJson(oracle.get(i)).slice(0, 300)}`]));
-    expect(mismatches).toEqual([]);
+    expect(mismatches(calls, (i) => wasm.get(i), oracle)).toEqual([]);
   });
 });
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  try {
-    expect(a).toEqual(b);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Equal as Rego results (exact numbers; object key order aside). */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (exactJson(a) === exactJson(b)) return true;
-  try {
-    expect(a).toEqual(b);
-    return true;
-  } catch {
-    return false;
-  }
-}

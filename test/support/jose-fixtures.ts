@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { constants, createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parseJsonExact } from '../../src/policy/rego-value.js';
 import { buildBundle } from '../../src/policy/build.js';
 import { HOST_BUILTINS } from '../../src/policy/builtins/catalogue.js';
@@ -146,4 +147,27 @@ export function exactJson(value: unknown): string {
 export function plain(value: RegoValue | undefined): unknown {
   if (value === undefined) return undefined;
   return parseJsonExact(exactJson(value));
+}
+
+/** Equal as Rego results: exact numbers, object key order aside. */
+export function sameResult(a: unknown, b: unknown): boolean {
+  return exactJson(a) === exactJson(b) || isDeepStrictEqual(a, b);
+}
+
+/** Where two results differ: paths with both values (exact numbers). */
+function differences(a: unknown, b: unknown, at: string): string[] {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
+  }
+  return sameResult(a, b) ? [] : [`${at || 'result'}: gatehouse ${exactJson(a).slice(0, 200)} opa ${exactJson(b).slice(0, 200)}`];
+}
+
+/** The calls whose result `got(i)` is not OPA's `want.get(i)`, each with where it differs. */
+export function mismatches(calls: { label: string }[], got: (i: number) => unknown, want: Map<number, unknown>): string[] {
+  return calls.flatMap((call, i) => {
+    const ours = got(i);
+    const theirs = want.get(i);
+    return sameResult(ours, theirs) ? [] : [`${call.label}: ${differences(ours, theirs, '').slice(0, 5).join('; ')}`];
+  });
 }
