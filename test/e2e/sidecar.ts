@@ -48,6 +48,8 @@ export interface SidecarOptions {
   gatehousePort: number;
   upstreamPort: number;
   failureModeAllow: boolean;
+  /** ext_authz encode_raw_headers: headers as header_map with raw bytes (invalid UTF-8 kept). */
+  encodeRawHeaders?: boolean;
   /** with_request_body.max_request_bytes (allow_partial_message false); none: no body sent. */
   maxRequestBytes?: number;
   /** Serve HTTPS and require a client certificate from this CA; forward it (include_peer_certificate). */
@@ -117,6 +119,7 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
     validate_mutations: true,
     grpc_service: { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: '10s' },
   };
+  if (options.encodeRawHeaders) extAuthz.encode_raw_headers = true;
   if (options.maxRequestBytes) extAuthz.with_request_body = { max_request_bytes: options.maxRequestBytes, allow_partial_message: false };
   const listener: Record<string, unknown> = {
     name: 'ingress',

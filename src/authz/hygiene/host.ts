@@ -11,11 +11,12 @@ export interface CanonicalHost {
   name: string;
   /** Explicit port, else the scheme's default; undefined when neither is known. */
   port?: number;
-  /** The canonical authority text: name, plus ":port" when the port is not the scheme's default. */
+  /** The canonical authority text: name, plus ":port" unless the port is 80, 443 or the scheme's default. */
   authority: string;
 }
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
+const WEB_PORTS = new Set([80, 443]);
 const NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const IPV6 = /^\[[0-9a-f:.]+\]$/;
 
@@ -39,6 +40,8 @@ export function canonicalHost(authority: string, scheme: string | undefined): Ca
     if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return 'has an invalid port';
     port = Number(portText);
   }
-  const authorityText = port === undefined || port === defaultPort ? name : `${name}:${port}`;
+  // :80 and :443 are dropped whatever the scheme: the scheme Envoy saw (TLS may end before it)
+  // need not be the one the client or the backend assumes, and name-based hosting ignores them.
+  const authorityText = port === undefined || port === defaultPort || WEB_PORTS.has(port) ? name : `${name}:${port}`;
   return port === undefined ? { name, authority: authorityText } : { name, port, authority: authorityText };
 }
