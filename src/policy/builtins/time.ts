@@ -145,6 +145,7 @@ export const timeBuiltins: BuiltinFamily = {
       const r = goDate(add(w.year, y), add(w.month, m), add(w.day, d), w.hour, w.minute, w.second, t.nsec, t.loc);
       return safeNs('time.add_date', r.sec, r.nsec);
     },
+    note: 'years, months and days written as 1.0 or 1e2 count as integers here; OPA refuses them (undefined), but the numbers reach host builtins without their spelling',
   },
   'time.diff': {
     fn: (_ctx, a, b) => {
