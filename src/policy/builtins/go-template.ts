@@ -4,9 +4,9 @@
  * "<undefined>"). Implemented: text, comments, trim markers, {{pipeline}}, variables ($, $x :=,
  * $x =), fields (.a.b, $x.a, (pipe).a), literals (strings, numbers, true, false, nil), pipes,
  * if / else if / else, range (arrays, objects in key order, counts; $i, $e :=; else), with / else,
- * and the functions and, or, not, len, index, eq, ne, lt, le, gt, ge, print, println, printf, html,
- * urlquery. Anything else (define, template, block, break, continue, js, slice, call, character
- * constants, printf of a non-scalar) is an error, so the result is undefined instead of a string
+ * break, continue, and the functions and, or, not, len, index, slice, eq, ne, lt, le, gt, ge, print,
+ * println, printf, html, js, urlquery. Anything else (define, template, block, call, character
+ * constants, printf of a list or an object) is an error, so the result is undefined instead of a string
  * that could differ from OPA's. Rules follow text/template (Go 1.26): https://pkg.go.dev/text/template
  */
 import { goSprintf, type GoArg } from './go-fmt.js';
@@ -153,6 +153,21 @@ function htmlEscape(s: string): string {
   return s.replace(/[&'<>"\u0000]/g, (c) => ({ '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;', '\u0000': '\ufffd' })[c]!);
 }
 
+/** text/template's JSEscapeString. */
+function jsEscape(s: string): string {
+  const named: Record<string, string> = { '\\': '\\\\', "'": "\\'", '"': '\\"', '<': '\\u003C', '>': '\\u003E', '&': '\\u0026', '=': '\\u003D' };
+  let out = '';
+  for (const ch of s) {
+    const r = ch.codePointAt(0)!;
+    if (named[ch] !== undefined) out += named[ch];
+    else if (r < 0x20) out += `\\u00${r.toString(16).toUpperCase().padStart(2, '0')}`;
+    else if (r < 0x80 || PRINTABLE.test(ch)) out += ch;
+    else out += `\\u${r.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return out;
+}
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+
 /** text/template's evalArgs: one string argument as is, else fmt.Sprint. */
 const evalArgs = (args: TValue[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));
 
@@ -193,6 +208,35 @@ const FUNCS: Record<string, Fn> = {
     return goSprintf(a[0] as string, a.slice(1).map(toGoArg));
   },
   html: (a) => htmlEscape(evalArgs(a)),
+  js: (a) => jsEscape(evalArgs(a)),
+  slice: (a) => {
+    if (a.length < 1) fail('wrong number of args for slice');
+    const [item, ...indexes] = a;
+    if (indexes.length > 3) fail(`too many slice indexes: ${indexes.length}`);
+    let length: number;
+    if (typeof item === 'string' || item instanceof JsonNumber) {
+      if (indexes.length === 3) fail('cannot 3-index slice a string');
+      length = Buffer.byteLength(typeof item === 'string' ? item : item.text);
+    } else if (Array.isArray(item)) {
+      length = item.length;
+    } else {
+      return fail(item === undefined || item === null ? 'slice of untyped nil' : `can't slice item of type ${typeOf(item)}`);
+    }
+    const idx = [0, length, length];
+    indexes.forEach((index, i) => {
+      if (!(index instanceof GoInt)) fail(`cannot index slice/array with type ${typeOf(index)}`);
+      const x = (index as GoInt).value;
+      if (x < 0n || x > BigInt(length)) fail(`index out of range: ${x}`);
+      idx[i] = Number(x);
+    });
+    if (idx[0]! > idx[1]! || (indexes.length === 3 && idx[1]! > idx[2]!)) fail('invalid slice index');
+    if (Array.isArray(item)) return item.slice(idx[0], idx[1]);
+    const bytes = Buffer.from(typeof item === 'string' ? item : (item as JsonNumber).text, 'utf8');
+    const part = bytes.subarray(idx[0], idx[1]);
+    // A cut through a multi-byte character would leave bytes no JS string can hold: refuse.
+    if (Buffer.from(part.toString('utf8'), 'utf8').length !== part.length) fail('slice splits a UTF-8 character');
+    return typeof item === 'string' ? part.toString('utf8') : new JsonNumber(part.toString('utf8'));
+  },
   urlquery: (a) => fromByteString(queryEscape(toByteString(evalArgs(a)))),
 };
 /** and/or evaluate their arguments lazily (Go 1.18+). */
@@ -203,7 +247,8 @@ const LAZY = new Set(['and', 'or']);
 type Node =
   | { t: 'text'; text: string }
   | { t: 'action'; pipe: Pipe }
-  | { t: 'if' | 'with' | 'range'; pipe: Pipe; list: Node[]; else?: Node[] };
+  | { t: 'if' | 'with' | 'range'; pipe: Pipe; list: Node[]; else?: Node[] }
+  | { t: 'break' | 'continue' };
 
 interface Pipe {
   decl: string[];
@@ -394,6 +439,7 @@ function numberConstant(text: string): TValue {
 
 class Parser {
   #i = 0;
+  #rangeDepth = 0;
   constructor(private readonly items: ({ text: string } | { action: string })[]) {}
 
   parse(): Node[] {
@@ -419,6 +465,11 @@ class Parser {
         nodes.push(this.#control(word, action.slice(word.length)));
         continue;
       }
+      if ((word === 'break' || word === 'continue') && action === word) {
+        if (this.#rangeDepth === 0) fail(`{{${word}}} outside {{range}}`);
+        nodes.push({ t: word });
+        continue;
+      }
       if (word && ['define', 'template', 'block', 'break', 'continue', 'end', 'else'].includes(word) && /^[A-Za-z]+(\s|$)/.test(action)) {
         fail(`{{${word}}} is not supported`);
       }
@@ -434,7 +485,9 @@ class Parser {
     if (pipe.cmds.length === 0) fail(`missing value for ${kind}`);
     if (kind === 'range' && pipe.decl.length > 2) fail('too many declarations in range');
     if (kind !== 'range' && pipe.decl.length > 1) fail('too many declarations');
+    if (kind === 'range') this.#rangeDepth++;
     const [list, end] = this.#list();
+    if (kind === 'range') this.#rangeDepth--;
     if (end === undefined) fail(`unexpected EOF in ${kind}`);
     const node: { t: 'if' | 'with' | 'range'; pipe: Pipe; list: Node[]; else?: Node[] } = { t: kind, pipe, list };
     if (end === 'end') return node;
@@ -566,6 +619,9 @@ class Exec {
         case 'range':
           this.#range(node, dot);
           break;
+        case 'break':
+        case 'continue':
+          throw node;
       }
     }
   }
@@ -583,8 +639,15 @@ class Exec {
       const inner = this.#vars.length;
       if (node.pipe.decl.length === 1) this.#vars.push([node.pipe.decl[0]!, elem]);
       if (node.pipe.decl.length === 2) this.#vars.push([node.pipe.decl[0]!, index], [node.pipe.decl[1]!, elem]);
-      this.walk(node.list, elem);
+      let stop = false;
+      try {
+        this.walk(node.list, elem);
+      } catch (signal) {
+        if (signal === null || typeof signal !== 'object' || !('t' in signal)) throw signal;
+        stop = (signal as Node).t === 'break';
+      }
       this.#vars.length = inner;
+      if (stop) break;
     }
     if (items.length === 0 && node.else) this.walk(node.else, dot);
     this.#vars.length = mark;

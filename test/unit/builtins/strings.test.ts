@@ -120,6 +120,8 @@ describe('strings.render_template', () => {
     expect(render('{{.name | printf "%q"}} {{len .list}} {{index .list 1}}', vars)).toBe('"world" 2 b');
     expect(render('a  {{- .name -}}  b {{/* gone */}}', vars)).toBe('aworldb ');
     expect(render('{{.obj}} {{.list}}', vars)).toBe('map[a:A b:B] [a b]');
+    expect(render('{{range .list}}{{if eq . "b"}}{{break}}{{end}}{{.}}{{end}}|{{range .list}}{{if eq . "a"}}{{continue}}{{end}}{{.}}{{end}}', vars)).toBe('a|b');
+    expect(render('{{js "<a=\'b\'>"}} {{slice .name 1 3}} {{slice .list 1}}', vars)).toBe("\\u003Ca\\u003D\\'b\\'\\u003E or [b]");
   });
 
   it('writes <undefined> for a missing value', () => {
@@ -132,7 +134,8 @@ describe('strings.render_template', () => {
     expect(() => render('{{nosuch}}', vars)).toThrow(/not defined/);
     expect(() => render('{{if .name}}', vars)).toThrow(/EOF/);
     expect(() => render('{{eq .n 2023}}', vars)).toThrow(/incompatible types/);
-    for (const unsupported of ['{{define "x"}}{{end}}', '{{template "x"}}', '{{range .list}}{{break}}{{end}}', '{{js .name}}', "{{'a'}}"]) {
+    expect(() => render('{{break}}', vars)).toThrow(/outside/);
+    for (const unsupported of ['{{define "x"}}{{end}}', '{{template "x"}}', "{{'a'}}", '{{printf "%v" .list}}']) {
       expect(() => render(unsupported, vars)).toThrow();
     }
   });
