@@ -195,6 +195,11 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     add('csr b64 pem', 'crypto.x509.parse_certificate_request', Buffer.from(csr).toString('base64'));
     add('csr cert', 'crypto.x509.parse_certificate_request', Buffer.from(root.cert).toString('base64'));
     add('csr junk', 'crypto.x509.parse_certificate_request', 'junk');
+    const csr2File = path.join(dir, 'r2.csr');
+    const csrConfig = path.join(dir, 'csr.cnf');
+    writeFileSync(csrConfig, '[req]\ndistinguished_name = dn\nattributes = attrs\n[dn]\n[attrs]\nchallengePassword = secret123\n');
+    execFileSync('openssl', ['req', '-new', '-key', inter.keyFile, '-subj', '/CN=csr2', '-config', csrConfig, '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'subjectAltName=DNS:x.example', '-out', csr2File], { stdio: 'ignore' });
+    add('csr critical extension and challenge password', 'crypto.x509.parse_certificate_request', readFileSync(csr2File, 'utf8'));
     writeFileSync(path.join(dir, 'done'), '');
 
     oracle = opaEvalCalls(tool.opa, dir, calls);
