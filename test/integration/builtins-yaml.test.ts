@@ -1,0 +1,51 @@
+/**
+ * yaml.* host builtins against `opa eval`: go-yaml v2's YAML 1.1 scalar resolution (booleans,
+ * octal, hex, underscores, timestamps, out-of-range floats), merge keys, anchors, tags, duplicate
+ * keys, multi-document input; yaml.marshal's key order and quoting. One opa eval for all.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RegoValue } from '../../src/policy/builtins/types.js';
+import { differences, evaluateBoth, type BuiltinCase } from '../support/builtin-oracle.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+
+const DOCS = [
+  'a: 1', 'yes', 'on', 'y', 'Off', 'NO', '~', 'null', 'Null', 'NULL', '0777', '0o17', '0x1F', '0X1f', '0b101', '-0b101', '1_000', '1:20', '2001-12-14',
+  '2001-12-14t21:59:43.10-05:00', '.inf', '-.Inf', '.nan', '1e3', '1.0', '+1', '+1.5', '-.5', '.5', '5.', '08', '09.5', "'x'", '"\\u00e9"',
+  'a: [1, 2]\nb: {c: d}', '- a\n- b', '<<: {a: 1}\nb: 2', 'b: 2\n<<: {a: 1, b: 3}', '<<: [{a: 1}, {c: 3}]\nd: 4', 'base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2',
+  'a: &x 1\nb: *x', 'a: *nope', 'a: b: c', '{', '[1, 2', 'a: 1\na: 2', '? [1, 2]\n: x', '1: one\n2: two', '1.5: x', 'true: x', '~: x', '.inf: x',
+  '---\na: 1\n---\nb: 2', '', '# c', '---', 'a: |\n  line1\n  line2\n', 'a: >\n  folded\n  text\n', '!!binary aGVsbG8=', '!!str 1', '!!int "1"', '!!int x',
+  '!!float 1', '!custom x', '!custom 1', '12345678901234567890', '123456789012345678901234', '-9223372036854775809', '-0', '0.1e1', '1e400', '1e-400',
+  '- [a, b]\n- {c: 1}', 'a:\n  - 1\n  -\n  - 3', 'key with spaces: value with spaces', '"quoted: key": 1', '\ttab', 'a: "\\t"', 'x: 1 # comment',
+  'a: b\n  c: d', '- a\nb: c', '%YAML 1.1\n---\na: 1', 'é: ü', 'a: 0.0000001', 'a: 100000000000000000000', 'a: -1e21',
+];
+
+const VALUES: RegoValue[] = [
+  { a: 1, b: [1, 2, { c: null }], B: true, a10: 1, a9: 2, _: 'x', a01: 3, a1: 4, 'é': 5, '1': 6, '10': 7, '2': 8, '': 9, ' ': 10 },
+  'yes', 'no', 'on', 'y', 'n', 'true', 'null', 'Null', '~', '1', '1.5', '', ' lead', 'trail ', 'multi\nline', 'multi\nline\n', 'é', 'a: b', '- x', '#x',
+  '@x', '`x', 'x #y', '0777', '0x1F', '1e3', '2001-12-14', '1:20', '190:20:30', '.5', '+1', [], {}, [[1, 2], [3]], [{ a: 1, b: 2 }], 1.5, 1e21,
+  100000000, 0.000001, 1234567.5, 0.0001, 0.00001, -2.5e-7, 9007199254740993n as unknown as RegoValue, 'quote"s', "it's", { nested: { deeper: { k: [1] } } },
+  'plain words', 'colon:inside', 'x: ', '- ', '?', '?x', ':x', '[x', '{x', '*x', '&x', '!x', '|x', '>x', "'x", '"x', '%x', 'x,y', 'a\\b',
+  new Set(['b', 'a']) as RegoValue, [null, true, false],
+];
+
+function cases(): BuiltinCase[] {
+  const out: BuiltinCase[] = [];
+  for (const d of DOCS) {
+    out.push({ builtin: 'yaml.is_valid', args: [d] });
+    out.push({ builtin: 'yaml.unmarshal', args: [d] });
+  }
+  out.push({ builtin: 'yaml.is_valid', args: [1] });
+  for (const v of VALUES) out.push({ builtin: 'yaml.marshal', args: [v] });
+  return out;
+}
+
+describe.skipIf(tool.skip)('yaml.* against opa eval', () => {
+  it('gives the results OPA gives', () => {
+    const all = cases();
+    const both = evaluateBoth(tool.opa, all);
+    expect(differences(all, both)).toEqual([]);
+    expect(both.opa.filter((x) => x !== undefined).length).toBeGreaterThan(all.length / 2);
+  }, 60_000);
+});
