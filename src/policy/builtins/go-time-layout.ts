@@ -208,11 +208,12 @@ export interface LayoutChunk {
 }
 
 const CHUNK_CACHE_LIMIT = 256;
+const CHUNK_CACHE_MAX_LAYOUT = 256;
 const chunkCache = new Map<string, readonly LayoutChunk[]>();
 
 /**
  * A layout (a byte string) as its chunks, the last one with std 0 and the trailing text. Memoised
- * (bounded): policies use a handful of layouts.
+ * (bounded in count and length): policies use a handful of layouts.
  */
 export function layoutChunks(layout: string): readonly LayoutChunk[] {
   let chunks = chunkCache.get(layout);
@@ -226,6 +227,7 @@ export function layoutChunks(layout: string): readonly LayoutChunk[] {
     rest = suffix;
   }
   chunks = out;
+  if (layout.length > CHUNK_CACHE_MAX_LAYOUT) return chunks; // a layout from input: not worth keeping
   if (chunkCache.size >= CHUNK_CACHE_LIMIT) chunkCache.delete(chunkCache.keys().next().value as string);
   chunkCache.set(layout, chunks);
   return chunks;
