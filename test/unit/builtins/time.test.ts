@@ -4,6 +4,7 @@
  * nanoseconds beyond 2^53, and the zone machinery underneath (TZif, POSIX TZ rules, the ICU
  * fallback, the bounded cache). Differential tests against opa eval are in test/integration.
  */
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { timeBuiltins } from '../../../src/policy/builtins/time.js';
 import type { BuiltinContext, RegoValue } from '../../../src/policy/builtins/types.js';
@@ -142,7 +143,9 @@ describe('zones', () => {
     expect(resolveLocalLocation('').name).toBe('UTC');
     expect(resolveLocalLocation('UTC').name).toBe('UTC');
     expect(resolveLocalLocation(':Asia/Tokyo').lookup(0).offset).toBe(32400);
-    expect(resolveLocalLocation('/usr/share/zoneinfo/Asia/Tokyo').lookup(0).offset).toBe(32400);
+    if (existsSync('/usr/share/zoneinfo/Asia/Tokyo')) {
+      expect(resolveLocalLocation('/usr/share/zoneinfo/Asia/Tokyo').lookup(0).offset).toBe(32400);
+    }
     expect(resolveLocalLocation('No/Such_Zone').name).toBe('UTC');
     for (let i = 0; i < 600; i++) expect(() => loadLocation(`No/Such_Zone_${i}`)).toThrow(/unknown time zone/);
     expect(zoneCacheSize()).toBeLessThanOrEqual(256);
