@@ -34,12 +34,21 @@ export interface VerificationKey extends JoseKey {
 }
 
 const MEMO_LIMIT = 256;
+/** Key material is memoised up to this many UTF-16 units in all (a JWKS is a few KB). */
+const MEMO_MAX_CHARS = 4 << 20;
 const memo = new Map<string, VerificationKey[] | Error>();
+let memoChars = 0;
 
-/** Bounded memo: the oldest entry goes first. */
+/** Bounded memo (entries and total size): the oldest entries go first; huge material is not kept. */
 function remember<T extends VerificationKey[] | Error>(material: string, value: T): T {
-  if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
+  if (material.length > MEMO_MAX_CHARS / 16) return value;
+  while (memo.size >= MEMO_LIMIT || (memo.size > 0 && memoChars + material.length > MEMO_MAX_CHARS)) {
+    const oldest = memo.keys().next().value as string;
+    memo.delete(oldest);
+    memoChars -= oldest.length;
+  }
   memo.set(material, value);
+  memoChars += material.length;
   return value;
 }
 
