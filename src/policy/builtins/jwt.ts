@@ -139,7 +139,9 @@ const ASYMMETRIC: [string, AsymmetricCheck][] = [
 const NONDETERMINISTIC_SIGNING = 'Signatures with ES*/PS* are randomised, like OPA\'s: compare decoded tokens, not encoded ones.';
 
 export const jwtBuiltins: BuiltinFamily = Object.fromEntries([
-  builtin('io.jwt.decode', (_ctx, jwt) => decode('io.jwt.decode', jwt)),
+  builtin('io.jwt.decode', (_ctx, jwt) => decode('io.jwt.decode', jwt), {
+    note: 'A non-string `cty` header, which makes OPA panic, is an error (undefined).',
+  }),
   ...ASYMMETRIC.map(([alg, check]) => builtin(`io.jwt.verify_${alg}`, (_ctx, jwt, key) => verifyAsymmetric(`io.jwt.verify_${alg}`, jwt, key, check))),
   ...(['256', '384', '512'] as const).map((bits) => builtin(`io.jwt.verify_hs${bits}`, (_ctx, jwt, secret) => verifyHmac(`io.jwt.verify_hs${bits}`, `sha${bits}`, jwt, secret))),
   builtin('io.jwt.decode_verify', (ctx, jwt, constraints) => decodeVerify(ctx, jwt, objectArg('io.jwt.decode_verify', 2, constraints)), {
