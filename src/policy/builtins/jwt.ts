@@ -8,9 +8,9 @@ import { objectArg, stringArg } from './args.js';
 import { goJsonMarshal } from './go-encoding.js';
 import { TOKEN_ALGORITHMS, parseJwkSet, verificationKeys, type VerificationKey } from './jose-keys.js';
 import { type Hash, hmac, jwsSign, macEqual, verifyEcdsaHalves, verifyEd25519, verifyRsa } from './jws.js';
-import { type ParsedToken, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
-import { BuiltinError, type BuiltinContext, type BuiltinFamily, type HostBuiltin, type RegoValue } from './types.js';
+import { decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
 import { decodeVerify } from './jwt-decode-verify.js';
+import { BuiltinError, type BuiltinContext, type BuiltinFamily, type HostBuiltin, type RegoValue } from './types.js';
 
 function fail(builtin: string, err: unknown): never {
   if (err instanceof BuiltinError) throw err;
@@ -52,7 +52,7 @@ type AsymmetricCheck = (key: VerificationKey, data: Buffer, signature: Buffer) =
 function verifyAsymmetric(builtin: string, jwt: RegoValue | undefined, material: RegoValue | undefined, check: AsymmetricCheck): boolean {
   const token = splitToken(builtin, jwt);
   const keys = verificationKeys(stringArg(builtin, 2, material));
-  const signature = signatureBytes(token);
+  const signature = decodeSegment(token.signature);
   const header = parseHeader(tokenHeader(token));
   const data = Buffer.from(`${token.header}.${token.payload}`);
   // Go type-asserts the exported key: a private JWK is not a public key.
@@ -64,16 +64,12 @@ function verifyAsymmetric(builtin: string, jwt: RegoValue | undefined, material:
   return keys.some((key) => (key.alg === '' || key.alg === header.alg) && verifies(key));
 }
 
-function signatureBytes(token: ParsedToken): Buffer {
-  return decodeSegment(token.signature);
-}
-
 function verifyHmac(builtin: string, hash: Hash, jwt: RegoValue | undefined, secret: RegoValue | undefined): boolean {
   const text = stringArg(builtin, 1, jwt);
   const key = stringArg(builtin, 2, secret);
   const token = splitToken(builtin, text);
   const expected = hmac(hash, Buffer.from(key), Buffer.from(`${token.header}.${token.payload}`));
-  return macEqual(signatureBytes(token), expected);
+  return macEqual(decodeSegment(token.signature), expected);
 }
 
 /** encode_sign's common part (commonBuiltinJWTEncodeSign). */
