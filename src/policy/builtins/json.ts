@@ -30,7 +30,7 @@ export function goJsonIndent(value: RegoValue, prefix: string, indent: string, d
 }
 
 /** Compact encoding with sets sorted (goJsonMarshal keeps a set's iteration order). */
-function goJsonCompact(value: RegoValue): string {
+export function goJsonCompact(value: RegoValue): string {
   if (value instanceof Set) return `[${sortedElements(value).map(goJsonCompact).join(',')}]`;
   if (Array.isArray(value)) return `[${value.map(goJsonCompact).join(',')}]`;
   if (value === null || typeof value !== 'object') return goJsonMarshal(value);

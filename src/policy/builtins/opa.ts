@@ -1,4 +1,130 @@
-/** Host builtins: the opa family (filled in by its owner). */
-import type { BuiltinFamily } from './types.js';
+/**
+ * Host builtins: opa.runtime, trace, internal.print (what `print(...)` compiles to with
+ * --wasm-include-print) and the deprecated casts of v0 policies (topdown/runtime.go, trace.go,
+ * print.go, casts.go).
+ */
+import { arrayArg, newObject, stringArg, typeName } from './args.js';
+import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
+import { ValueSet, sortedElements, sortedEntries } from './value-order.js';
 
-export const opaBuiltins: BuiltinFamily = {};
+/** The OPA version gatehouse answers for (catalogue.ts's OPA_VERSION; not imported: catalogue imports this file). */
+const OPA_VERSION = '1.19.1';
+
+/** Go's strconv.Quote: printable runes kept, the rest escaped. */
+function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (/[\p{L}\p{M}\p{N}\p{P}\p{S} ]/u.test(ch)) out += ch;
+    else if (ch === '\x07') out += '\\a';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\v') out += '\\v';
+    else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (cp <= 0xffff) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+    else out += `\\U${cp.toString(16).padStart(8, '0')}`;
+  }
+  return `${out}"`;
+}
+
+/** A value in Rego syntax, as ast.Value.String() writes it (sets and object keys sorted). */
+export function regoString(value: RegoValue): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return String(value);
+    case 'number':
+      return Number.isInteger(value) && Math.abs(value) < 1e21 ? BigInt(value).toString() : String(value);
+    case 'bigint':
+      return value.toString();
+    case 'string':
+      return goQuote(value);
+    default:
+      break;
+  }
+  if (Array.isArray(value)) return `[${value.map(regoString).join(', ')}]`;
+  if (value instanceof Set) return value.size === 0 ? 'set()' : `{${sortedElements(value).map(regoString).join(', ')}}`;
+  return `{${sortedEntries(value).map(([k, v]) => `${regoString(k)}: ${regoString(v)}`).join(', ')}}`;
+}
+
+/** One print line per combination of the operands' values (each operand is a set; empty = undefined). */
+function printLines(operands: RegoValue[]): string[] {
+  const columns = operands.map((operand) => {
+    if (typeof operand === 'string') return [operand];
+    if (operand === null || typeof operand !== 'object') return [regoString(operand)];
+    if (!(operand instanceof Set)) throw new BuiltinError('internal.print', `illegal argument type: ${typeName(operand)}`);
+    if (operand.size === 0) return ['<undefined>'];
+    return sortedElements(operand).map((v) => (typeof v === 'string' ? v : regoString(v)));
+  });
+  let lines: string[][] = [[]];
+  for (const column of columns) lines = lines.flatMap((prefix) => column.map((cell) => [...prefix, cell]));
+  return lines.map((cells) => cells.join(' '));
+}
+
+function cast(name: string, expected: string, accepts: (v: RegoValue) => boolean) {
+  return {
+    fn: (_ctx: unknown, value: RegoValue | undefined) => {
+      if (value === undefined || !accepts(value)) throw new BuiltinError(name, `operand 1 must be ${expected} but got ${typeName(value)}`);
+      return value;
+    },
+    note: 'Deprecated (v0 policies only).',
+  };
+}
+
+const isObject = (v: RegoValue) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Set);
+
+export const opaBuiltins: BuiltinFamily = {
+  'opa.runtime': {
+    fn: () => {
+      const out = newObject();
+      out.authorization_enabled = false;
+      out.commit = '';
+      out.env = newObject();
+      out.skip_known_schema_check = false;
+      out.version = OPA_VERSION;
+      return out;
+    },
+    note: 'What `opa eval` returns, with `env` empty: gatehouse does not hand its environment (which may hold secrets) to policies, and has no OPA runtime `config`.',
+  },
+  trace: {
+    fn: (_ctx, note) => {
+      stringArg('trace', 1, note);
+      return true;
+    },
+    note: 'Returns true; the note is dropped, as in OPA when tracing is off (gatehouse has no explain mode).',
+  },
+  'internal.print': {
+    fn: (ctx, operands) => {
+      for (const line of printLines(arrayArg('internal.print', 1, operands))) ctx.print(line);
+      return undefined;
+    },
+    note: 'One line per combination of the printed values, formatted as OPA does; lines go to the operational log with the decision id.',
+  },
+  cast_array: {
+    fn: (_ctx, value) => {
+      if (Array.isArray(value)) return value;
+      if (value instanceof Set) return sortedElements(value);
+      throw new BuiltinError('cast_array', `operand 1 must be one of {array, set} but got ${typeName(value)}`);
+    },
+    note: 'Deprecated (v0 policies only).',
+  },
+  cast_set: {
+    fn: (_ctx, value) => {
+      if (value instanceof Set) return value;
+      if (!Array.isArray(value)) throw new BuiltinError('cast_set', `operand 1 must be one of {array, set} but got ${typeName(value)}`);
+      const set = new ValueSet();
+      for (const item of value) set.add(item);
+      return set.toSet();
+    },
+    note: 'Deprecated (v0 policies only).',
+  },
+  cast_string: cast('cast_string', 'string', (v) => typeof v === 'string'),
+  cast_boolean: cast('cast_boolean', 'boolean', (v) => typeof v === 'boolean'),
+  cast_null: cast('cast_null', 'null', (v) => v === null),
+  cast_object: cast('cast_object', 'object', isObject),
+};
+
