@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { expect } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
 import { compareValues } from '../../src/policy/builtins/value-order.js';
 import { parseJsonExact } from '../../src/policy/rego-value.js';
@@ -112,4 +113,21 @@ export function differences(cases: readonly BuiltinCase[], both: { opa: Outcome[
     if (a !== b) out.push(`${c.builtin}(${c.args.map((x) => show(x instanceof Set ? [...x] : x)).join(', ')}): opa ${a}, gatehouse ${b}`);
   });
   return out;
+}
+
+/**
+ * Evaluate `cases` both ways and assert that no case differs, and that the comparison means
+ * something: at least `minDefined` (a share, 0–1) of the cases are defined in OPA and, with
+ * `someUndefined`, at least one is not (so error paths are compared too).
+ */
+export function expectSameAsOpa(
+  opa: string,
+  cases: readonly BuiltinCase[],
+  options: { minDefined: number; someUndefined?: boolean },
+): { opa: Outcome[]; gatehouse: Outcome[] } {
+  const both = evaluateBoth(opa, cases);
+  expect(differences(cases, both)).toEqual([]);
+  expect(both.opa.filter((v) => v !== undefined).length).toBeGreaterThanOrEqual(cases.length * options.minDefined);
+  if (options.someUndefined) expect(both.opa.some((v) => v === undefined)).toBe(true);
+  return both;
 }

@@ -318,6 +318,19 @@ class Printer {
     this.#erroring = false;
   }
 
+  /** One verb of the format: %v and %w take # and + as their Go-syntax forms (sharpV, plusV). */
+  printVerb(arg: GoArg, verb: string): void {
+    if (verb === 'v' || verb === 'w') {
+      this.f.sharpV = this.f.sharp;
+      this.f.sharp = false;
+      this.f.plusV = this.f.plus;
+      this.f.plus = false;
+    }
+    // %w outside fmt.Errorf: no operand here is an error, so it is always a bad verb.
+    if (verb === 'w') this.badVerb('w', arg);
+    else this.printArg(arg, verb);
+  }
+
   printArg(arg: GoArg, verb: string): void {
     if (verb === 'T') {
       this.fmtS(typeName(arg));
@@ -476,14 +489,7 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
         case ' ': f.space = true; break;
         default:
           if (c >= 'a' && c <= 'z' && argNum < args.length) {
-            if (c === 'v' || c === 'w') {
-              f.sharpV = f.sharp;
-              f.sharp = false;
-              f.plusV = f.plus;
-              f.plus = false;
-            }
-            if (c === 'w') p.badVerb('w', args[argNum]!);
-            else p.printArg(args[argNum]!, c);
+            p.printVerb(args[argNum]!, c);
             argNum++;
             i++;
             continue formatLoop;
@@ -548,14 +554,7 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
     } else if (argNum >= args.length) {
       p.buf += `%!${verb}(MISSING)`;
     } else {
-      if (verb === 'v' || verb === 'w') {
-        f.sharpV = f.sharp;
-        f.sharp = false;
-        f.plusV = f.plus;
-        f.plus = false;
-      }
-      if (verb === 'w') p.badVerb('w', args[argNum]!);
-      else p.printArg(args[argNum]!, verb);
+      p.printVerb(args[argNum]!, verb);
       argNum++;
     }
   }

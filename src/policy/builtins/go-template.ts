@@ -13,6 +13,7 @@ import { goSprintf, type GoArg } from './go-fmt.js';
 import { formatFloat } from './go-float.js';
 import { queryEscape } from './go-url.js';
 import { fromByteString, toByteString } from './go-bytes.js';
+import { numberText } from './rego-text.js';
 import { BuiltinError, type RegoValue } from './types.js';
 import { compareStrings } from './value-order.js';
 
@@ -36,12 +37,6 @@ class TemplateError extends Error {}
 const fail = (message: string): never => {
   throw new TemplateError(message);
 };
-
-function numberText(n: number | bigint): string {
-  if (typeof n === 'bigint') return n.toString();
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return BigInt(n).toString();
-  return String(n);
-}
 
 /** ast.As(value, &map[string]any): JSON round trip; sets become sorted arrays. */
 function fromRego(value: RegoValue): TValue {

@@ -8,7 +8,7 @@ import type { RegoValue } from './types.js';
 import { sortedElements, sortedEntries } from './value-order.js';
 
 /** A number's text: integers in full, others as JavaScript's shortest form (OPA keeps the source text). */
-function numberText(value: number | bigint): string {
+export function numberText(value: number | bigint): string {
   if (typeof value === 'bigint') return value.toString();
   if (Number.isInteger(value) && Math.abs(value) < 1e21) return BigInt(value).toString();
   return String(value);

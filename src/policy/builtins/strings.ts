@@ -6,7 +6,7 @@
 import { arrayArg, objectArg, stringArg, typeName } from './args.js';
 import { goSprintf, type GoArg } from './go-fmt.js';
 import { goIntArg } from './go-int.js';
-import { regoText } from './rego-text.js';
+import { numberText, regoText } from './rego-text.js';
 import { renderTemplate } from './go-template.js';
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
 
@@ -23,7 +23,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 function goArg(value: RegoValue): GoArg {
   if (typeof value === 'string') return { kind: 'string', value };
   if (typeof value !== 'number' && typeof value !== 'bigint') return { kind: 'string', value: regoText(value) };
-  const text = typeof value === 'bigint' || Number.isSafeInteger(value) ? BigInt(value).toString() : String(value);
+  const text = numberText(value);
   if (/^-?[0-9]+$/.test(text)) {
     const n = BigInt(text);
     return n >= INT64_MIN && n <= INT64_MAX ? { kind: 'int', value: n } : { kind: 'big', value: n };
