@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectSameAsOpa, type BuiltinCase } from '../support/builtin-oracle.js';
+import { pickOne, seededRandom } from '../support/seeded-random.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
@@ -66,7 +67,38 @@ function cases(): BuiltinCase[] {
   return out;
 }
 
+/** Random RE2 patterns (classes, anchors, groups, alternation, greedy and lazy repeats, flags) over random subjects. */
+function randomCases(count: number): BuiltinCase[] {
+  const next = seededRandom(1129);
+  const atoms = ['a', 'b', 'é', '日', '.', '[ab]', '[^a]', '\\d', '\\w', '\\s', '\\pL', '[[:alpha:]]', '^', '$', '\\b', '\\A', '\\z', 'A', '\\n', '(?i)a', '[é-ë]', '\\x{65e5}'];
+  const quantifiers = ['', '', '*', '+', '?', '{1,2}', '*?', '+?', '??', '{0,3}?'];
+  const flags = ['', '', '', '(?i)', '(?s)', '(?m)', '(?U)', '(?is)'];
+  const atom = (depth: number): string => {
+    const r = next();
+    if (depth < 2 && r < 0.15) return `(${pattern(depth + 1)})`;
+    if (depth < 2 && r < 0.22) return `(?:${pattern(depth + 1)}|${pattern(depth + 1)})`;
+    if (depth < 2 && r < 0.26) return `(?P<g${Math.floor(next() * 3)}>${pattern(depth + 1)})`;
+    return pickOne(next, atoms);
+  };
+  const pattern = (depth: number): string =>
+    Array.from({ length: 1 + Math.floor(next() * 3) }, () => atom(depth) + pickOne(next, quantifiers)).join('');
+  const alphabet = ['a', 'A', 'b', ' ', 'é', '日', '\n', '1', '_', 'aa', 'ab'];
+  const out: BuiltinCase[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = pickOne(next, flags) + pattern(0);
+    const subject = Array.from({ length: Math.floor(next() * 9) }, () => pickOne(next, alphabet)).join('');
+    out.push({ builtin: 'regex.find_n', args: [p, subject, next() < 0.8 ? -1 : Math.floor(next() * 3)] });
+    out.push({ builtin: 'regex.split', args: [p, subject] });
+    out.push({ builtin: 'regex.replace', args: [subject, p, pickOne(next, ['<$0>', '[$1]', '${g1}-', '$$', ''])] });
+  }
+  return out;
+}
+
 describe.skipIf(tool.skip)('regex builtins match opa eval', () => {
+  it('agrees on random RE2 patterns and subjects', () => {
+    expectSameAsOpa(tool.opa, randomCases(1000), { minDefined: 0.9 });
+  }, 60_000);
+
   it('finds, splits, replaces, matches templates and intersects globs exactly as OPA', () => {
     const all = cases();
     expectSameAsOpa(tool.opa, all, { minDefined: 0.6, someUndefined: true });
