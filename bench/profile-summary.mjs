@@ -9,7 +9,7 @@ const INCLUSIVE = ['Check', 'authorize', 'decodeRequest', 'decodeCheckRequest', 
 const COMPONENTS = [
   ['grpc-js', /@grpc\/grpc-js\//],
   ['protobufjs', /protobufjs|@protobufjs|eval at Codegen/],
-  ['opa-wasm (JS host)', /@open-policy-agent\/opa-wasm/],
+  ['Wasm runtime (host side)', /policy\/(wasm-runtime|rego-value|builtins\/)/],
   ['wasm policy', /^wasm:|wasm-function/],
   ['gatehouse authz', /dist\/authz\//],
   ['gatehouse cache', /dist\/cache\//],

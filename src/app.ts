@@ -59,7 +59,13 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     },
     (result) => metrics.recordLogLine(result),
   );
-  const evaluatorOptions = { entrypoint: config.entrypoint, maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024, cache: cacheSettings(config) };
+  const evaluatorOptions = {
+    entrypoint: config.entrypoint,
+    maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
+    cache: cacheSettings(config),
+    // A policy's print() lines go to the operational log, joined to the decision log by decision_id.
+    print: (message: string, decisionId: string | undefined) => logger.info({ decision_id: decisionId, print: message }, 'policy print'),
+  };
   const limits = { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) };
   const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file);
   const store = active.store;

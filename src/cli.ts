@@ -2,6 +2,7 @@
  * The `gatehouse` command line: dispatches to the commands in commands/.
  */
 import { BUILD_USAGE, build } from './commands/build.js';
+import { BUILTINS_USAGE, builtins } from './commands/builtins.js';
 import { CHECK_USAGE, check } from './commands/check.js';
 import type { Io } from './commands/common.js';
 import { REPLAY_USAGE, replay } from './commands/replay.js';
@@ -18,6 +19,7 @@ Usage:
   gatehouse serve [--config FILE] [flags]     serve Envoy's Check over gRPC
   gatehouse check --bundle B --request R.json print the input document and decision for one request
   gatehouse build --policies DIR --out FILE   compile Rego into a bundle gatehouse serves
+  gatehouse builtins [--format F]             list the Rego builtins gatehouse evaluates, and how
   gatehouse test --bundle B CASES.yaml...     run decision tables (requests and expected outcomes)
   gatehouse replay --bundle B DECISIONS.log   re-decide logged Checks with a new bundle; gate on flips
   gatehouse version                           print the version
@@ -29,6 +31,7 @@ const HELP: Record<string, () => string> = {
   serve: serveUsage,
   check: () => CHECK_USAGE,
   build: () => BUILD_USAGE,
+  builtins: () => BUILTINS_USAGE,
   test: () => TEST_USAGE,
   replay: () => REPLAY_USAGE,
 };
@@ -52,6 +55,9 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return check(rest, io);
     case 'build':
       return build(rest, io);
+    case 'builtins':
+    case 'capabilities':
+      return builtins(rest, io);
     case 'test':
       return decisionTable(rest, io);
     case 'replay':

@@ -19,8 +19,22 @@ export interface EvaluablePolicy {
   /** SHA-256 of the bundle: part of every cache key, so a new bundle never serves old entries. */
   readonly digest: string;
   readonly cachePlan: CachePlan;
-  /** Evaluate the entrypoint for an already-serialised JSON input; returns opa-wasm's result set. */
-  evaluate(input: ArrayBuffer): unknown;
+  /**
+   * Evaluate the entrypoint for an already-serialised JSON input; returns the result set (`[]` when
+   * undefined, `[{"result": value}]` otherwise). `call` carries the decision id in and what the
+   * builtins learnt out.
+   */
+  evaluate(input: ArrayBuffer, call?: EvaluationCall): unknown;
+}
+
+/** What one evaluation tells the policy's host (policy/wasm-runtime.ts) and learns from it. */
+export interface EvaluationCall {
+  /** The Check's decision id, for the policy's `print` lines. */
+  decisionId?: string;
+  /** Set by builtins (a JWT's `exp`): ns since the epoch after which the result must not be reused. */
+  validUntilNs?: bigint;
+  /** Set when builtins failed (their results were undefined, as in OPA): the first few messages. */
+  builtinErrors?: string[];
 }
 
 export interface AuthorizeDeps {
@@ -32,6 +46,8 @@ export interface AuthorizeDeps {
   newDecisionId(): string;
   /** Monotonic clock in nanoseconds. */
   nowNs(): bigint;
+  /** Wall clock in ns since the Unix epoch (compared with a result's validUntilNs); default Date.now. */
+  wallClockNs?(): bigint;
   /** The decision cache; absent when caching is off. */
   cache?: DecisionCache;
 }
@@ -72,12 +88,15 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       const hit = deps.cache!.get(key);
       if (hit) return decided(hit.decision, decisionId, input, policy, hit.result, timings(deps, started, inputDone), 'hit');
     }
-    const resultSet = evaluate(policy, input);
+    const evaluation: EvaluationCall = { decisionId };
+    const resultSet = evaluate(policy, input, evaluation);
     result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined;
     const decision = decisionFromResultSet(resultSet);
-    // Only valid decisions are cached; every error is evaluated again next time.
-    if (key !== undefined && plan.enabled) {
-      deps.cache!.set(key, { result, decision }, plan.ttlMs, 2 * (JSON.stringify(result)?.length ?? 0));
+    // Only valid decisions are cached; every error is evaluated again next time. A result that a
+    // builtin bounded in time (a token's exp) is never kept past that time.
+    const ttlMs = key !== undefined && plan.enabled ? boundedTtlMs(plan.ttlMs, evaluation.validUntilNs, deps) : 0;
+    if (key !== undefined && ttlMs > 0) {
+      deps.cache!.set(key, { result, decision }, ttlMs, 2 * (JSON.stringify(result)?.length ?? 0));
     }
     return decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone), key === undefined ? 'off' : 'miss');
   } catch (thrown) {
@@ -121,11 +140,19 @@ function decodeRequest(bytes: Uint8Array, deps: AuthorizeDeps): DecodedCheckRequ
   }
 }
 
-function evaluate(policy: EvaluablePolicy, input: InputDocument): unknown {
-  // Serialise once and hand opa-wasm the bytes; it would otherwise stringify again.
+/** The cache TTL, cut to end at `validUntilNs` when a builtin set one; 0 = do not cache. */
+function boundedTtlMs(ttlMs: number, validUntilNs: bigint | undefined, deps: AuthorizeDeps): number {
+  if (validUntilNs === undefined) return ttlMs;
+  const now = deps.wallClockNs ? deps.wallClockNs() : BigInt(Date.now()) * 1_000_000n;
+  const remainingMs = Number((validUntilNs - now) / 1_000_000n);
+  return Math.max(0, Math.min(ttlMs, remainingMs));
+}
+
+function evaluate(policy: EvaluablePolicy, input: InputDocument, call: EvaluationCall): unknown {
+  // Serialise once and hand the runtime the bytes.
   const bytes = encoder.encode(JSON.stringify(input)).buffer as ArrayBuffer;
   try {
-    return policy.evaluate(bytes);
+    return policy.evaluate(bytes, call);
   } catch (thrown) {
     throw toGatehouseError(thrown, 'eval_error', 'policy evaluation failed');
   }

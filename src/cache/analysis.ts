@@ -8,9 +8,10 @@
  *   a dynamic or numeric segment (`headers[k]`, `parsed_path[0]`) widens to the enclosing object;
  * - `input` used whole (passed to a function, `with input as`, `walk(input)`) makes the policy
  *   uncacheable: the key would be the whole request, including per-request ids;
- * - a call to a non-deterministic builtin (time, randomness, network, runtime) makes the policy
- *   uncacheable unless the operator sets a TTL for such policies.
+ * - a call to a non-deterministic builtin (time, randomness, network, runtime: flagged in the
+ *   builtin catalogue) makes the policy uncacheable unless the operator sets a TTL for such policies.
  */
+import { isNondeterministicBuiltin } from '../policy/builtins/catalogue.js';
 
 export const ANALYSIS_VERSION = 1;
 
@@ -23,16 +24,6 @@ export interface CacheAnalysis {
   /** Non-deterministic builtins the policy calls. */
   nondeterministic: string[];
 }
-
-const NONDETERMINISTIC_PREFIXES = [
-  'time.now_ns', 'rand.', 'uuid.', 'http.send', 'net.lookup_ip_addr', 'opa.runtime',
-  'io.jwt.decode_verify', 'crypto.x509.parse_and_verify_certificates', 'time.',
-];
-// time.* functions that only transform their arguments are deterministic.
-const DETERMINISTIC_TIME = new Set([
-  'time.parse_ns', 'time.parse_rfc3339_ns', 'time.parse_duration_ns', 'time.date', 'time.clock', 'time.weekday',
-  'time.add_date', 'time.diff', 'time.format',
-]);
 
 interface Term {
   type?: unknown;
@@ -81,9 +72,7 @@ export function analyseModules(modules: unknown[]): CacheAnalysis {
   };
   for (const module of modules) visit(module);
 
-  const nondeterministic = [...calls]
-    .filter((name) => !DETERMINISTIC_TIME.has(name) && NONDETERMINISTIC_PREFIXES.some((p) => (p.endsWith('.') ? name.startsWith(p) : name === p)))
-    .sort();
+  const nondeterministic = [...calls].filter(isNondeterministicBuiltin).sort();
   const analysis: CacheAnalysis = { version: ANALYSIS_VERSION, fields: minimalPaths(fields), nondeterministic };
   if (wholeInput) analysis.uncacheable = wholeInput;
   return analysis;

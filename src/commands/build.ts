@@ -7,12 +7,16 @@ import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm, type SigningOptions } fr
 import { parse, type Io, type Values } from './common.js';
 
 export const BUILD_USAGE = `Usage: gatehouse build [--policies DIR] [--out FILE] [--entrypoint PATH] [--opa BIN] [--revision REV]
+                       [--v0-compatible] [--ignore PATTERN]... [-O LEVEL]
                        [--signing-key KEY.pem [--signing-alg RS256] [--signing-key-id default] [--scope S]]
 
 Compiles the Rego and data files in DIR (default policies/; *_test.rego files are left out) into
-a bundle (default build/bundle.tar.gz) with "opa build -t wasm", accepting only builtins that
-gatehouse's Wasm runtime provides, and records which input fields the policy reads (for the
+a bundle (default build/bundle.tar.gz) with "opa build -t wasm", then loads the module as serve
+does: a builtin gatehouse cannot evaluate fails the build, named with the reason ("gatehouse
+builtins" lists what it evaluates). It also records which input fields the policy reads (for the
 decision cache; see docs/decision-cache.md). --opa defaults to .tools/bin/opa, else opa on PATH.
+--v0-compatible, --ignore and -O are passed to OPA as "opa build" takes them (Rego written before
+OPA 1.0 needs --v0-compatible). print() output goes to the operational log with the decision id.
 The revision defaults to a hash of the sources. With --signing-key, the finished bundle is signed
 the way "opa build --signing-key" signs (a .signatures.json JWT listing every file's hash), so
 gatehouse (bundle_verification_key_file) and OPA both verify it.`;
@@ -51,12 +55,19 @@ export function build(args: string[], io: Io): number {
       'signing-alg': { type: 'string' },
       'signing-key-id': { type: 'string' },
       scope: { type: 'string' },
+      'v0-compatible': { type: 'boolean' },
+      ignore: { type: 'string', multiple: true },
+      optimize: { type: 'string', short: 'O' },
     },
     BUILD_USAGE,
   );
   if (values.help) {
     io.stdout(`${BUILD_USAGE}\n`);
     return 0;
+  }
+  const optimize = values.optimize === undefined ? undefined : Number(values.optimize);
+  if (optimize !== undefined && !(Number.isInteger(optimize) && optimize >= 0 && optimize <= 2)) {
+    throw new GatehouseError('usage', `-O must be 0, 1 or 2 (OPA's optimisation levels), got ${JSON.stringify(values.optimize)}`);
   }
   const config = loadConfig({ flags: { bundle: 'unused', entrypoint: values.entrypoint }, env: {} });
   const result = buildBundle({
@@ -65,6 +76,9 @@ export function build(args: string[], io: Io): number {
     out: (values.out as string | undefined) ?? 'build/bundle.tar.gz',
     entrypoint: config.entrypoint,
     revision: values.revision as string | undefined,
+    v0Compatible: values['v0-compatible'] === true,
+    ignore: values.ignore as unknown as string[] | undefined,
+    optimize,
     signing: signingOptions(values),
     log: (line) => io.stderr(`${line}\n`),
   });

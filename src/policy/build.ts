@@ -1,19 +1,23 @@
 /**
  * `gatehouse build`: compile a folder of Rego and data files into the bundle gatehouse serves.
- * 1. `opa build -t wasm` with a capabilities file that lists only the builtins the Wasm runtime
- *    provides, so an unsupported builtin (http.send, ...) fails here with OPA's own message;
- * 2. `opa parse` of every module, and the cache analysis of what the policy reads;
- * 3. the analysis is added to the bundle as `/.gatehouse/cache-analysis.json`.
+ * 1. `opa build -t wasm --wasm-include-print` with OPA's own capabilities, so everything `opa test`
+ *    accepts compiles (syntax and type errors are OPA's, shown as OPA prints them);
+ * 2. the compiled module's host imports are checked against the builtin catalogue
+ *    (policy/builtins/catalogue.ts) by loading it exactly as `serve` does: a builtin gatehouse
+ *    cannot evaluate (http.send, ...) fails the build, named with the reason and what to do;
+ * 3. `opa parse` of every module, and the cache analysis of what the policy reads;
+ * 4. the analysis is added to the bundle as `/.gatehouse/cache-analysis.json`.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { analyseModules, type CacheAnalysis } from '../cache/analysis.js';
 import { GatehouseError } from '../errors.js';
 import { CACHE_ANALYSIS_FILE } from './bundle.js';
-import { SUPPORTED_BUILTINS } from './evaluator.js';
+import { systemClockNs } from './evaluator.js';
+import { OpaWasmInstance } from './wasm-runtime.js';
 import { SIGNATURES_FILE, signBundleFiles, type SigningOptions } from './signature.js';
 import { appendToTar, readTar, tarEntry } from './tar.js';
 
@@ -24,6 +28,12 @@ export interface BuildOptions {
   out: string;
   entrypoint: string;
   revision?: string;
+  /** Rego written before OPA 1.0 (`opa build --v0-compatible`). */
+  v0Compatible?: boolean;
+  /** More file or directory names for OPA to ignore (`opa build --ignore`); `*_test.rego` always is. */
+  ignore?: string[];
+  /** OPA's optimisation level (`opa build -O`), 0 by default. */
+  optimize?: number;
   /** Sign the finished bundle (all files, the cache analysis included) like `opa build --signing-key`. */
   signing?: SigningOptions;
   /** Progress and OPA's diagnostics. */
@@ -48,20 +58,31 @@ export function buildBundle(options: BuildOptions): BuildResult {
   const outDir = path.dirname(path.resolve(options.out));
   mkdirSync(outDir, { recursive: true });
 
-  options.log(`compiling ${sources.length} module(s) in ${options.policies} (opa build -t wasm -e ${options.entrypoint})`);
-  const capabilitiesFile = path.join(outDir, 'wasm-capabilities.json');
-  writeFileSync(capabilitiesFile, JSON.stringify(wasmCapabilities(options.opa)));
+  const compat = options.v0Compatible ? ['--v0-compatible'] : [];
+  options.log(`compiling ${sources.length} module(s) in ${options.policies} (opa build -t wasm -e ${options.entrypoint}${options.v0Compatible ? ' --v0-compatible' : ''})`);
   // The same sources always get the same revision; any change gets a new one.
   const revision = options.revision ?? `sha256:${hashTree(options.policies).slice(0, 16)}`;
-  runOpa(options, ['build', '-t', 'wasm', '-e', options.entrypoint, '--ignore', '*_test.rego', '--capabilities', capabilitiesFile, '--revision', revision, '-o', options.out, options.policies]);
+  const ignore = ['*_test.rego', ...(options.ignore ?? [])].flatMap((pattern) => ['--ignore', pattern]);
+  // OPA writes beside the output; only a bundle that passed every check replaces options.out.
+  const compiled = path.join(outDir, `.${path.basename(options.out)}.${process.pid}.opa.tar.gz`);
+  let archive: Buffer;
+  try {
+    runOpa(options, [
+      'build', '-t', 'wasm', '--wasm-include-print', '-e', options.entrypoint, ...compat, ...ignore,
+      ...(options.optimize ? [`-O=${options.optimize}`] : []), '--revision', revision, '-o', compiled, options.policies,
+    ]);
+    archive = gunzipSync(readFileSync(compiled));
+  } finally {
+    rmSync(compiled, { force: true });
+  }
+  checkBuiltins(readTar(archive), options);
 
   // Every module OPA compiled must be analysed: the sources are listed the way OPA's loader walks
   // them (following symbolic links to files and directories). A wasm bundle holds only stubs of
   // the modules, so they cannot be read back from it.
   options.log('analysing which input fields the policy reads (opa parse)');
-  const modules = sources.map((file) => JSON.parse(runOpa(options, ['parse', '--format', 'json', file])) as unknown);
+  const modules = sources.map((file) => JSON.parse(runOpa(options, ['parse', '--format', 'json', ...compat, file])) as unknown);
   const analysis = analyseModules(modules);
-  const archive = gunzipSync(readFileSync(options.out));
   const entry = tarEntry(`/${CACHE_ANALYSIS_FILE}`, Buffer.from(`${JSON.stringify(analysis, null, 2)}\n`));
   let finished = appendToTar(archive, entry);
   if (options.signing) {
@@ -86,19 +107,26 @@ function runOpa(options: BuildOptions, args: string[]): string {
     }
     // OPA prints its errors on stdout.
     const detail = `${failure.stdout ?? ''}${failure.stderr ?? ''}`.trim();
-    throw new GatehouseError(
-      'usage',
-      `opa ${args[0]} failed for ${options.policies}:\n${detail}\n(a builtin reported as undefined is one gatehouse's Wasm runtime does not provide)`,
-    );
+    const hint = !options.v0Compatible && /rego_parse_error/.test(detail)
+      ? '\n(a policy written for OPA before 1.0, without `if`/`contains`, builds with --v0-compatible)'
+      : '';
+    throw new GatehouseError('usage', `opa ${args[0]} failed for ${options.policies}:\n${detail}${hint}`);
   }
 }
 
-/** OPA's current capabilities, with builtins cut down to those opa-wasm implements. */
-function wasmCapabilities(opa: string): unknown {
-  const current = JSON.parse(runOpa({ opa, policies: '', out: '', entrypoint: '', log: () => undefined }, ['capabilities', '--current'])) as {
-    builtins: { name: string }[];
-  };
-  return { ...current, builtins: current.builtins.filter((b) => SUPPORTED_BUILTINS.has(b.name)) };
+/**
+ * Load the compiled module the way `serve` will: a builtin it imports that gatehouse cannot
+ * evaluate fails the build here, named with the reason, instead of the bundle failing at load.
+ */
+function checkBuiltins(files: ReadonlyMap<string, Buffer>, options: BuildOptions): void {
+  const wasm = files.get('policy.wasm');
+  if (!wasm) throw new GatehouseError('usage', `opa build wrote no policy.wasm for ${options.policies}`);
+  try {
+    const instance = OpaWasmInstance.load(wasm, Buffer.from('{}'), { maxMemoryBytes: 1 << 26, wallClockNs: systemClockNs, print: () => undefined });
+    if (instance.importedBuiltins.length > 0) options.log(`host builtins: ${instance.importedBuiltins.join(', ')}`);
+  } catch (error) {
+    throw new GatehouseError('usage', `${options.policies}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function regoFiles(root: string): string[] {

@@ -21,7 +21,8 @@ export interface Bundle {
   /** SHA-256 of the bundle's bytes: an unchanged file is not reloaded. */
   digest: string;
   wasm: Buffer;
-  data: Record<string, unknown>;
+  /** `data.json` as it is in the bundle (a JSON object; `{}` when absent), kept as bytes so numbers stay exact. */
+  dataJson: Buffer;
   manifest: Manifest;
   /** Present when the bundle was built by `gatehouse build`. */
   cacheAnalysis: CacheAnalysis | undefined;
@@ -75,12 +76,18 @@ export function fromFiles(source: string, files: Map<string, Buffer>, digest: st
   if (typeof manifest !== 'object' || Array.isArray(manifest)) throw invalid('.manifest is not a JSON object');
   const modulePath = manifest.wasm?.[0]?.module ? cleanPath(manifest.wasm[0].module) : 'policy.wasm';
   const wasm = files.get(modulePath);
-  if (!wasm) throw invalid(`bundle has no ${modulePath}; build it with "opa build -t wasm -e <entrypoint>"`);
-  const data = parseJson<Record<string, unknown>>(files.get('data.json'), 'data.json') ?? {};
+  if (!wasm) {
+    const rego = [...files.keys()].some((name) => name.endsWith('.rego'));
+    throw invalid(rego
+      ? `${source} holds Rego source, not a compiled bundle: compile it with "gatehouse build --policies ${source} --out bundle.tar.gz" and pass the bundle`
+      : `bundle has no ${modulePath}; build it with "gatehouse build" (or "opa build -t wasm -e <entrypoint>")`);
+  }
+  const dataJson = files.get('data.json') ?? Buffer.from('{}');
+  const data = parseJson<Record<string, unknown>>(dataJson, 'data.json') ?? {};
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw invalid('data.json is not a JSON object');
   const revision = typeof manifest.revision === 'string' && manifest.revision !== '' ? manifest.revision : `sha256:${digest.slice(0, 12)}`;
   const cacheAnalysis = parseJson<CacheAnalysis>(files.get(CACHE_ANALYSIS_FILE), CACHE_ANALYSIS_FILE);
-  return { source, revision, digest, wasm, data, manifest, cacheAnalysis };
+  return { source, revision, digest, wasm, dataJson, manifest, cacheAnalysis };
 }
 
 async function readDirectory(root: string, limits: BundleLimits): Promise<Map<string, Buffer>> {

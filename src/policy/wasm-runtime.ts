@@ -11,21 +11,13 @@
  * host builtin comes from one catalogue (policy/builtins/catalogue.ts), and a builtin's error makes
  * its result undefined, as OPA does with its default (non-strict) builtin errors.
  */
+import type { EvaluationCall } from '../authz/authorize.js';
 import { HOST_BUILTINS, unsupportedReason } from './builtins/catalogue.js';
 import type { BuiltinContext, HostBuiltin, RegoValue } from './builtins/types.js';
 import { formatRegoValue, parseRegoValue } from './rego-value.js';
 
 const WASM_PAGE = 64 * 1024;
 
-/** What one evaluation tells the policy's host and learns from it. */
-export interface EvaluationCall {
-  /** The Check's decision id, for `print` lines. */
-  decisionId?: string;
-  /** Set by builtins: the time (ns since the epoch) after which this result must not be reused. */
-  validUntilNs?: bigint;
-  /** Set when a builtin failed (its result was undefined): the first few messages. */
-  builtinErrors?: string[];
-}
 
 export interface RuntimeOptions {
   /** Upper bound of the policy's linear memory in bytes; an evaluation needing more fails. */
@@ -34,6 +26,8 @@ export interface RuntimeOptions {
   wallClockNs: () => bigint;
   /** Where `print` output goes (the operational log), with the decision id when known. */
   print: (message: string, decisionId: string | undefined) => void;
+  /** The host builtins to offer; default: the catalogue's (tests of the ABI bring their own). */
+  builtins?: ReadonlyMap<string, HostBuiltin>;
 }
 
 interface Exports {
@@ -92,7 +86,7 @@ export class OpaWasmInstance {
     this.importedBuiltins = Object.keys(imported).sort();
     for (const [name, id] of Object.entries(imported)) {
       this.#builtinNames[id] = name;
-      this.#builtins[id] = HOST_BUILTINS.get(name);
+      this.#builtins[id] = (options.builtins ?? HOST_BUILTINS).get(name);
     }
   }
 
@@ -103,7 +97,7 @@ export class OpaWasmInstance {
    */
   static load(wasm: Uint8Array, data: Uint8Array, options: RuntimeOptions): OpaWasmInstance {
     const instance = new OpaWasmInstance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), options);
-    const missing = instance.importedBuiltins.filter((name) => !HOST_BUILTINS.has(name));
+    const missing = instance.importedBuiltins.filter((name) => !(options.builtins ?? HOST_BUILTINS).has(name));
     if (missing.length > 0) {
       const byReason = new Map<string, string[]>();
       for (const name of missing) byReason.set(unsupportedReason(name), [...(byReason.get(unsupportedReason(name)) ?? []), name]);

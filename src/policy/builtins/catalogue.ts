@@ -102,6 +102,14 @@ export function isSupportedBuiltin(name: string): boolean {
   return kind === 'native' || kind === 'host';
 }
 
+/**
+ * Whether a call's result can differ between two evaluations of the same input (the clock,
+ * randomness, the network, the runtime): such policies are not cached unless the operator opts in.
+ */
+export function isNondeterministicBuiltin(name: string): boolean {
+  return HOST_BUILTINS.get(name)?.nondeterministic === true || REFUSED_BUILTINS.has(name);
+}
+
 /** Why a builtin is not available, for build and load errors. */
 export function unsupportedReason(name: string): string {
   const support = builtinSupport(name);
