@@ -5,6 +5,7 @@
  * `opa eval` in one run and by gatehouse's host functions; the results must be identical.
  */
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +129,8 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
       sans: raw('sans', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-subj', '/CN=sans', '-addext', 'subjectAltName=IP:::ffff:1.2.3.4,IP:::,IP:fe80::1:0:0:1,URI:HTTPS://User:Pw@Host.Example/a/../b?x,URI:mailto:a@b.c,URI:spiffe://td/ns/a%20b,URI:file:///etc/x,URI:urn:a:b:c,DNS:*.x.example,DNS:xn--bcher-kva.example,otherName:1.2.3.4;UTF8:hello,dirName:dir_sect,RID:1.2.3', '-config', path.join(dir, 'sans.cnf')]),
     };
     for (const [label, pem] of Object.entries(extra)) add(`parse ${label}`, 'crypto.x509.parse_certificates', pem);
+    // Hand-made DER for what openssl will not write: Go's parser accepts or refuses it, we must agree.
+    for (const [label, der] of handMadeCertificates()) add(`hand-made ${label}`, 'crypto.x509.parse_certificates', der.toString('base64'));
     add('verify self-signed sha1 chain', 'crypto.x509.parse_and_verify_certificates', `${extra.sha1}${extra.sha1}`);
     add('pem with headers', 'crypto.x509.parse_certificates', root.cert.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n'));
     add('pem junk between', 'crypto.x509.parse_certificates', `${root.cert}junk\n${inter.cert}`);
@@ -218,3 +221,55 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     expect(mismatches(calls, (i) => wasm.get(i), oracle)).toEqual([]);
   });
 });
+
+/** DER TLV. */
+function tlv(tag: number, ...content: Buffer[]): Buffer {
+  const body = Buffer.concat(content);
+  const length = body.length < 0x80 ? Buffer.from([body.length]) : body.length < 0x100 ? Buffer.from([0x81, body.length]) : Buffer.from([0x82, body.length >> 8, body.length & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), length, body]);
+}
+
+const SEQ = 0x30;
+const oidDer = (hex: string) => tlv(0x06, Buffer.from(hex, 'hex'));
+const ECDSA_SHA256 = tlv(SEQ, oidDer('2a8648ce3d040302'));
+const name = (...atvs: [string, number, Buffer][]) => tlv(SEQ, ...atvs.map(([type, tag, value]) => tlv(0x31, tlv(SEQ, oidDer(type), tlv(tag, value)))));
+const CN = '550403';
+const ext = (oidHex: string, value: Buffer, critical = false) => tlv(SEQ, oidDer(oidHex), ...(critical ? [tlv(0x01, Buffer.from([0xff]))] : []), tlv(0x04, value));
+const san = (...names: [number, string][]) => ext('551d11', tlv(SEQ, ...names.map(([tag, text]) => tlv(0x80 | tag, Buffer.from(text)))));
+
+/** Certificates built field by field (the signature is junk: parsing does not check it). */
+function handMadeCertificates(): [string, Buffer][] {
+  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
+  const cert = (o: { version?: number; validity?: Buffer; subject?: Buffer; extensions?: Buffer[] }) => {
+    const tbs = tlv(SEQ,
+      ...(o.version === undefined ? [] : [tlv(0xa0, tlv(0x02, Buffer.from([o.version])))]),
+      tlv(0x02, Buffer.from([0x01, 0x23])), ECDSA_SHA256, name([CN, 0x0c, Buffer.from('issuer')]),
+      o.validity ?? tlv(SEQ, tlv(0x17, Buffer.from('250101000000Z')), tlv(0x18, Buffer.from('20991231235959Z'))),
+      o.subject ?? name([CN, 0x0c, Buffer.from('subject')]), spki,
+      ...(o.extensions ? [tlv(0xa3, tlv(SEQ, ...o.extensions))] : []));
+    return tlv(SEQ, tbs, ECDSA_SHA256, tlv(0x03, Buffer.from([0, 1, 2, 3])));
+  };
+  const validity = (a: [number, string], b: [number, string]) => tlv(SEQ, tlv(a[0], Buffer.from(a[1])), tlv(b[0], Buffer.from(b[1])));
+  const bmp = Buffer.from('Zoë', 'utf16le').swap16();
+  return [
+    ['v1', cert({})],
+    ['v2', cert({ version: 1 })],
+    ['v4', cert({ version: 3 })],
+    ['utc minutes', cert({ version: 2, validity: validity([0x17, '2501010000Z'], [0x17, '4912312359Z']) })],
+    ['utc offset', cert({ version: 2, validity: validity([0x17, '250101000000+0130'], [0x17, '491231235959-0800']) })],
+    ['generalized fraction', cert({ version: 2, validity: validity([0x18, '20250101000000.25Z'], [0x18, '20991231235959.000001Z']) })],
+    ['generalized trailing zero', cert({ version: 2, validity: validity([0x18, '20250101000000.50Z'], [0x18, '20991231235959Z']) })],
+    ['utc bad month', cert({ version: 2, validity: validity([0x17, '251301000000Z'], [0x17, '491231235959Z']) })],
+    ['names of every string type', cert({ version: 2, subject: name([CN, 0x1e, bmp], ['550406', 0x13, Buffer.from('US')], ['55040a', 0x14, Buffer.from([0x41, 0xe9])], ['550405', 0x12, Buffer.from('12 34')], ['2a864886f70d010901', 0x16, Buffer.from('a@b.c')]) })],
+    ['printable string with @', cert({ version: 2, subject: name([CN, 0x13, Buffer.from('a@b')]) })],
+    ['empty subject', cert({ version: 2, subject: tlv(SEQ) })],
+    ['uri invalid domain', cert({ version: 2, extensions: [san([6, 'https://a..b/x'])] })],
+    ['uri with port', cert({ version: 2, extensions: [san([6, 'https://a.example:443/x'], [2, 'ok.example'])] })],
+    ['duplicate extension', cert({ version: 2, extensions: [san([2, 'a.example']), san([2, 'b.example'])] })],
+    ['critical subject key id', cert({ version: 2, extensions: [ext('551d0e', tlv(0x04, Buffer.from('abcd')), true)] })],
+    ['critical unknown', cert({ version: 2, extensions: [ext('2a0304', tlv(0x05), true)] })],
+    ['critical empty san', cert({ version: 2, extensions: [ext('551d11', tlv(SEQ, tlv(0xa0, tlv(0x06, Buffer.from('2a03', 'hex')))), true)] })],
+    ['bad ip length', cert({ version: 2, extensions: [san([7, 'abc'])] })],
+    ['extensions in v1', tlv(SEQ)],
+  ];
+}

@@ -154,33 +154,35 @@ export function bitString(content: Buffer): { bytes: Buffer; bitLength: number; 
   return { bytes: aligned, bitLength, at };
 }
 
-/** UTCTime / GeneralizedTime (Z only, as DER requires) as Go's RFC 3339 text. */
+/**
+ * UTCTime / GeneralizedTime as cryptobyte reads them (UTCTime also to the minute; `Z` or a ±hhmm
+ * offset; no fractions) and Go's time.Time marshals them (RFC 3339, the offset kept).
+ */
 export function time(element: Element): string {
   const text = element.content.toString('latin1');
-  let match: RegExpExecArray | null;
-  let year: number;
-  let rest: string[];
   if (element.tag === TAG.UTCTime) {
-    match = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+    const match = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{4})$/.exec(text);
     if (!match) throw new DerError('malformed UTCTime');
     const yy = Number(match[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-    rest = match.slice(2, 7);
-    return format(year, rest, '');
+    return format(yy >= 50 ? 1900 + yy : 2000 + yy, [match[2]!, match[3]!, match[4]!, match[5]!, match[6] ?? '00'], match[7]!);
   }
   if (element.tag === TAG.GeneralizedTime) {
-    match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d*[1-9]))?Z$/.exec(text);
+    // Go parses a fraction but cryptobyte refuses it: the text must be what the layout formats back.
+    const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(Z|[+-]\d{4})$/.exec(text);
     if (!match) throw new DerError('malformed GeneralizedTime');
-    return format(Number(match[1]), match.slice(2, 7), match[7] ? `.${match[7]}` : '');
+    return format(Number(match[1]), [match[2]!, match[3]!, match[4]!, match[5]!, match[6]!], match[7]!);
   }
   throw new DerError('unsupported time format');
 }
 
-function format(year: number, parts: string[], fraction: string): string {
+function format(year: number, parts: string[], zone: string): string {
   const [month, day, hour, minute, second] = parts.map(Number) as [number, number, number, number, number];
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
+  date.setUTCFullYear(year);
+  const zoneHours = zone === 'Z' ? 0 : Number(zone.slice(1, 3));
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59 || zoneHours > 23 || Number(zone.slice(3)) > 59) {
     throw new DerError('malformed time');
   }
-  return `${String(year).padStart(4, '0')}-${parts[0]}-${parts[1]}T${parts[2]}:${parts[3]}:${parts[4]}${fraction}Z`;
+  const offset = zone === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  return `${String(year).padStart(4, '0')}-${parts[0]}-${parts[1]}T${parts[2]}:${parts[3]}:${parts[4]}${offset}`;
 }

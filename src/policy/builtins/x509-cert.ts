@@ -6,7 +6,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { DerError, DerReader, TAG, bitString, boolean, contextTag, integer, oid, oidString, readerOf, regoInteger, time, type Element } from './der.js';
-import { goIpString, goUrl } from './x509-url.js';
+import { domainNameValid, goIpString, goUrl } from './x509-url.js';
 import type { RegoObject, RegoValue } from './types.js';
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
@@ -416,11 +416,14 @@ export function readSubjectAltNames(json: Record<string, RegoValue>, value: Buff
         break;
       case 6: {
         const text = ia5(name.content, 'SAN uniformResourceIdentifier is malformed');
+        let url: RegoObject;
         try {
-          append(json, 'URIs', goUrl(text));
+          url = goUrl(text);
         } catch (err) {
           throw new DerError(`cannot parse URI ${JSON.stringify(text)}: ${(err as Error).message}`);
         }
+        if (!domainNameValid(url.Host as string, false)) throw new DerError(`cannot parse URI ${JSON.stringify(text)}: invalid domain`);
+        append(json, 'URIs', url);
         any = true;
         break;
       }

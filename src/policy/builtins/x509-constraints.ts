@@ -7,6 +7,7 @@
  */
 import type { RegoValue } from './types.js';
 import type { ParsedCertificate } from './x509-cert.js';
+import { domainNameValid } from './x509-url.js';
 
 const NAME_CONSTRAINTS = '2.5.29.30';
 const SUBJECT_ALT_NAME = '2.5.29.17';
@@ -22,14 +23,6 @@ function dnsHasSuffix(constraint: string, name: string): boolean {
   if (constraint.length > name.length) return false;
   if (name.slice(name.length - constraint.length).toLowerCase() !== constraint.toLowerCase()) return false;
   return constraint.startsWith('.') || name.length === constraint.length || name[name.length - constraint.length - 1] === '.';
-}
-
-/** domainNameValid: no trailing dot, printable ASCII, no empty label. */
-function domainNameValid(name: string, constraint: boolean): boolean {
-  if (name.length === 0) return true;
-  if (name.endsWith('.')) return false;
-  const body = constraint && name.startsWith('.') ? name.slice(1) : name;
-  return body.split('.').every((label) => label.length > 0 && /^[\x21-\x7e]+$/.test(label));
 }
 
 function trimFirstLabel(name: string): string {

@@ -217,3 +217,11 @@ export function goIpString(ip: Buffer): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
+
+/** crypto/x509's domainNameValid: no trailing dot, printable ASCII, no empty label. */
+export function domainNameValid(name: string, constraint: boolean): boolean {
+  if (name.length === 0) return true;
+  if (name.endsWith('.')) return false;
+  const body = constraint && name.startsWith('.') ? name.slice(1) : name;
+  return body.split('.').every((label) => label.length > 0 && /^[\x21-\x7e]+$/.test(label));
+}

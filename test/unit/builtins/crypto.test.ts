@@ -48,7 +48,8 @@ describe('DER reader (cryptobyte rules)', () => {
     expect(() => bitString(Buffer.from('07ff', 'hex'))).toThrow(/malformed bit string/);
     expect(time({ tag: TAG.UTCTime, content: Buffer.from('491231235959Z'), raw: Buffer.alloc(0) })).toBe('2049-12-31T23:59:59Z');
     expect(time({ tag: TAG.UTCTime, content: Buffer.from('500101000000Z'), raw: Buffer.alloc(0) })).toBe('1950-01-01T00:00:00Z');
-    expect(time({ tag: TAG.GeneralizedTime, content: Buffer.from('20500101000000.5Z'), raw: Buffer.alloc(0) })).toBe('2050-01-01T00:00:00.5Z');
+    expect(time({ tag: TAG.GeneralizedTime, content: Buffer.from('20500101000000+0130'), raw: Buffer.alloc(0) })).toBe('2050-01-01T00:00:00+01:30');
+    expect(() => time({ tag: TAG.GeneralizedTime, content: Buffer.from('20500101000000.5Z'), raw: Buffer.alloc(0) })).toThrow();
     expect(() => time({ tag: TAG.UTCTime, content: Buffer.from('491331235959Z'), raw: Buffer.alloc(0) })).toThrow();
   });
 });
