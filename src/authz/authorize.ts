@@ -98,7 +98,9 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
     if (key !== undefined && ttlMs > 0) {
       deps.cache!.set(key, { result, decision }, ttlMs, 2 * (JSON.stringify(result)?.length ?? 0));
     }
-    return decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone), key === undefined ? 'off' : 'miss');
+    const outcome = decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone), key === undefined ? 'off' : 'miss');
+    if (evaluation.builtinErrors) outcome.builtinErrors = evaluation.builtinErrors;
+    return outcome;
   } catch (thrown) {
     const error = toGatehouseError(thrown, 'internal_error');
     const code: CheckErrorCode = isCheckErrorCode(error.code) ? error.code : 'internal_error';

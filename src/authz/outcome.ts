@@ -40,5 +40,7 @@ export interface Outcome {
   bundle?: string;
   /** hit: answered from the decision cache; miss: evaluated and stored; off: not cacheable. */
   cache: 'hit' | 'miss' | 'off';
+  /** Builtins that failed during evaluation (their results were undefined, as in OPA): the first few. */
+  builtinErrors?: string[];
   timings: Timings;
 }

@@ -189,6 +189,7 @@ export function decisionEvent(outcome: Outcome, options: Pick<DecisionLogOptions
   };
   if (identity?.source_certificate) gatehouse.source_certificate = { valid: identity.source_certificate.valid, errors: identity.source_certificate.errors };
   if (outcome.hygiene) gatehouse.hygiene = outcome.hygiene;
+  if (outcome.builtinErrors) gatehouse.builtin_errors = outcome.builtinErrors;
   event.gatehouse = gatehouse;
   return event;
 }

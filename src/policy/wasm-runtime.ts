@@ -172,7 +172,8 @@ export class OpaWasmInstance {
       if (error instanceof PolicyAbort || error instanceof RangeError) throw error;
       const call = this.#call;
       if (call) {
-        const message = `${name}: ${error instanceof Error ? error.message : String(error)}`;
+        const text = error instanceof Error ? error.message : String(error);
+        const message = text.startsWith(`${name}: `) ? text : `${name}: ${text}`;
         (call.builtinErrors ??= []).length < MAX_REPORTED_ERRORS && call.builtinErrors.push(message);
       }
       return 0;

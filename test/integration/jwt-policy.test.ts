@@ -86,6 +86,12 @@ describe.skipIf(tool.skip).each([
     expect(outcomes.map((o) => o.allowed)).toEqual(oracle);
   });
 
+  it('keeps the failing builtin\'s message with the Check (a malformed token is undefined, as in OPA)', () => {
+    const outcome = decideRequestJson(offline, requestFor({ name: 'garbage', authorization: 'Bearer a.b.c', allowed: false }), 'garbage');
+    expect(outcome.allowed).toBe(false);
+    expect(outcome.builtinErrors?.[0]).toMatch(/^io\.jwt\.decode_verify: .*base64/);
+  });
+
   it('is not cached by default (it reads the clock)', () => {
     expect(offline.policy.cachePlan.enabled).toBe(false);
     expect(offline.policy.cachePlan.why).toMatch(/time\.now_ns|io\.jwt\.decode_verify/);

@@ -125,7 +125,7 @@ out := {"set_arg": set_arg, "object_arg": object_arg, "big_arg": big_arg, "set_r
     expect(result.memo_same).toBe(true);
     expect(result.memo_other).toBe(true);
     expect(result.not_failed).toBe(true);
-    expect(call.builtinErrors).toEqual(['hex.decode: hex.decode: not hex']);
+    expect(call.builtinErrors).toEqual(['hex.decode: not hex']);
   });
 
   it('sends print lines to the print hook with the decision id, undefined values marked', () => {
