@@ -88,6 +88,11 @@ const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const checkSpiffeId = (v: string) =>
   SPIFFE_ID.test(v) && !/\/\.\.?(\/|$)/.test(v) ? undefined : `has ${JSON.stringify(v)}, which is not a SPIFFE ID (spiffe://trust.domain/path)`;
 
+/** A request-hygiene limit (docs/input.md#limits): its default comes from the hygiene table. */
+const limit = (key: keyof typeof DEFAULT_LIMITS, min: number, max: number, help: string): KeySpec => ({
+  type: 'integer', default: DEFAULT_LIMITS[key], min, max, example: String(DEFAULT_LIMITS[key]), help,
+});
+
 const ENTRYPOINT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
@@ -284,42 +289,15 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     help: 'strict-mode hygiene rules to switch off, e.g. path_parameters to let ";" path parameters through',
     checkItem: (v) => ((SWITCHABLE_RULE_IDS as readonly string[]).includes(v) ? undefined : `has ${JSON.stringify(v)}, which is not a hygiene rule (one of ${SWITCHABLE_RULE_IDS.join(', ')})`),
   },
-  max_path_bytes: {
-    type: 'integer', default: DEFAULT_LIMITS.max_path_bytes, min: 256, max: 1024 * 1024, example: '8192',
-    help: 'longest request target (path and query) in bytes; longer is denied with 414 (path_too_long)',
-  },
-  max_path_segments: {
-    type: 'integer', default: DEFAULT_LIMITS.max_path_segments, min: 8, max: 65_536, example: '256',
-    help: 'most "/"-separated path segments; more is denied with 414 (too_many_path_segments)',
-  },
-  max_query_params: {
-    type: 'integer', default: DEFAULT_LIMITS.max_query_params, min: 8, max: 65_536, example: '256',
-    help: 'most query parameters; more is denied with 414 (too_many_query_params)',
-  },
-  max_headers: {
-    type: 'integer', default: DEFAULT_LIMITS.max_headers, min: 16, max: 10_000, example: '128',
-    help: 'most request headers (pseudo-headers included); more is denied with 431 (too_many_headers)',
-  },
-  max_header_bytes: {
-    type: 'integer', default: DEFAULT_LIMITS.max_header_bytes, min: 1024, max: 64 * 1024 * 1024, example: '65536',
-    help: 'most characters in all header names and values together; more is denied with 431 (headers_too_large)',
-  },
-  max_header_value_bytes: {
-    type: 'integer', default: DEFAULT_LIMITS.max_header_value_bytes, min: 256, max: 64 * 1024 * 1024, example: '16384',
-    help: 'longest single header value in characters; longer is denied with 431 (header_value_too_long)',
-  },
-  max_form_fields: {
-    type: 'integer', default: DEFAULT_LIMITS.max_form_fields, min: 1, max: 1_000_000, example: '1000',
-    help: 'most fields in a form (x-www-form-urlencoded) body; more is denied with 413 (too_many_form_fields)',
-  },
-  max_multipart_parts: {
-    type: 'integer', default: DEFAULT_LIMITS.max_multipart_parts, min: 1, max: 100_000, example: '256',
-    help: 'most parts in a multipart/form-data body; more is denied with 413 (too_many_multipart_parts)',
-  },
-  max_json_depth: {
-    type: 'integer', default: DEFAULT_LIMITS.max_json_depth, min: 1, max: 128, example: '64',
-    help: 'deepest nesting of arrays/objects in a JSON body or part; deeper is denied with 400 (input_parse_error)',
-  },
+  max_path_bytes: limit('max_path_bytes', 256, 1024 * 1024, 'longest request target (path and query) in bytes; longer is denied with 414 (path_too_long)'),
+  max_path_segments: limit('max_path_segments', 8, 65_536, 'most "/"-separated path segments; more is denied with 414 (too_many_path_segments)'),
+  max_query_params: limit('max_query_params', 8, 65_536, 'most query parameters; more is denied with 414 (too_many_query_params)'),
+  max_headers: limit('max_headers', 16, 10_000, 'most request headers (pseudo-headers included); more is denied with 431 (too_many_headers)'),
+  max_header_bytes: limit('max_header_bytes', 1024, 64 * 1024 * 1024, 'most characters in all header names and values together; more is denied with 431 (headers_too_large)'),
+  max_header_value_bytes: limit('max_header_value_bytes', 256, 64 * 1024 * 1024, 'longest single header value in characters; longer is denied with 431 (header_value_too_long)'),
+  max_form_fields: limit('max_form_fields', 1, 1_000_000, 'most fields in a form (x-www-form-urlencoded) body; more is denied with 413 (too_many_form_fields)'),
+  max_multipart_parts: limit('max_multipart_parts', 1, 100_000, 'most parts in a multipart/form-data body; more is denied with 413 (too_many_multipart_parts)'),
+  max_json_depth: limit('max_json_depth', 1, 128, 'deepest nesting of arrays/objects in a JSON body or part; deeper is denied with 400 (input_parse_error)'),
   decision_cache_nondeterministic_ttl_ms: {
     type: 'integer', default: 0, min: 0, max: 86_400_000, example: '1000',
     help: 'cache policies that call time/random/network builtins for this long; 0 never caches them',
