@@ -88,6 +88,8 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
         add(`cert ${label} decode_verify ${alg}`, 'io.jwt.decode_verify', token, { cert, time: NOW, aud: 'svc' });
       }
     }
+    const e3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 });
+    add('rsa e=3', 'io.jwt.verify_rs256', signToken({ alg: 'RS256' }, payload, 'RS256', e3.privateKey), e3.publicKey.export({ type: 'spki', format: 'pem' }).toString());
     // Small RSA keys: Go refuses keys under 1024 bits.
     add('rsa 512', 'io.jwt.verify_rs256', signToken({ alg: 'RS256' }, payload, 'RS256', keys.rsaSmall!.privateKey), keys.rsaSmall!.spki);
     // ES256 signed with a P-384 key (jwsbb accepts it; the curve size fixes the signature length).

@@ -24,7 +24,10 @@ export interface JoseKey {
   isPrivate: boolean;
   /** The private key itself, for io.jwt.encode_sign. */
   privateKey?: KeyObject;
-  /** RSA modulus bits, or EC field bytes (the fixed half-length of a JWS ECDSA signature). */
+  /**
+   * RSA modulus bits (0 for an exponent Go refuses), or EC field bytes (the fixed half-length of a
+   * JWS ECDSA signature).
+   */
   size: number;
 }
 
@@ -188,8 +191,12 @@ function parseJwk(value: unknown): ParsedJwk {
 function describePublic(key: KeyObject): JoseKey {
   const details = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return { kind: 'rsa', key, isPrivate: false, size: details.modulusLength ?? 0 };
+    case 'rsa': {
+      // Go's crypto/rsa refuses exponents below 2, even ones and ones beyond 2^31-1 (go1.26 checkPublicKey).
+      const e = details.publicExponent ?? 0n;
+      const size = e >= 2n && e % 2n === 1n && e <= 2147483647n ? details.modulusLength ?? 0 : 0;
+      return { kind: 'rsa', key, isPrivate: false, size };
+    }
     case 'ec': {
       const bytes = { prime256v1: 32, secp384r1: 48, secp521r1: 66, secp224r1: 28 }[details.namedCurve ?? ''];
       // Go's crypto/x509 and jwx know only the NIST curves.
