@@ -4,9 +4,9 @@
  * "<undefined>"). Implemented: text, comments, trim markers, {{pipeline}}, variables ($, $x :=,
  * $x =), fields (.a.b, $x.a, (pipe).a), literals (strings, numbers, true, false, nil), pipes,
  * if / else if / else, range (arrays, objects in key order, counts; $i, $e :=; else), with / else,
- * break, continue, and the functions and, or, not, len, index, slice, eq, ne, lt, le, gt, ge, print,
- * println, printf, html, js, urlquery. Anything else (define, template, block, call, character
- * constants, printf of a list or an object) is an error, so the result is undefined instead of a string
+ * break, continue, define / template / block, and the functions and, or, not, len, index, slice, eq,
+ * ne, lt, le, gt, ge, print, println, printf, html, js, urlquery. Anything else (call, character
+ * constants, printf of a list or an object, {{template}} nested deeper than 1000) is an error, so the result is undefined instead of a string
  * that could differ from OPA's. Rules follow text/template (Go 1.26): https://pkg.go.dev/text/template
  */
 import { goSprintf, type GoArg } from './go-fmt.js';
@@ -243,7 +243,8 @@ type Node =
   | { t: 'text'; text: string }
   | { t: 'action'; pipe: Pipe }
   | { t: 'if' | 'with' | 'range'; pipe: Pipe; list: Node[]; else?: Node[] }
-  | { t: 'break' | 'continue' };
+  | { t: 'break' | 'continue' }
+  | { t: 'template'; name: string; pipe: Pipe | undefined };
 
 interface Pipe {
   decl: string[];
@@ -432,15 +433,61 @@ function numberConstant(text: string): TValue {
   return new GoFloat(value);
 }
 
+/** The name OPA gives the template it parses (template.New("template")). */
+const MAIN = 'template';
+
+/** A text node of only whitespace, or nothing: text/template's IsEmptyTree. */
+const isEmptyTree = (nodes: Node[]) => nodes.every((n) => n.t === 'text' && n.text.trim() === '');
+
 class Parser {
   #i = 0;
   #rangeDepth = 0;
+  #depth = 0;
+  /** Variables in scope while parsing (text/template checks them at parse time). */
+  #scope: string[] = ['$'];
+  readonly defines = new Map<string, Node[]>();
   constructor(private readonly items: ({ text: string } | { action: string })[]) {}
 
+  /** The main template; {{define}}d and {{block}} templates land in `defines`, the main one as "template". */
   parse(): Node[] {
     const [list, end] = this.#list();
     if (end !== undefined) fail(`unexpected {{${end}}}`);
+    this.#define(MAIN, list);
     return list;
+  }
+
+  /** Add a named template as text/template's AddParseTree does: an empty body never replaces one. */
+  #define(name: string, body: Node[]): void {
+    const old = this.defines.get(name);
+    if (old && !isEmptyTree(old)) {
+      if (!isEmptyTree(body)) fail(`multiple definition of template ${JSON.stringify(name)}`);
+      return;
+    }
+    this.defines.set(name, body);
+  }
+
+  /** {{define "name"}}, {{block "name" pipeline}}, {{template "name" [pipeline]}}. */
+  #templateAction(word: 'define' | 'block' | 'template', rest: string): Node | undefined {
+    const tokens = tokenize(rest);
+    const nameToken = tokens[0];
+    if (nameToken?.k !== 'str') return fail(`unexpected name in ${word} clause`);
+    const name = unquote(nameToken.v);
+    const pipe = tokens.length > 1 ? parsePipe(tokens.slice(1), false, this.#scope) : undefined;
+    if (word === 'template') return { t: 'template', name, pipe };
+    if (word === 'define' && (this.#depth > 0 || pipe)) fail('unexpected define clause');
+    if (word === 'block' && !pipe) fail('missing value for block clause');
+    const rangeDepth = this.#rangeDepth;
+    const scope = this.#scope;
+    this.#rangeDepth = 0;
+    this.#scope = ['$'];
+    this.#depth++;
+    const [body, end] = this.#list();
+    this.#depth--;
+    this.#rangeDepth = rangeDepth;
+    this.#scope = scope;
+    if (end !== 'end') fail(`unexpected ${end === undefined ? 'EOF' : `{{${end}}}`} in ${word} clause`);
+    this.#define(name, body);
+    return word === 'block' ? { t: 'template', name, pipe } : undefined;
   }
 
   /** Nodes up to {{end}} / {{else ...}} (returned as the second value) or the end. */
@@ -465,10 +512,15 @@ class Parser {
         nodes.push({ t: word });
         continue;
       }
-      if (word && ['define', 'template', 'block', 'break', 'continue', 'end', 'else'].includes(word) && /^[A-Za-z]+(\s|$)/.test(action)) {
+      if ((word === 'define' || word === 'block' || word === 'template') && /^[A-Za-z]+(\s|$)/.test(action)) {
+        const node = this.#templateAction(word, action.slice(word.length));
+        if (node) nodes.push(node);
+        continue;
+      }
+      if (word && ['break', 'continue', 'end', 'else'].includes(word) && /^[A-Za-z]+(\s|$)/.test(action)) {
         fail(`{{${word}}} is not supported`);
       }
-      const pipe = parsePipe(tokenize(item.action), true);
+      const pipe = parsePipe(tokenize(item.action), true, this.#scope);
       if (pipe.cmds.length === 0) fail('missing value for command');
       nodes.push({ t: 'action', pipe });
     }
@@ -476,19 +528,32 @@ class Parser {
   }
 
   #control(kind: 'if' | 'with' | 'range', rest: string): Node {
-    const pipe = parsePipe(tokenize(rest), kind !== 'if');
+    const outer = this.#scope.length;
+    try {
+      return this.#controlBody(kind, rest);
+    } finally {
+      this.#scope.length = outer;
+    }
+  }
+
+  #controlBody(kind: 'if' | 'with' | 'range', rest: string): Node {
+    const pipe = parsePipe(tokenize(rest), kind !== 'if', this.#scope);
     if (pipe.cmds.length === 0) fail(`missing value for ${kind}`);
     if (kind === 'range' && pipe.decl.length > 2) fail('too many declarations in range');
     if (kind !== 'range' && pipe.decl.length > 1) fail('too many declarations');
     if (kind === 'range') this.#rangeDepth++;
+    this.#depth++;
     const [list, end] = this.#list();
+    this.#depth--;
     if (kind === 'range') this.#rangeDepth--;
     if (end === undefined) fail(`unexpected EOF in ${kind}`);
     const node: { t: 'if' | 'with' | 'range'; pipe: Pipe; list: Node[]; else?: Node[] } = { t: kind, pipe, list };
     if (end === 'end') return node;
     const elseRest = end!.slice(4).trim();
     if (elseRest === '') {
+      this.#depth++;
       const [elseList, elseEnd] = this.#list();
+      this.#depth--;
       if (elseEnd !== 'end') fail('expected end after else');
       node.else = elseList;
       return node;
@@ -503,7 +568,11 @@ class Parser {
   }
 }
 
-function parsePipe(tokens: Token[], allowDecl: boolean): Pipe {
+/**
+ * One pipeline. `scope` holds the variables in scope: a declaration adds to it (for its own
+ * pipeline too, as Go's parser does) and using an undeclared variable is a parse error.
+ */
+function parsePipe(tokens: Token[], allowDecl: boolean, scope: string[]): Pipe {
   const pipe: Pipe = { decl: [], assign: false, cmds: [] };
   let k = 0;
   // Declarations: $x :=, $x =, $i, $e :=
@@ -512,6 +581,7 @@ function parsePipe(tokens: Token[], allowDecl: boolean): Pipe {
     if (!allowDecl && declEnd > 1) fail('too many declarations');
     pipe.decl = tokens.slice(0, declEnd).filter((t) => t.k === 'var').map((t) => t.v);
     pipe.assign = tokens[declEnd]!.v === '=';
+    scope.push(...pipe.decl);
     k = declEnd + 1;
   }
   let cmd: Arg[] = [];
@@ -531,7 +601,7 @@ function parsePipe(tokens: Token[], allowDecl: boolean): Pipe {
         if (tokens[j]!.k === 'op' && tokens[j]!.v === ')') depth--;
       }
       if (depth !== 0) fail('unclosed left paren');
-      const inner = parsePipe(tokens.slice(k + 1, j - 1), false);
+      const inner = parsePipe(tokens.slice(k + 1, j - 1), false, scope);
       if (inner.decl.length) fail('declaration in parenthesized pipeline');
       if (inner.cmds.length === 0) fail('missing value in parentheses');
       let names: string[] = [];
@@ -543,6 +613,7 @@ function parsePipe(tokens: Token[], allowDecl: boolean): Pipe {
       k = j - 1;
       continue;
     }
+    if (tok.k === 'var' && !scope.includes(tok.v)) fail(`undefined variable ${JSON.stringify(tok.v)}`);
     cmd.push(operand(tok, tokens[k + 1]));
     if (tokens[k + 1]?.k === 'field' && tokens[k + 1]!.v.startsWith('@')) k++;
   }
@@ -578,11 +649,18 @@ function operand(tok: Token, next: Token | undefined): Arg {
 
 // ---- execution ----
 
+/** How deep {{template}} calls may nest (Go allows 100000; a JavaScript stack does not). */
+const MAX_TEMPLATE_DEPTH = 1000;
+
 class Exec {
   out = '';
   #vars: [string, TValue][];
   #steps = 0;
-  constructor(root: TValue) {
+  #depth = 0;
+  constructor(
+    root: TValue,
+    private readonly templates: ReadonlyMap<string, Node[]>,
+  ) {
     this.#vars = [['$', root]];
   }
 
@@ -617,6 +695,23 @@ class Exec {
         case 'break':
         case 'continue':
           throw node;
+        case 'template': {
+          const tree = this.templates.get(node.name);
+          if (!tree) fail(`no such template ${JSON.stringify(node.name)}`);
+          if (this.#depth >= MAX_TEMPLATE_DEPTH) fail('exceeded maximum template depth');
+          const value = node.pipe ? this.pipe(node.pipe, dot) : undefined;
+          // A called template sees only its own $ (its dot); break/continue cannot cross it.
+          const vars = this.#vars;
+          this.#vars = [['$', value]];
+          this.#depth++;
+          try {
+            this.walk(tree!, value);
+          } finally {
+            this.#depth--;
+            this.#vars = vars;
+          }
+          break;
+        }
       }
     }
   }
@@ -729,19 +824,22 @@ function fields(receiver: TValue, names: readonly string[]): TValue {
 }
 
 const MEMO_LIMIT = 128;
-const memo = new Map<string, Node[]>();
+const memo = new Map<string, { main: Node[]; templates: ReadonlyMap<string, Node[]> }>();
 
 /** strings.render_template. @throws BuiltinError for what Go reports as an error or gatehouse does not support. */
 export function renderTemplate(builtin: string, template: string, vars: RegoValue): string {
   try {
-    let tree = memo.get(template);
-    if (!tree) {
-      tree = new Parser(scan(template)).parse();
+    let parsed = memo.get(template);
+    if (!parsed) {
+      const parser = new Parser(scan(template));
+      const main = parser.parse();
+      parsed = { main, templates: parser.defines };
       if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
-      memo.set(template, tree);
+      memo.set(template, parsed);
     }
-    const exec = new Exec(fromRego(vars));
-    exec.walk(tree, fromRego(vars));
+    const data = fromRego(vars);
+    const exec = new Exec(data, parsed.templates);
+    exec.walk(parsed.templates.get(MAIN) ?? parsed.main, data);
     return exec.out.replaceAll('<no value>', '<undefined>');
   } catch (error) {
     if (error instanceof TemplateError) throw new BuiltinError(builtin, `template: ${error.message}`);

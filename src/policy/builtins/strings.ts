@@ -127,6 +127,6 @@ export const stringsBuiltins: BuiltinFamily = {
       const v = objectArg('strings.render_template', 2, vars);
       return renderTemplate('strings.render_template', t, v);
     },
-    note: "Go's text/template with the variables as JSON data; gatehouse implements the actions, pipelines and functions policies use (see docs) and refuses (undefined) a template using anything else, rather than render it differently.",
+    note: "Go's text/template over the variables as JSON (numbers are json.Number: `{{if .n}}` is true for 0, `eq .n 1` is an error). Not implemented, so undefined rather than a possibly different string: the `call` function, character constants ('a'), printf of a list or an object, and {{template}} nested deeper than 1000 calls.",
   },
 };

@@ -121,6 +121,7 @@ describe('strings.render_template', () => {
     expect(render('a  {{- .name -}}  b {{/* gone */}}', vars)).toBe('aworldb ');
     expect(render('{{.obj}} {{.list}}', vars)).toBe('map[a:A b:B] [a b]');
     expect(render('{{range .list}}{{if eq . "b"}}{{break}}{{end}}{{.}}{{end}}|{{range .list}}{{if eq . "a"}}{{continue}}{{end}}{{.}}{{end}}', vars)).toBe('a|b');
+    expect(render('{{define "item"}}<{{.}}>{{end}}{{range .list}}{{template "item" .}}{{end}}{{block "b" .name}}[{{.}}]{{end}}', vars)).toBe('<a><b>[world]');
     expect(render('{{js "<a=\'b\'>"}} {{slice .name 1 3}} {{slice .list 1}}', vars)).toBe("\\u003Ca\\u003D\\'b\\'\\u003E or [b]");
   });
 
@@ -135,7 +136,10 @@ describe('strings.render_template', () => {
     expect(() => render('{{if .name}}', vars)).toThrow(/EOF/);
     expect(() => render('{{eq .n 2023}}', vars)).toThrow(/incompatible types/);
     expect(() => render('{{break}}', vars)).toThrow(/outside/);
-    for (const unsupported of ['{{define "x"}}{{end}}', '{{template "x"}}', "{{'a'}}", '{{printf "%v" .list}}']) {
+    expect(() => render('{{template "x"}}', vars)).toThrow(/no such template/);
+    expect(() => render('{{if false}}{{$y}}{{end}}', vars)).toThrow(/undefined variable/); // a parse error, even unexecuted
+    expect(() => render('{{define "x"}}{{template "x"}}{{end}}{{template "x"}}', vars)).toThrow(/maximum template depth/);
+    for (const unsupported of ["{{'a'}}", '{{printf "%v" .list}}', '{{call .name}}']) {
       expect(() => render(unsupported, vars)).toThrow();
     }
   });
