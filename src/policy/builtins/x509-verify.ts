@@ -81,13 +81,25 @@ function buildChains(chain: ParsedCertificate[], roots: ParsedCertificate[], int
   const current = chain[chain.length - 1]!;
   const chains: ParsedCertificate[][] = [];
   const consider = (candidate: ParsedCertificate, role: Role) => {
-    if (chain.some((c) => c.raw.equals(candidate.raw)) || !signedBy(current, candidate) || !isValid(candidate, role, chain, now)) return;
+    if (alreadyInChain(candidate, chain) || !signedBy(current, candidate) || !isValid(candidate, role, chain, now)) return;
     if (role === 'root') chains.push([...chain, candidate]);
     else chains.push(...buildChains([...chain, candidate], roots, intermediates, now));
   };
   for (const root of potentialParents(current, roots)) consider(root, 'root');
   for (const intermediate of potentialParents(current, intermediates)) consider(intermediate, 'intermediate');
   return chains;
+}
+
+/** The SAN extension's value (base64), or undefined. */
+function sanValue(cert: ParsedCertificate): RegoValue | undefined {
+  return ((field(cert, 'Extensions') as { Id: number[]; Value: string }[] | null) ?? []).find((ext) => ext.Id.join('.') === '2.5.29.17')?.Value;
+}
+
+/** alreadyInChain: same subject, same public key and same SANs as a certificate in the chain. */
+function alreadyInChain(candidate: ParsedCertificate, chain: ParsedCertificate[]): boolean {
+  return chain.some((cert) => field(cert, 'RawSubject') === field(candidate, 'RawSubject')
+    && field(cert, 'RawSubjectPublicKeyInfo') === field(candidate, 'RawSubjectPublicKeyInfo')
+    && sanValue(cert) === sanValue(candidate));
 }
 
 /** checkChainForKeyUsage. */
