@@ -1,0 +1,98 @@
+/**
+ * graphql.* host builtins against `opa eval`: every GraphQL text in OPA's own graphql conformance
+ * cases (schemas and queries, valid and not) through each builtin, pairing each module's queries
+ * with its schemas, plus cases of our own. One opa eval for all.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { differences, evaluateBoth, type BuiltinCase } from '../support/builtin-oracle.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+
+/** OPA's graphql conformance folder in the Go module cache, if the module is there. */
+function conformanceDir(): string | undefined {
+  try {
+    const cache = execFileSync('go', ['env', 'GOMODCACHE']).toString().trim();
+    const dir = path.join(cache, 'github.com/open-policy-agent/opa@v1.19.1/v1/test/cases/testdata/v1/graphql');
+    return existsSync(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The backquoted texts of each module (Rego raw strings), grouped by module. */
+function moduleTexts(dir: string): string[][] {
+  const groups: string[][] = [];
+  for (const file of readdirSync(dir)) {
+    const doc = parseYaml(readFileSync(path.join(dir, file), 'utf8')) as { cases: { modules?: string[] }[] };
+    for (const c of doc.cases) {
+      for (const m of c.modules ?? []) groups.push([...m.matchAll(/`([^`]*)`/g)].map((x) => x[1]!));
+    }
+  }
+  return groups;
+}
+
+const OWN_SCHEMA = `
+  """desc""" schema { query: Query mutation: Mutation }
+  directive @auth(role: String = "user") repeatable on FIELD_DEFINITION | OBJECT
+  "type doc" type Query implements Node @auth { "field doc" user(id: ID!, tags: [String!] = ["a"]): User hero(episode: Episode): Character id: ID! }
+  type Mutation { setName(name: String!): User }
+  interface Node { id: ID! }
+  interface Character { name: String }
+  type User implements Character { name: String email: String friends(first: Int = 10): [User!]! }
+  enum Episode { NEWHOPE "the empire" EMPIRE @deprecated(reason: "old") JEDI }
+  input Filter { a: Int = 5, b: Episode, c: [Filter] }
+  scalar Date
+  union SearchResult = User | Query
+  extend type User { born: Date }
+`;
+const OWN_QUERIES = [
+  '{ user(id: "1") { name email } }', 'query Q($id: ID!, $f: Int = 3) @auth { user(id: $id) { friends(first: $f) { name } } }',
+  '{ user(id: 1) { nope } }', '{ user { name } }', 'mutation { setName(name: "x") { name } }', 'subscription { x }',
+  '{ hero(episode: EMPIRE) { name ... on User { email } } }', '{ hero { ...F } } fragment F on Character { name }',
+  'fragment F on User { name } { user(id: "1") { ...F } }', '{ user(id: """block\n  text""") { name } }', 'query { id } query { id }',
+  '{ user(id: "1") { name @skip(if: true) alias: email @include(if: $v) } }', '{', 'type X { a: Int }', '{ __typename __schema { types { name } } }',
+  'query ($l: [Int!]! = [1, 2], $o: Filter = {a: 1, b: JEDI, c: [{a: 2}]}) { id }', '{ id(x: null) }', '{ hero { name } hero { name: id } }',
+];
+const OWN_SCHEMAS = [OWN_SCHEMA, 'type Query { a: Int }', 'type Query { a: Undefined }', 'type Query { a: Int } type Query { b: Int }', 'extend type Foo { a: Int }',
+  'type A { a: Int }', 'schema { query: Missing }', '{ a }', 'type Query { a: Int', 'enum E { A A }', 'input I { a: I! } type Query { f(i: I): Int }',
+  'interface I { a: Int } type Query implements I { b: Int }', 'directive @d on NOWHERE type Query { a: Int }', 'union U = Int type Query { u: U }', ''];
+
+function cases(): BuiltinCase[] {
+  const out: BuiltinCase[] = [];
+  const groups = conformanceDir() ? moduleTexts(conformanceDir()!) : [];
+  groups.push([OWN_SCHEMA, ...OWN_QUERIES]);
+  for (const s of OWN_SCHEMAS) groups.push([s, ...OWN_QUERIES.slice(0, 3)]);
+  const seen = new Set<string>();
+  for (const texts of groups) {
+    for (const t of texts) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      out.push({ builtin: 'graphql.schema_is_valid', args: [t] });
+      out.push({ builtin: 'graphql.parse_schema', args: [t] });
+      out.push({ builtin: 'graphql.parse_query', args: [t] });
+    }
+    for (const q of texts) {
+      for (const s of texts) {
+        if (q === s) continue;
+        out.push({ builtin: 'graphql.is_valid', args: [q, s] });
+        out.push({ builtin: 'graphql.parse_and_verify', args: [q, s] });
+        out.push({ builtin: 'graphql.parse', args: [q, s] });
+      }
+    }
+  }
+  return out;
+}
+
+describe.skipIf(tool.skip)('graphql.* against opa eval', () => {
+  it('gives the results OPA gives', () => {
+    const all = cases();
+    const both = evaluateBoth(tool.opa, all);
+    expect(differences(all, both)).toEqual([]);
+    expect(both.opa.filter((x) => x !== undefined).length).toBeGreaterThan(all.length / 3);
+  }, 120_000);
+});
