@@ -70,7 +70,7 @@ export const stringsBuiltins: BuiltinFamily = {
       const args = arrayArg('sprintf', 2, values);
       return goSprintf(f, args.map(goArg));
     },
-    note: 'Go fmt verbs as OPA passes values: integers as int64 (or *big.Int beyond), other numbers as float64, strings as strings, anything else as its Rego text. A number written with a fraction or exponent that is integral (1.0, 1e3) prints as an integer, because the Wasm value no longer carries how it was written.',
+    note: "Go's fmt verbs, with each value passed as OPA passes it: by the number's text an integer is int64 (*big.Int beyond), a number with a decimal point float64, an exponent form such as 1e-7 its text; strings as strings; anything else its Rego text. gatehouse sees numbers, not how they were written: an integral number written 1.0 or 1e3 formats as an integer (OPA: float64 or text), and one beyond float64 (2e308) as \"Infinity\".",
   },
   'strings.any_prefix_match': {
     fn: (_ctx, search, base) => {
