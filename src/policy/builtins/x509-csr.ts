@@ -6,7 +6,8 @@
 import { goBase64Decode, goPemDecode } from './go-encoding.js';
 import { DerError, DerReader, TAG, bitString, boolean, contextTag, integer, oid, oidString, readerOf } from './der.js';
 import type { RegoObject, RegoValue } from './types.js';
-import { PUBLIC_KEY_ALGORITHMS, parseName, publicKey, readSubjectAltNames, signatureAlgorithm } from './x509-cert.js';
+import { PUBLIC_KEY_ALGORITHMS, parseName, publicKey, signatureAlgorithm } from './x509-cert.js';
+import { readSubjectAltNames } from './x509-extensions.js';
 
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
