@@ -1,12 +1,16 @@
 /**
-* The parts of Go's net/url (Go 1.26, the toolchain OPA v1.19.1 was built with) that OPA's
-* urlquery.* and uri.* builtins call: QueryEscape, QueryUnescape, ParseQuery, Values.Encode and
-* Parse. Ported line by line (https://pkg.go.dev/net/url) because WHATWG's URL and
-* URLSearchParams answer differently (`%20` vs `+`, `;`, hosts, opaque URLs). Everything here works
-* on byte strings (go-bytes.ts): one char per byte, as Go indexes strings.
-*/
+ * The parts of Go's net/url (Go 1.26, the toolchain OPA v1.19.1 was built with, under the GODEBUG
+ * defaults of OPA's go.mod, go 1.25) that OPA's
+ * urlquery.* and uri.* builtins call: QueryEscape, QueryUnescape, ParseQuery, Values.Encode and
+ * Parse. Ported line by line (https://pkg.go.dev/net/url) because WHATWG's URL and
+ * URLSearchParams answer differently (`%20` vs `+`, `;`, hosts, opaque URLs). Everything here works
+ * on byte strings (go-bytes.ts): one char per byte, as Go indexes strings.
+ */
+
 const isAlnum = (c: string): boolean => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
 const isHex = (c: string | undefined): boolean => c !== undefined && /^[0-9a-fA-F]$/.test(c);
+
 type Mode = 'path' | 'pathSegment' | 'host' | 'zone' | 'userPassword' | 'queryComponent' | 'fragment';
 
 /** net/url's shouldEscape (the reference version in gen_encoding_table.go). */
@@ -33,8 +37,11 @@ function shouldEscape(c: string, mode: Mode): boolean {
   if (mode === 'fragment' && '!()*'.includes(c)) return false;
   return true;
 }
+
 export class UrlError extends Error {}
+
 const goQuote = (s: string): string => JSON.stringify(s);
+
 /** net/url's unescape. @throws UrlError ("invalid URL escape ..."). */
 function unescape(s: string, mode: Mode): string {
   let n = 0;
@@ -77,6 +84,7 @@ function unescape(s: string, mode: Mode): string {
   }
   return out;
 }
+
 /** net/url's escape. */
 function escape(s: string, mode: Mode): string {
   let out = '';
@@ -88,15 +96,19 @@ function escape(s: string, mode: Mode): string {
   }
   return out;
 }
+
 export const queryEscape = (s: string): string => escape(s, 'queryComponent');
+
 export const queryUnescape = (s: string): string => unescape(s, 'queryComponent');
+
 /** Go 1.26's default cap on query parameters (GODEBUG urlmaxqueryparams). */
 const MAX_QUERY_PARAMS = 10000;
+
 /**
-* url.ParseQuery: values in order of appearance. Like Go, a bad pair (a `;`, a bad escape) is
-* skipped and the first error thrown only after the whole query was read.
-* @throws UrlError
-*/
+ * url.ParseQuery: values in order of appearance. Like Go, a bad pair (a `;`, a bad escape) is
+ * skipped and the first error thrown only after the whole query was read.
+ * @throws UrlError
+ */
 export function parseQuery(query: string): Map<string, string[]> {
   if (query.split('&').length > MAX_QUERY_PARAMS) throw new UrlError('number of URL query parameters exceeded limit');
   const values = new Map<string, string[]>();
@@ -122,6 +134,7 @@ export function parseQuery(query: string): Map<string, string[]> {
   if (error) throw error;
   return values;
 }
+
 /** url.Values.Encode: keys sorted (bytewise), each value `key=value`, joined by `&`. */
 export function encodeValues(values: Map<string, string[]>): string {
   const keys = [...values.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -131,6 +144,7 @@ export function encodeValues(values: Map<string, string[]>): string {
   }
   return parts.join('&');
 }
+
 export interface GoUrl {
   scheme: string;
   opaque: string;
@@ -140,6 +154,7 @@ export interface GoUrl {
   rawQuery: string;
   fragment: string;
 }
+
 /** url.Parse. @throws UrlError */
 export function parseUrl(raw: string): GoUrl {
   const hash = raw.indexOf('#');
@@ -147,6 +162,7 @@ export function parseUrl(raw: string): GoUrl {
   if (hash >= 0) url.fragment = unescape(raw.slice(hash + 1), 'fragment');
   return url;
 }
+
 function getScheme(raw: string): [string, string] {
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;
@@ -163,6 +179,7 @@ function getScheme(raw: string): [string, string] {
   }
   return ['', raw];
 }
+
 function parse(raw: string): GoUrl {
   if (/[\x00-\x1f\x7f]/.test(raw)) throw new UrlError('net/url: invalid control character in URL');
   const url: GoUrl = { scheme: '', opaque: '', host: '', path: '', rawPath: '', rawQuery: '', fragment: '' };
@@ -204,6 +221,7 @@ function parse(raw: string): GoUrl {
   url.rawPath = escape(url.path, 'path') === rest ? '' : rest;
   return url;
 }
+
 /** The host of `userinfo@host` (userinfo is validated and dropped: uri.parse does not return it). */
 function parseAuthority(authority: string): string {
   const at = authority.lastIndexOf('@');
@@ -219,9 +237,11 @@ function parseAuthority(authority: string): string {
   }
   return host;
 }
+
 function validOptionalPort(port: string): boolean {
   return port === '' || /^:[0-9]*$/.test(port);
 }
+
 function parseHost(host: string): string {
   const open = host.lastIndexOf('[');
   if (open > 0) throw new UrlError('invalid IP-literal');
@@ -249,6 +269,7 @@ function parseHost(host: string): string {
   }
   return unescape(host, 'host');
 }
+
 /** netip.parseIPv6 succeeds (zone allowed, embedded IPv4 only in the last 32 bits). */
 function isGoIPv6(input: string): boolean {
   let s = input;
@@ -289,11 +310,13 @@ function isGoIPv6(input: string): boolean {
   if (s !== '') return false;
   return i < 16 ? ellipsis >= 0 : ellipsis < 0;
 }
+
 /** netip.parseIPv4Fields: four decimal octets, no leading zeros. */
 function isGoIPv4(s: string): boolean {
   const fields = s.split('.');
   return fields.length === 4 && fields.every((f) => /^(?:0|[1-9][0-9]{0,2})$/.test(f) && Number(f) <= 255);
 }
+
 /** url.URL.Hostname / Port: split at the last colon when a numeric port follows; unbracket. */
 export function splitHostPort(hostPort: string): [string, string] {
   let host = hostPort;
