@@ -190,6 +190,31 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     add('nested failing', 'io.jwt.decode_verify', signToken({ alg: 'HS256', cty: 'JWT' }, signToken({ alg: 'HS256' }, {}, 'HS256', 'other'), 'HS256', secret), { secret, time: NOW });
     add('nested not a token', 'io.jwt.decode_verify', signToken({ alg: 'HS256', cty: 'JWT' }, '{"a":1}', 'HS256', secret), { secret, time: NOW });
 
+    // Random headers, claims and constraints (seeded): every combination of present/absent/mistyped
+    // fields. Never a non-string cty, nor a non-string iss under an iss constraint: OPA panics there.
+    const random = seeded(20261129);
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const maybe = (value: unknown) => (random() < 0.5 ? undefined : value);
+    for (let i = 0; i < 300; i++) {
+      const header = Object.fromEntries(Object.entries({
+        alg: pick(['HS256', 'HS384', 'HS512', 'RS256', 'none', '', 5, null]), typ: maybe(pick(['JWT', 'at+jwt', 1])),
+        kid: maybe(pick(['k', '', 2])), cty: maybe(pick(['json', 'jwt-ish'])), crit: maybe(pick([['exp'], ['alg'], [], 'x', [1, 'y']])), exp: maybe(1),
+      }).filter(([, v]) => v !== undefined));
+      const claims = Object.fromEntries(Object.entries({
+        iss: maybe(pick(['issuer', 'other'])), aud: maybe(pick(['svc', ['svc', 'x'], ['x'], 7, ''])), sub: maybe('alice'),
+        exp: maybe(pick([SECONDS + 100, SECONDS - 100, SECONDS, SECONDS + 0.25, '1', null, 1e12])), nbf: maybe(pick([SECONDS - 1, SECONDS + 1, SECONDS, true, 1e-3])),
+      }).filter(([, v]) => v !== undefined));
+      const alg = typeof header.alg === 'string' && header.alg.startsWith('HS') ? header.alg : 'HS256';
+      const token = signToken(header, claims, alg, pick([secret, 'wrong']));
+      const constraints = Object.fromEntries(Object.entries({
+        secret: maybe(secret), iss: maybe(pick(['issuer', ''])), aud: maybe(pick(['svc', 'x', ''])), alg: maybe(pick(['HS256', 'HS512'])),
+        time: maybe(pick([NOW, NOW + 100_000_000_000n, 0, 1.7e18])), cert: random() < 0.1 ? keys.rsa!.spki : undefined,
+      }).filter(([, v]) => v !== undefined)) as Record<string, RegoValue>;
+      add(`random ${i} decode_verify`, 'io.jwt.decode_verify', token, constraints);
+      add(`random ${i} decode`, 'io.jwt.decode', token);
+      add(`random ${i} verify_hs`, `io.jwt.verify_hs${alg.slice(2)}`, token, secret);
+    }
+
     // encode_sign with deterministic algorithms must give OPA's exact bytes.
     const hsJwk = { kty: 'oct', k: Buffer.from(secret).toString('base64url') };
     add('encode_sign hs256', 'io.jwt.encode_sign', { alg: 'HS256', typ: 'JWT', z: '<&>', a: [1, 2] }, { sub: 'a\u2028b', n: 1.5, nested: { b: 1, a: 2 } }, hsJwk);
@@ -227,3 +252,15 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     expect(mismatches(calls, (i) => wasm.get(i), oracle)).toEqual([]);
   });
 });
+
+/** A small seeded PRNG (mulberry32), so a failing random case can be reproduced. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
