@@ -82,13 +82,17 @@ export class WasmPolicy implements EvaluablePolicy {
     return new WasmPolicy(bundle, instance, options.entrypoint, entrypointId, planCache(bundle.cacheAnalysis, options.cache));
   }
 
-  /** The result set (see EvaluablePolicy.evaluate); numbers as JSON.parse reads them. */
+  /** The result set (see EvaluablePolicy.evaluate), numbers as JSON.parse reads them. */
   evaluate(input: ArrayBuffer | Uint8Array, call?: EvaluationCall): unknown {
-    return JSON.parse(this.evaluateJson(input, call));
+    return JSON.parse(this.#instance.evaluateJson(bytesOf(input), this.#entrypointId, call));
   }
 
-  /** The result set as JSON text, every number exactly as the policy computed it (see rego-value.ts parseJsonExact). */
+  /** The result set as JSON text, every number exactly as the policy computed it (rego-value.ts parseJsonExact reads it). */
   evaluateJson(input: ArrayBuffer | Uint8Array, call?: EvaluationCall): string {
-    return this.#instance.evaluateJson(input instanceof Uint8Array ? input : new Uint8Array(input), this.#entrypointId, call);
+    return this.#instance.evaluateJson(bytesOf(input), this.#entrypointId, call);
   }
+}
+
+function bytesOf(input: ArrayBuffer | Uint8Array): Uint8Array {
+  return input instanceof Uint8Array ? input : new Uint8Array(input);
 }

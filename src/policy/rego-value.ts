@@ -33,7 +33,7 @@ export function parseRegoValue(text: string): RegoValue {
 
 /**
  * Parse JSON keeping integers beyond ±2^53 exact (as bigints); plain JSON.parse otherwise. Objects
- * are ordinary JS objects. For result sets read back from `opa_eval`.
+ * are ordinary JS objects. For result sets read back from `opa_eval` and for `opa eval` output.
  */
 export function parseJsonExact(text: string): unknown {
   if (!LONG_DIGITS.test(text)) return JSON.parse(text);
@@ -82,15 +82,13 @@ function fromJson(value: unknown): RegoValue {
   return out;
 }
 
-/** For result sets: sets become arrays, Maps objects with stringified keys, as `opa_json_dump` does. */
+/** Parsed JSON → ordinary JS objects (bigints kept). JSON holds no sets or non-string keys. */
 function toPlain(value: RegoValue): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(toPlain);
-  if (value instanceof Set) return [...value].map(toPlain);
   const out: Record<string, unknown> = {};
-  const entries: [RegoValue, RegoValue][] = value instanceof Map ? [...value] : Object.entries(value);
-  for (const [key, item] of entries) {
-    Object.defineProperty(out, typeof key === 'string' ? key : formatRegoValue(key), { value: toPlain(item), enumerable: true, writable: true, configurable: true });
+  for (const [key, item] of Object.entries(value)) {
+    Object.defineProperty(out, key, { value: toPlain(item), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

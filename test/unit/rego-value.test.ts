@@ -70,3 +70,4 @@ describe('parseJsonExact', () => {
     expect(parseJsonExact('[{"result": 1732912345123456789}]')).toEqual([{ result: 1732912345123456789n }]);
   });
 });
+
