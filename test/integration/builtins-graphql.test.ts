@@ -57,10 +57,12 @@ const OWN_QUERIES = [
   'fragment F on User { name } { user(id: "1") { ...F } }', '{ user(id: """block\n  text""") { name } }', 'query { id } query { id }',
   '{ user(id: "1") { name @skip(if: true) alias: email @include(if: $v) } }', '{', 'type X { a: Int }', '{ __typename __schema { types { name } } }',
   'query ($l: [Int!]! = [1, 2], $o: Filter = {a: 1, b: JEDI, c: [{a: 2}]}) { id }', '{ id(x: null) }', '{ hero { name } hero { name: id } }',
+  '# op\nquery Q(\n# var\n$id: ID!\n# var2\n$f: [Int] = # list\n[1, # one\n2]) {\n# field\nuser(\n# arg\nid: $id\n# arg2\nx: # obj\n{ # key\na: 1 }) {\n# spread\n...F\n# inline\n... on User { name }\n# last\n}\n# trailing\n}\n# frag\nfragment F on User { name }\n# eof',
 ];
 const OWN_SCHEMAS = [OWN_SCHEMA, 'type Query { a: Int }', 'type Query { a: Undefined }', 'type Query { a: Int } type Query { b: Int }', 'extend type Foo { a: Int }',
   'type A { a: Int }', 'schema { query: Missing }', '{ a }', 'type Query { a: Int', 'enum E { A A }', 'input I { a: I! } type Query { f(i: I): Int }',
-  'interface I { a: Int } type Query implements I { b: Int }', 'directive @d on NOWHERE type Query { a: Int }', 'union U = Int type Query { u: U }', ''];
+  'interface I { a: Int } type Query implements I { b: Int }', 'directive @d on NOWHERE type Query { a: Int }', 'union U = Int type Query { u: U }', '',
+  '# only a comment\n# and another', '# before\n"desc" # after\ntype Query { # f\n"fd" # fa\na(# arg\nx: Int): Int\n# end\n}\n# enum\nenum E {\n# v\nA\n"vd"\n# v2\nB\n# end\n}\n# ext\nextend type Query { b: Int }\n# dir\ndirective @d(# a\na: Int) on FIELD\n# schema\nschema { # op\nquery: Query\n# end\n}\n# input\ninput In { # f\na: Int = 1\n}\n# eof'];
 
 function cases(): BuiltinCase[] {
   const out: BuiltinCase[] = [];

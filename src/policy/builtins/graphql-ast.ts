@@ -14,7 +14,10 @@ import {
   type FieldDefinitionNode,
   type InputValueDefinitionNode,
   Kind,
+  type Location,
   type OperationTypeDefinitionNode,
+  type Token,
+  TokenKind,
   type SelectionSetNode,
   type StringValueNode,
   type TypeNode,
@@ -65,6 +68,21 @@ function stringText(v: StringValueNode): string {
   return gqlparserBlockString(v.loc.source.body.slice(v.loc.start + 3, v.loc.end - 3));
 }
 
+/**
+ * gqlparser's comment groups: the comments right before a token (the parser's `p.comment` when it
+ * peeks that token), as {"List": [{"Value": "# text"}]}.
+ */
+function commentsBefore(token: Token | null | undefined): RegoObject | undefined {
+  const found: RegoValue[] = [];
+  for (let t = token?.prev; t && t.kind === TokenKind.COMMENT; t = t.prev) found.unshift(obj({ Value: `#${t.value}` }));
+  return found.length > 0 ? obj({ List: found }) : undefined;
+}
+
+const startComment = (loc: Location | undefined) => commentsBefore(loc?.startToken);
+
+/** Comments before a definition's closing brace (gqlparser's EndOfDefinitionComment). */
+const endComment = (loc: Location | undefined) => (loc?.endToken.kind === TokenKind.BRACE_R ? commentsBefore(loc.endToken) : undefined);
+
 const list = <T>(items: readonly T[] | undefined, f: (item: T) => RegoValue): RegoValue[] | undefined => items?.map(f);
 
 /** gqlparser's ValueKind numbers. */
@@ -100,10 +118,11 @@ function value(v: ValueNode): RegoObject {
       children = v.values.map((item) => obj({ Name: '', Value: value(item) }));
       break;
     case Kind.OBJECT:
-      children = v.fields.map((f) => obj({ Name: f.name.value, Value: value(f.value) }));
+      children = v.fields.map((f) => obj({ Name: f.name.value, Value: value(f.value), Comment: startComment(f.loc) }));
       break;
   }
-  return obj({ Raw: raw, Children: children, Kind: kind, ExpectedTypeHasDefault: false });
+  const comment = v.kind === Kind.VARIABLE || v.kind === Kind.LIST || v.kind === Kind.OBJECT ? startComment(v.loc) : undefined;
+  return obj({ Raw: raw, Children: children, Kind: kind, Comment: comment, ExpectedTypeHasDefault: false });
 }
 
 function type(t: TypeNode): RegoObject {
@@ -116,7 +135,7 @@ function type(t: TypeNode): RegoObject {
   return obj({ NamedType: t.name.value, NonNull: false });
 }
 
-const argument = (a: ArgumentNode) => obj({ Name: a.name.value, Value: value(a.value) });
+const argument = (a: ArgumentNode) => obj({ Name: a.name.value, Value: value(a.value), Comment: startComment(a.loc) });
 const directive = (d: DirectiveNode | ConstDirectiveNode) => obj({ Name: d.name.value, Arguments: list(d.arguments, argument), Location: '' });
 const directives = (ds: readonly (DirectiveNode | ConstDirectiveNode)[] | undefined) => list(ds, directive);
 
@@ -130,14 +149,16 @@ function selectionSet(s: SelectionSetNode | undefined): RegoValue[] | undefined 
           Arguments: list(sel.arguments, argument),
           Directives: directives(sel.directives),
           SelectionSet: selectionSet(sel.selectionSet),
+          Comment: startComment(sel.loc),
         });
       case Kind.FRAGMENT_SPREAD:
-        return obj({ Name: sel.name.value, Directives: directives(sel.directives) });
+        return obj({ Name: sel.name.value, Directives: directives(sel.directives), Comment: startComment(sel.loc) });
       default:
         return obj({
           TypeCondition: sel.typeCondition?.name.value ?? '',
           Directives: directives(sel.directives),
           SelectionSet: selectionSet(sel.selectionSet),
+          Comment: startComment(sel.loc),
         });
     }
   });
@@ -149,6 +170,7 @@ const variableDefinition = (v: VariableDefinitionNode) =>
     Type: type(v.type),
     DefaultValue: v.defaultValue ? value(v.defaultValue) : undefined,
     Directives: directives(v.directives),
+    Comment: startComment(v.loc),
     Used: false,
   });
 
@@ -165,6 +187,8 @@ export function queryDocumentValue(doc: DocumentNode): RegoObject {
           VariableDefinitions: list(d.variableDefinitions, variableDefinition),
           Directives: directives(d.directives),
           SelectionSet: selectionSet(d.selectionSet),
+          // gqlparser keeps no comment on a shorthand `{ ... }` operation
+          Comment: d.loc?.startToken.kind === TokenKind.BRACE_L ? undefined : startComment(d.loc),
         }),
       );
     } else if (d.kind === Kind.FRAGMENT_DEFINITION) {
@@ -175,6 +199,7 @@ export function queryDocumentValue(doc: DocumentNode): RegoObject {
           TypeCondition: d.typeCondition.name.value,
           Directives: directives(d.directives),
           SelectionSet: selectionSet(d.selectionSet),
+          Comment: startComment(d.loc),
         }),
       );
     }
@@ -184,8 +209,28 @@ export function queryDocumentValue(doc: DocumentNode): RegoObject {
 
 const description = (d: { description?: StringValueNode | undefined }) => (d.description ? stringText(d.description) : '');
 
+/**
+ * Before/AfterDescriptionComment of a field, argument, input field or enum value: the comments
+ * before a non-empty description, and those before the name.
+ */
+function memberComments(n: { description?: StringValueNode | undefined; name: { loc?: Location | undefined } }) {
+  const described = n.description && stringText(n.description) !== '';
+  return {
+    BeforeDescriptionComment: described ? startComment(n.description!.loc) : undefined,
+    AfterDescriptionComment: startComment(n.name.loc),
+  };
+}
+
+/** Before/AfterDescriptionComment of a definition: before its description token, and before its keyword. */
+function definitionComments(n: { description?: StringValueNode | undefined; loc?: Location | undefined }) {
+  let keyword = n.description ? n.description.loc?.endToken.next : n.loc?.startToken;
+  while (keyword?.kind === TokenKind.COMMENT) keyword = keyword.next;
+  return { BeforeDescriptionComment: n.description ? startComment(n.description.loc) : undefined, AfterDescriptionComment: commentsBefore(keyword) };
+}
+
 const argumentDefinition = (a: InputValueDefinitionNode) =>
   obj({
+    ...memberComments(a),
     Description: description(a),
     Name: a.name.value,
     DefaultValue: a.defaultValue ? value(a.defaultValue) : undefined,
@@ -195,6 +240,7 @@ const argumentDefinition = (a: InputValueDefinitionNode) =>
 
 const fieldDefinition = (f: FieldDefinitionNode | InputValueDefinitionNode) =>
   obj({
+    ...memberComments(f),
     Description: description(f),
     Name: f.name.value,
     Arguments: 'arguments' in f ? list(f.arguments, argumentDefinition) : undefined,
@@ -204,7 +250,7 @@ const fieldDefinition = (f: FieldDefinitionNode | InputValueDefinitionNode) =>
   });
 
 const operationTypes = (ops: readonly OperationTypeDefinitionNode[] | undefined) =>
-  list(ops, (o) => obj({ Operation: o.operation, Type: o.type.name.value }));
+  list(ops, (o) => obj({ Operation: o.operation, Type: o.type.name.value, Comment: startComment(o.loc) }));
 
 const DEFINITION_KIND: Partial<Record<Kind, string>> = {
   [Kind.SCALAR_TYPE_DEFINITION]: 'SCALAR', [Kind.SCALAR_TYPE_EXTENSION]: 'SCALAR',
@@ -223,9 +269,13 @@ function typeDefinition(d: DefinitionNode): RegoObject {
     interfaces?: readonly { name: { value: string } }[];
     fields?: readonly (FieldDefinitionNode | InputValueDefinitionNode)[];
     types?: readonly { name: { value: string } }[];
-    values?: readonly { name: { value: string }; description?: StringValueNode; directives?: readonly ConstDirectiveNode[] }[];
+    values?: readonly { name: { value: string; loc?: Location }; description?: StringValueNode; directives?: readonly ConstDirectiveNode[] }[];
+    loc?: Location;
   };
+  const extension = d.kind.endsWith('Extension');
   return obj({
+    ...(extension ? { AfterDescriptionComment: startComment(n.loc) } : definitionComments(n)),
+    EndOfDefinitionComment: n.fields || n.values ? endComment(n.loc) : undefined,
     Kind: DEFINITION_KIND[d.kind]!,
     Description: description(n),
     Name: n.name.value,
@@ -233,13 +283,24 @@ function typeDefinition(d: DefinitionNode): RegoObject {
     Interfaces: list(n.interfaces, (i) => i.name.value),
     Fields: list(n.fields, fieldDefinition),
     Types: list(n.types, (t) => t.name.value),
-    EnumValues: list(n.values, (v) => obj({ Description: description(v), Name: v.name.value, Directives: directives(v.directives) })),
+    EnumValues: list(n.values, (v) => obj({ ...memberComments(v), Description: description(v), Name: v.name.value, Directives: directives(v.directives) })),
     BuiltIn: false,
   });
 }
 
+/** The comments before the end of the source (gqlparser's SchemaDocument.Comment). */
+function endOfFileComment(doc: DocumentNode, text: string): RegoObject | undefined {
+  let t = doc.loc?.endToken;
+  if (!t) {
+    const found = [...text.matchAll(/#([^\n\r]*)/g)].map((m) => obj({ Value: `#${m[1]}` }));
+    return found.length > 0 ? obj({ List: found }) : undefined;
+  }
+  while (t.next) t = t.next;
+  return commentsBefore(t);
+}
+
 /** A type-system document as gqlparser's SchemaDocument. */
-export function schemaDocumentValue(doc: DocumentNode): RegoObject {
+export function schemaDocumentValue(doc: DocumentNode, text: string): RegoObject {
   const schema: RegoValue[] = [];
   const schemaExtension: RegoValue[] = [];
   const directiveDefs: RegoValue[] = [];
@@ -248,14 +309,31 @@ export function schemaDocumentValue(doc: DocumentNode): RegoObject {
   for (const d of doc.definitions) {
     switch (d.kind) {
       case Kind.SCHEMA_DEFINITION:
-        schema.push(obj({ Description: description(d), Directives: directives(d.directives), OperationTypes: operationTypes(d.operationTypes) }));
+        schema.push(
+          obj({
+            ...definitionComments(d),
+            EndOfDefinitionComment: endComment(d.loc),
+            Description: description(d),
+            Directives: directives(d.directives),
+            OperationTypes: operationTypes(d.operationTypes),
+          }),
+        );
         break;
       case Kind.SCHEMA_EXTENSION:
-        schemaExtension.push(obj({ Description: '', Directives: directives(d.directives), OperationTypes: operationTypes(d.operationTypes) }));
+        schemaExtension.push(
+          obj({
+            AfterDescriptionComment: startComment(d.loc),
+            EndOfDefinitionComment: endComment(d.loc),
+            Description: '',
+            Directives: directives(d.directives),
+            OperationTypes: operationTypes(d.operationTypes),
+          }),
+        );
         break;
       case Kind.DIRECTIVE_DEFINITION:
         directiveDefs.push(
           obj({
+            ...definitionComments(d),
             Description: description(d),
             Name: d.name.value,
             Arguments: list(d.arguments, argumentDefinition),
@@ -269,5 +347,12 @@ export function schemaDocumentValue(doc: DocumentNode): RegoObject {
         else definitions.push(typeDefinition(d));
     }
   }
-  return obj({ Schema: schema, SchemaExtension: schemaExtension, Directives: directiveDefs, Definitions: definitions, Extensions: extensions });
+  return obj({
+    Schema: schema,
+    SchemaExtension: schemaExtension,
+    Directives: directiveDefs,
+    Definitions: definitions,
+    Extensions: extensions,
+    Comment: endOfFileComment(doc, text),
+  });
 }

@@ -93,7 +93,7 @@ function loadSchema(text: string): ParsedSchema {
   } catch (error) {
     schema = error as Error;
   }
-  const parsed = { doc, value: schemaDocumentValue(doc), schema };
+  const parsed = { doc, value: schemaDocumentValue(doc, text), schema };
   if (schemas.size >= MAX_SCHEMAS) schemas.delete(schemas.keys().next().value!);
   schemas.set(text, parsed);
   return parsed;
