@@ -164,6 +164,9 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
       ['jwks bad member', { keys: [rsaJwk, { kty: 'EC' }] }], ['jwks extra fields', { keys: [rsaJwk], other: 1 }],
       ['jwks kid mismatch alg', { keys: [{ ...rsaJwk, kid: 'k', alg: 'ES256' }] }], ['jwks kid other key', { keys: [{ ...jwkOf(keys.rsa2!.publicKey), kid: 'k' }, rsaJwk] }],
       ['jwk private rsa', jwkOf(keys.rsa!.privateKey)], ['jwks oct', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }, rsaJwk] }], ['array', [rsaJwk]],
+      ['jwk private rsa without crt', (({ n, e, d, kty }) => ({ n, e, d, kty }))(jwkOf(keys.rsa!.privateKey) as Record<string, string>)],
+      ['jwk x5c junk', { ...rsaJwk, x5c: ['not a cert'] }], ['jwk x5c other cert', { ...rsaJwk, x5c: [certs.p256.replace(/-----[^-]+-----|\s/g, '')] }],
+      ['jwk empty object', {}], ['jwk kty lower', { ...rsaJwk, kty: 'rsa' }], ['jwk n empty', { ...rsaJwk, n: '' }],
     ];
     for (const [label, material] of odd) {
       add(`verify_rs256 ${label}`, 'io.jwt.verify_rs256', rs, JSON.stringify(material));
@@ -174,6 +177,12 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     add('pem pkcs1 public', 'io.jwt.verify_rs256', rs, keys.rsa!.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString());
     add('pem crlf', 'io.jwt.verify_rs256', rs, keys.rsa!.spki.replace(/\n/g, '\r\n'));
     const es = signToken({ alg: 'ES256' }, payload, 'ES256', keys.p256!.privateKey);
+    const ecJwk = jwkOf(keys.p256!.publicKey) as Record<string, string>;
+    const strip = (b64: string) => Buffer.from(b64, 'base64url').subarray(1).toString('base64url');
+    for (const [label, jwk] of [['ec short x', { ...ecJwk, x: strip(ecJwk.x!) }], ['ec wrong crv', { ...ecJwk, crv: 'P-384' }], ['ec private d only', (({ kty, crv, d }) => ({ kty, crv, d }))(jwkOf(keys.p256!.privateKey) as Record<string, string>)], ['okp private d only', (({ kty, crv, d }) => ({ kty, crv, d }))(jwkOf(keys.ed!.privateKey) as Record<string, string>)]] as [string, unknown][]) {
+      add(`verify_es256 ${label}`, 'io.jwt.verify_es256', es, JSON.stringify(jwk));
+      add(`decode_verify es ${label}`, 'io.jwt.decode_verify', es, { cert: JSON.stringify(jwk), time: NOW, aud: 'svc' });
+    }
     const esSig = Buffer.from(es.split('.')[2]!, 'base64url');
     const withSig = (sig: Buffer) => `${es.slice(0, es.lastIndexOf('.'))}.${sig.toString('base64url')}`;
     const der = sign('sha256', Buffer.from(es.slice(0, es.lastIndexOf('.'))), keys.p256!.privateKey);

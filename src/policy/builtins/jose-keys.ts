@@ -6,7 +6,8 @@
  * errors included, so a policy verifying every request against the same JWKS parses it once.
  */
 import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { goPemDecode } from './go-encoding.js';
+import { goBase64Decode, goPemDecode } from './go-encoding.js';
+import { parseCertificate } from './x509-cert.js';
 
 /** The JWS algorithms OPA knows (tokens.go tokenAlgorithms). */
 export const TOKEN_ALGORITHMS: ReadonlySet<string> = new Set([
@@ -153,8 +154,10 @@ function parseJwk(value: unknown): ParsedJwk {
   const alg = optionalString(jwk, 'alg');
   const kid = optionalString(jwk, 'kid');
   const hasPrivate = Object.hasOwn(jwk, 'd');
+  checkCertificateChain(jwk.x5c);
   let key: JoseKey;
   try {
+    if (kty === 'RSA' && (!jwk.n || !jwk.e)) throw new Error(`required field ${jwk.e ? 'n' : 'e'} is missing`);
     switch (kty) {
       case 'RSA':
       case 'EC':
@@ -185,6 +188,24 @@ function parseJwk(value: unknown): ParsedJwk {
     throw new Error(`failed to parse key: ${(err as Error).message}`);
   }
   return { key, alg, kid };
+}
+
+/**
+ * jwx reads `x5c` as standard base64 (ASCII whitespace ignored) of certificates Go's x509 parses;
+ * it does not check them against the key.
+ */
+function checkCertificateChain(x5c: unknown): void {
+  if (x5c === undefined) return;
+  if (!Array.isArray(x5c)) throw new Error('failed to unmarshal certificate chain: expected JSON array');
+  x5c.forEach((entry, i) => {
+    if (typeof entry !== 'string') throw new Error(`failed to decode certificate at index ${i}`);
+    try {
+      const der = goBase64Decode(entry.replace(/[ \t\r\n\v\f]/g, ''), false);
+      if (parseCertificate(der).raw.length !== der.length) throw new Error('x509: trailing data');
+    } catch (err) {
+      throw new Error(`failed to decode certificate at index ${i}: ${(err as Error).message}`);
+    }
+  });
 }
 
 /** The kind and size of a public key, as Go's type switch would see it. */
