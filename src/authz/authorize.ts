@@ -40,6 +40,11 @@ export interface EvaluationCall {
 export interface AuthorizeDeps {
   /** When non-empty, sources outside these SPIFFE trust domains are denied before evaluation. */
   trustDomains: ReadonlySet<string>;
+  /**
+   * A forwarded caller certificate that is not a valid X.509-SVID: `deny` before evaluation
+   * (`source_certificate_invalid`, the default) or hand it to the `policy` (`valid: false`).
+   */
+  invalidSourceCertificate?: 'deny' | 'policy';
   decode(bytes: Uint8Array): DecodedCheckRequest;
   currentPolicy(): EvaluablePolicy | undefined;
   inputOptions: InputOptions;
@@ -79,6 +84,7 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
     input = buildInput(decodeRequest(bytes, deps), deps.inputOptions);
     inputDone = deps.nowNs();
     checkTrustDomain(input, deps.trustDomains);
+    if (deps.invalidSourceCertificate !== 'policy') checkSourceCertificate(input);
     policy = deps.currentPolicy();
     if (!policy) throw new GatehouseError('policy_not_loaded', 'no policy bundle is loaded yet; denying every Check until one loads');
     if (call.expired()) throw new GatehouseError('deadline_exceeded', 'the caller\'s deadline passed before the policy ran');
@@ -132,6 +138,17 @@ function checkTrustDomain(input: InputDocument, trustDomains: ReadonlySet<string
   if (!trustDomains.has(source.trust_domain)) {
     throw new GatehouseError('untrusted_trust_domain', `source trust domain "${source.trust_domain}" is not in trust_domains`);
   }
+}
+
+/** The certificate Envoy forwarded (include_peer_certificate) must be a valid X.509-SVID for the caller. */
+function checkSourceCertificate(input: InputDocument): void {
+  const certificate = input.identity.source_certificate;
+  if (!certificate || certificate.valid) return;
+  const principal = input.identity.source.principal ?? 'a caller without a principal';
+  throw new GatehouseError(
+    'source_certificate_invalid',
+    `the certificate Envoy forwarded for ${principal} is not a valid X.509-SVID: ${certificate.errors.join('; ')} (invalid_source_certificate: deny)`,
+  );
 }
 
 function decodeRequest(bytes: Uint8Array, deps: AuthorizeDeps): DecodedCheckRequest {

@@ -112,8 +112,9 @@ export function decideRequestJson(offline: OfflinePolicy, requestJson: unknown, 
   return authorize(bytes, {
     decode: protos.decodeCheckRequest,
     currentPolicy: () => offline.policy,
-    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, hygiene: requestHygiene(offline.config), xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources), certificates: new CertificateMemo(offline.config.invalid_source_certificate) },
+    inputOptions: { maxBodyBytes: offline.config.max_body_bytes, hygiene: requestHygiene(offline.config), xfccTrustedSources: new Set(offline.config.xfcc_trusted_sources), certificates: new CertificateMemo() },
     trustDomains: new Set(offline.config.trust_domains),
+    invalidSourceCertificate: offline.config.invalid_source_certificate,
     newDecisionId: () => 'offline',
     nowNs: process.hrtime.bigint,
   });

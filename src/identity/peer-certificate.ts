@@ -6,7 +6,6 @@
  * only a CertificateMemo told to deny throws, to deny the Check.
  */
 import { X509Certificate } from 'node:crypto';
-import { GatehouseError } from '../errors.js';
 import { subjectAltNames } from './subject-alt-names.js';
 import { isCa, svidViolations } from './svid-rules.js';
 
@@ -34,38 +33,20 @@ const MAX_PEM_BYTES = 64 * 1024;
  * (one per calling workload), and X.509 parsing costs far more than the rest of a Check, so each
  * app keeps a small bounded memo. Only the principal comparison is done per Check.
  */
-/**
- * What becomes of a forwarded certificate that is not a valid X.509-SVID (`invalid_source_certificate`):
- * `deny` the Check before the policy runs, or hand it to the `policy` (`source_certificate.valid` false).
- */
-export type InvalidCertificateAction = 'deny' | 'policy';
-
 export class CertificateMemo {
   readonly #entries = new Map<string, PeerCertificate>();
-  readonly #onInvalid: InvalidCertificateAction;
   readonly #maxEntries: number;
   readonly #maxChars: number;
   #chars = 0;
 
-  constructor(onInvalid: InvalidCertificateAction, maxEntries = 1024, maxChars = 8 * 1024 * 1024) {
-    this.#onInvalid = onInvalid;
+  constructor(maxEntries = 1024, maxChars = 8 * 1024 * 1024) {
     this.#maxEntries = maxEntries;
     this.#maxChars = maxChars;
   }
 
-  /**
-   * The parsed certificate. With `deny`, an invalid one throws the `source_certificate_invalid`
-   * error instead, which stops input building and denies the Check before the policy runs.
-   */
+  /** The parsed certificate, checked against `principal` (never throws; problems are in `errors`). */
   parse(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
-    const checked = this.#parse(urlEncodedPem, principal);
-    if (!checked.valid && this.#onInvalid === 'deny') {
-      throw new GatehouseError(
-        'source_certificate_invalid',
-        `the certificate Envoy forwarded for ${principal ?? 'a caller without a principal'} is not a valid X.509-SVID: ${checked.errors.join('; ')} (invalid_source_certificate: deny)`,
-      );
-    }
-    return checked;
+    return this.#parse(urlEncodedPem, principal);
   }
 
   #parse(urlEncodedPem: string, principal: string | undefined): PeerCertificate {
