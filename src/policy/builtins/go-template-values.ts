@@ -6,6 +6,7 @@
  */
 import { goSprintf, type GoArg } from './go-fmt.js';
 import { formatFloat } from './go-float.js';
+import { isPrint } from './go-quote.js';
 import { queryEscape } from './go-url.js';
 import { fromByteString, toByteString } from './go-bytes.js';
 import { numberText } from './rego-text.js';
@@ -149,12 +150,11 @@ function jsEscape(s: string): string {
     const r = ch.codePointAt(0)!;
     if (named[ch] !== undefined) out += named[ch];
     else if (r < 0x20) out += `\\u00${r.toString(16).toUpperCase().padStart(2, '0')}`;
-    else if (r < 0x80 || PRINTABLE.test(ch)) out += ch;
+    else if (r < 0x80 || isPrint(r)) out += ch;
     else out += `\\u${r.toString(16).toUpperCase().padStart(4, '0')}`;
   }
   return out;
 }
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
 
 /** text/template's evalArgs: one string argument as is, else fmt.Sprint. */
 const evalArgs = (args: TValue[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));

@@ -3,7 +3,7 @@
  * strings Go-quoted, `[a, b]`, `{"k": v}` and `{a, b}` in OPA's sorted order, `set()`. sprintf
  * formats every argument that is not a number or a string this way.
  */
-import { goQuote } from './go-fmt.js';
+import { goQuote } from './go-quote.js';
 import type { RegoValue } from './types.js';
 import { sortedElements, sortedEntries } from './value-order.js';
 
