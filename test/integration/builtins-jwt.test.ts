@@ -238,6 +238,15 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     add('encode_sign_raw typ other', 'io.jwt.encode_sign_raw', '{"alg":"HS256","typ":"text"}', 'plain text', JSON.stringify(hsJwk));
     add('encode_sign_raw bad header', 'io.jwt.encode_sign_raw', 'nope', '{}', JSON.stringify(hsJwk));
     add('encode_sign_raw empty key', 'io.jwt.encode_sign_raw', '{"alg":"HS256"}', '{}', '{"kty":"oct","k":""}');
+    const rsaPrivate = jwkOf(keys.rsa!.privateKey) as Record<string, string>;
+    add('encode_sign_raw rsa without crt', 'io.jwt.encode_sign_raw', '{"alg":"RS256"}', '{}', JSON.stringify({ kty: 'RSA', n: rsaPrivate.n, e: rsaPrivate.e, d: rsaPrivate.d }));
+    add('encode_sign_raw ps256 with rsa public', 'io.jwt.encode_sign_raw', '{"alg":"PS256"}', '{}', JSON.stringify(rsaJwk));
+    add('encode_sign_raw es256 with oct', 'io.jwt.encode_sign_raw', '{"alg":"ES256"}', '{}', JSON.stringify(hsJwk));
+    add('encode_sign_raw eddsa with rsa', 'io.jwt.encode_sign_raw', '{"alg":"EdDSA"}', '{}', JSON.stringify(rsaPrivate));
+    add('encode_sign_raw hs256 with rsa', 'io.jwt.encode_sign_raw', '{"alg":"HS256"}', '{}', JSON.stringify(rsaPrivate));
+    add('encode_sign_raw alg number', 'io.jwt.encode_sign_raw', '{"alg":5}', '{}', JSON.stringify(hsJwk));
+    add('encode_sign_raw header array', 'io.jwt.encode_sign_raw', '["alg"]', '{}', JSON.stringify(hsJwk));
+    add('encode_sign_raw typ number', 'io.jwt.encode_sign_raw', '{"alg":"HS256","typ":5}', 'x', JSON.stringify(hsJwk));
     add('encode_sign_raw small rsa', 'io.jwt.encode_sign_raw', '{"alg":"RS256"}', '{}', JSON.stringify(jwkOf(keys.rsaSmall!.privateKey)));
 
     oracle = opaEvalCalls(tool.opa, dir, calls);
