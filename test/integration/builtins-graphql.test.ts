@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { graphqlBuiltins } from '../../src/policy/builtins/graphql.js';
+import type { BuiltinContext, RegoValue } from '../../src/policy/builtins/types.js';
 import { differences, evaluateBoth, type BuiltinCase } from '../support/builtin-oracle.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -69,6 +71,27 @@ function cases(): BuiltinCase[] {
   const groups = conformanceDir() ? moduleTexts(conformanceDir()!) : [];
   groups.push([OWN_SCHEMA, ...OWN_QUERIES]);
   for (const s of OWN_SCHEMAS) groups.push([s, ...OWN_QUERIES.slice(0, 3)]);
+  // AST objects instead of text: gatehouse's own parse output fed back (OPA decodes it into gqlparser's structs)
+  const ctx = {} as BuiltinContext;
+  const ast = (builtin: string, text: string) => graphqlBuiltins[builtin]!.fn(ctx, text) as RegoValue;
+  for (const s of [OWN_SCHEMA, 'type Query { a: Int b(x: [Int!] = [1]): String }', 'type Query { a: Int }']) {
+    const schemaAst = ast('graphql.parse_schema', s);
+    out.push({ builtin: 'graphql.schema_is_valid', args: [schemaAst] });
+    // (directives in a decoded query AST make opa eval panic: gqlparser's validator reads their missing Position)
+    for (const q of [...OWN_QUERIES.slice(0, 10), '{ a }', '{ b(x: [2, 3]) }', 'query ($v: Int) { a }'].filter((x) => !x.includes('@'))) {
+      let queryAst: RegoValue;
+      try {
+        queryAst = ast('graphql.parse_query', q);
+      } catch {
+        continue;
+      }
+      for (const b of ['graphql.is_valid', 'graphql.parse', 'graphql.parse_and_verify']) {
+        out.push({ builtin: b, args: [queryAst, schemaAst] });
+        out.push({ builtin: b, args: [queryAst, s] });
+        out.push({ builtin: b, args: [q, schemaAst] });
+      }
+    }
+  }
   const seen = new Set<string>();
   for (const texts of groups) {
     for (const t of texts) {

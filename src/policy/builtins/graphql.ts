@@ -17,6 +17,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { queryDocumentValue, schemaDocumentValue } from './graphql-ast.js';
+import { printQueryDocument, printSchemaDocument } from './graphql-print.js';
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
 import { newObject, typeName } from './args.js';
 
@@ -99,10 +100,13 @@ function loadSchema(text: string): ParsedSchema {
   return parsed;
 }
 
-/** The text of a query or schema operand (objects: see the note on the builtins). */
-function textOf(builtin: string, position: number, value: RegoValue | undefined): string {
+/** The text of a query or schema operand: a string, or (where OPA takes one) an AST object printed back. */
+function textOf(builtin: string, position: number, value: RegoValue | undefined, ast?: 'query' | 'schema'): string {
   if (typeof value === 'string') return value;
-  throw new BuiltinError(builtin, `operand ${position} must be string but got ${typeName(value)} (gatehouse takes GraphQL as text only)`);
+  if (ast && value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Set) && !(value instanceof Map)) {
+    return ast === 'query' ? printQueryDocument(value) : printSchemaDocument(value);
+  }
+  throw new BuiltinError(builtin, `operand ${position} must be ${ast ? 'string or object' : 'string'} but got ${typeName(value)}`);
 }
 
 function validSchema(parsed: ParsedSchema): GraphQLSchema {
@@ -128,8 +132,8 @@ function validateQuery(schema: GraphQLSchema, query: DocumentNode): void {
 
 /** [query AST, schema AST] for a valid query, else throws. */
 function parseAndValidate(builtin: string, queryArg: RegoValue | undefined, schemaArg: RegoValue | undefined): [RegoValue, RegoValue] {
-  const query = parseQueryText(textOf(builtin, 1, queryArg));
-  const schema = loadSchema(textOf(builtin, 2, schemaArg));
+  const query = parseQueryText(textOf(builtin, 1, queryArg, 'query'));
+  const schema = loadSchema(textOf(builtin, 2, schemaArg, 'schema'));
   validateQuery(validSchema(schema), query);
   return [queryDocumentValue(query), schema.value];
 }
@@ -152,7 +156,7 @@ const succeeds = (f: () => unknown): boolean => {
   }
 };
 
-const TEXT_ONLY = 'Queries and schemas are taken as GraphQL text; OPA also accepts their AST objects. Parsing and validation are graphql-js\'s (error texts differ from gqlparser\'s), and comments are not part of the returned AST.';
+const TEXT_ONLY = 'Parsed and validated by graphql-js with gqlparser\'s leniencies (error texts differ from gqlparser\'s); AST objects given instead of text are printed back to GraphQL first, every selection as a field as gqlparser decodes them.';
 
 export const graphqlBuiltins: BuiltinFamily = {
   'graphql.parse': {
@@ -182,7 +186,7 @@ export const graphqlBuiltins: BuiltinFamily = {
     note: TEXT_ONLY,
   },
   'graphql.schema_is_valid': {
-    fn: (_ctx, schema) => succeeds(() => validSchema(loadSchema(textOf('graphql.schema_is_valid', 1, schema)))),
+    fn: (_ctx, schema) => succeeds(() => validSchema(loadSchema(textOf('graphql.schema_is_valid', 1, schema, 'schema')))),
     note: TEXT_ONLY,
   },
 };
