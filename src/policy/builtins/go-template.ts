@@ -19,6 +19,8 @@ import { BuiltinError, type RegoValue } from './types.js';
 
 /** How deep {{template}} calls may nest (Go allows 100000; a JavaScript stack does not). */
 const MAX_TEMPLATE_DEPTH = 1000;
+/** Nodes one rendering may execute: a bound Go does not have, so a policy cannot stall a Check. */
+const MAX_STEPS = 1_000_000;
 
 class Exec {
   out = '';
@@ -33,7 +35,7 @@ class Exec {
   }
 
   #tick(): void {
-    if (++this.#steps > 1_000_000) fail('template too expensive');
+    if (++this.#steps > MAX_STEPS) fail('template too expensive');
   }
 
   walk(nodes: Node[], dot: TValue): void {
@@ -90,7 +92,10 @@ class Exec {
     const items: [TValue, TValue][] = [];
     if (Array.isArray(value)) value.forEach((v, i) => items.push([new GoInt(BigInt(i)), v]));
     else if (value instanceof Map) for (const k of sortedKeys(value)) items.push([k, value.get(k)]);
-    else if (value instanceof GoInt) for (let i = 0n; i < value.value; i++) items.push([new GoInt(i), new GoInt(i)]);
+    else if (value instanceof GoInt) {
+      if (value.value > BigInt(MAX_STEPS)) fail('template too expensive');
+      for (let i = 0n; i < value.value; i++) items.push([new GoInt(i), new GoInt(i)]);
+    }
     else if (value !== undefined && value !== null) fail(`range can't iterate over ${sprintValue(value)}`);
     for (const [index, elem] of items) {
       this.#tick();
