@@ -4,7 +4,8 @@
  * left unparsed (null) when Envoy sent only part of it.
  */
 import { GatehouseError } from '../errors.js';
-import { bodyKind, screenBody, screenQuery, STRICT, type HygieneSettings } from './hygiene/index.js';
+import { bodyKind, screenBody, screenMultipartFields, screenQuery, STRICT, type HygieneSettings } from './hygiene/index.js';
+import { checkJsonDepth } from './json-depth.js';
 import { mediaTypeParam, parseMultipart } from './multipart.js';
 import { parseQueryString } from './path.js';
 import type { Json } from './proto-json.js';
@@ -67,27 +68,11 @@ export function parseBody(
       screenQuery(text, form, settings, 'form body');
       return { parsedBody: form, truncatedBody: false };
     }
-    case 'multipart':
-      return { parsedBody: parseMultipart(text, contentType, settings), truncatedBody: false };
-  }
-}
-
-/** Deeper JSON than this is refused: the policy, the cache key and the log all walk it recursively. */
-export const MAX_JSON_DEPTH = 128;
-
-/** Throws input_parse_error when `text` nests arrays/objects deeper than `maxDepth` (strings skipped). */
-export function checkJsonDepth(text: string, what: string, maxDepth = MAX_JSON_DEPTH): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) throw new GatehouseError('input_parse_error', `${what} nests JSON deeper than ${maxDepth} levels`);
-    } else if (c === 0x5d || c === 0x7d) depth--;
+    case 'multipart': {
+      const fields = parseMultipart(text, contentType, settings);
+      screenMultipartFields(fields, settings);
+      return { parsedBody: fields, truncatedBody: false };
+    }
   }
 }
 

@@ -4,8 +4,8 @@
  * `application/json`). Anything malformed is an error, which the caller turns into a deny.
  */
 import { GatehouseError } from '../errors.js';
-import { checkJsonDepth } from './body.js';
-import { partIsJson, type HygieneSettings } from './hygiene/index.js';
+import { checkJsonDepth } from './json-depth.js';
+import { partIsJson, screenPart, type HygieneSettings } from './hygiene/index.js';
 import type { Json } from './proto-json.js';
 
 export function parseMultipart(body: string, contentType: string, settings: HygieneSettings): Record<string, Json[]> | null {
@@ -34,6 +34,7 @@ export function parseMultipart(body: string, contentType: string, settings: Hygi
     const content = chunk.slice(headerEnd + 4, chunk.length - 2);
     const name = mediaTypeParam(headers['content-disposition'] ?? '', 'name');
     if (!name) continue;
+    screenPart(name, headers, settings);
     let value: Json = content;
     if (partIsJson(headers['content-type'] ?? '', settings)) {
       checkJsonDepth(content, `multipart part "${name}"`, settings.limits.max_json_depth);

@@ -4,7 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { count } from './request.js';
-import { HygieneRefusal } from './refusal.js';
+import { quote, HygieneRefusal } from './refusal.js';
 import type { BodyKind } from './media-type.js';
 import type { HygieneSettings } from './settings.js';
 import { REPLACEMENT } from './text.js';
@@ -49,4 +49,21 @@ function hasJsonNul(text: string): boolean {
     if (text.startsWith('u0000', i + 1)) return true;
   }
   return false;
+}
+
+const PLAIN_TRANSFER_ENCODINGS = /^\s*(7bit|8bit|binary)\s*$/i;
+
+/** A multipart part's headers: a transfer encoding some parsers apply (RFC 7578 deprecates it) and others ignore. */
+export function screenPart(name: string, headers: Record<string, string>, settings: HygieneSettings): void {
+  const encoding = headers['content-transfer-encoding'];
+  if (encoding !== undefined && settings.on.has('ambiguous_content_type') && !PLAIN_TRANSFER_ENCODINGS.test(encoding)) {
+    throw new HygieneRefusal('ambiguous_content_type', `multipart part ${quote(name)}`, `has content-transfer-encoding ${quote(encoding)}, which some parsers decode and others do not`);
+  }
+}
+
+/** A parsed multipart form: a `_method` field overrides the method for Rails, Laravel, Symfony. */
+export function screenMultipartFields(fields: Record<string, unknown> | null, settings: HygieneSettings): void {
+  if (fields && settings.on.has('method_override') && Object.keys(fields).some((key) => key.toLowerCase() === '_method')) {
+    throw new HygieneRefusal('method_override', 'multipart field "_method"', 'overrides the method');
+  }
 }

@@ -78,7 +78,7 @@ export const HYGIENE_RULES = {
     'x_role: admin is x-role: admin to nginx, CGI/WSGI/PHP and others that fold "_" and "-"',
   ),
   method_override: rule(
-    'x-http-method-override, x-http-method or x-method-override headers, or a _method query parameter or form field',
+    'x-http-method-override, x-http-method or x-method-override headers, or a _method query parameter, form field or multipart field',
     'POST /public with x-http-method-override: DELETE is a DELETE to frameworks that honour the override',
   ),
   url_override: rule(
@@ -90,7 +90,7 @@ export const HYGIENE_RULES = {
     'ADMIN.example.com, admin.example.com. and admin.example.com:443 are admin.example.com to every backend',
   ),
   ambiguous_content_type: rule(
-    'a content-type that is not exactly one valid media type, has a parameter other than charset (boundary for multipart, ext/profile for JSON), a duplicate parameter, or a charset other than UTF-8 on a parsed body',
+    'a content-type that is not exactly one valid media type, has a parameter other than charset (boundary for multipart, ext/profile for JSON), a duplicate parameter, or a charset other than UTF-8 on a parsed body; a multipart part with a content-transfer-encoding',
     'content-type: application/x-www-form-urlencoded; x=application/json was parsed as JSON by the policy and as a form by the backend; a UTF-16 charset is read differently',
   ),
   path_too_long: limit(414, 'max_path_bytes', 'a request target (path and query) longer than max_path_bytes', 'a 64 KiB path costs parsing time before any decision'),

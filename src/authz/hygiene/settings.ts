@@ -2,6 +2,7 @@
  * Hygiene settings, resolved once from the configuration: the mode, which rules are on, and the
  * limits. The Check path only reads booleans and numbers from here.
  */
+import { MAX_JSON_DEPTH } from '../json-depth.js';
 import { SWITCHABLE_RULE_IDS, type HygieneRuleId, type LimitKey } from './rules.js';
 
 export type HygieneMode = 'strict' | 'compatible';
@@ -18,7 +19,7 @@ export const DEFAULT_LIMITS: HygieneLimits = Object.freeze({
   max_header_value_bytes: 16 * 1024,
   max_form_fields: 1000,
   max_multipart_parts: 256,
-  max_json_depth: 128,
+  max_json_depth: MAX_JSON_DEPTH,
 });
 
 export interface HygieneSettings {

@@ -25,6 +25,8 @@ blocked contains "body role admin is blocked" if input.parsed_body.role == "admi
 
 blocked contains "multipart meta role admin is blocked" if input.parsed_body.meta[_].role == "admin"
 
+blocked contains "form role admin is blocked" if "admin" in input.parsed_body.role
+
 blocked contains "body amount over 1000 is blocked" if {
 	is_number(input.parsed_body.amount)
 	input.parsed_body.amount > 1000
