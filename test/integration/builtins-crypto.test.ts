@@ -184,6 +184,13 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
       ['pkcs8 rsa', inter.key], ['pkcs1 rsa', pkcs1], ['pkcs8 ec', leaf.key], ['sec1 ec', sec1], ['ed25519', clientOnly.key],
       ['all', `${pkcs1}${sec1}${clientOnly.key}${root.cert}`], ['b64', Buffer.from(pkcs1).toString('base64')], ['empty', ''],
       ['cert only', root.cert], ['junk', 'junk'],
+      ['x25519', generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+      ['ed448', generateKeyPairSync('ed448').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+      ['secp256k1 sec1', generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ type: 'sec1', format: 'pem' }).toString()],
+      ['p224 pkcs8', generateKeyPairSync('ec', { namedCurve: 'P-224' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+      ['encrypted pkcs1', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'pw' }).toString()],
+      ['public key', root.cert.replace(/CERTIFICATE/g, 'PUBLIC KEY')],
+      ['rsa 512', generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()],
     ];
     for (const [label, text] of keySets) {
       add(`private keys ${label}`, 'crypto.parse_private_keys', text);

@@ -5,6 +5,7 @@
  * ecdsa.PrivateKey, ed25519.PrivateKey), or as a JWK for parse_rsa_private_key (jwx's JSON).
  */
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { DerReader, TAG, contextTag, regoInteger } from './der.js';
 import { goBase64Decode, goPemDecode } from './go-encoding.js';
 import type { RegoObject, RegoValue } from './types.js';
 
@@ -55,7 +56,7 @@ const big = (base64url: string | undefined): number | bigint => {
 
 /** The key as Go's encoding/json writes its Go type. */
 export function goPrivateKeyJson(key: KeyObject): RegoValue {
-  const jwk = key.export({ format: 'jwk' });
+  const jwk = key.asymmetricKeyType === 'ec' ? {} : key.export({ format: 'jwk' });
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return obj({
@@ -63,7 +64,7 @@ export function goPrivateKeyJson(key: KeyObject): RegoValue {
         Precomputed: obj({ Dp: big(jwk.dp), Dq: big(jwk.dq), Qinv: big(jwk.qi), CRTValues: [] }),
       });
     case 'ec':
-      return obj({ Curve: obj({}), X: big(jwk.x), Y: big(jwk.y), D: big(jwk.d) });
+      return ecPrivateKeyJson(key);
     case 'ed25519':
       // ed25519.PrivateKey is seed ‖ public key, a []byte.
       return Buffer.concat([Buffer.from(jwk.d ?? '', 'base64url'), Buffer.from(jwk.x ?? '', 'base64url')]).toString('base64');
@@ -71,6 +72,21 @@ export function goPrivateKeyJson(key: KeyObject): RegoValue {
       // *ecdh.PrivateKey has no exported fields.
       return obj({});
   }
+}
+
+/**
+ * ecdsa.PrivateKey's JSON from the SEC 1 encoding (node exports no JWK for P-224):
+ * ECPrivateKey ::= SEQUENCE { version, privateKey OCTET STRING, [0] parameters, [1] publicKey }.
+ */
+function ecPrivateKeyJson(key: KeyObject): RegoValue {
+  const sec1 = new DerReader(key.export({ format: 'der', type: 'sec1' })).sequence('EC private key');
+  sec1.read(TAG.INTEGER, 'EC private key version');
+  const d = sec1.read(TAG.OCTET_STRING, 'EC private key').content;
+  sec1.readOptional(contextTag(0, true));
+  const point = new DerReader(sec1.read(contextTag(1, true), 'EC public key').content).read(TAG.BIT_STRING, 'EC public key').content.subarray(2);
+  const half = point.length / 2;
+  const number = (bytes: Buffer) => regoInteger(BigInt(`0x${bytes.toString('hex') || '0'}`));
+  return obj({ Curve: obj({}), X: number(point.subarray(0, half)), Y: number(point.subarray(half)), D: number(d) });
 }
 
 /** crypto.parse_private_keys: null for "", [] without keys. */
