@@ -174,6 +174,10 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     }
     const secp256k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     add('pem secp256k1', 'io.jwt.verify_es256', signToken({ alg: 'ES256' }, payload, 'ES256', keys.p256!.privateKey), secp256k1);
+    const p224 = generateKeyPairSync('ec', { namedCurve: 'P-224' });
+    const p224Token = signToken({ alg: 'ES256' }, payload, 'ES256', p224.privateKey);
+    add('pem p224 verify', 'io.jwt.verify_es256', p224Token, p224.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    add('pem p224 decode_verify', 'io.jwt.decode_verify', p224Token, { cert: p224.publicKey.export({ type: 'spki', format: 'pem' }).toString(), time: NOW, aud: 'svc' });
     add('pem pkcs1 public', 'io.jwt.verify_rs256', rs, keys.rsa!.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString());
     add('pem crlf', 'io.jwt.verify_rs256', rs, keys.rsa!.spki.replace(/\n/g, '\r\n'));
     const es = signToken({ alg: 'ES256' }, payload, 'ES256', keys.p256!.privateKey);
