@@ -170,16 +170,30 @@ function describe(e: ErrorObject, field: string): [string, string] | undefined {
   }
 }
 
+/**
+ * Where gojsonschema reports a combinator failure (anyOf, oneOf, contains), it adds the errors of
+ * the best-scoring alternative only; the first alternative stands in for it here (gojsonschema's
+ * choice on a tie). Ajv reports every alternative's errors: keep the first one's.
+ */
+function isFromOtherAlternative(e: ErrorObject, combinators: readonly ErrorObject[]): boolean {
+  for (const c of combinators) {
+    const root = `${c.schemaPath}/`;
+    if (!e.schemaPath.startsWith(root)) continue;
+    if (c.keyword === 'contains') return !e.instancePath.startsWith(`${c.instancePath}/0`) || /^\/0\/\d/.test(e.instancePath.slice(c.instancePath.length + 2));
+    return !e.schemaPath.startsWith(`${root}0/`);
+  }
+  return false;
+}
+
 /** Ajv's errors in gojsonschema's shape. */
 function opaErrors(errors: readonly ErrorObject[]): RegoValue[] {
   // gojsonschema stops at a type mismatch: no other errors from the same schema for that value
   const typeFailures = new Set(errors.filter((e) => e.keyword === 'type').map((e) => `${e.instancePath}\u0000${parentPath(e.schemaPath)}`));
-  // and reports anyOf/oneOf themselves, not every branch's errors
-  const branchRoots = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => `${e.schemaPath}/`);
+  const combinators = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'contains');
   const out: RegoValue[] = [];
   for (const e of errors) {
     if (e.keyword !== 'type' && typeFailures.has(`${e.instancePath}\u0000${parentPath(e.schemaPath)}`)) continue;
-    if (branchRoots.some((root) => e.schemaPath.startsWith(root))) continue;
+    if (isFromOtherAlternative(e, combinators)) continue;
     const field = fieldOf(e.instancePath);
     const described = describe(e, field);
     if (!described) continue;
@@ -190,7 +204,27 @@ function opaErrors(errors: readonly ErrorObject[]): RegoValue[] {
     o.desc = described[1];
     out.push(o);
   }
-  return out;
+  return [...out, ...allOfErrors(errors)];
+}
+
+/** gojsonschema adds "Must validate all the schemas (allOf)" where an allOf failed; Ajv does not. */
+function allOfErrors(errors: readonly ErrorObject[]): RegoValue[] {
+  const failed = new Map<string, string>(); // allOf schema path → the instance it applied to
+  for (const e of errors) {
+    const m = /^(.*\/allOf)\/\d+\//.exec(e.schemaPath);
+    if (!m) continue;
+    const known = failed.get(m[1]!);
+    if (known === undefined || e.instancePath.length < known.length) failed.set(m[1]!, e.instancePath);
+  }
+  return [...failed.values()].map((instancePath) => {
+    const field = fieldOf(instancePath);
+    const o = newObject();
+    o.error = `${field}: Must validate all the schemas (allOf)`;
+    o.type = 'number_all_of';
+    o.field = field;
+    o.desc = 'Must validate all the schemas (allOf)';
+    return o;
+  });
 }
 
 export function verifySchema(schemaArg: RegoValue | undefined): RegoValue {

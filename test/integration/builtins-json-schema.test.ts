@@ -1,0 +1,73 @@
+/**
+ * json.match_schema and json.verify_schema against `opa eval`. gatehouse validates with Ajv and
+ * rewrites its errors into gojsonschema's shape; this compares validity and the error set (sorted:
+ * the order of errors is not part of the contract) over common keywords and drafts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RegoValue } from '../../src/policy/builtins/types.js';
+import { compareValues } from '../../src/policy/builtins/value-order.js';
+import { differences, evaluateBoth, type BuiltinCase, type Outcome } from '../support/builtin-oracle.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+
+const SCHEMAS: RegoValue[] = [
+  { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, name: { type: 'string', minLength: 2, maxLength: 5, pattern: '^[a-z]+$' } } },
+  { type: 'array', items: { type: 'number', minimum: 0, maximum: 10, exclusiveMaximum: 9 }, minItems: 1, maxItems: 3, uniqueItems: true },
+  { type: ['string', 'null'], enum: ['a', 'b', null] },
+  { const: { a: 1 } },
+  { type: 'object', additionalProperties: false, properties: { a: {} }, minProperties: 1, maxProperties: 2 },
+  { type: 'object', patternProperties: { '^x-': { type: 'string' } }, additionalProperties: { type: 'integer' } },
+  { type: 'number', multipleOf: 0.5 },
+  { not: { type: 'string' } },
+  { type: 'object', dependencies: { a: ['b'] } },
+  { type: 'string', format: 'email' },
+  { type: 'string', format: 'date-time' },
+  { type: 'string', format: 'ipv4' },
+  { type: 'object', properties: { nested: { type: 'object', properties: { deep: { type: 'boolean' } }, required: ['deep'] } } },
+  { $schema: 'http://json-schema.org/draft-04/schema#', type: 'integer', minimum: 5, exclusiveMinimum: true },
+  { $schema: 'http://json-schema.org/draft-07/schema#', if: { type: 'string' }, then: { minLength: 3 }, else: { type: 'integer' } },
+  { type: 'array', contains: { const: 3 } },
+  { anyOf: [{ type: 'string', minLength: 2 }, { type: 'integer' }] },
+  { oneOf: [{ type: 'number', minimum: 3 }, { type: 'integer', maximum: 5 }] },
+  { allOf: [{ type: 'object', required: ['a'] }, { required: ['b'] }] },
+  { type: 'object', propertyNames: { maxLength: 2 } },
+  true as unknown as RegoValue,
+  { definitions: { pos: { type: 'integer', minimum: 1 } }, properties: { n: { $ref: '#/definitions/pos' } } },
+];
+
+const DOCUMENTS: RegoValue[] = [
+  { id: 5 }, { id: 'x' }, { name: 'Ab1234' }, {}, [], [1, 2], [1, 1], [11, -1, 9.5, 2], null, 'a', 'c', { a: 1 }, { a: 1, b: 2, c: 3 }, { 'x-h': 1, y: 'no' }, 1.25, 1.5,
+  'string', 'ab', 7, 5, 6, { a: 1, b: 1 }, 'me@example.com', 'not an email', '2024-01-01T00:00:00Z', '1.2.3.4', '999.1.1.1', { nested: {} }, { nested: { deep: 'no' } },
+  [3, 4], { abc: 1 }, { n: 0 }, { n: 2 },
+];
+
+function cases(): BuiltinCase[] {
+  const out: BuiltinCase[] = [];
+  for (const s of SCHEMAS) {
+    out.push({ builtin: 'json.verify_schema', args: [s] });
+    for (const d of DOCUMENTS) out.push({ builtin: 'json.match_schema', args: [d, s] });
+  }
+  out.push({ builtin: 'json.match_schema', args: ['{"id": 5}', '{"properties": {"id": {"type": "integer"}}}'] });
+  out.push({ builtin: 'json.match_schema', args: ['{bad', '{}'] });
+  for (const bad of [{ type: 'foo' }, { minimum: 'x' }, '{', '{"type": "object"}', { required: 'a' }]) out.push({ builtin: 'json.verify_schema', args: [bad as RegoValue] });
+  return out;
+}
+
+/** [valid, errors] with the errors sorted; verify_schema's message reduced to whether there is one. */
+function normalised(outcomes: Outcome[], all: BuiltinCase[]): Outcome[] {
+  return outcomes.map((o, i) => {
+    if (!Array.isArray(o)) return o;
+    if (all[i]!.builtin === 'json.verify_schema') return [o[0], o[1] === null ? null : 'error'];
+    return [o[0], [...(o[1] as RegoValue[])].sort(compareValues)];
+  });
+}
+
+describe.skipIf(tool.skip)('json.match_schema / verify_schema against opa eval', () => {
+  it('agrees with OPA on validity and on the errors reported', () => {
+    const all = cases();
+    const raw = evaluateBoth(tool.opa, all);
+    const both = { opa: normalised(raw.opa, all), gatehouse: normalised(raw.gatehouse, all) };
+    expect(differences(all, both)).toEqual([]);
+  }, 60_000);
+});
