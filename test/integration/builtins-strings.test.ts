@@ -62,7 +62,7 @@ function cases(): BuiltinCase[] {
 const VARS: RegoValue = {
   name: 'world', n: 2023, zero: 0, f: 1.5, t: true, no: false, nil: null, empty: '', list: ['a', 'b', 'c'], nums: [3, 1, 2], none: [],
   obj: { b: 'B', a: 'A', nested: { k: 'v' } }, set: new Set(['y', 'x']) as RegoValue, html: '<a href="x">&\'</a>', q: 'a b&c',
-  hellonames: ['rohan', 'john doe'],
+  hellonames: ['rohan', 'john doe'], mixed: new Set([10, 9, 100, 'a', true, null, [1], { k: 1 }]) as RegoValue,
 };
 
 const TEMPLATES = [
@@ -92,7 +92,7 @@ const TEMPLATES = [
   '{{range .list}}{{define "in"}}{{end}}{{end}}', '{{define "b"}}{{break}}{{end}}', '{{template "t" .name}}{{define "t"}}[{{.}}]{{end}}', '{{template .name}}',
   '{{define "template"}}main?{{end}}', ' {{define "template"}}defined{{end}} ', '{{define "x"}}{{template "x"}}{{end}}{{template "x"}}', '{{block "b"}}x{{end}}',
   '{{with $x := .obj}}{{$x.a}}{{end}}{{$x}}', '{{range $i, $v := .list}}{{end}}{{$i}}', '{{define "x" .}}{{end}}', '{{template "x" | len}}{{define "x"}}{{end}}',
-  '{{slice .name 1 2 3}}', '{{slice .n 1}}', '{{slice "日本" 3}}', '{{slice .list}}', '{{slice .list 4}}', '{{slice .obj 1}}', '{{slice .missing 1}}', '{{slice .list .n}}', '{{- .name}} x {{.name -}} ', '{{.name}} {{- "" }}', '{{.f | printf "%.3f"}}', '{{printf "%s" .t}}',
+  '{{slice .name 1 2 3}}', '{{.mixed}}', '{{range .mixed}}{{.}};{{end}}', '{{slice .n 1}}', '{{slice "日本" 3}}', '{{slice .list}}', '{{slice .list 4}}', '{{slice .obj 1}}', '{{slice .missing 1}}', '{{slice .list .n}}', '{{- .name}} x {{.name -}} ', '{{.name}} {{- "" }}', '{{.f | printf "%.3f"}}', '{{printf "%s" .t}}',
 ];
 
 /** Random verbs with random flags, widths and precisions over random floats, integers and strings. */

@@ -105,6 +105,7 @@ export const encodingBuiltins: BuiltinFamily = {
       put('fragment', url.fragment);
       return out;
     },
+    note: 'Go\'s url.Parse (not WHATWG URL): percent-decoded bytes that are not UTF-8 become U+FFFD, one per byte.',
   },
   'uri.is_valid': {
     fn: (_ctx, x) => {

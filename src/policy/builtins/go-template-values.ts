@@ -11,7 +11,7 @@ import { queryEscape } from './go-url.js';
 import { fromByteString, toByteString } from './go-bytes.js';
 import { numberText } from './rego-text.js';
 import type { RegoValue } from './types.js';
-import { compareStrings } from './value-order.js';
+import { compareStrings, sortedElements } from './value-order.js';
 
 /** json.Number (a named string type). */
 export class JsonNumber {
@@ -37,7 +37,7 @@ export function fromRego(value: RegoValue): TValue {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'bigint') return new JsonNumber(numberText(value));
   if (Array.isArray(value)) return value.map(fromRego);
-  if (value instanceof Set) return [...value].map(fromRego).sort((a, b) => compareStrings(JSON.stringify(a), JSON.stringify(b)));
+  if (value instanceof Set) return sortedElements(value).map(fromRego); // a JSON array in OPA's set order
   if (value instanceof Map) return fail('object with non-string keys');
   const out = new Map<string, TValue>();
   for (const key of Object.keys(value)) out.set(key, fromRego(value[key]!));
