@@ -103,9 +103,21 @@ function screenHeaders(headers: Record<string, string>, list: NonNullable<Reques
   entries = Math.max(entries, headerEntries);
   chars = Math.max(chars, headerChars);
   if (entries > limits.max_headers) tooMany(entries, limits.max_headers);
-  if (chars > limits.max_header_bytes) {
-    throw new HygieneRefusal('headers_too_large', 'headers', `total ${chars} characters, over max_header_bytes (${limits.max_header_bytes})`);
+  // Characters first: n characters are at least n and at most 3n UTF-8 bytes; count bytes only when it matters.
+  const bytes = chars * 3 > limits.max_header_bytes ? headerBytes(headers, list) : chars;
+  if (bytes > limits.max_header_bytes) {
+    throw new HygieneRefusal('headers_too_large', 'headers', `total ${bytes} bytes, over max_header_bytes (${limits.max_header_bytes})`);
   }
+}
+
+function headerBytes(headers: Record<string, string>, list: NonNullable<RequestLine['headerMap']>['headers']): number {
+  let fromHeaders = 0;
+  for (const name in headers) fromHeaders += Buffer.byteLength(name) + Buffer.byteLength(headers[name]!);
+  let fromList = 0;
+  for (const entry of list ?? []) {
+    fromList += Buffer.byteLength(entry.key ?? '') + (entry.value ? Buffer.byteLength(entry.value) : Math.floor(((entry.rawValue ?? '').length * 3) / 4));
+  }
+  return Math.max(fromHeaders, fromList);
 }
 
 function tooMany(entries: number, max: number): never {
@@ -114,8 +126,8 @@ function tooMany(entries: number, max: number): never {
 
 function checkHeader(name: string, value: string, settings: HygieneSettings): void {
   const max = settings.limits.max_header_value_bytes;
-  if (value.length > max) {
-    throw new HygieneRefusal('header_value_too_long', `header ${quote(name)}`, `is ${value.length} characters, over max_header_value_bytes (${max})`);
+  if (value.length * 3 > max && Buffer.byteLength(value) > max) {
+    throw new HygieneRefusal('header_value_too_long', `header ${quote(name)}`, `is ${Buffer.byteLength(value)} bytes, over max_header_value_bytes (${max})`);
   }
   // One test each for the clean case; the rules only run on a suspect name or value.
   if (settings.on.size > 0 && SUSPECT_HEADER_NAME.test(name)) suspectName(name, settings.on);

@@ -66,8 +66,12 @@ export const HYGIENE_RULES = {
     '/admin. and /admin%20 are /admin to servers and file systems that trim them (IIS, Windows, some routers)',
   ),
   unicode_lookalike: rule(
-    'a path segment or query key or value that Unicode NFKC normalisation changes (fullwidth "/", "．", ligatures) or that holds an invisible default-ignorable character',
+    'a path segment that Unicode NFKC normalisation changes (fullwidth "/", "．", ligatures) or that holds an invisible default-ignorable character',
     '/public%EF%BC%8F..%EF%BC%8Fadmin is /public/../admin to backends that normalise Unicode',
+  ),
+  unicode_lookalike_query: rule(
+    'the same in a query key or value (a rule of its own: search terms in fullwidth or halfwidth forms, or with "™", are legitimate and may need it off)',
+    '?role=%EF%BD%81dmin is role=admin to backends that normalise query values',
   ),
   query_separator: rule(
     'a raw ";" in the query string or a form body',

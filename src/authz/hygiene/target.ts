@@ -59,7 +59,7 @@ function checkText(text: string, part: string, control: RegExp, settings: Hygien
   const on = settings.on;
   if (on.has('invalid_utf8') && text.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', part, 'is not UTF-8');
   if (on.has('control_character') && control.test(text)) throw new HygieneRefusal('control_character', part, `holds control character ${describeControl(text, control)}`);
-  if (lookalike && on.has('unicode_lookalike') && isLookalike(text)) {
-    throw new HygieneRefusal('unicode_lookalike', part, `${quote(text)} changes under Unicode normalisation or holds an invisible character`);
+  if (lookalike && on.has('unicode_lookalike_query') && isLookalike(text)) {
+    throw new HygieneRefusal('unicode_lookalike_query', part, `${quote(text)} changes under Unicode normalisation or holds an invisible character`);
   }
 }
