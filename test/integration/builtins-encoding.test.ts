@@ -33,6 +33,8 @@ function cases(): BuiltinCase[] {
   }
   for (const h of ['', '61', '6162', '616', '6g', 'ff', 'FF00', 'e282', 'c3a9', 'e697a5e69cac', 'zz', 'f09d849e', 'eda080']) out.push({ builtin: 'hex.decode', args: [h] });
   for (const q of QUERIES) out.push({ builtin: 'urlquery.decode_object', args: [q] });
+  // Go 1.26's cap: at most 10000 parameters (counted as '&' + 1), else an error.
+  out.push({ builtin: 'urlquery.decode_object', args: ['a&'.repeat(9999) + 'a'] }, { builtin: 'urlquery.decode_object', args: ['a&'.repeat(10000) + 'a'] });
   const objects: RegoValue[] = [
     {}, { a: '1' }, { b: 'x y', a: ['1', '2'] }, { a: new Set(['z', 'b', 'é', 'B']) as RegoValue }, { a: [] }, { a: 1 }, { a: ['1', 2] },
     { 'k y': 'v&w', 'é': '日本' }, { Z: 'z', a: 'a', _: '_' }, { a: { b: 'c' } }, { a: null }, { a: new Set() as RegoValue },
