@@ -4,7 +4,7 @@
  * signature / alg none / malformed tokens) evaluated by `opa eval` in one run and by gatehouse's
  * host functions; the results (undefined for errors) must be identical.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
 import { callHost, ecKey, edKey, exactJson, jwkOf, mismatches, opaEvalCalls, plain, rsaKey, selfSigned, signToken, testContext, wasmEvalCalls, type TestKey } from '../support/jose-fixtures.js';
@@ -147,6 +147,17 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
       add(`verify_hs256 ${bad}`, 'io.jwt.verify_hs256', bad, secret);
     }
     add('decode ok', 'io.jwt.decode', hs(payload));
+    // Invalid UTF-8 and lone-surrogate escapes in the JSON: Go writes U+FFFD per bad byte.
+    const rawToken = (header: Buffer, body: Buffer) => {
+      const input = `${header.toString('base64url')}.${body.toString('base64url')}`;
+      return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+    };
+    const badUtf8 = Buffer.concat([Buffer.from('{"alg":"HS256","x":"a'), Buffer.from([0xe2, 0x82, 0xff, 0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x98]), Buffer.from('b"}')]);
+    const surrogates = Buffer.from('{"s":"\\ud800x\\udc00\\ud83d\\ude00","\\udbff":1}');
+    add('decode bad utf-8 header', 'io.jwt.decode', rawToken(badUtf8, Buffer.from('{}')));
+    add('decode surrogate escapes', 'io.jwt.decode', rawToken(Buffer.from('{"alg":"HS256"}'), surrogates));
+    add('decode_verify bad utf-8 header', 'io.jwt.decode_verify', rawToken(badUtf8, surrogates), { secret, time: NOW });
+    add('decode bad utf-8 outside strings', 'io.jwt.decode', rawToken(Buffer.from([0x7b, 0xff, 0x7d]), Buffer.from('{}')));
     add('decode padded', 'io.jwt.decode', `${Buffer.from('{"alg":"HS256","x":1}').toString('base64')}.e30.c2ln`);
     for (const material of ['', 'junk', '{"keys": 5}', '{"keys": []}', '{"kty":"XX"}', '{"kty":"EC","crv":"P-256"}', keys.rsa!.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), `${keys.rsa!.spki}${keys.rsa!.spki}`]) {
       add(`bad material ${material.slice(0, 20)}`, 'io.jwt.verify_rs256', signToken({ alg: 'RS256' }, {}, 'RS256', keys.rsa!.privateKey), material);

@@ -5,6 +5,7 @@
  */
 import { newObject } from './args.js';
 import { verificationKeys, type VerificationKey } from './jose-keys.js';
+import { goBytesToString } from './go-bytes.js';
 import { jwsVerify } from './jws.js';
 import { type ParsedToken, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
 import type { BuiltinContext, RegoObject, RegoValue } from './types.js';
@@ -120,7 +121,7 @@ export function decodeVerify(ctx: BuiltinContext, jwt: RegoValue | undefined, ob
       throw new Error(`JWT payload had invalid encoding: ${(err as Error).message}`);
     }
     if (parsed.cty.toUpperCase() !== 'JWT') break;
-    current = payloadBytes.toString('utf8');
+    current = goBytesToString(payloadBytes);
   }
   const payload = jsonObject(payloadBytes);
   return checkClaims(ctx, constraints, header, payload);

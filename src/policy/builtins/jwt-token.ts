@@ -5,6 +5,7 @@
  */
 import { parseRegoValue } from '../rego-value.js';
 import { stringArg } from './args.js';
+import { goBytesToString } from './go-bytes.js';
 import { opaBase64UrlDecode } from './go-encoding.js';
 import type { RegoObject, RegoValue } from './types.js';
 
@@ -86,13 +87,16 @@ export function parseHeader(header: RegoObject): TokenHeader {
 
 /** extractJSONObject: the bytes as a JSON object (integers beyond 2^53 stay exact). */
 export function jsonObject(bytes: Buffer): RegoObject {
-  const text = bytes.toString('utf8');
+  // Invalid UTF-8 becomes one U+FFFD per byte, as Go's decoder writes it.
+  const text = goBytesToString(bytes);
   let value: RegoValue;
   try {
     // JSON.parse refuses what is not JSON (the Rego value parser would also take sets); the Rego
     // value parser keeps long integers exact and `__proto__` an ordinary key.
     JSON.parse(text);
     value = parseRegoValue(text);
+    // A \u escape of a lone surrogate is U+FFFD in Go.
+    if (LONE_SURROGATE_ESCAPE.test(text)) value = wellFormed(value);
   } catch (err) {
     throw new Error(`invalid JSON: ${(err as Error).message}`);
   }
@@ -100,4 +104,18 @@ export function jsonObject(bytes: Buffer): RegoObject {
     throw new Error('decoded JSON type was not an Object');
   }
   return value;
+}
+
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const toWellFormed = (text: string): string => text.replace(LONE_SURROGATE, '\ufffd');
+
+function wellFormed(value: RegoValue): RegoValue {
+  if (typeof value === 'string') return toWellFormed(value);
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value === null || typeof value !== 'object' || value instanceof Set || value instanceof Map) return value;
+  const out = Object.create(null) as RegoObject;
+  for (const key of Object.keys(value)) out[toWellFormed(key)] = wellFormed(value[key]!);
+  return out;
 }

@@ -5,6 +5,7 @@
  * run. Keys: jose-keys.ts; signatures: jws.ts.
  */
 import { objectArg, stringArg } from './args.js';
+import { goBytesToString } from './go-bytes.js';
 import { goJsonMarshal } from './go-encoding.js';
 import { TOKEN_ALGORITHMS, parseJwkSet, verificationKeys, type VerificationKey } from './jose-keys.js';
 import { type Hash, hmac, jwsSign, macEqual, verifyEcdsaHalves, verifyEd25519, verifyRsa } from './jws.js';
@@ -33,7 +34,7 @@ function decode(builtin: string, jwt: RegoValue | undefined): RegoValue {
     if (typeof cty !== 'string') throw new Error('cty: must be a string');
     if (cty === 'JWT') {
       // A nested token, quoted as jwt.io does: trim the quotes and decode the inner token.
-      return decode(builtin, payloadBytes.toString('utf8').replace(/^["']+|["']+$/g, ''));
+      return decode(builtin, goBytesToString(payloadBytes).replace(/^["']+|["']+$/g, ''));
     }
   }
   const payload = jsonObject(payloadBytes);
