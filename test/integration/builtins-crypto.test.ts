@@ -278,5 +278,9 @@ function handMadeCertificates(): [string, Buffer][] {
     ['critical empty san', cert({ version: 2, extensions: [ext('551d11', tlv(SEQ, tlv(0xa0, tlv(0x06, Buffer.from('2a03', 'hex')))), true)] })],
     ['bad ip length', cert({ version: 2, extensions: [san([7, 'abc'])] })],
     ['extensions in v1', tlv(SEQ)],
+    ['non-ascii crl and aia urls', cert({ version: 2, extensions: [
+      ext('551d1f', tlv(SEQ, tlv(SEQ, tlv(0xa0, tlv(0xa0, tlv(0x86, Buffer.from([0x68, 0xe9, 0xff, 0x2f]))))))),
+      ext('2b06010505070101', tlv(SEQ, tlv(SEQ, oidDer('2b06010505073001'), tlv(0x86, Buffer.from([0xc3, 0xa9, 0xe2, 0x82]))), tlv(SEQ, oidDer('2b06010505073002'), tlv(0x86, Buffer.from('http://ca/'))))),
+    ] })],
   ];
 }

@@ -4,6 +4,7 @@
  * and AIA URLs, key ids, policies), erring where Go errs.
  */
 import { DerError, DerReader, TAG, bitString, boolean, contextTag, integer, oid, oidString, readerOf, type Element } from './der.js';
+import { goBytesToString } from './go-bytes.js';
 import type { RegoObject, RegoValue } from './types.js';
 import { domainNameValid, goIpString, goUrl } from './x509-url.js';
 
@@ -61,8 +62,8 @@ function processExtension(json: Record<string, RegoValue>, id: number[], critica
       const method = oidString(oid(access.read(TAG.OID, 'invalid authority info access').content));
       const location = access.readOptional(contextTag(6));
       if (!location) continue;
-      if (method === OCSP) append(json, 'OCSPServer', location.content.toString('latin1'));
-      else if (method === CA_ISSUERS) append(json, 'IssuingCertificateURL', location.content.toString('latin1'));
+      if (method === OCSP) append(json, 'OCSPServer', goBytesToString(location.content));
+      else if (method === CA_ISSUERS) append(json, 'IssuingCertificateURL', goBytesToString(location.content));
     }
     return true;
   }
@@ -98,7 +99,7 @@ function processExtension(json: Record<string, RegoValue>, id: number[], critica
         if (!name) continue;
         const full = readerOf(name).read(contextTag(0, true), 'invalid CRL distribution point');
         const names = readerOf(full);
-        while (!names.empty && names.peekTag() === contextTag(6)) append(json, 'CRLDistributionPoints', names.readAny().content.toString('latin1'));
+        while (!names.empty && names.peekTag() === contextTag(6)) append(json, 'CRLDistributionPoints', goBytesToString(names.readAny().content));
       }
       return true;
     }
