@@ -6,11 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { graphqlBuiltins } from '../../src/policy/builtins/graphql.js';
 import type { BuiltinContext, RegoValue } from '../../src/policy/builtins/types.js';
-import { differences, evaluateBoth, type BuiltinCase } from '../support/builtin-oracle.js';
+import { expectSameAsOpa, type BuiltinCase } from '../support/builtin-oracle.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
@@ -115,9 +115,6 @@ function cases(): BuiltinCase[] {
 
 describe.skipIf(tool.skip)('graphql.* against opa eval', () => {
   it('gives the results OPA gives', () => {
-    const all = cases();
-    const both = evaluateBoth(tool.opa, all);
-    expect(differences(all, both)).toEqual([]);
-    expect(both.opa.filter((x) => x !== undefined).length).toBeGreaterThan(all.length / 3);
+    expectSameAsOpa(tool.opa, cases(), { minDefined: 0.33, someUndefined: true });
   }, 120_000);
 });

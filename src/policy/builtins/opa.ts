@@ -5,60 +5,20 @@
  */
 import { arrayArg, newObject, stringArg, typeName } from './args.js';
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
-import { ValueSet, sortedElements, sortedEntries } from './value-order.js';
+import { regoText } from './rego-text.js';
+import { ValueSet, sortedElements } from './value-order.js';
 
 /** The OPA version gatehouse answers for (catalogue.ts's OPA_VERSION; not imported: catalogue imports this file). */
 const OPA_VERSION = '1.19.1';
-
-/** Go's strconv.Quote: printable runes kept, the rest escaped. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (/[\p{L}\p{M}\p{N}\p{P}\p{S} ]/u.test(ch)) out += ch;
-    else if (ch === '\x07') out += '\\a';
-    else if (ch === '\b') out += '\\b';
-    else if (ch === '\f') out += '\\f';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\v') out += '\\v';
-    else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, '0')}`;
-    else if (cp <= 0xffff) out += `\\u${cp.toString(16).padStart(4, '0')}`;
-    else out += `\\U${cp.toString(16).padStart(8, '0')}`;
-  }
-  return `${out}"`;
-}
-
-/** A value in Rego syntax, as ast.Value.String() writes it (sets and object keys sorted). */
-export function regoString(value: RegoValue): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'boolean':
-      return String(value);
-    case 'number':
-      return Number.isInteger(value) && Math.abs(value) < 1e21 ? BigInt(value).toString() : String(value);
-    case 'bigint':
-      return value.toString();
-    case 'string':
-      return goQuote(value);
-    default:
-      break;
-  }
-  if (Array.isArray(value)) return `[${value.map(regoString).join(', ')}]`;
-  if (value instanceof Set) return value.size === 0 ? 'set()' : `{${sortedElements(value).map(regoString).join(', ')}}`;
-  return `{${sortedEntries(value).map(([k, v]) => `${regoString(k)}: ${regoString(v)}`).join(', ')}}`;
-}
 
 /** One print line per combination of the operands' values (each operand is a set; empty = undefined). */
 function printLines(operands: RegoValue[]): string[] {
   const columns = operands.map((operand) => {
     if (typeof operand === 'string') return [operand];
-    if (operand === null || typeof operand !== 'object') return [regoString(operand)];
+    if (operand === null || typeof operand !== 'object') return [regoText(operand)];
     if (!(operand instanceof Set)) throw new BuiltinError('internal.print', `illegal argument type: ${typeName(operand)}`);
     if (operand.size === 0) return ['<undefined>'];
-    return sortedElements(operand).map((v) => (typeof v === 'string' ? v : regoString(v)));
+    return sortedElements(operand).map((v) => (typeof v === 'string' ? v : regoText(v)));
   });
   let lines: string[][] = [[]];
   for (const column of columns) lines = lines.flatMap((prefix) => column.map((cell) => [...prefix, cell]));
