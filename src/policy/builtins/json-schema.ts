@@ -65,10 +65,59 @@ function loadArgument(value: RegoValue | undefined): unknown {
   throw new Error('wrong type, expected string or object');
 }
 
-function compile(schema: unknown): ValidateFunction {
-  const key = JSON.stringify(schema);
+const PRIMITIVE_TYPES = ['array', 'boolean', 'integer', 'number', 'null', 'object', 'string'];
+const SUBSCHEMA_MAPS = ['definitions', 'properties', 'patternProperties', 'dependencies'];
+const SUBSCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'items'];
+const SUBSCHEMAS = ['additionalProperties', 'additionalItems', 'items', 'not', 'contains', 'propertyNames', 'if', 'then', 'else'];
+
+/**
+ * gojsonschema's own wording for the schema mistakes policies make most (a type name that does not
+ * exist, a repeated or non-string type); anything else is reported with Ajv's message.
+ */
+function gojsonschemaTypeError(schema: unknown): string | undefined {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return undefined;
+  const node = schema as Record<string, unknown>;
+  if (Object.hasOwn(node, 'type')) {
+    const t = node.type;
+    const names = typeof t === 'string' ? [t] : Array.isArray(t) && t.every((x) => typeof x === 'string') ? (t as string[]) : undefined;
+    if (!names) return 'Invalid type. Expected: type, given: string/Array Of Strings';
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (!PRIMITIVE_TYPES.includes(name)) return `has a primitive type that is NOT VALID -- given: /${name}/ Expected valid values are:[${PRIMITIVE_TYPES.join(' ')}]`;
+      if (seen.has(name)) return `${name} type is duplicated`;
+      seen.add(name);
+    }
+  }
+  const children: unknown[] = [];
+  for (const k of SUBSCHEMA_MAPS) if (node[k] && typeof node[k] === 'object') children.push(...Object.values(node[k] as object));
+  for (const k of SUBSCHEMA_LISTS) if (Array.isArray(node[k])) children.push(...(node[k] as unknown[]));
+  for (const k of SUBSCHEMAS) if (node[k] && typeof node[k] === 'object' && !Array.isArray(node[k])) children.push(node[k]);
+  for (const child of children) {
+    const error = gojsonschemaTypeError(child);
+    if (error) return error;
+  }
+  return undefined;
+}
+
+/** gojsonschema ignores an empty enum/allOf/anyOf/oneOf (no constraint); Ajv's meta-schemas refuse them. */
+function withoutEmptyCombinators(schema: unknown): unknown {
+  if (schema === null || typeof schema !== 'object') return schema;
+  if (Array.isArray(schema)) return schema.map(withoutEmptyCombinators);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (['enum', 'allOf', 'anyOf', 'oneOf'].includes(k) && Array.isArray(v) && v.length === 0) continue;
+    Object.defineProperty(out, k, { value: withoutEmptyCombinators(v), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function compile(original: unknown): ValidateFunction {
+  const key = JSON.stringify(original);
   const hit = compiled.get(key);
   if (hit) return hit;
+  const typeError = gojsonschemaTypeError(original);
+  if (typeError) throw new Error(typeError);
+  const schema = withoutEmptyCombinators(original);
   const ajv = ajvFor(schema);
   if (!ajv.validateSchema(schema as AnySchema)) throw new Error(ajv.errorsText(ajv.errors, { dataVar: 'schema' }));
   const fn = ajv.compile(schema as AnySchema);

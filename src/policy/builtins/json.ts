@@ -84,7 +84,7 @@ export const jsonBuiltins: BuiltinFamily = {
   },
   'json.verify_schema': {
     fn: (_ctx, schema) => verifySchema(schema),
-    note: 'Schemas are checked by Ajv against the draft\'s meta-schema: the error text differs from OPA\'s gojsonschema, validity agrees for well-formed drafts 4/6/7.',
+    note: 'Schemas are checked by Ajv against the draft\'s meta-schema (empty enum/allOf/anyOf/oneOf accepted, as gojsonschema does); a bad `type` is reported in gojsonschema\'s words, other schema mistakes in Ajv\'s.',
   },
   'json.marshal_with_options': {
     fn: (_ctx, value, options) => marshalWithOptions(value!, options),
