@@ -98,6 +98,23 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     const explicit = issue(dir, 'explicit', 'p256', '/CN=explicit', [...CA_EXT, 'policyConstraints=requireExplicitPolicy:1', 'certificatePolicies=2.23.140.1.2.1'], root);
     const noPolicy = issue(dir, 'no-policy', 'p256', '/CN=no-policy', ['subjectAltName=DNS:x.example'], explicit);
     add('explicit policy missing', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${explicit.cert}${noPolicy.cert}`);
+    // The policy graph: CAs requiring an explicit policy, over leaves with matching, other, mapped and any policies.
+    const policyCa = (label: string, ...exts: string[]) => issue(dir, `policy-ca-${label}`, 'p256', `/CN=policy ${label}`, [...CA_EXT, ...exts], root);
+    const policyLeaf = (label: string, ca: Issued, policies?: string) => issue(dir, `policy-leaf-${label}`, 'p256', `/CN=${label}`, ['subjectAltName=DNS:x.example', ...(policies ? [`certificatePolicies=${policies}`] : [])], ca);
+    const strict = policyCa('strict', 'policyConstraints=requireExplicitPolicy:0', 'certificatePolicies=1.2.3.4');
+    const anyCa = policyCa('any', 'policyConstraints=requireExplicitPolicy:0', 'certificatePolicies=2.5.29.32.0');
+    const mapping = policyCa('mapping', 'policyConstraints=requireExplicitPolicy:0', 'certificatePolicies=1.2.3.4', 'policyMappings=1.2.3.4:1.2.3.5');
+    const inhibitAny = policyCa('inhibit-any', 'policyConstraints=requireExplicitPolicy:0', 'certificatePolicies=2.5.29.32.0', 'inhibitAnyPolicy=0');
+    const inhibitMapping = policyCa('inhibit-mapping', 'policyConstraints=requireExplicitPolicy:0,inhibitPolicyMapping:0', 'certificatePolicies=1.2.3.4', 'policyMappings=1.2.3.4:1.2.3.5');
+    for (const [label, ca, policies] of [
+      ['strict same', strict, '1.2.3.4'], ['strict other', strict, '1.2.3.5'], ['strict both', strict, '1.2.3.5,1.2.3.4'], ['strict any', strict, '2.5.29.32.0'],
+      ['any ca specific', anyCa, '1.2.3.9'], ['any ca any', anyCa, '2.5.29.32.0'], ['mapped to', mapping, '1.2.3.5'], ['mapped from', mapping, '1.2.3.4'],
+      ['inhibit any, any', inhibitAny, '2.5.29.32.0'], ['inhibit any, specific', inhibitAny, '1.2.3.4'], ['inhibit mapping, mapped', inhibitMapping, '1.2.3.5'],
+      ['inhibit mapping, original', inhibitMapping, '1.2.3.4'],
+    ] as [string, Issued, string][]) {
+      add(`policy graph ${label}`, 'crypto.x509.parse_and_verify_certificates', `${root.cert}${ca.cert}${policyLeaf(label.replace(/[ ,]+/g, '-'), ca, policies).cert}`);
+    }
+    add('policy graph no leaf policies', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${strict.cert}${policyLeaf('none', strict).cert}`);
     const mapsAny = issue(dir, 'maps-any', 'p256', '/CN=maps-any', [...CA_EXT, 'policyMappings=2.5.29.32.0:1.2.3.4', 'certificatePolicies=2.5.29.32.0'], root);
     const underMapsAny = issue(dir, 'under-maps-any', 'p256', '/CN=under', ['subjectAltName=DNS:x.example'], mapsAny);
     add('policy mapping of anyPolicy', 'crypto.x509.parse_and_verify_certificates', `${root.cert}${mapsAny.cert}${underMapsAny.cert}`);

@@ -39,7 +39,7 @@ function parser(name: string, fn: (...args: (RegoValue | undefined)[]) => RegoVa
 }
 
 const CERTS = 'crypto.x509.parse_certificates';
-const VERIFY_NOTE = 'Reads the evaluation\'s clock (unless CurrentTime is given), so gatehouse marks it nondeterministic where OPA does not. When a CA requires an explicit certificate policy (policyConstraints) and the chain runs out of it, Go evaluates the RFC 5280 policy tree; gatehouse refuses such a chain instead.';
+const VERIFY_NOTE = 'Reads the evaluation\'s clock (unless CurrentTime is given), so gatehouse marks it nondeterministic where OPA does not.';
 const VERIFY = 'crypto.x509.parse_and_verify_certificates';
 const VERIFY_OPTS = 'crypto.x509.parse_and_verify_certificates_with_options';
 

@@ -4,7 +4,7 @@
  * CheckSignatureFrom rules (parent is a CA, may sign certificates, no MD5/SHA-1/DSA, RSA of at
  * least 1024 bits), isValid (validity window, intermediates are CAs, path length), and the
  * extended key usage of the whole chain (ServerAuth unless told otherwise), certificate policies
- * (policiesValid) and name constraints (x509-constraints.ts). Signatures are
+ * (x509-policies.ts) and name constraints (x509-constraints.ts). Signatures are
  * checked by OpenSSL (node:crypto X509Certificate.verify).
  */
 import { X509Certificate } from 'node:crypto';
@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import type { RegoValue } from './types.js';
 import type { ParsedCertificate } from './x509-cert.js';
 import { chainSatisfiesConstraints } from './x509-constraints.js';
+import { policiesValid } from './x509-policies.js';
 
 export interface VerifyOptions {
   dnsName: string;
@@ -24,7 +25,6 @@ const ANY_USAGE = 0;
 const KEY_USAGE_CERT_SIGN = 1 << 5;
 /** MD2, MD5, SHA-1 (RSA, DSA, ECDSA), DSA-SHA256 and unknown algorithms: Go refuses them. */
 const REFUSED_SIGNATURES = new Set([0, 1, 2, 3, 7, 8, 9]);
-const ANY_POLICY = '2.5.29.32.0';
 
 const field = (cert: ParsedCertificate, name: string): RegoValue | undefined => cert.json[name];
 const list = (cert: ParsedCertificate, name: string): RegoValue[] => (field(cert, name) as RegoValue[] | null) ?? [];
@@ -118,38 +118,6 @@ function chainAllows(chain: ParsedCertificate[], requested: number[]): boolean {
     }
   }
   return true;
-}
-
-/**
- * policiesValid (RFC 5280 §6.1) without user policies, as OPA calls Verify: a mapping to or from
- * anyPolicy is invalid; when no certificate requires an explicit policy the chain is valid whatever
- * its policies. When one does and the counter runs out, Go evaluates the policy graph; gatehouse
- * does not, and refuses the chain (see the builtin's note).
- */
-function policiesValid(chain: ParsedCertificate[]): boolean {
-  const n = chain.length - 1;
-  if (n === 0) return true;
-  let explicitPolicy = n + 1;
-  let policyMapping = n + 1;
-  for (let i = n - 1; i >= 0; i--) {
-    const cert = chain[i]!;
-    if (i !== 0) {
-      for (const mapping of list(cert, 'PolicyMappings') as { IssuerDomainPolicy: string; SubjectDomainPolicy: string }[]) {
-        if (policyMapping > 0 && (mapping.IssuerDomainPolicy === ANY_POLICY || mapping.SubjectDomainPolicy === ANY_POLICY)) return false;
-      }
-      if (field(cert, 'RawIssuer') !== field(cert, 'RawSubject')) {
-        if (explicitPolicy > 0) explicitPolicy--;
-        if (policyMapping > 0) policyMapping--;
-      }
-      const require = field(cert, 'RequireExplicitPolicy') as number;
-      if ((require > 0 || field(cert, 'RequireExplicitPolicyZero') === true) && require < explicitPolicy) explicitPolicy = require;
-      const inhibit = field(cert, 'InhibitPolicyMapping') as number;
-      if ((inhibit > 0 || field(cert, 'InhibitPolicyMappingZero') === true) && inhibit < policyMapping) policyMapping = inhibit;
-    }
-  }
-  if (explicitPolicy > 0) explicitPolicy--;
-  if (field(chain[0]!, 'RequireExplicitPolicyZero') === true) explicitPolicy = 0;
-  return explicitPolicy > 0;
 }
 
 /** leaf.Verify({Roots, Intermediates, CurrentTime, KeyUsages}): the first valid chain, leaf first, or undefined. */
