@@ -7,14 +7,20 @@ import { formatFloat } from './go-float.js';
 import { canBackquote, escapedRune, goQuote, isPrint, MAX_RUNE, validRune } from './go-quote.js';
 
 export type GoArg =
-  | { kind: 'int'; value: bigint } // int64
+  | { kind: 'int'; value: bigint; type?: 'int' } // int64 (sprintf) or int (a template's constants)
   | { kind: 'float'; value: number } // float64
   | { kind: 'big'; value: bigint } // *big.Int
   | { kind: 'string'; value: string; type?: 'json.Number' } // a string, or a named string type
-  | { kind: 'bool'; value: boolean };
+  | { kind: 'bool'; value: boolean }
+  // Only from strings.render_template's printf: JSON-decoded values inside interface{}.
+  | { kind: 'nil' }
+  | { kind: 'list'; items: GoArg[] } // []interface {}
+  | { kind: 'map'; entries: [string, GoArg][] }; // map[string]interface {}, keys sorted
 
-const TYPE_NAMES = { int: 'int64', float: 'float64', big: '*big.Int', string: 'string', bool: 'bool' } as const;
-export const typeName = (arg: GoArg): string => (arg.kind === 'string' && arg.type) || TYPE_NAMES[arg.kind];
+const TYPE_NAMES = {
+  int: 'int64', float: 'float64', big: '*big.Int', string: 'string', bool: 'bool', nil: '<nil>', list: '[]interface {}', map: 'map[string]interface {}',
+} as const;
+export const typeName = (arg: GoArg): string => ('type' in arg && arg.type) || TYPE_NAMES[arg.kind];
 
 export interface Flags {
   widPresent: boolean;
@@ -262,9 +268,13 @@ export class Printer {
 
   badVerb(verb: string, arg: GoArg): void {
     this.#erroring = true;
-    this.buf += `%!${verb}(${typeName(arg)}=`;
-    this.printArg(arg, 'v');
-    this.buf += ')';
+    if (arg.kind === 'nil') {
+      this.buf += `%!${verb}(<nil>)`;
+    } else {
+      this.buf += `%!${verb}(${typeName(arg)}=`;
+      this.printArg(arg, 'v');
+      this.buf += ')';
+    }
     this.#erroring = false;
   }
 
@@ -287,12 +297,19 @@ export class Printer {
       return;
     }
     if (verb === 'p') {
-      // %p of a non-pointer; a *big.Int's address means nothing outside the Go process.
-      if (arg.kind === 'big') this.buf += '%!p(*big.Int)';
-      else this.badVerb(verb, arg);
+      // An address (of a *big.Int, a slice, a map) means nothing outside the Go process.
+      if (arg.kind === 'big' || arg.kind === 'list' || arg.kind === 'map') throw new Error('%p of a reference is not supported');
+      this.badVerb(verb, arg);
       return;
     }
     switch (arg.kind) {
+      case 'nil':
+        if (verb === 'v') this.pad('<nil>');
+        else this.badVerb(verb, arg);
+        return;
+      case 'list':
+      case 'map':
+        return this.#printComposite(arg, verb);
       case 'int':
         return this.#printInt(arg.value, verb, arg);
       case 'float':
@@ -309,6 +326,36 @@ export class Printer {
         else this.formatBig(arg.value, verb);
         return;
     }
+  }
+
+  /** fmt's printValue for a slice or map: each element formatted with the same verb and flags. */
+  #printComposite(arg: Extract<GoArg, { kind: 'list' | 'map' }>, verb: string): void {
+    const sharpV = this.f.sharpV;
+    const element = (item: GoArg) => {
+      if (item.kind === 'nil') {
+        if (sharpV) this.buf += 'interface {}(nil)';
+        else this.pad('<nil>');
+      } else {
+        this.printArg(item, verb);
+      }
+    };
+    if (arg.kind === 'list') {
+      this.buf += sharpV ? '[]interface {}{' : '[';
+      arg.items.forEach((item, i) => {
+        if (i > 0) this.buf += sharpV ? ', ' : ' ';
+        element(item);
+      });
+      this.buf += sharpV ? '}' : ']';
+      return;
+    }
+    this.buf += sharpV ? 'map[string]interface {}{' : 'map[';
+    arg.entries.forEach(([key, value], i) => {
+      if (i > 0) this.buf += sharpV ? ', ' : ' ';
+      this.#printString(key, verb, { kind: 'string', value: key });
+      this.buf += ':';
+      element(value);
+    });
+    this.buf += sharpV ? '}' : ']';
   }
 
   #printInt(v: bigint, verb: string, arg: GoArg): void {

@@ -174,6 +174,10 @@ export function goSprintf(format: string, args: readonly GoArg[]): string {
     p.buf += '%!(EXTRA ';
     args.slice(argNum).forEach((arg, k) => {
       if (k > 0) p.buf += ', ';
+      if (arg.kind === 'nil') {
+        p.buf += '<nil>';
+        return;
+      }
       p.buf += `${typeName(arg)}=`;
       p.printArg(arg, 'v');
     });

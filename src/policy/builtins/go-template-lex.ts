@@ -82,7 +82,7 @@ function skipQuoted(s: string, start: number, quote: string): number {
 
 const TOKEN = /\s*(?:("(?:[^"\\\n]|\\.)*")|(`[^`]*`)|('(?:[^'\\\n]|\\.)*')|(:=|=|\||\(|\)|,)|(\$[A-Za-z0-9_]*)|((?:\.[A-Za-z0-9_]+)+|\.)|([+-]?(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_.]))|([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+)*))/y;
 
-export type Token = { k: 'str' | 'op' | 'var' | 'field' | 'num' | 'ident'; v: string; fields?: string };
+export type Token = { k: 'str' | 'char' | 'op' | 'var' | 'field' | 'num' | 'ident'; v: string; fields?: string };
 
 export function tokenize(action: string): Token[] {
   const tokens: Token[] = [];
@@ -94,7 +94,7 @@ export function tokenize(action: string): Token[] {
     if (!m) return fail(`unexpected ${JSON.stringify(action.slice(pos).trim().slice(0, 10))} in action`);
     pos = TOKEN.lastIndex;
     if (m[1] || m[2]) tokens.push({ k: 'str', v: m[1] ?? m[2]! });
-    else if (m[3]) fail('character constants are not supported');
+    else if (m[3]) tokens.push({ k: 'char', v: m[3] });
     else if (m[4]) tokens.push({ k: 'op', v: m[4] });
     else if (m[5]) tokens.push({ k: 'var', v: m[5] });
     else if (m[6]) tokens.push({ k: 'field', v: m[6] });
@@ -177,4 +177,20 @@ export function numberConstant(text: string): TValue {
   const value = Number(clean);
   if (!Number.isFinite(value)) fail(`bad number syntax: ${text}`);
   return new GoFloat(value);
+}
+
+/** A character constant ('a', '\n', '\x41', '日'): its code point as an int (strconv.UnquoteChar). */
+export function charConstant(literal: string): TValue {
+  const body = literal.slice(1, -1);
+  let rune: number | undefined;
+  if (/^\\x[0-9a-fA-F]{2}$/.test(body)) rune = parseInt(body.slice(2), 16);
+  else if (/^\\[0-7]{3}$/.test(body)) rune = parseInt(body.slice(1), 8);
+  else if (body === "\\'") rune = 0x27;
+  else if (body === '"') rune = 0x22;
+  else if (body !== '\\"') {
+    const runes = Array.from(unquote(`"${body}"`));
+    if (runes.length === 1 && !(body.startsWith('\\x') || /^\\[0-7]/.test(body))) rune = runes[0]!.codePointAt(0);
+  }
+  if (rune === undefined || rune > 0xff && /^\\[0-7x]/.test(body)) return fail(`malformed character constant: ${literal}`);
+  return new GoInt(BigInt(rune));
 }

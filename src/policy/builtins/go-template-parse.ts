@@ -3,7 +3,7 @@
  * a tree of nodes, with Go's parse-time errors (undefined functions and variables, {{break}}
  * outside {{range}}, misplaced {{else}}/{{end}}, a second non-empty definition of a template).
  */
-import { numberConstant, tokenize, unquote, type Token } from './go-template-lex.js';
+import { charConstant, numberConstant, tokenize, unquote, type Token } from './go-template-lex.js';
 import { fail, FUNCS, LAZY, type TValue } from './go-template-values.js';
 
 export type Node =
@@ -223,6 +223,8 @@ function operand(tok: Token, next: Token | undefined): Arg {
   switch (tok.k) {
     case 'str':
       return { t: 'const', value: unquote(tok.v) };
+    case 'char':
+      return { t: 'const', value: charConstant(tok.v) };
     case 'num':
       return { t: 'const', value: numberConstant(tok.v) };
     case 'var':

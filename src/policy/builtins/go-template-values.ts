@@ -129,13 +129,16 @@ function lessThan(a: TValue, b: TValue): boolean {
   return (scalar(a) as number) < (scalar(b) as number);
 }
 
+/** A printf operand as Go sees it: JSON values inside interface{}, the template's own ints as int. */
 function toGoArg(v: TValue): GoArg {
+  if (v === undefined || v === null) return { kind: 'nil' };
   if (typeof v === 'string') return { kind: 'string', value: v };
-  if (v instanceof JsonNumber) return { kind: 'string', value: v.text, type: 'json.Number' };
   if (typeof v === 'boolean') return { kind: 'bool', value: v };
-  if (v instanceof GoInt) return { kind: 'int', value: v.value };
+  if (v instanceof JsonNumber) return { kind: 'string', value: v.text, type: 'json.Number' };
+  if (v instanceof GoInt) return { kind: 'int', value: v.value, type: 'int' };
   if (v instanceof GoFloat) return { kind: 'float', value: v.value };
-  return fail(`printf of ${typeOf(v)} is not supported`);
+  if (Array.isArray(v)) return { kind: 'list', items: v.map(toGoArg) };
+  return { kind: 'map', entries: sortedKeys(v).map((k) => [k, toGoArg(v.get(k))]) };
 }
 
 function htmlEscape(s: string): string {

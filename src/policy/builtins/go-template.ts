@@ -2,13 +2,14 @@
  * Go's text/template as OPA's strings.render_template runs it (topdown/template.go: the variables
  * object decoded as JSON, numbers as json.Number; output with "<no value>" replaced by
  * "<undefined>"). Implemented: text, comments, trim markers, {{pipeline}}, variables ($, $x :=,
- * $x =), fields (.a.b, $x.a, (pipe).a), literals (strings, numbers, true, false, nil), pipes,
+ * $x =), fields (.a.b, $x.a, (pipe).a), literals (strings, characters, numbers, true, false, nil), pipes,
  * if / else if / else, range (arrays, objects in key order, counts; $i, $e :=; else), with / else,
  * break, continue, define / template / block, and the functions and, or, not, len, index, slice, eq,
- * ne, lt, le, gt, ge, print, println, printf, html, js, urlquery. Anything else (call, character
- * constants, printf of a list or an object, {{template}} nested deeper than 1000) is an error, so
- * the result is undefined instead of a string that could differ from OPA's. Rules follow
- * text/template (Go 1.26): https://pkg.go.dev/text/template. Values and functions live in
+ * ne, lt, le, gt, ge, print, println, printf, html, js, urlquery. Not implemented, and so an error
+ * (the result is undefined instead of a string that could differ from OPA's): the call function,
+ * printf's %p of a list or object (an address), {{template}} nested deeper than 1000 calls and
+ * renderings of more than a million steps. Rules follow text/template (Go 1.26):
+ * https://pkg.go.dev/text/template. Values and functions live in
  * go-template-values.ts, lexing in go-template-lex.ts, parsing in go-template-parse.ts; this file
  * executes the tree.
  */

@@ -127,6 +127,6 @@ export const stringsBuiltins: BuiltinFamily = {
       const v = objectArg('strings.render_template', 2, vars);
       return renderTemplate('strings.render_template', t, v);
     },
-    note: "Go's text/template over the variables as JSON (numbers are json.Number: `{{if .n}}` is true for 0, `eq .n 1` is an error). Not implemented, so undefined rather than a possibly different string: the `call` function, character constants ('a'), printf of a list or an object, {{template}} nested deeper than 1000 calls, and renderings of more than a million steps.",
+    note: "Go's text/template over the variables as JSON (numbers are json.Number: `{{if .n}}` is true for 0, `eq .n 1` is an error). Not implemented, so undefined rather than a possibly different string: the `call` function, printf's %p of a list or an object, {{template}} nested deeper than 1000 calls, and renderings of more than a million steps.",
   },
 };

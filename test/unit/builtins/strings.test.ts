@@ -140,7 +140,7 @@ describe('strings.render_template', () => {
     expect(() => render('{{if false}}{{$y}}{{end}}', vars)).toThrow(/undefined variable/); // a parse error, even unexecuted
     expect(() => render('{{define "x"}}{{template "x"}}{{end}}{{template "x"}}', vars)).toThrow(/maximum template depth/);
     expect(() => render('{{range 100000000000}}{{end}}', vars)).toThrow(/too expensive/);
-    for (const unsupported of ["{{'a'}}", '{{printf "%v" .list}}', '{{call .name}}']) {
+    for (const unsupported of ['{{printf "%p" .list}}', '{{call .name}}']) {
       expect(() => render(unsupported, vars)).toThrow();
     }
   });
