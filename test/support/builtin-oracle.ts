@@ -4,7 +4,8 @@
  * runtime with its host builtins). All cases of a test file go through one `opa eval` and one
  * Wasm evaluation: the arguments travel in `input` (never as literals, so no compiler can fold the
  * calls), one rule per builtin name writes `r[case index]`, and a case whose call is undefined or
- * an error is simply absent from `r`.
+ * an error is simply absent from `r`. Set GATEHOUSE_ORACLE_DIR to a folder to keep the generated
+ * module, input and bundle there for a closer look.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
