@@ -50,8 +50,8 @@ export const HYGIENE_RULES = {
     '/admin%00 is /admin to C-string backends and file systems; CR/LF and other controls are stripped or split on by some',
   ),
   path_separator_in_segment: rule(
-    'a "/" or "\\" inside a path segment: %2F, %5C (any case) or a raw backslash',
-    '/public/..%2Fadmin and /public/..%5Cadmin are /admin to backends that decode separators or treat "\\" as "/"',
+    'a "/", "\\", "?" or "#" inside a path segment: %2F, %5C, %3F, %23 (any case) or a raw backslash',
+    '/public/..%2Fadmin and /public/..%5Cadmin are /admin to backends that decode separators or treat "\\" as "/"; /admin%3F.css is /admin to a proxy that decodes before forwarding',
   ),
   double_encoding: rule(
     'a path segment that still holds a percent-escape after decoding (%252F, %252e)',

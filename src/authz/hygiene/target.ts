@@ -9,7 +9,9 @@ import type { HygieneSettings } from './settings.js';
 import { CONTROL, describeControl, isLookalike, REPLACEMENT } from './text.js';
 
 /** One test for the clean case: anything a segment rule looks at. */
-const SUSPECT_SEGMENT = /[/\\;%.\s\u0000-\u001f\u007f-\u009f\u00a0-\uffff]/;
+const SUSPECT_SEGMENT = /[/\\;?#%.\s\u0000-\u001f\u007f-\u009f\u00a0-\uffff]/;
+/** Delimiters of a URL path, found inside one decoded segment. */
+const DELIMITER = /[/\\?#]/;
 const ESCAPE = /%[0-9a-fA-F]{2}/;
 const EDGE_SPACE = /^\s|[.\s]$/;
 
@@ -25,7 +27,7 @@ export function screenPath(segments: readonly string[], settings: HygieneSetting
     };
     if (segment.includes(REPLACEMENT)) refuse('invalid_utf8', 'is not UTF-8');
     if (CONTROL.test(segment)) refuse('control_character', `holds control character ${describeControl(segment, CONTROL)}`);
-    if (segment.includes('/') || segment.includes('\\')) refuse('path_separator_in_segment', 'holds a "/" or "\\" (encoded or raw) that backends may read as a separator');
+    if (DELIMITER.test(segment)) refuse('path_separator_in_segment', 'holds a "/", "\\", "?" or "#" (encoded or raw) that backends may read as a delimiter');
     if (ESCAPE.test(segment)) refuse('double_encoding', 'still holds a percent-escape after decoding');
     if (segment.includes(';')) refuse('path_parameters', 'holds ";" path parameters, which servlet containers strip');
     if (EDGE_SPACE.test(segment)) refuse('trailing_dot_or_space', 'ends in "." or whitespace, or starts with whitespace, which some servers trim');
