@@ -9,7 +9,7 @@ import type { BuiltinFamily, RegoValue } from './types.js';
 import { objectGet, ValueSet, valueKey } from './value-order.js';
 
 /** Guard against graphs whose path count explodes (it grows exponentially with diamonds). */
-const MAX_PATHS = 100_000;
+const MAX_PATHS = 10_000;
 
 function neighbours(edges: RegoValue): RegoValue[] {
   if (Array.isArray(edges)) return edges;

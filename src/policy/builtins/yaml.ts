@@ -157,14 +157,19 @@ function keyString(r: Resolved, builtin: string): string {
   throw fail(builtin, `unsupported map key: ${String(r.value)}`);
 }
 
+/** Nodes one document may decode to: aliases can make a small text expand exponentially. */
+const MAX_DECODED_NODES = 100_000;
+
 class Decoder {
   readonly #active = new Set<Node>();
+  #decoded = 0;
   constructor(
     private readonly doc: ReturnType<typeof parseAllDocuments>[number] & { contents: unknown },
     private readonly builtin: string,
   ) {}
 
   value(node: unknown): RegoValue {
+    if (++this.#decoded > MAX_DECODED_NODES) throw fail(this.builtin, 'document contains excessive aliasing');
     if (node === null || node === undefined) return null;
     if (isAlias(node)) {
       const target = node.resolve(this.doc as never) as Node | undefined;
@@ -356,7 +361,10 @@ export const yamlBuiltins: BuiltinFamily = {
       }
     },
   },
-  'yaml.unmarshal': { fn: (_ctx, value) => yamlUnmarshal(stringArg('yaml.unmarshal', 1, value)) },
+  'yaml.unmarshal': {
+    fn: (_ctx, value) => yamlUnmarshal(stringArg('yaml.unmarshal', 1, value)),
+    note: `A document that decodes to more than ${MAX_DECODED_NODES} values (aliases expanded) is an error in gatehouse.`,
+  },
   'yaml.marshal': {
     fn: (_ctx, value) => yamlMarshal(value!),
     note: 'Strings longer than a line may be folded at different points than in OPA\'s go-yaml output (both read back as the same value).',

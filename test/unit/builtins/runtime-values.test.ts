@@ -87,8 +87,8 @@ describe('gatehouse\'s size guards', () => {
     expect(() => call('numbers.range_step', ctx, 0, 10_000_000, 1)).toThrow('more than 1000000 numbers');
     expect(() => call('units.parse', ctx, '1e5000')).toThrow('too large');
     const diamond: Record<string, RegoValue> = {};
-    for (let i = 0; i < 40; i++) diamond[`n${i}`] = [`a${i}`, `b${i}`];
-    for (let i = 0; i < 40; i++) diamond[`a${i}`] = diamond[`b${i}`] = [`n${i + 1}`];
+    for (let i = 0; i < 20; i++) diamond[`n${i}`] = [`a${i}`, `b${i}`];
+    for (let i = 0; i < 20; i++) diamond[`a${i}`] = diamond[`b${i}`] = [`n${i + 1}`];
     expect(() => call('graph.reachable_paths', ctx, diamond, ['n0'])).toThrow('paths');
   });
 });
@@ -110,5 +110,15 @@ describe('value order', () => {
 
   it('orders strings by UTF-8 bytes (U+FFFD before U+1F600), not UTF-16 units', () => {
     expect(compareValues('\ufffd', '😀')).toBe(-1);
+  });
+});
+
+describe('yaml.unmarshal', () => {
+  it('refuses a document whose aliases expand beyond 100000 nodes (a "billion laughs")', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 6; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    expect(() => call('yaml.unmarshal', testContext(), lines.join('\n'))).toThrow('excessive aliasing');
+    // one level fewer (10^5 leaves plus their lists) is just over; 10^4 decodes
+    expect((call('yaml.unmarshal', testContext(), lines.slice(0, 4).join('\n')) as Record<string, RegoValue[]>).d!.length).toBe(10);
   });
 });
