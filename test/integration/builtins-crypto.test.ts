@@ -182,6 +182,10 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
       ['dns wildcard', { DNSName: 'a.svc.example' }], ['dns bad', { DNSName: 'other.example' }], ['ip', { DNSName: '10.1.2.3' }],
       ['future', { CurrentTime: future }], ['past', { CurrentTime: 0 }], ['bad key', { Foo: 1 }], ['bad time', { CurrentTime: 'x' }],
       ['max comparisons', { MaxConstraintComparisons: 10 }], ['usage set', { KeyUsages: new Set(['KeyUsageServerAuth']) }],
+      ['dns upper', { DNSName: 'SVC.Example' }], ['dns trailing dot', { DNSName: 'svc.example.' }], ['dns wildcard input', { DNSName: '*.svc.example' }],
+      ['dns two labels deep', { DNSName: 'a.b.svc.example' }], ['dns quoted', { DNSName: '"svc.example"' }], ['ip bracketed', { DNSName: '[10.1.2.3]' }],
+      ['ip mapped', { DNSName: '::ffff:10.1.2.3' }], ['ipv6', { DNSName: '2001:db8::1' }], ['ipv6 long', { DNSName: '2001:0db8:0:0:0:0:0:1' }],
+      ['dns underscore', { DNSName: '_svc.example' }], ['dns empty label', { DNSName: 'svc..example' }], ['dns leading dash', { DNSName: '-x.svc.example' }],
     ] as [string, Record<string, RegoValue>][]) {
       add(`verify opts ${label}`, 'crypto.x509.parse_and_verify_certificates_with_options', chain, opts(o));
       add(`verify opts client ${label}`, 'crypto.x509.parse_and_verify_certificates_with_options', `${root.cert}${inter.cert}${clientOnly.cert}`, opts(o));

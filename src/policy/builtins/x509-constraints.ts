@@ -7,7 +7,7 @@
  */
 import type { RegoValue } from './types.js';
 import type { ParsedCertificate } from './x509-cert.js';
-import { domainNameValid } from './x509-url.js';
+import { domainNameValid, ipBytes } from './x509-url.js';
 
 const NAME_CONSTRAINTS = '2.5.29.30';
 const SUBJECT_ALT_NAME = '2.5.29.17';
@@ -39,18 +39,6 @@ function dnsMatches(constraints: string[], name: string, permitted: boolean): bo
     return constraints.some((c) => trimFirstLabel(c.toLowerCase()) === parent && parent !== '');
   }
   return false;
-}
-
-function ipBytes(text: string): Buffer {
-  if (text.includes(':')) {
-    const [head, tail] = text.split('::') as [string, string | undefined];
-    const groups = (part: string | undefined) => (part ? part.split(':') : []);
-    const h = groups(head);
-    const t = groups(tail);
-    const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-    return Buffer.from(all.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
-  }
-  return Buffer.from(text.split('.').map(Number));
 }
 
 function ipInRange(ip: Buffer, range: { IP: string; Mask: string }): boolean {

@@ -225,3 +225,20 @@ export function domainNameValid(name: string, constraint: boolean): boolean {
   const body = constraint && name.startsWith('.') ? name.slice(1) : name;
   return body.split('.').every((label) => label.length > 0 && /^[\x21-\x7e]+$/.test(label));
 }
+
+/** The bytes of an IP address in text (as node's isIP accepts it): 4 for IPv4, 16 for IPv6. */
+export function ipBytes(text: string): Buffer {
+  if (!text.includes(':')) return Buffer.from(text.split('.').map(Number));
+  let body = text;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(body);
+  if (v4) {
+    const [a, b, c, d] = v4[1]!.split('.').map(Number) as [number, number, number, number];
+    body = `${body.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = body.split('::') as [string, string | undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return Buffer.from(all.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
+}

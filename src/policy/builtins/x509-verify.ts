@@ -13,6 +13,7 @@ import type { RegoValue } from './types.js';
 import type { ParsedCertificate } from './x509-cert.js';
 import { chainSatisfiesConstraints } from './x509-constraints.js';
 import { policiesValid } from './x509-policies.js';
+import { goIpString, ipBytes } from './x509-url.js';
 
 export interface VerifyOptions {
   dnsName: string;
@@ -142,35 +143,34 @@ export function verifyHostname(cert: ParsedCertificate, host: string): boolean {
     const wanted = normaliseIp(candidate);
     return list(cert, 'IPAddresses').some((ip) => normaliseIp(ip as string) === wanted);
   }
-  const name = host.toLowerCase();
+  const name = asciiLower(host);
   const validName = validHostname(name, false);
+  const hostParts = asciiLower(name.endsWith('.') ? name.slice(0, -1) : name).split('.');
   return list(cert, 'DNSNames').some((pattern) => {
     const text = pattern as string;
-    if (validName && validHostname(text, true)) return matchHostnames(text.toLowerCase(), name);
-    return text !== '' && text !== '.' && name !== '' && name !== '.' && text.toLowerCase() === name;
+    if (validName && validHostname(text, true)) return matchHostnames(asciiLower(text), hostParts);
+    return text !== '' && text !== '.' && name !== '' && name !== '.' && asciiLower(text) === name;
   });
 }
 
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+}
+
+/** net.IP.Equal: compare as Go prints them (IPv4-mapped IPv6 equals IPv4). */
 function normaliseIp(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return mapped ? mapped[1]! : ip.toLowerCase();
+  return goIpString(ipBytes(ip));
 }
 
+/** validHostname: non-empty labels of [A-Za-z0-9_-] (no leading '-'); a pattern may start with `*`. */
 function validHostname(host: string, isPattern: boolean): boolean {
-  const name = host.endsWith('.') ? host.slice(0, -1) : host;
-  if (name.length === 0) return false;
-  if (name === '*') return false;
-  return name.split('.').every((label, i) => {
-    if (label.length === 0) return false;
-    if (isPattern && i === 0 && label === '*') return true;
-    return /^[A-Za-z0-9_:-]+$/.test(label);
-  });
+  const name = !isPattern && host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name.length === 0 || name === '*') return false;
+  return name.split('.').every((label, i) => (isPattern && i === 0 && label === '*') || /^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(label));
 }
 
-function matchHostnames(pattern: string, host: string): boolean {
-  const p = pattern.replace(/\.$/, '').split('.');
-  const h = host.replace(/\.$/, '').split('.');
-  if (p.length !== h.length || p.some((label) => label === '')) return false;
-  return p.every((label, i) => (i === 0 && label === '*') || label === h[i]);
+function matchHostnames(pattern: string, hostParts: string[]): boolean {
+  if (pattern.length === 0) return false;
+  const parts = pattern.split('.');
+  return parts.length === hostParts.length && parts.every((label, i) => (i === 0 && label === '*') || label === hostParts[i]);
 }
-
