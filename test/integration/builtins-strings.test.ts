@@ -96,7 +96,7 @@ const TEMPLATES = [
   '{{printf "%v" .list}}', '{{printf "%d" .list}}', '{{printf "%5v|" .list}}', '{{printf "%#v" .list}}', '{{printf "%v" .obj}}', '{{printf "%#v" .obj}}', '{{printf "%s" .obj}}',
   '{{printf "%v" .mixed}}', '{{printf "%#v" .mixed}}', '{{printf "%d" .mixed}}', '{{printf "%x" .mixed}}', '{{printf "%T %T %T" .list .obj .nil}}', '{{printf "%v %s %d" .nil .missing .nil}}',
   '{{printf "%v %v" 1}}', '{{printf "%v" 1 .nil .list}}', '{{printf "%s" 5}}', '{{printf "%T" 5}}', '{{printf "%q" .nums}}', '{{printf "%08.3f" .nums}}', '{{printf "%v" .none}}',
-  '{{printf "%#v" .none}}', '{{printf "%t" .list}}', '{{printf "%v" (index .obj "nested")}}',
+  '{{printf "%#v" .none}}', '{{index .name 1}}', '{{printf "%T %v %c" (index .name 0) (index "é" 0) (index .name 0)}}', '{{index .name 9}}', '{{index .n 0}}', '{{eq (index "a" 0) 97}}', '{{printf "%#v %#v" (index "a" 0) 5}}', '{{printf "%t" .list}}', '{{printf "%v" (index .obj "nested")}}',
   '{{slice .name 1 2 3}}', '{{.mixed}}', '{{range .mixed}}{{.}};{{end}}', '{{slice .n 1}}', '{{slice "日本" 3}}', '{{slice .list}}', '{{slice .list 4}}', '{{slice .obj 1}}', '{{slice .missing 1}}', '{{slice .list .n}}', '{{- .name}} x {{.name -}} ', '{{.name}} {{- "" }}', '{{.f | printf "%.3f"}}', '{{printf "%s" .t}}',
 ];
 

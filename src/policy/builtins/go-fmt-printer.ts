@@ -7,7 +7,7 @@ import { formatFloat } from './go-float.js';
 import { canBackquote, escapedRune, goQuote, isPrint, MAX_RUNE, validRune } from './go-quote.js';
 
 export type GoArg =
-  | { kind: 'int'; value: bigint; type?: 'int' } // int64 (sprintf) or int (a template's constants)
+  | { kind: 'int'; value: bigint; type?: 'int' | 'uint8' } // int64 (sprintf); int, uint8 (templates)
   | { kind: 'float'; value: number } // float64
   | { kind: 'big'; value: bigint } // *big.Int
   | { kind: 'string'; value: string; type?: 'json.Number' } // a string, or a named string type
@@ -360,7 +360,16 @@ export class Printer {
 
   #printInt(v: bigint, verb: string, arg: GoArg): void {
     switch (verb) {
-      case 'v': case 'd': return this.fmtInteger(v, 10, verb, LDIGITS);
+      case 'v':
+        // %#v of an unsigned integer (a template's byte) is Go hex: fmt0x64.
+        if (this.f.sharpV && arg.kind === 'int' && arg.type === 'uint8') {
+          this.f.sharp = true;
+          this.fmtInteger(v, 16, verb, LDIGITS);
+          this.f.sharp = false;
+          return;
+        }
+        return this.fmtInteger(v, 10, verb, LDIGITS);
+      case 'd': return this.fmtInteger(v, 10, verb, LDIGITS);
       case 'b': return this.fmtInteger(v, 2, verb, LDIGITS);
       case 'o': case 'O': return this.fmtInteger(v, 8, verb, LDIGITS);
       case 'x': return this.fmtInteger(v, 16, verb, LDIGITS);

@@ -19,7 +19,11 @@ export class JsonNumber {
 }
 /** An int or float64 made by the template itself (constants, len, range indexes). */
 export class GoInt {
-  constructor(readonly value: bigint) {}
+  /** `type` is the Go type: int, or uint8 for a byte taken from a string by index. */
+  constructor(
+    readonly value: bigint,
+    readonly type: 'int' | 'uint8' = 'int',
+  ) {}
 }
 export class GoFloat {
   constructor(readonly value: number) {}
@@ -135,7 +139,7 @@ function toGoArg(v: TValue): GoArg {
   if (typeof v === 'string') return { kind: 'string', value: v };
   if (typeof v === 'boolean') return { kind: 'bool', value: v };
   if (v instanceof JsonNumber) return { kind: 'string', value: v.text, type: 'json.Number' };
-  if (v instanceof GoInt) return { kind: 'int', value: v.value, type: 'int' };
+  if (v instanceof GoInt) return { kind: 'int', value: v.value, type: v.type };
   if (v instanceof GoFloat) return { kind: 'float', value: v.value };
   if (Array.isArray(v)) return { kind: 'list', items: v.map(toGoArg) };
   return { kind: 'map', entries: sortedKeys(v).map((k) => [k, toGoArg(v.get(k))]) };
@@ -182,6 +186,10 @@ export const FUNCS: Record<string, Fn> = {
       else if (Array.isArray(item) && key instanceof GoInt) {
         if (key.value < 0n || key.value >= BigInt(item.length)) fail('index out of range');
         item = item[Number(key.value)];
+      } else if ((typeof item === 'string' || item instanceof JsonNumber) && key instanceof GoInt) {
+        const bytes = Buffer.from(typeof item === 'string' ? item : item.text, 'utf8');
+        if (key.value < 0n || key.value >= BigInt(bytes.length)) fail('index out of range');
+        item = new GoInt(BigInt(bytes[Number(key.value)]!), 'uint8');
       } else fail('unsupported index');
     }
     return item;
