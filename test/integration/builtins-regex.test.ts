@@ -67,7 +67,7 @@ function cases(): BuiltinCase[] {
   return out;
 }
 
-/** Random RE2 patterns (classes, anchors, groups, alternation, greedy and lazy repeats, flags) over random subjects. */
+/** Random RE2 patterns (classes, anchors, groups, alternation, greedy and lazy repeats, flags) over random subjects, and random glob pairs. */
 function randomCases(count: number): BuiltinCase[] {
   const next = seededRandom(1129);
   const atoms = ['a', 'b', 'é', '日', '.', '[ab]', '[^a]', '\\d', '\\w', '\\s', '\\pL', '[[:alpha:]]', '^', '$', '\\b', '\\A', '\\z', 'A', '\\n', '(?i)a', '[é-ë]', '\\x{65e5}'];
@@ -90,6 +90,9 @@ function randomCases(count: number): BuiltinCase[] {
     out.push({ builtin: 'regex.find_n', args: [p, subject, next() < 0.8 ? -1 : Math.floor(next() * 3)] });
     out.push({ builtin: 'regex.split', args: [p, subject] });
     out.push({ builtin: 'regex.replace', args: [subject, p, pickOne(next, ['<$0>', '[$1]', '${g1}-', '$$', ''])] });
+    const glob = () =>
+      Array.from({ length: Math.floor(next() * 5) }, () => pickOne(next, ['a', 'b', '.', '[ab]', '[b-d]', '\\*', 'é']) + pickOne(next, ['', '', '+', '*'])).join('');
+    out.push({ builtin: 'regex.globs_match', args: [glob(), glob()] });
   }
   return out;
 }
