@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectSameAsOpa, type BuiltinCase } from '../support/builtin-oracle.js';
+import { pickOne, seededRandom } from '../support/seeded-random.js';
 import { opaOrSkip } from '../support/tools.js';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
 
@@ -22,6 +23,27 @@ const URIS = [
   'http://[::1]x/', 'http://[fe80::1%25%65n0]/', 'http://[fe80::1%25]/', 'http://[::1]:/', 'x://[::1]:80', 'http://[1:2:3:4:5:6:7:8:9]/', 'http://[::1.2.3.04]/',
   'http://h?x=1', 'tel:+1-555', 'urn:isbn:0451450523', 'file:///etc/passwd', 'http://user@/x', 'http://h:80:80/', 'http://[::1]:8a/',
 ];
+
+/** Random URI-ish strings built from the pieces url.Parse cares about, and random query strings. */
+function randomCases(count: number): BuiltinCase[] {
+  const next = seededRandom(42);
+  const some = (items: readonly string[], max: number) => Array.from({ length: Math.floor(next() * (max + 1)) }, () => pickOne(next, items)).join('');
+  const out: BuiltinCase[] = [];
+  for (let i = 0; i < count; i++) {
+    const uri =
+      pickOne(next, ['', 'http:', 'HTTPS:', 'x+y:', '1a:', 'mailto:', ':']) +
+      pickOne(next, ['', '//', '///', '/']) +
+      pickOne(next, ['', 'u@', 'u:p@', 'u%41:p%zz@', 'a b@', 'é@']) +
+      pickOne(next, ['', 'h', 'example.com', '[::1]', '[fe80::1%25eth0]', '[1.2.3.4]', '[::1', 'h:80', 'h:8a', 'h:1:2', '%41', 'é.com', '[::ffff:1.2.3.4]:443']) +
+      some(['/', 'a', '%2F', '%zz', ' ', ';', ':', 'é', '..', '@'], 4) +
+      pickOne(next, ['', '?', '?a=1&b=%20', '?x?y', '?;']) +
+      pickOne(next, ['', '#', '#f', '#a%20b', '#%zz', '#é']);
+    out.push({ builtin: 'uri.parse', args: [uri] }, { builtin: 'uri.is_valid', args: [uri] });
+    const query = some(['a', '=', '&', '%', '%2', '%41', '+', ';', 'é', 'b=c', '%ff'], 6);
+    out.push({ builtin: 'urlquery.decode_object', args: [query] }, { builtin: 'urlquery.decode', args: [query] });
+  }
+  return out;
+}
 
 function cases(): BuiltinCase[] {
   const out: BuiltinCase[] = [];
@@ -51,6 +73,10 @@ function cases(): BuiltinCase[] {
 }
 
 describe.skipIf(tool.skip)('encoding builtins match opa eval', () => {
+  it('parses random URIs and query strings exactly as OPA', () => {
+    expectSameAsOpa(tool.opa, randomCases(1000), { minDefined: 0.5, someUndefined: true });
+  }, 60_000);
+
   it('encodes and decodes hex, base64url, URL queries and URIs exactly as OPA', () => {
     const all = cases();
     expectSameAsOpa(tool.opa, all, { minDefined: 0.7, someUndefined: true });
