@@ -22,6 +22,9 @@ const SCHEMAS: RegoValue[] = [
   { not: { type: 'string' } },
   { type: 'object', dependencies: { a: ['b'] } },
   { type: 'string', format: 'email' },
+  { type: 'string', pattern: '^\\p{Greek}+$' },
+  { type: 'string', pattern: '(a+)+$' },
+  { type: 'object', patternProperties: { '^\\d+$': { type: 'integer' } } },
   { type: 'string', format: 'date-time' },
   { type: 'string', format: 'ipv4' },
   { type: 'object', properties: { nested: { type: 'object', properties: { deep: { type: 'boolean' } }, required: ['deep'] } } },
@@ -39,7 +42,7 @@ const SCHEMAS: RegoValue[] = [
 const DOCUMENTS: RegoValue[] = [
   { id: 5 }, { id: 'x' }, { name: 'Ab1234' }, {}, [], [1, 2], [1, 1], [11, -1, 9.5, 2], null, 'a', 'c', { a: 1 }, { a: 1, b: 2, c: 3 }, { 'x-h': 1, y: 'no' }, 1.25, 1.5,
   'string', 'ab', 7, 5, 6, { a: 1, b: 1 }, 'me@example.com', 'not an email', '2024-01-01T00:00:00Z', '1.2.3.4', '999.1.1.1', { nested: {} }, { nested: { deep: 'no' } },
-  [3, 4], { abc: 1 }, { n: 0 }, { n: 2 },
+  [3, 4], { abc: 1 }, { n: 0 }, { n: 2 }, 'αβγ', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!', { '12': 'x', '3': 4 },
 ];
 
 function cases(): BuiltinCase[] {
@@ -55,7 +58,7 @@ function cases(): BuiltinCase[] {
     { properties: 5 }, { properties: { a: 5 } }, { enum: [] }, { items: 5 }, { pattern: '(' }, { additionalProperties: 5 }, { allOf: [] }, { allOf: 5 },
     { $ref: 5 }, { multipleOf: 0 }, { minItems: 'a' }, { uniqueItems: 1 }, { format: 5 }, { properties: { a: { type: 'bar' } } }, { type: ['string', 'string'] },
     { dependencies: 5 }, { not: 5 }, { const: null }, '{', '{"type": "object"}', { required: [] }, { anyOf: [] }, { oneOf: [{}] }, { $ref: '#/definitions/missing' },
-    { format: 'no-such-format' }, { type: 'object', properties: { a: { $ref: '#' } } }, { exclusiveMinimum: true }, { minLength: 2.0 }, { definitions: 5 },
+    { format: 'no-such-format' }, { pattern: '(?=a)' }, { pattern: '\\p{Greek}' }, { type: 'object', properties: { a: { $ref: '#' } } }, { exclusiveMinimum: true }, { minLength: 2.0 }, { definitions: 5 },
   ];
   for (const bad of schemas) out.push({ builtin: 'json.verify_schema', args: [bad as RegoValue] });
   return out;

@@ -11,10 +11,25 @@ import * as ajvDraft04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
 import { newObject } from './args.js';
+import { compileGoRegexp, findAllSubmatchIndex, GoString } from './re2.js';
 import { BuiltinError, type RegoValue } from './types.js';
 import { sortedElements } from './value-order.js';
 
-const OPTIONS = { allErrors: true, verbose: true, strict: false, logger: false } as const;
+/**
+ * `pattern` and `patternProperties` with Go's regexp syntax and RE2's linear-time matching, as
+ * gojsonschema does (JavaScript's RegExp would accept other syntax and can backtrack for ever on a
+ * request-supplied string).
+ */
+const goRegExp = Object.assign(
+  (pattern: string) => {
+    const re = compileGoRegexp('json.match_schema', pattern);
+    // Ajv keys its compiled patterns by toString()
+    return { test: (s: string) => findAllSubmatchIndex(re, new GoString(s), 1).length > 0, toString: () => `/${pattern}/` };
+  },
+  { code: 'goRegExp' },
+);
+
+const OPTIONS = { allErrors: true, verbose: true, strict: false, logger: false, code: { regExp: goRegExp } } as const;
 
 // CommonJS default export seen through NodeNext's ESM interop
 const Ajv04 = (ajvDraft04 as unknown as { default: typeof Ajv }).default;
