@@ -4,7 +4,7 @@
  * left unparsed (null) when Envoy sent only part of it.
  */
 import { GatehouseError } from '../errors.js';
-import { bodyKind, screenBody, screenMultipartFields, screenQuery, STRICT, type HygieneSettings } from './hygiene/index.js';
+import { bodyKind, screenBody, screenJson, screenMultipartFields, screenQuery, STRICT, type HygieneSettings } from './hygiene/index.js';
 import { checkJsonDepth } from './json-depth.js';
 import { mediaTypeParam, parseMultipart } from './multipart.js';
 import { parseQueryString } from './path.js';
@@ -58,11 +58,14 @@ export function parseBody(
   switch (kind) {
     case 'json':
       checkJsonDepth(text, 'request body', maxDepth);
+      let parsed: Json;
       try {
-        return { parsedBody: JSON.parse(text) as Json, truncatedBody: false };
+        parsed = JSON.parse(text) as Json;
       } catch (error) {
         throw new GatehouseError('input_parse_error', `request body is not valid JSON: ${(error as Error).message}`);
       }
+      screenJson(text, 'json body', settings);
+      return { parsedBody: parsed, truncatedBody: false };
     case 'form': {
       const form = parseQueryString(text, 'body');
       screenQuery(text, form, settings, 'form body');

@@ -5,7 +5,7 @@
  */
 import { GatehouseError } from '../errors.js';
 import { checkJsonDepth } from './json-depth.js';
-import { partIsJson, screenPart, type HygieneSettings } from './hygiene/index.js';
+import { partIsJson, screenJson, screenPart, type HygieneSettings } from './hygiene/index.js';
 import type { Json } from './proto-json.js';
 
 export function parseMultipart(body: string, contentType: string, settings: HygieneSettings): Record<string, Json[]> | null {
@@ -43,6 +43,7 @@ export function parseMultipart(body: string, contentType: string, settings: Hygi
       } catch {
         throw malformed(`part "${name}" is not valid JSON`);
       }
+      screenJson(content, `multipart part ${JSON.stringify(name)}`, settings);
     }
     (values[name] ??= []).push(value);
   }

@@ -3,6 +3,7 @@
  * parsing), UTF-8, NUL, and a `_method` form field.
  */
 import { isUtf8 } from 'node:buffer';
+import { duplicateJsonKey } from './json-keys.js';
 import { count } from './request.js';
 import { quote, HygieneRefusal } from './refusal.js';
 import type { BodyKind } from './media-type.js';
@@ -66,4 +67,11 @@ export function screenMultipartFields(fields: Record<string, unknown> | null, se
   if (fields && settings.on.has('method_override') && Object.keys(fields).some((key) => key.toLowerCase() === '_method')) {
     throw new HygieneRefusal('method_override', 'multipart field "_method"', 'overrides the method');
   }
+}
+
+/** After JSON.parse accepted `text` (a body or a part): a key twice in one object. */
+export function screenJson(text: string, part: string, settings: HygieneSettings): void {
+  if (!settings.on.has('json_duplicate_key')) return;
+  const key = duplicateJsonKey(text);
+  if (key !== undefined) throw new HygieneRefusal('json_duplicate_key', part, `has the key ${quote(key)} twice in one object`);
 }

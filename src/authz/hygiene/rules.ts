@@ -93,6 +93,10 @@ export const HYGIENE_RULES = {
     'a host that is not in canonical form (upper case, trailing dot, default or empty port, userinfo, non-ASCII or invalid characters), or host, :authority and a host header that disagree',
     'ADMIN.example.com, admin.example.com. and admin.example.com:443 are admin.example.com to every backend',
   ),
+  json_duplicate_key: rule(
+    'a JSON body or JSON multipart part with the same key twice in one object',
+    '{"role":"admin","role":"user"} is "user" to the policy (the last wins) and "admin" to parsers that keep the first',
+  ),
   ambiguous_content_type: rule(
     'a content-type that is not exactly one valid media type, has a parameter other than charset (boundary for multipart, ext/profile for JSON), a duplicate parameter, or a charset other than UTF-8 on a parsed body; a multipart part with a content-transfer-encoding',
     'content-type: application/x-www-form-urlencoded; x=application/json was parsed as JSON by the policy and as a form by the backend; a UTF-16 charset is read differently',
