@@ -8,9 +8,6 @@ import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
 import { regoText } from './rego-text.js';
 import { ValueSet, sortedElements } from './value-order.js';
 
-/** The OPA version gatehouse answers for (catalogue.ts's OPA_VERSION; not imported: catalogue imports this file). */
-const OPA_VERSION = '1.19.1';
-
 /** One print line per combination of the operands' values (each operand is a set; empty = undefined). */
 function printLines(operands: RegoValue[]): string[] {
   const columns = operands.map((operand) => {
@@ -39,16 +36,9 @@ const isObject = (v: RegoValue) => v !== null && typeof v === 'object' && !Array
 
 export const opaBuiltins: BuiltinFamily = {
   'opa.runtime': {
-    fn: () => {
-      const out = newObject();
-      out.authorization_enabled = false;
-      out.commit = '';
-      out.env = newObject();
-      out.skip_known_schema_check = false;
-      out.version = OPA_VERSION;
-      return out;
-    },
-    note: 'What `opa eval` returns, with `env` empty: gatehouse does not hand its environment (which may hold secrets) to policies, and has no OPA runtime `config`.',
+    // topdown/runtime.go without a runtime: an empty object (OPA's own conformance cases expect it)
+    fn: () => newObject(),
+    note: 'An empty object, as OPA answers when it runs without a runtime: gatehouse has no OPA runtime config, and hands neither its environment (which may hold secrets) nor a version to policies. Policies that read `opa.runtime().env` or `.config` under the OPA server get undefined here.',
   },
   trace: {
     fn: (_ctx, note) => {

@@ -5,7 +5,7 @@
  * value order the builtins share. Exactness on everything else: test/integration/builtins-*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { HOST_BUILTINS, OPA_VERSION } from '../../../src/policy/builtins/catalogue.js';
+import { HOST_BUILTINS } from '../../../src/policy/builtins/catalogue.js';
 import type { BuiltinContext, RegoValue } from '../../../src/policy/builtins/types.js';
 import { compareValues, regoEqual, ValueSet, valueKey } from '../../../src/policy/builtins/value-order.js';
 import { testContext } from '../../support/jose-fixtures.js';
@@ -49,9 +49,9 @@ describe('uuid.rfc4122', () => {
 });
 
 describe('opa.runtime and trace', () => {
-  it('answer what opa eval answers, without the environment', () => {
+  it('answer what OPA answers without a runtime: an empty object, and true', () => {
     const r = call('opa.runtime', testContext()) as Record<string, RegoValue>;
-    expect({ ...r }).toEqual({ authorization_enabled: false, commit: '', env: {}, skip_known_schema_check: false, version: OPA_VERSION });
+    expect(Object.keys(r)).toEqual([]);
     expect(call('trace', testContext(), 'note')).toBe(true);
     expect(() => call('trace', testContext(), 1)).toThrow('operand 1 must be string');
   });
