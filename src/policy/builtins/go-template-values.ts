@@ -76,9 +76,11 @@ export function sprintValue(v: TValue): string {
 
 /** fmt.Sprint(args...): a space between operands when neither is a string. */
 function sprint(args: TValue[]): string {
+  // "Spaces are added between operands when neither is a string": json.Number is a string kind.
+  const stringKind = (v: TValue) => typeof v === 'string' || v instanceof JsonNumber;
   let out = '';
   args.forEach((arg, i) => {
-    if (i > 0 && typeof arg !== 'string' && typeof args[i - 1] !== 'string') out += ' ';
+    if (i > 0 && !stringKind(arg) && !stringKind(args[i - 1])) out += ' ';
     out += arg === undefined ? '<nil>' : sprintValue(arg);
   });
   return out;
@@ -95,31 +97,37 @@ export function isTrue(v: TValue): boolean {
   return v.size > 0;
 }
 
-type Basic = 'bool' | 'int' | 'float' | 'string' | 'invalid' | 'other';
+type Basic = 'bool' | 'int' | 'float' | 'string' | 'invalid';
+/** text/template's basicKind: lists, objects, nil and missing values are all "invalid". */
 function basicKind(v: TValue): Basic {
-  if (v === undefined || v === null) return 'invalid';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'string' || v instanceof JsonNumber) return 'string';
   if (v instanceof GoInt) return 'int';
   if (v instanceof GoFloat) return 'float';
-  return 'other';
+  return 'invalid';
 }
 const scalar = (v: TValue): string | number | bigint | boolean =>
   v instanceof JsonNumber ? v.text : v instanceof GoInt ? v.value : v instanceof GoFloat ? v.value : (v as string | boolean);
+/** A reflect.Value that is valid after indirectInterface: not missing, not nil. */
+const valid = (v: TValue) => v !== undefined && v !== null;
 
+/** text/template's eq (funcs.go), rule for rule. */
 function eq(a: TValue, others: TValue[]): boolean {
   if (others.length === 0) fail('missing argument for comparison');
   const k1 = basicKind(a);
   for (const b of others) {
     const k2 = basicKind(b);
+    let truth = false;
     if (k1 !== k2) {
-      // A missing or null operand against a basic value is simply not equal.
-      if (a !== undefined && a !== null && b !== undefined && b !== null) fail('incompatible types for comparison');
-      if (k1 === 'other' || k2 === 'other') fail('non-basic comparison');
-      continue;
+      if (valid(a) && valid(b)) fail('incompatible types for comparison');
+    } else if (k1 !== 'invalid') {
+      truth = scalar(a) === scalar(b);
+    } else {
+      // Lists and objects compare only with nil (Go's maps and slices are not comparable).
+      if (valid(a) && valid(b)) fail('non-comparable types');
+      truth = valid(a) === valid(b);
     }
-    if (k1 === 'other' || k1 === 'invalid') fail('non-basic comparison');
-    if (scalar(a) === scalar(b)) return true;
+    if (truth) return true;
   }
   return false;
 }
@@ -127,8 +135,9 @@ function eq(a: TValue, others: TValue[]): boolean {
 function lessThan(a: TValue, b: TValue): boolean {
   const k1 = basicKind(a);
   const k2 = basicKind(b);
-  if (k1 === 'bool' || k1 === 'other' || k1 === 'invalid' || k2 === 'bool' || k2 === 'other' || k2 === 'invalid') fail('invalid type for comparison');
+  if (k1 === 'invalid' || k2 === 'invalid') fail('invalid type for comparison');
   if (k1 !== k2) fail('incompatible types for comparison');
+  if (k1 === 'bool') fail('invalid type for comparison');
   if (k1 === 'string') return compareStrings(scalar(a) as string, scalar(b) as string) < 0;
   return (scalar(a) as number) < (scalar(b) as number);
 }
@@ -164,7 +173,8 @@ function jsEscape(s: string): string {
 }
 
 /** text/template's evalArgs: one string argument as is, else fmt.Sprint. */
-const evalArgs = (args: TValue[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));
+const evalArgs = (args: TValue[]): string =>
+  args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args.map((a) => (valid(a) ? a : '<no value>')));
 
 type Fn = (args: TValue[], lazy?: (() => TValue)[]) => TValue;
 export const FUNCS: Record<string, Fn> = {
@@ -181,6 +191,7 @@ export const FUNCS: Record<string, Fn> = {
   index: (a) => {
     if (a.length < 1) fail('wrong number of args for index');
     let item = a[0];
+    if (!valid(item)) fail('index of untyped nil');
     for (const key of a.slice(1)) {
       if (item instanceof Map && typeof key === 'string') item = item.has(key) ? item.get(key) : undefined;
       else if (Array.isArray(item) && key instanceof GoInt) {

@@ -89,20 +89,33 @@ class Exec {
 
   #range(node: { pipe: Pipe; list: Node[]; else?: Node[] }, dot: TValue): void {
     const mark = this.#vars.length;
-    const value = this.pipe({ ...node.pipe, decl: [] }, dot);
+    // The pipeline declares (:=) or assigns (=) its variables first, as Go's evalPipeline does.
+    const value = this.pipe(node.pipe, dot);
+    const decl = node.pipe.decl;
     const items: [TValue, TValue][] = [];
     if (Array.isArray(value)) value.forEach((v, i) => items.push([new GoInt(BigInt(i)), v]));
     else if (value instanceof Map) for (const k of sortedKeys(value)) items.push([k, value.get(k)]);
     else if (value instanceof GoInt) {
+      if (decl.length > 1) fail(`can't use ${value.value} to iterate over more than one variable`);
       if (value.value > BigInt(MAX_STEPS)) fail('template too expensive');
-      for (let i = 0n; i < value.value; i++) items.push([new GoInt(i), new GoInt(i)]);
-    }
-    else if (value !== undefined && value !== null) fail(`range can't iterate over ${sprintValue(value)}`);
+      for (let i = 0n; i < value.value; i++) items.push([undefined, new GoInt(i, value.type)]);
+    } else if (value !== undefined && value !== null) fail(`range can't iterate over ${sprintValue(value)}`);
+    const inner = this.#vars.length;
     for (const [index, elem] of items) {
       this.#tick();
-      const inner = this.#vars.length;
-      if (node.pipe.decl.length === 1) this.#vars.push([node.pipe.decl[0]!, elem]);
-      if (node.pipe.decl.length === 2) this.#vars.push([node.pipe.decl[0]!, index], [node.pipe.decl[1]!, elem]);
+      if (node.pipe.assign) {
+        if (decl.length === 1) this.#assign(decl[0]!, elem);
+        if (decl.length === 2) {
+          this.#assign(decl[0]!, index);
+          this.#assign(decl[1]!, elem);
+        }
+      } else {
+        if (decl.length === 1) this.#vars[mark]![1] = elem;
+        if (decl.length === 2) {
+          this.#vars[mark]![1] = index;
+          this.#vars[mark + 1]![1] = elem;
+        }
+      }
       let stop = false;
       try {
         this.walk(node.list, elem);
@@ -115,6 +128,14 @@ class Exec {
     }
     if (items.length === 0 && node.else) this.walk(node.else, dot);
     this.#vars.length = mark;
+  }
+
+  /** `$name = value`: the innermost variable of that name. */
+  #assign(name: string, value: TValue): void {
+    let i = this.#vars.length - 1;
+    while (i >= 0 && this.#vars[i]![0] !== name) i--;
+    if (i < 0) fail(`undefined variable: ${name}`);
+    this.#vars[i]![1] = value;
   }
 
   #lookup(name: string): TValue {
@@ -133,10 +154,7 @@ class Exec {
     }
     for (const name of pipe.decl) {
       if (pipe.assign) {
-        let i = this.#vars.length - 1;
-        while (i >= 0 && this.#vars[i]![0] !== name) i--;
-        if (i < 0) fail(`undefined variable: ${name}`);
-        this.#vars[i]![1] = value;
+        this.#assign(name, value);
       } else {
         this.#vars.push([name, value]);
       }
