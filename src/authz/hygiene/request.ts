@@ -35,7 +35,7 @@ export function screenRequestLine(http: RequestLine, headers: Record<string, str
   checkTargetLimits(path, settings);
   const on = settings.on;
   if (on.has('invalid_method')) checkMethod(http.method ?? '', headers[':method']);
-  if (on.has('invalid_utf8') && path.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', 'path', `${quote(path)} is not UTF-8`);
+  if (on.has('invalid_utf8') && path.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', 'path', 'holds bytes that are not UTF-8');
   screenHeaders(headers, http.headerMap?.headers, settings);
   return host(http, headers, settings);
 }

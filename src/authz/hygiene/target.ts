@@ -40,7 +40,9 @@ export function screenQuery(rawQuery: string, query: Record<string, string[]>, s
   const on = settings.on;
   if (on.size === 0) return;
   if (on.has('query_separator') && rawQuery.includes(';')) {
-    throw new HygieneRefusal('query_separator', what, `${quote(rawQuery)} holds a raw ";", a pair separator to some backends`);
+    // Query and form values are not quoted into reasons: they may hold tokens, and a refused
+    // request's input is not in the decision log where decision_log_mask would apply.
+    throw new HygieneRefusal('query_separator', what, 'holds a raw ";", a pair separator to some backends');
   }
   // A body may carry text with line breaks; only NUL is refused there.
   const control = what === 'query' ? CONTROL : /\u0000/;
@@ -62,6 +64,6 @@ function checkText(text: string, part: string, control: RegExp, settings: Hygien
   if (on.has('invalid_utf8') && text.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', part, 'is not UTF-8');
   if (on.has('control_character') && control.test(text)) throw new HygieneRefusal('control_character', part, `holds control character ${describeControl(text, control)}`);
   if (lookalike && on.has('unicode_lookalike_query') && isLookalike(text)) {
-    throw new HygieneRefusal('unicode_lookalike_query', part, `${quote(text)} changes under Unicode normalisation or holds an invisible character`);
+    throw new HygieneRefusal('unicode_lookalike_query', part, 'changes under Unicode normalisation or holds an invisible character');
   }
 }
