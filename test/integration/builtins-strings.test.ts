@@ -142,7 +142,11 @@ function randomTemplates(count: number): string[] {
       if (depth < 2 && r < 0.15) return `{{if ${expr()}}}${body(depth + 1)}{{else}}${body(depth + 1)}{{end}}`;
       if (depth < 2 && r < 0.25) return `{{range $i, $e := ${expr()}}}${body(depth + 1)}{{else}}none{{end}}`;
       if (depth < 2 && r < 0.32) return `{{with ${expr()}}}${body(depth + 1)}{{end}}`;
-      if (r < 0.45) return pickOne(next, ['-', ' ', 'x', '\n']);
+      if (depth < 2 && r < 0.36) return `{{if ${expr()}}}${body(depth + 1)}{{else if ${expr()}}}${body(depth + 1)}{{end}}`;
+      if (depth < 2 && r < 0.40) return `{{range ${expr()}}}{{if ${expr()}}}{{${pickOne(next, ['break', 'continue'])}}}{{end}}${body(depth + 1)}{{end}}`;
+      if (r < 0.44) return `{{$v := ${expr()}}}{{$v}}{{with $w := ${expr()}}}{{$w}}{{end}}`;
+      if (r < 0.47) return `{{(${expr()})}}{{- " " -}}{{(${expr()}) | ${pickOne(next, funcs)}}}`;
+      if (r < 0.55) return pickOne(next, ['-', ' ', 'x', '\n']);
       return `{{${expr()}}}`;
     }).join('');
   return Array.from({ length: count }, () => body(0));
