@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
-import { callHost, mismatches, opaEvalCalls, plain, testContext, wasmEvalCalls } from '../support/jose-fixtures.js';
+import { callHost, mismatches, opaEvalCalls, plain, seeded, testContext, wasmEvalCalls } from '../support/jose-fixtures.js';
 import { tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -147,7 +147,7 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     };
     for (const [label, pem] of Object.entries(extra)) add(`parse ${label}`, 'crypto.x509.parse_certificates', pem);
     // Hand-made DER for what openssl will not write: Go's parser accepts or refuses it, we must agree.
-    for (const [label, der] of handMadeCertificates()) add(`hand-made ${label}`, 'crypto.x509.parse_certificates', der.toString('base64'));
+    for (const [label, der] of [...handMadeCertificates(), ...randomCertificates(300, 77)]) add(`hand-made ${label}`, 'crypto.x509.parse_certificates', der.toString('base64'));
     add('verify self-signed sha1 chain', 'crypto.x509.parse_and_verify_certificates', `${extra.sha1}${extra.sha1}`);
     add('pem with headers', 'crypto.x509.parse_certificates', root.cert.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n'));
     add('pem junk between', 'crypto.x509.parse_certificates', `${root.cert}junk\n${inter.cert}`);
@@ -265,18 +265,29 @@ const CN = '550403';
 const ext = (oidHex: string, value: Buffer, critical = false) => tlv(SEQ, oidDer(oidHex), ...(critical ? [tlv(0x01, Buffer.from([0xff]))] : []), tlv(0x04, value));
 const san = (...names: [number, string][]) => ext('551d11', tlv(SEQ, ...names.map(([tag, text]) => tlv(0x80 | tag, Buffer.from(text)))));
 
-/** Certificates built field by field (the signature is junk: parsing does not check it). */
+const SPKI = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
+
+interface CertFields {
+  version?: number;
+  serial?: Buffer;
+  validity?: Buffer;
+  subject?: Buffer;
+  extensions?: Buffer[];
+}
+
+/** A certificate built field by field (the signature is junk: parsing does not check it). */
+function cert(o: CertFields): Buffer {
+  const tbs = tlv(SEQ,
+    ...(o.version === undefined ? [] : [tlv(0xa0, tlv(0x02, Buffer.from([o.version])))]),
+    tlv(0x02, o.serial ?? Buffer.from([0x01, 0x23])), ECDSA_SHA256, name([CN, 0x0c, Buffer.from('issuer')]),
+    o.validity ?? tlv(SEQ, tlv(0x17, Buffer.from('250101000000Z')), tlv(0x18, Buffer.from('20991231235959Z'))),
+    o.subject ?? name([CN, 0x0c, Buffer.from('subject')]), SPKI,
+    ...(o.extensions ? [tlv(0xa3, tlv(SEQ, ...o.extensions))] : []));
+  return tlv(SEQ, tbs, ECDSA_SHA256, tlv(0x03, Buffer.from([0, 1, 2, 3])));
+}
+
+/** Certificates for what openssl will not write. */
 function handMadeCertificates(): [string, Buffer][] {
-  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-  const cert = (o: { version?: number; validity?: Buffer; subject?: Buffer; extensions?: Buffer[] }) => {
-    const tbs = tlv(SEQ,
-      ...(o.version === undefined ? [] : [tlv(0xa0, tlv(0x02, Buffer.from([o.version])))]),
-      tlv(0x02, Buffer.from([0x01, 0x23])), ECDSA_SHA256, name([CN, 0x0c, Buffer.from('issuer')]),
-      o.validity ?? tlv(SEQ, tlv(0x17, Buffer.from('250101000000Z')), tlv(0x18, Buffer.from('20991231235959Z'))),
-      o.subject ?? name([CN, 0x0c, Buffer.from('subject')]), spki,
-      ...(o.extensions ? [tlv(0xa3, tlv(SEQ, ...o.extensions))] : []));
-    return tlv(SEQ, tbs, ECDSA_SHA256, tlv(0x03, Buffer.from([0, 1, 2, 3])));
-  };
   const validity = (a: [number, string], b: [number, string]) => tlv(SEQ, tlv(a[0], Buffer.from(a[1])), tlv(b[0], Buffer.from(b[1])));
   const bmp = Buffer.from('Zoë', 'utf16le').swap16();
   return [
@@ -304,4 +315,50 @@ function handMadeCertificates(): [string, Buffer][] {
       ext('2b06010505070101', tlv(SEQ, tlv(SEQ, oidDer('2b06010505073001'), tlv(0x86, Buffer.from([0xc3, 0xa9, 0xe2, 0x82]))), tlv(SEQ, oidDer('2b06010505073002'), tlv(0x86, Buffer.from('http://ca/'))))),
     ] })],
   ];
+}
+
+/**
+ * Seeded random certificates: random versions, serials, subjects (every string type, invalid
+ * values too) and extension sets (key usages, basic constraints, EKUs, SANs, key ids, name
+ * constraints, policies, policy constraints, unknown ones), well-formed or not.
+ */
+function randomCertificates(count: number, seed: number): [string, Buffer][] {
+  const random = seeded(seed);
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+  const some = <T>(make: () => T, max: number): T[] => Array.from({ length: Math.floor(random() * (max + 1)) }, make);
+  const text = () => pick(['a.example', 'B.Example', 'x', '', 'é.example', '*.w.example', 'a..b', 'host.example.', '10.0.0.1']);
+  const oidHex = () => pick(['2b0601050507030' + pick(['1', '2', '3', '4', '8', '9']), '2a0304', '551d2500', '2b06010401823714020116', '67810c0102', '551d2000']);
+  const generalName = (): Buffer => pick([
+    () => tlv(0x82, Buffer.from(text())), () => tlv(0x81, Buffer.from(pick(['a@b.example', 'x@é.example', 'bad']))),
+    () => tlv(0x86, Buffer.from(pick(['https://a.example/p', 'spiffe://td/x/y', 'urn:x:y', 'http://[::1]:80/', 'HTTP://U@H.example', '%zz', 'http://a b/']))),
+    () => tlv(0x87, bytes(pick([4, 16, 5]))), () => tlv(0xa4, name([CN, 0x0c, Buffer.from('dir')])), () => tlv(0x88, Buffer.from('2a03', 'hex')),
+  ])();
+  const extensions = (): Buffer[] => {
+    // Mostly distinct extension types (Go refuses duplicates), sometimes one twice.
+    const makers = extensionMakers();
+    const chosen = makers.sort(() => random() - 0.5).slice(0, Math.floor(random() * 6));
+    if (chosen.length > 0 && random() < 0.05) chosen.push(chosen[0]!);
+    return chosen.map((make) => make(random() < 0.3));
+  };
+  const extensionMakers = (): ((critical: boolean) => Buffer)[] => [
+      (critical) => ext('551d0f', tlv(0x03, Buffer.concat([Buffer.from([pick([0, 1, 7])]), bytes(pick([0, 1, 2]))])), critical),
+      (critical) => ext('551d13', tlv(SEQ, ...(random() < 0.6 ? [tlv(0x01, Buffer.from([pick([0xff, 0x00, 0x01])]))] : []), ...(random() < 0.5 ? [tlv(0x02, Buffer.from([pick([0, 1, 5, 0x80])]))] : [])), critical),
+      (critical) => ext('551d25', tlv(SEQ, ...some(() => oidDer(oidHex()), 3)), critical),
+      (critical) => ext('551d11', tlv(SEQ, ...some(generalName, 4)), critical),
+      (critical) => ext('551d0e', tlv(0x04, bytes(pick([0, 4, 20]))), critical),
+      (critical) => ext('551d23', tlv(SEQ, ...(random() < 0.7 ? [tlv(0x80, bytes(20))] : [])), critical),
+      (critical) => ext('551d1e', tlv(SEQ, ...(random() < 0.7 ? [tlv(0xa0, ...some(() => tlv(SEQ, generalName()), 3))] : []), ...(random() < 0.5 ? [tlv(0xa1, ...some(() => tlv(SEQ, generalName()), 2))] : [])), critical),
+      (critical) => ext('551d20', tlv(SEQ, ...some(() => tlv(SEQ, oidDer(oidHex())), 3)), critical),
+      (critical) => ext('551d24', tlv(SEQ, ...(random() < 0.5 ? [tlv(0x80, Buffer.from([pick([0, 1, 2])]))] : []), ...(random() < 0.5 ? [tlv(0x81, Buffer.from([pick([0, 3])]))] : [])), critical),
+      (critical) => ext('551d36', tlv(0x02, Buffer.from([pick([0, 1, 0xff])])), critical),
+      (critical) => ext(pick(['2a0304', '2b0601050507010b']), tlv(0x05), critical),
+  ];
+  const attribute = (): [string, number, Buffer] => [pick([CN, '550406', '55040a', '55040b', '550405', '550407', '550411', '0992268993f22c640119']), pick([0x0c, 0x13, 0x16, 0x14, 0x12, 0x1e, 0x04]), Buffer.from(pick(['ok', 'a@b', 'Ünï', '12 3', 'x']), pick(['utf8', 'latin1']))];
+  return Array.from({ length: count }, (_, i): [string, Buffer] => [`random ${i}`, cert({
+    version: pick([undefined, 0, 1, 2, 2, 2]),
+    serial: random() < 0.85 ? Buffer.concat([Buffer.from([1 + Math.floor(random() * 126)]), bytes(Math.floor(random() * 19))]) : pick([Buffer.from([0x00, 0x01]), Buffer.from([0xff]), Buffer.from([0x00]), bytes(20)]),
+    subject: random() < 0.3 ? name(...some(attribute, 4)) : undefined,
+    extensions: random() < 0.9 ? extensions() : undefined,
+  })]);
 }

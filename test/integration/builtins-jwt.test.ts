@@ -7,7 +7,7 @@
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
-import { callHost, ecKey, edKey, exactJson, jwkOf, mismatches, opaEvalCalls, plain, rsaKey, selfSigned, signToken, testContext, wasmEvalCalls, type TestKey } from '../support/jose-fixtures.js';
+import { callHost, ecKey, edKey, exactJson, jwkOf, mismatches, opaEvalCalls, plain, rsaKey, seeded, selfSigned, signToken, testContext, wasmEvalCalls, type TestKey } from '../support/jose-fixtures.js';
 import { tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -285,15 +285,3 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     expect(mismatches(calls, (i) => wasm.get(i), oracle)).toEqual([]);
   });
 });
-
-/** A small seeded PRNG (mulberry32), so a failing random case can be reproduced. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

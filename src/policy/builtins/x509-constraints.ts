@@ -54,7 +54,7 @@ interface Mailbox {
 }
 
 /** parseRFC2821Mailbox for unquoted local parts (dot-atoms); undefined when Go would fail. */
-function mailbox(text: string): Mailbox | undefined {
+export function parseMailbox(text: string): Mailbox | undefined {
   const at = text.lastIndexOf('@');
   if (at <= 0) return undefined;
   const local = text.slice(0, at);
@@ -64,7 +64,7 @@ function mailbox(text: string): Mailbox | undefined {
 }
 
 function emailMatches(constraints: string[], box: Mailbox, permitted: boolean): boolean {
-  const exact = constraints.filter((c) => c.includes('@')).map(mailbox).filter((m): m is Mailbox => m !== undefined);
+  const exact = constraints.filter((c) => c.includes('@')).map(parseMailbox).filter((m): m is Mailbox => m !== undefined);
   if (exact.some((m) => m.local === box.local && m.domain === box.domain)) return true;
   const domains = constraints.filter((c) => !c.includes('@'));
   return domains.length > 0 && dnsMatches(domains, box.domain, permitted);
@@ -121,7 +121,7 @@ function satisfies(cert: ParsedCertificate, ca: ParsedCertificate): boolean {
   }
   const emails = { permitted: list(ca, 'PermittedEmailAddresses'), excluded: list(ca, 'ExcludedEmailAddresses') };
   for (const text of strings(cert, 'EmailAddresses')) {
-    const box = mailbox(text);
+    const box = parseMailbox(text);
     if (!box || !allowed(emails, (l, p) => emailMatches(l, box, p))) return false;
   }
   return true;

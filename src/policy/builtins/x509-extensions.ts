@@ -4,8 +4,10 @@
  * and AIA URLs, key ids, policies), erring where Go errs.
  */
 import { DerError, DerReader, TAG, bitString, boolean, contextTag, integer, oid, oidString, readerOf, type Element } from './der.js';
+import { isIP } from 'node:net';
 import { goBytesToString } from './go-bytes.js';
 import type { RegoObject, RegoValue } from './types.js';
+import { parseMailbox } from './x509-constraints.js';
 import { domainNameValid, goIpString, goUrl } from './x509-url.js';
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
@@ -227,21 +229,34 @@ function readNameConstraints(json: Record<string, RegoValue>, critical: boolean,
     while (!reader.empty) {
       const base = reader.sequence('invalid NameConstraints extension').readAny();
       switch (base.tag) {
-        case contextTag(2):
-          append(json, `${prefix}DNSDomains`, ia5(base.content, 'invalid constraint value'));
+        case contextTag(2): {
+          const domain = ia5(base.content, 'invalid constraint value');
+          if (!domainNameValid(domain, true)) throw new DerError(`failed to parse dnsName constraint ${JSON.stringify(domain)}`);
+          append(json, `${prefix}DNSDomains`, domain);
           break;
+        }
         case contextTag(7): {
           const half = base.content.length / 2;
           if (base.content.length !== 8 && base.content.length !== 32) throw new DerError(`IP constraint contained value of length ${base.content.length}`);
-          append(json, `${prefix}IPRanges`, obj({ IP: goIpString(base.content.subarray(0, half)), Mask: b64(base.content.subarray(half)) }));
+          const mask = base.content.subarray(half);
+          if (!validIpMask(mask)) throw new DerError(`IP constraint contained invalid mask ${mask.toString('hex')}`);
+          append(json, `${prefix}IPRanges`, obj({ IP: goIpString(base.content.subarray(0, half)), Mask: b64(mask) }));
           break;
         }
-        case contextTag(1):
-          append(json, `${prefix}EmailAddresses`, ia5(base.content, 'invalid constraint value'));
+        case contextTag(1): {
+          const constraint = ia5(base.content, 'invalid constraint value');
+          const valid = constraint.includes('@') ? parseMailbox(constraint) !== undefined : domainNameValid(constraint, true);
+          if (!valid) throw new DerError(`failed to parse rfc822Name constraint ${JSON.stringify(constraint)}`);
+          append(json, `${prefix}EmailAddresses`, constraint);
           break;
-        case contextTag(6):
-          append(json, `${prefix}URIDomains`, ia5(base.content, 'invalid constraint value'));
+        }
+        case contextTag(6): {
+          const domain = ia5(base.content, 'invalid constraint value');
+          if (isIP(domain)) throw new DerError(`failed to parse URI constraint ${JSON.stringify(domain)}: cannot be IP address`);
+          if (!domainNameValid(domain, true)) throw new DerError(`failed to parse URI constraint ${JSON.stringify(domain)}`);
+          append(json, `${prefix}URIDomains`, domain);
           break;
+        }
         default:
           unhandled = true;
       }
@@ -251,4 +266,16 @@ function readNameConstraints(json: Record<string, RegoValue>, critical: boolean,
   read(excluded, 'Excluded');
   json.PermittedDNSDomainsCritical = critical;
   return !unhandled;
+}
+
+/** isValidIPMask: ones, then zeros. */
+function validIpMask(mask: Buffer): boolean {
+  let seenZero = false;
+  for (const b of mask) {
+    if (seenZero ? b !== 0 : b !== 0xff) {
+      if (seenZero || ![0x00, 0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe].includes(b)) return false;
+      seenZero = true;
+    }
+  }
+  return true;
 }
