@@ -4,33 +4,11 @@
  * rune indexes, glob quoting and strings.render_template (Go's text/template, go-template.ts).
  */
 import { arrayArg, objectArg, stringArg, typeName } from './args.js';
-import { goSprintf, type GoArg } from './go-fmt.js';
+import { goSprintf } from './go-fmt.js';
 import { goIntArg } from './go-int.js';
-import { numberText, regoText } from './rego-text.js';
 import { renderTemplate } from './go-template.js';
+import { goArg } from './sprintf-args.js';
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-/**
- * A Rego value as OPA's sprintf passes it to Go (topdown/strings.go), decided on the number's text:
- * an int64 when it parses as one, a float64 when the text has a ".", a *big.Int when it is all
- * digits, else the text itself (so 1e-7 prints as "1e-7"). A string stays a string; anything else
- * becomes its Rego text. The text here is JavaScript's shortest form of the number, which is what
- * OPA saw when the number came from JSON written that way.
- */
-function goArg(value: RegoValue): GoArg {
-  if (typeof value === 'string') return { kind: 'string', value };
-  if (typeof value !== 'number' && typeof value !== 'bigint') return { kind: 'string', value: regoText(value) };
-  const text = numberText(value);
-  if (/^-?[0-9]+$/.test(text)) {
-    const n = BigInt(text);
-    return n >= INT64_MIN && n <= INT64_MAX ? { kind: 'int', value: n } : { kind: 'big', value: n };
-  }
-  if (text.includes('.')) return { kind: 'float', value: Number(text) };
-  return { kind: 'string', value: text };
-}
 
 /** A string, or an array or set of strings (strings.any_prefix_match's operands). */
 function stringsOperand(builtin: string, position: number, value: RegoValue | undefined): string[] {

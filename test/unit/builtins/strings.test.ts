@@ -4,7 +4,9 @@
  * strings.render_template. (test/integration/builtins-strings.test.ts compares with `opa eval`.)
  */
 import { describe, expect, it } from 'vitest';
+import { goSprintf } from '../../../src/policy/builtins/go-fmt.js';
 import { formatFloat } from '../../../src/policy/builtins/go-float.js';
+import { goArgsFromValueText } from '../../../src/policy/builtins/sprintf-args.js';
 import { stringsBuiltins } from '../../../src/policy/builtins/strings.js';
 import type { BuiltinContext, RegoValue } from '../../../src/policy/builtins/types.js';
 
@@ -59,6 +61,18 @@ describe('sprintf', () => {
   it('rejects operands of the wrong type', () => {
     expect(() => call('sprintf', 1, [])).toThrow(/operand 1 must be string/);
     expect(() => call('sprintf', '%d', 'x')).toThrow(/operand 2 must be array/);
+  });
+});
+
+describe('sprintf operands from the Rego value text (numbers as written)', () => {
+  it('keeps 1.0 a float64, 1e3 and 2e308 their text, as OPA does', () => {
+    const args = goArgsFromValueText('[1.0,1e3,2e308,10.00,7,123456789123456789123,"a,b",[1.0],{"k":[1,2]},{2,1},set()]');
+    expect(args.map((a) => a.kind)).toEqual(['float', 'string', 'string', 'float', 'int', 'big', 'string', 'string', 'string', 'string', 'string']);
+    // what `opa eval` prints for sprintf("%v %v %v %.2f %d %v %s", [1.0, 1e3, 2e308, 10.00, 7, ...])
+    expect(goSprintf('%v %v %v %.2f %d %v %s', args.slice(0, 7))).toBe('1 1e3 2e308 10.00 7 123456789123456789123 a,b');
+    expect(goSprintf('%v %v %v', args.slice(8))).toBe('{"k": [1, 2]} {1, 2} set()');
+    expect(goArgsFromValueText('[]')).toEqual([]);
+    expect(() => goArgsFromValueText('{}')).toThrow(SyntaxError);
   });
 });
 
