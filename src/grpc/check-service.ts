@@ -12,7 +12,7 @@ import { toCheckResponse } from '../authz/response.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { clientCertificateProblem, type TrustBundles } from '../identity/client-certificate.js';
 import { subjectAltNames } from '../identity/subject-alt-names.js';
-import { oversizedRequest } from './oversized-requests.js';
+import { framingProblem } from './oversized-requests.js';
 import { CHECK_METHOD_PATH, type AuthzProtos } from './protos.js';
 
 const identity = (bytes: Buffer): Buffer => bytes;
@@ -72,7 +72,7 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
-      const rejection = judge(call) ?? oversizeRejection(call.request);
+      const rejection = judge(call) ?? framingRejection(call.request);
       const outcome = authorize(call.request, deps, { expired, rejection });
       callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
       setImmediate(recordSafely, deps, outcome);
@@ -89,15 +89,33 @@ function recordSafely(deps: CheckServiceDeps, outcome: Outcome): void {
   }
 }
 
-/** A CheckRequest over the receive limit was discarded unread: a 413 deny, never an RPC error. */
-function oversizeRejection(request: Buffer): GatehouseError | undefined {
-  const oversized = oversizedRequest(request);
-  if (!oversized) return undefined;
-  const size = oversized.bytes === undefined ? 'inflates to more' : `is ${oversized.bytes} bytes, more`;
-  return new GatehouseError(
-    'body_too_large',
-    `the CheckRequest ${size} than the ${oversized.limit} bytes gatehouse reads (4 x max_body_bytes + 1 MiB, at least 64 MiB); it was discarded unread. Keep Envoy's with_request_body.max_request_bytes <= max_body_bytes`,
-  );
+/**
+ * A call whose bytes are not one plain CheckRequest within the receive limit (grpc/oversized-requests.ts)
+ * is a deny, never an RPC error: 413 for an oversized message (answered as soon as its length
+ * prefix arrives), 400 for compressed, cut-short, missing or repeated messages.
+ */
+function framingRejection(request: Buffer): GatehouseError | undefined {
+  const problem = framingProblem(request);
+  switch (problem?.kind) {
+    case undefined:
+      return undefined;
+    case 'oversized':
+      return new GatehouseError(
+        'body_too_large',
+        `the CheckRequest is ${problem.bytes} bytes, more than the ${problem.limit} bytes gatehouse reads (4 x max_body_bytes + 1 MiB, at least 64 MiB); it was denied when its length arrived and the rest discarded unread. Keep Envoy's with_request_body.max_request_bytes <= max_body_bytes`,
+      );
+    case 'compressed':
+      return new GatehouseError(
+        'input_parse_error',
+        `the CheckRequest is compressed (gRPC compressed flag ${problem.flag}); gatehouse reads only uncompressed CheckRequests, as Envoy's gRPC client sends them (set no compression in a google_grpc service's channel_args)`,
+      );
+    case 'truncated':
+      return new GatehouseError('input_parse_error', `the gRPC stream ended inside the CheckRequest (${problem.received} of ${problem.declared ?? 'at least 5'} bytes)`);
+    case 'missing':
+      return new GatehouseError('input_parse_error', 'the gRPC call ended without a CheckRequest message');
+    case 'extra':
+      return new GatehouseError('input_parse_error', `the gRPC call carried ${problem.bytes} bytes after the CheckRequest (Check takes exactly one message)`);
+  }
 }
 
 /**
