@@ -148,6 +148,32 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
     for (const [label, pem] of Object.entries(extra)) add(`parse ${label}`, 'crypto.x509.parse_certificates', pem);
     // Hand-made DER for what openssl will not write: Go's parser accepts or refuses it, we must agree.
     for (const [label, der] of [...handMadeCertificates(), ...randomCertificates(300, 77)]) add(`hand-made ${label}`, 'crypto.x509.parse_certificates', der.toString('base64'));
+    // Seeded random chains (root, 0-2 intermediates, leaf) with random CA flags, path lengths, key
+    // usages and EKUs, verified with random KeyUsages, DNSName and CurrentTime options.
+    const random = seeded(4242);
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const caExtensions = () => [
+      pick(['basicConstraints=critical,CA:TRUE', 'basicConstraints=critical,CA:TRUE,pathlen:0', 'basicConstraints=critical,CA:TRUE,pathlen:1', 'basicConstraints=critical,CA:FALSE', 'basicConstraints=CA:TRUE']),
+      ...(random() < 0.7 ? [pick(['keyUsage=critical,keyCertSign,cRLSign', 'keyUsage=critical,digitalSignature', 'keyUsage=keyCertSign'])] : []),
+      ...(random() < 0.3 ? [pick(['extendedKeyUsage=serverAuth', 'extendedKeyUsage=clientAuth', 'extendedKeyUsage=anyExtendedKeyUsage', 'extendedKeyUsage=codeSigning,serverAuth'])] : []),
+    ];
+    for (let i = 0; i < 30; i++) {
+      const chainRoot = issue(dir, `rc-root-${i}`, 'p256', `/CN=random root ${i}`, caExtensions());
+      const chainCerts = [chainRoot];
+      for (let j = 0; j < Math.floor(random() * 3); j++) chainCerts.push(issue(dir, `rc-int-${i}-${j}`, 'p256', `/CN=random int ${i} ${j}`, caExtensions(), chainCerts[chainCerts.length - 1]));
+      const leafExt = [`subjectAltName=${pick(['DNS:svc.example', 'DNS:*.example', 'IP:10.0.0.1', 'URI:spiffe://td/x', 'DNS:a.example,DNS:b.example'])}`,
+        ...(random() < 0.5 ? [pick(['extendedKeyUsage=serverAuth', 'extendedKeyUsage=clientAuth', 'extendedKeyUsage=serverAuth,clientAuth', 'extendedKeyUsage=1.2.3.4'])] : []),
+        ...(random() < 0.3 ? ['basicConstraints=critical,CA:TRUE'] : [])];
+      chainCerts.push(issue(dir, `rc-leaf-${i}`, 'p256', `/CN=random leaf ${i}`, leafExt, chainCerts[chainCerts.length - 1]));
+      const pem = chainCerts.map((c) => c.cert).join('');
+      add(`random chain ${i}`, 'crypto.x509.parse_and_verify_certificates', pem);
+      const options = Object.fromEntries(Object.entries({
+        KeyUsages: random() < 0.6 ? [pick(['KeyUsageServerAuth', 'KeyUsageClientAuth', 'KeyUsageAny', 'KeyUsageCodeSigning'])] : undefined,
+        DNSName: random() < 0.4 ? pick(['svc.example', 'x.example', '10.0.0.1', 'b.example']) : undefined,
+        CurrentTime: random() < 0.2 ? pick([0, 4_102_444_800_000_000_000]) : undefined,
+      }).filter(([, v]) => v !== undefined)) as Record<string, RegoValue>;
+      add(`random chain ${i} with options`, 'crypto.x509.parse_and_verify_certificates_with_options', pem, options);
+    }
     add('verify self-signed sha1 chain', 'crypto.x509.parse_and_verify_certificates', `${extra.sha1}${extra.sha1}`);
     add('pem with headers', 'crypto.x509.parse_certificates', root.cert.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n'));
     add('pem junk between', 'crypto.x509.parse_certificates', `${root.cert}junk\n${inter.cert}`);
