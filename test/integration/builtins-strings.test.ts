@@ -103,6 +103,18 @@ const TEMPLATES = [
   '{{slice .name 1 2 3}}', '{{.mixed}}', '{{range .mixed}}{{.}};{{end}}', '{{slice .n 1}}', '{{slice "日本" 3}}', '{{slice .list}}', '{{slice .list 4}}', '{{slice .obj 1}}', '{{slice .missing 1}}', '{{slice .list .n}}', '{{- .name}} x {{.name -}} ', '{{.name}} {{- "" }}', '{{.f | printf "%.3f"}}', '{{printf "%s" .t}}',
 ];
 
+/** A random array or object of strings (with escapes), numbers, booleans, null and nesting. */
+function randomComposite(next: () => number, depth: number): RegoValue {
+  const leaf = (): RegoValue =>
+    pickOne(next, ['a', 'é\u0001\n', '\u00a0"\\', '😀', '', 1, -2.5, 1e-9, 3e30, 12345678901234567890n, true, false, null] as RegoValue[]);
+  const item = (): RegoValue => (depth < 2 && next() < 0.3 ? randomComposite(next, depth + 1) : leaf());
+  const size = Math.floor(next() * 4);
+  if (next() < 0.5) return Array.from({ length: size }, item);
+  const object: Record<string, RegoValue> = {};
+  for (let i = 0; i < size; i++) object[pickOne(next, ['b', 'a', 'é', 'A', '', 'k\n', '10', '9'])] = item();
+  return object as RegoValue;
+}
+
 /** Random verbs with random flags, widths and precisions over random floats, integers and strings. */
 function randomSprintfCases(count: number): BuiltinCase[] {
   const next = seededRandom(20261129);
@@ -119,7 +131,8 @@ function randomSprintfCases(count: number): BuiltinCase[] {
       kind < 0.45 ? Number((next() * magnitude * (next() < 0.3 ? -1 : 1)).toPrecision(1 + Math.floor(next() * 17))) || 0.5
         : kind < 0.7 ? Math.floor((next() - 0.3) * 10 ** Math.floor(next() * 16))
           : kind < 0.8 ? BigInt(Math.floor(next() * 1e15)) * 10n ** BigInt(Math.floor(next() * 10))
-            : pick(['', 'x', 'héllo', '日本語', 'a"b', '\t']);
+            : kind < 0.9 ? pick(['', 'x', 'héllo', '日本語', 'a"b', '\t'])
+              : randomComposite(next, 0);
     out.push({ builtin: 'sprintf', args: [`%${flags}${width}${prec}${verb}|`, [value]] });
   }
   return out;
