@@ -67,7 +67,7 @@ function cases(): BuiltinCase[] {
   return out;
 }
 
-/** Random RE2 patterns (classes, anchors, groups, alternation, greedy and lazy repeats, flags) over random subjects, and random glob pairs. */
+/** Random RE2 patterns (classes, anchors, groups, alternation, greedy and lazy repeats, flags) over random subjects, random glob pairs and random templates. */
 function randomCases(count: number): BuiltinCase[] {
   const next = seededRandom(1129);
   const atoms = ['a', 'b', 'é', '日', '.', '[ab]', '[^a]', '\\d', '\\w', '\\s', '\\pL', '[[:alpha:]]', '^', '$', '\\b', '\\A', '\\z', 'A', '\\n', '(?i)a', '[é-ë]', '\\x{65e5}'];
@@ -93,6 +93,10 @@ function randomCases(count: number): BuiltinCase[] {
     const glob = () =>
       Array.from({ length: Math.floor(next() * 5) }, () => pickOne(next, ['a', 'b', '.', '[ab]', '[b-d]', '\\*', 'é']) + pickOne(next, ['', '', '+', '*'])).join('');
     out.push({ builtin: 'regex.globs_match', args: [glob(), glob()] });
+    const [open, close] = pickOne(next, [['{', '}'], ['<', '>'], ['(', ')'], ['[', ']'], ['|', '|']] as const);
+    const template = Array.from({ length: 1 + Math.floor(next() * 3) }, () =>
+      next() < 0.5 ? pickOne(next, ['urn:', 'a.b', 'é', '*', '?', 'x']) : `${open}${pattern(1)}${close}`).join('');
+    out.push({ builtin: 'regex.template_match', args: [template, subject, open, close] });
   }
   return out;
 }
