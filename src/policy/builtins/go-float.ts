@@ -153,6 +153,12 @@ export function formatFloat(v: number, fmt: string, prec: number): string {
   if (fmt === 'x' || fmt === 'X') return fmtX(v, prec, fmt);
   const neg = v < 0 || Object.is(v, -0);
   const shortest = prec < 0;
+  // %.Nf fast path: toFixed is correctly rounded except on an exact tie, where it rounds away from
+  // zero and Go to even. A tie needs v·10^(N+1) to be an integer, so v·2^(N+1) too; otherwise the
+  // two agree.
+  if (fmt === 'f' && !shortest && prec <= 100 && v !== 0 && Math.abs(v) < 1e21 && !Number.isInteger(v * 2 ** (prec + 1))) {
+    return v.toFixed(prec);
+  }
   let digs: Digits;
   let p = prec;
   if (shortest) {

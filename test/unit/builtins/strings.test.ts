@@ -86,6 +86,14 @@ describe('formatFloat (strconv.FormatFloat)', () => {
     expect(formatFloat(0.1, 'b', -1)).toBe('7205759403792794p-56');
     expect(formatFloat(9.5, 'f', 0)).toBe('10');
   });
+
+  it('rounds exact ties to even where JavaScript rounds them up, and agrees elsewhere', () => {
+    expect([formatFloat(0.625, 'f', 2), (0.625).toFixed(2)]).toEqual(['0.62', '0.63']);
+    expect(formatFloat(-2.5, 'f', 0)).toBe('-2');
+    expect(formatFloat(0.375, 'f', 2)).toBe('0.38');
+    expect(formatFloat(1.005, 'f', 2)).toBe('1.00'); // 1.005 is 1.00499999... in binary: no tie
+    expect(formatFloat(-0.001, 'f', 2)).toBe('-0.00');
+  });
 });
 
 describe('collections, counting, splitting', () => {
