@@ -1,6 +1,7 @@
 /**
  * Host builtins: crypto.* — digests and HMACs (hex, over the string's UTF-8 bytes) and X.509 /
- * private-key parsing, as OPA v1.19.1's topdown/crypto.go (shapes: x509-json.ts, keys: private-keys.ts).
+ * private-key parsing, as OPA v1.19.1's topdown/crypto.go (shapes: x509-cert.ts, chains: x509-verify.ts,
+ * keys: private-keys.ts).
  */
 import { createHash, createHmac } from 'node:crypto';
 import { objectArg, stringArg } from './args.js';
@@ -39,7 +40,7 @@ function parser(name: string, fn: (...args: (RegoValue | undefined)[]) => RegoVa
 }
 
 const CERTS = 'crypto.x509.parse_certificates';
-const VERIFY_NOTE = 'Reads the evaluation\'s clock (unless CurrentTime is given), so gatehouse marks it nondeterministic where OPA does not.';
+const VERIFY_NOTE = 'Reads the evaluation\'s clock (unless CurrentTime is given), so gatehouse marks it nondeterministic where OPA does not; a cached decision is never reused past the first NotAfter of the verified chain.';
 const VERIFY = 'crypto.x509.parse_and_verify_certificates';
 const VERIFY_OPTS = 'crypto.x509.parse_and_verify_certificates_with_options';
 
@@ -59,14 +60,14 @@ export const cryptoBuiltins: BuiltinFamily = {
   },
   [CERTS]: parser(CERTS, (input) => parseCertificates(stringArg(CERTS, 1, input))),
   [VERIFY]: {
-    fn: (ctx, input) => guarded(VERIFY, () => parseAndVerifyCertificates(stringArg(VERIFY, 1, input), undefined, ctx.nowNs())),
+    fn: (ctx, input) => guarded(VERIFY, () => parseAndVerifyCertificates(ctx, stringArg(VERIFY, 1, input), undefined)),
     nondeterministic: true,
     note: VERIFY_NOTE,
   },
   [VERIFY_OPTS]: {
     fn: (ctx, input, options) => guarded(VERIFY_OPTS, () => {
       const text = stringArg(VERIFY_OPTS, 1, input);
-      return parseAndVerifyCertificates(text, objectArg(VERIFY_OPTS, 2, options), ctx.nowNs());
+      return parseAndVerifyCertificates(ctx, text, objectArg(VERIFY_OPTS, 2, options));
     }),
     nondeterministic: true,
     note: VERIFY_NOTE,
@@ -74,6 +75,7 @@ export const cryptoBuiltins: BuiltinFamily = {
   'crypto.x509.parse_certificate_request': parser('crypto.x509.parse_certificate_request', (input) => parseCertificateRequest(stringArg('crypto.x509.parse_certificate_request', 1, input))),
   'crypto.x509.parse_keypair': parser('crypto.x509.parse_keypair', (cert, key) => {
     const certText = stringArg('crypto.x509.parse_keypair', 1, cert);
+    // OPA names the key "operand 1" too.
     return parseKeyPair(certText, stringArg('crypto.x509.parse_keypair', 1, key));
   }),
   'crypto.x509.parse_rsa_private_key': parser('crypto.x509.parse_rsa_private_key', (input) => parseRsaPrivateKeyJwk(stringArg('crypto.x509.parse_rsa_private_key', 1, input))),

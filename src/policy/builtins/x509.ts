@@ -4,7 +4,7 @@
  * certificate the root, the last the leaf, those between intermediates). Shapes: x509-cert.ts.
  */
 import { goBase64Decode, goPemDecode, goPemEncode } from './go-encoding.js';
-import type { RegoObject, RegoValue } from './types.js';
+import type { BuiltinContext, RegoObject, RegoValue } from './types.js';
 import { parseCertificates as parseDer, type ParsedCertificate } from './x509-cert.js';
 import { x509KeyPair } from './x509-keypair.js';
 import { goUrlText } from './x509-url.js';
@@ -95,9 +95,11 @@ function verifyOptions(options: RegoObject): VerifyOptions {
 
 /**
  * parse_and_verify_certificates(_with_options): [true, chain] with the chain leaf first, or
- * [false, []] when the input does not parse or does not verify at `nowNs`.
+ * [false, []] when the input does not parse or does not verify. Without CurrentTime the
+ * evaluation's clock decides, and a verified chain bounds the reuse of the decision by the first
+ * NotAfter in it (ctx.validUntilNs), as io.jwt.decode_verify does with a token's exp.
  */
-export function parseAndVerifyCertificates(input: string, options: RegoObject | undefined, nowNs: bigint): RegoValue {
+export function parseAndVerifyCertificates(ctx: BuiltinContext, input: string, options: RegoObject | undefined): RegoValue {
   let certs: ParsedCertificate[];
   try {
     certs = certificatesFromString(input);
@@ -108,9 +110,16 @@ export function parseAndVerifyCertificates(input: string, options: RegoObject | 
   if (certs.length < 2) return UNVERIFIED();
   const leaf = certs[certs.length - 1]!;
   if (opts.dnsName !== '' && !verifyHostname(leaf, opts.dnsName)) return UNVERIFIED();
-  const chain = verifyChain(leaf, [certs[0]!], certs.slice(1, -1), { ...opts, currentTimeNs: opts.currentTimeNs ?? nowNs });
+  const clock = opts.currentTimeNs === undefined;
+  const chain = verifyChain(leaf, [certs[0]!], certs.slice(1, -1), { ...opts, currentTimeNs: opts.currentTimeNs ?? ctx.nowNs() });
   if (!chain) return UNVERIFIED();
+  if (clock) ctx.validUntilNs(chain.map(notAfterNs).reduce((a, b) => (a < b ? a : b)));
   return [true, chain.map((cert) => (options ? cert.json : extended(cert)))];
+}
+
+/** NotAfter in ns: Go's check fails once the clock is after it. */
+function notAfterNs(cert: ParsedCertificate): bigint {
+  return BigInt(Date.parse(cert.json.NotAfter as string)) * 1_000_000n;
 }
 
 /** parse_keypair (tls.X509KeyPair): PEM or base64 of PEM/DER for both. */

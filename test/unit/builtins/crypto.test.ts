@@ -3,6 +3,10 @@
  * cryptobyte rules), net/url and net.IP text as Go writes them, the digests. Exactness against OPA
  * on real certificates is test/integration/builtins-crypto.test.ts.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cryptoBuiltins } from '../../../src/policy/builtins/crypto.js';
 import { DerReader, bitString, integer, oid, time, TAG } from '../../../src/policy/builtins/der.js';
@@ -82,6 +86,23 @@ describe('x509 builtins on bad input', () => {
     expect(call('crypto.parse_private_keys', '')).toBe(null);
     expect(call('crypto.parse_private_keys', 'junk')).toEqual([]);
     expect(() => call('crypto.x509.parse_rsa_private_key', '')).toThrow(/input PEM data was empty/);
+  });
+
+  it('a chain verified by the clock bounds the decision\'s reuse by its first NotAfter', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-x509-unit-'));
+    const make = (name: string, days: string, ...extra: string[]) => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${dir}/${name}.key`, '-out', `${dir}/${name}.crt`, '-days', days, '-subj', `/CN=${name}`, ...extra], { stdio: 'ignore' });
+      return readFileSync(`${dir}/${name}.crt`, 'utf8');
+    };
+    const root = make('root', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+    const leaf = make('leaf', '2', '-CA', `${dir}/root.crt`, '-CAkey', `${dir}/root.key`);
+    const ctx = testContext(BigInt(Date.now()) * 1_000_000n);
+    const [verified, chain] = cryptoBuiltins['crypto.x509.parse_and_verify_certificates']!.fn(ctx, `${root}${leaf}`) as [boolean, { NotAfter: string }[]];
+    expect(verified).toBe(true);
+    expect(ctx.validUntil).toEqual([BigInt(Date.parse(chain[0]!.NotAfter)) * 1_000_000n]);
+    const fixed = testContext(BigInt(Date.now()) * 1_000_000n);
+    cryptoBuiltins['crypto.x509.parse_and_verify_certificates_with_options']!.fn(fixed, `${root}${leaf}`, Object.assign(Object.create(null), { CurrentTime: Date.now() * 1e6 }));
+    expect(fixed.validUntil).toEqual([]);
   });
 
   it('the chain verifiers read the clock and say so', () => {
