@@ -163,8 +163,8 @@ export class OpaWasmInstance {
     let result: RegoValue | undefined;
     try {
       if (!builtin) throw new Error('not provided by gatehouse');
-      const args = argAddrs.map((addr) => parseRegoValue(this.#readString(this.#exports.opa_value_dump(addr))));
-      result = builtin.fn(this.#builtinContext(), ...args);
+      const texts = argAddrs.map((addr) => this.#readString(this.#exports.opa_value_dump(addr)));
+      result = builtin.fnText ? builtin.fnText(this.#builtinContext(), ...texts) : builtin.fn(this.#builtinContext(), ...texts.map(parseRegoValue));
       if (result === undefined) return 0;
       const text = this.#write(encoder.encode(formatRegoValue(result)));
       const value = this.#exports.opa_value_parse(text.address, text.length);

@@ -7,7 +7,8 @@ import { arrayArg, objectArg, stringArg, typeName } from './args.js';
 import { goSprintf } from './go-fmt.js';
 import { goIntArg } from './go-int.js';
 import { renderTemplate } from './go-template.js';
-import { goArg } from './sprintf-args.js';
+import { parseRegoValue } from '../rego-value.js';
+import { goArg, goArgsFromValueText } from './sprintf-args.js';
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
 
 /** A string, or an array or set of strings (strings.any_prefix_match's operands). */
@@ -48,7 +49,9 @@ export const stringsBuiltins: BuiltinFamily = {
       const args = arrayArg('sprintf', 2, values);
       return goSprintf(f, args.map(goArg));
     },
-    note: "Go's fmt verbs, with each value passed as OPA passes it: by the number's text an integer is int64 (*big.Int beyond), a number with a decimal point float64, an exponent form such as 1e-7 its text; strings as strings; anything else its Rego text. gatehouse sees numbers, not how they were written: an integral number written 1.0 or 1e3 formats as an integer (OPA: float64 or text), and one beyond float64 (2e308) as \"Infinity\".",
+    // The runtime hands over the arguments' text, so numbers are passed as OPA passes them.
+    fnText: (_ctx, format, values) => goSprintf(stringArg('sprintf', 1, parseRegoValue(format)), goArgsFromValueText(values)),
+    note: "Go's fmt verbs, with each value passed as OPA passes it: by the number's text an integer is int64 (*big.Int beyond), a number with a decimal point float64, an exponent form such as 1e-7 its text; strings as strings; anything else its Rego text. Top-level numbers keep how they were written (1.0 is a float64, 1e3 its text), as in OPA; a number nested inside an array or object argument is printed from its value.",
   },
   'strings.any_prefix_match': {
     fn: (_ctx, search, base) => {

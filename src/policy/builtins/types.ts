@@ -52,6 +52,12 @@ export interface BuiltinContext {
 export interface HostBuiltin {
   fn: (ctx: BuiltinContext, ...args: RegoValue[]) => RegoValue | undefined;
   /**
+   * Instead of `fn`, for the few builtins whose result depends on how a number was written (OPA
+   * passes `1.0` to sprintf as a float64, `1` as an int64): the arguments as the policy holds them,
+   * in the Rego value format of `opa_value_dump` (rego-value.ts parseRegoValue decodes one).
+   */
+  fnText?: (ctx: BuiltinContext, ...args: string[]) => RegoValue | undefined;
+  /**
    * Reads the clock, randomness or the environment (OPA's `nondeterministic` flag): a policy
    * calling it is not cached unless the operator sets decision_cache_nondeterministic_ttl_ms.
    */
