@@ -147,7 +147,7 @@ export const jwtBuiltins: BuiltinFamily = Object.fromEntries([
   }),
   builtin('io.jwt.encode_sign', (_ctx, headers, payload, key) => encodeSign(goJsonMarshal(headers ?? null), goJsonMarshal(payload ?? null), goJsonMarshal(key ?? null)), {
     nondeterministic: true,
-    note: NONDETERMINISTIC_SIGNING,
+    note: `${NONDETERMINISTIC_SIGNING} Numbers are written in their canonical form (1.0 as 1, 1e21 as 1e+21) where OPA keeps the policy's literal text: the claims are equal, the bytes (and an HMAC/RSA signature) differ.`,
   }),
   builtin('io.jwt.encode_sign_raw', (_ctx, headers, payload, key) => {
     const jwk = stringArg('io.jwt.encode_sign_raw', 3, key);
