@@ -174,6 +174,20 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
       }).filter(([, v]) => v !== undefined)) as Record<string, RegoValue>;
       add(`random chain ${i} with options`, 'crypto.x509.parse_and_verify_certificates_with_options', pem, options);
     }
+    // Many certificates of one subject and key (each a possible parent of the others): path
+    // building must stop where Go's does (100 candidate checks) and give Go's first chain.
+    const loopKey = path.join(dir, 'loop.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', loopKey], { stdio: 'ignore' });
+    const sameKey = (name: string, ...exts: string[]) => {
+      const file = path.join(dir, `${name}.crt`);
+      execFileSync('openssl', ['req', '-x509', '-key', loopKey, '-out', file, '-days', '2', '-subj', '/CN=loop', ...exts.flatMap((e) => ['-addext', e])], { stdio: 'ignore' });
+      return readFileSync(file, 'utf8');
+    };
+    const loopRoot = sameKey('loop-root', ...CA_EXT);
+    const loopInts = Array.from({ length: 9 }, (_, i) => sameKey(`loop-int-${i}`, ...CA_EXT, `subjectAltName=DNS:i${i}.example`));
+    const loopLeaf = sameKey('loop-leaf', `subjectAltName=DNS:leaf.example`, 'basicConstraints=critical,CA:FALSE');
+    add('path building limit', 'crypto.x509.parse_and_verify_certificates_with_options', `${loopRoot}${loopInts.join('')}${loopLeaf}`, { KeyUsages: ['KeyUsageAny'] });
+    add('path building limit, no root', 'crypto.x509.parse_and_verify_certificates_with_options', `${sameKey('other-root', ...CA_EXT, 'subjectAltName=DNS:other.example').replace(/./g, (c) => c)}${loopInts.join('')}${loopLeaf}`, { KeyUsages: ['KeyUsageAny'] });
     add('verify self-signed sha1 chain', 'crypto.x509.parse_and_verify_certificates', `${extra.sha1}${extra.sha1}`);
     add('pem with headers', 'crypto.x509.parse_certificates', root.cert.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n'));
     add('pem junk between', 'crypto.x509.parse_certificates', `${root.cert}junk\n${inter.cert}`);

@@ -78,16 +78,30 @@ function potentialParents(cert: ParsedCertificate, pool: ParsedCertificate[]): P
   return pool.filter((candidate) => field(candidate, 'RawSubject') === field(cert, 'RawIssuer')).sort((a, b) => rank(a) - rank(b));
 }
 
-function buildChains(chain: ParsedCertificate[], roots: ParsedCertificate[], intermediates: ParsedCertificate[], now: bigint): ParsedCertificate[][] {
+/** Go's maxChainSignatureChecks: path building stops after this many candidate parents. */
+const MAX_SIGNATURE_CHECKS = 100;
+
+interface Search {
+  roots: ParsedCertificate[];
+  intermediates: ParsedCertificate[];
+  now: bigint;
+  checks: number;
+}
+
+/** buildChains: every chain from `chain` to a root, depth first, roots before intermediates. */
+function buildChains(chain: ParsedCertificate[], search: Search): ParsedCertificate[][] {
   const current = chain[chain.length - 1]!;
   const chains: ParsedCertificate[][] = [];
-  const consider = (candidate: ParsedCertificate, role: Role) => {
-    if (alreadyInChain(candidate, chain) || !signedBy(current, candidate) || !isValid(candidate, role, chain, now)) return;
+  const candidates: [ParsedCertificate, Role][] = [
+    ...potentialParents(current, search.roots).map((c): [ParsedCertificate, Role] => [c, 'root']),
+    ...potentialParents(current, search.intermediates).map((c): [ParsedCertificate, Role] => [c, 'intermediate']),
+  ];
+  for (const [candidate, role] of candidates) {
+    if (++search.checks > MAX_SIGNATURE_CHECKS) break;
+    if (alreadyInChain(candidate, chain) || !signedBy(current, candidate) || !isValid(candidate, role, chain, search.now)) continue;
     if (role === 'root') chains.push([...chain, candidate]);
-    else chains.push(...buildChains([...chain, candidate], roots, intermediates, now));
-  };
-  for (const root of potentialParents(current, roots)) consider(root, 'root');
-  for (const intermediate of potentialParents(current, intermediates)) consider(intermediate, 'intermediate');
+    else chains.push(...buildChains([...chain, candidate], search));
+  }
   return chains;
 }
 
@@ -126,7 +140,7 @@ export function verifyChain(leaf: ParsedCertificate, roots: ParsedCertificate[],
   const now = opts.currentTimeNs ?? 0n;
   if (!isValid(leaf, 'leaf', [], now)) return undefined;
   const uniqueRoots = dedupe(roots);
-  const candidates = uniqueRoots.some((root) => root.raw.equals(leaf.raw)) ? [[leaf]] : buildChains([leaf], uniqueRoots, dedupe(intermediates), now);
+  const candidates = uniqueRoots.some((root) => root.raw.equals(leaf.raw)) ? [[leaf]] : buildChains([leaf], { roots: uniqueRoots, intermediates: dedupe(intermediates), now, checks: 0 });
   const requested = opts.keyUsages.length === 0 ? [1] : opts.keyUsages;
   const anyUsage = opts.keyUsages.includes(ANY_USAGE);
   return candidates.find((chain) => policiesValid(chain) && (anyUsage || chainAllows(chain, requested)) && chainSatisfiesConstraints(chain));
