@@ -16,7 +16,8 @@ import {
   validateSchema,
   type ValidationRule,
 } from 'graphql';
-import { queryDocumentValue, schemaDocumentValue } from './graphql-ast.js';
+import { queryDocumentValue } from './graphql-ast.js';
+import { schemaDocumentValue } from './graphql-schema-ast.js';
 import { printQueryDocument, printSchemaDocument } from './graphql-print.js';
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
 import { newObject, typeName } from './args.js';
