@@ -33,6 +33,7 @@
  */
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { ServerInterceptingCall } from '@grpc/grpc-js';
+import { constants as http2Constants, type Http2Stream } from 'node:http2';
 
 /** Why the call's bytes are not one plain CheckRequest within the limit. */
 export type FramingProblem =
@@ -63,9 +64,10 @@ function marker(facts: FramingProblem, framed: boolean): Buffer {
   return framed ? owner : owner.subarray(0, 0);
 }
 
-/** The part of grpc-js' call object this module replaces (see the file comment). */
+/** The parts of grpc-js' call object this module replaces or uses (see the file comment). */
 interface GrpcJsBaseCall {
   decoder: { write(data: Buffer): Buffer[] };
+  stream?: Http2Stream;
 }
 
 function isBaseCall(call: unknown): call is GrpcJsBaseCall {
@@ -95,7 +97,7 @@ export function boundedRequests(methodPath: string, limit: number, onUnsupported
       if (base) {
         const decoder = new DiscardingDecoder(limit);
         base.decoder = decoder;
-        return new CheckCall(call, decoder);
+        return new CheckCall(call, decoder, base.stream);
       }
       if (!warned) {
         warned = true;
@@ -113,13 +115,33 @@ type CallListener = Parameters<ServerInterceptingCallInterface['start']>[0];
  * Delivers to the handler exactly one message and one half-close: a marker with an immediate
  * half-close as soon as the decoder produces one; otherwise, at the client's half-close, the
  * message, or a marker when the stream did not carry exactly one whole message.
+ *
+ * After answering early, the stream is reset with NO_ERROR once the response's trailers are out:
+ * RFC 9113 section 8.1 lets a server that sent a complete response ask the client to stop
+ * sending that way. Without it Envoy keeps pushing the rest of the message down the connection it
+ * shares with every other Check, which wait behind it.
  */
 class CheckCall extends ServerInterceptingCall {
   readonly #decoder: DiscardingDecoder;
+  readonly #stream: Http2Stream | undefined;
+  #early = false;
 
-  constructor(call: ServerInterceptingCallInterface, decoder: DiscardingDecoder) {
+  constructor(call: ServerInterceptingCallInterface, decoder: DiscardingDecoder, stream: Http2Stream | undefined) {
     super(call);
     this.#decoder = decoder;
+    this.#stream = stream;
+  }
+
+  override sendStatus(status: Parameters<ServerInterceptingCallInterface['sendStatus']>[0]): void {
+    super.sendStatus(status);
+    const stream = this.#stream;
+    // grpc-js sends the trailers from its own 'wantTrailers' listener, registered above; this one
+    // runs after it. The reset waits a turn of the event loop: sent from inside that listener,
+    // nghttp2 puts RST_STREAM ahead of the trailers still queued, and Envoy sees a reset, not a
+    // response.
+    if (this.#early && stream && !stream.closed) {
+      stream.once('wantTrailers', () => setImmediate(() => stream.closed || stream.close(http2Constants.NGHTTP2_NO_ERROR)));
+    }
   }
 
   override start(listener: CallListener): void {
@@ -134,7 +156,10 @@ class CheckCall extends ServerInterceptingCall {
       onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
       onReceiveMessage: (message: Buffer) => {
         if (answered) return;
-        if (framingProblem(message)) return deliver(message);
+        if (framingProblem(message)) {
+          this.#early = true;
+          return deliver(message);
+        }
         // The decoder emits at most one message; keep reading to learn whether the stream ends cleanly.
         held = message;
         this.startRead();

@@ -56,6 +56,10 @@ export interface SidecarOptions {
   tls?: { cert: string; key: string; clientCa: string };
   /** Call gatehouse over mTLS with this client certificate, trusting `ca` for gatehouse's. */
   gatehouseTls?: { cert: string; key: string; ca: string };
+  /** with_request_body.pack_as_bytes: the body as raw_body bytes (no UTF-8 string). */
+  packAsBytes?: boolean;
+  /** ext_authz grpc_service.timeout; default '10s'. Envoy's own default is '0.2s'. */
+  authzTimeout?: string;
 }
 
 export interface Sidecar {
@@ -117,10 +121,10 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
     failure_mode_allow: options.failureModeAllow,
     include_peer_certificate: true,
     validate_mutations: true,
-    grpc_service: { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: '10s' },
+    grpc_service: { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: options.authzTimeout ?? '10s' },
   };
   if (options.encodeRawHeaders) extAuthz.encode_raw_headers = true;
-  if (options.maxRequestBytes) extAuthz.with_request_body = { max_request_bytes: options.maxRequestBytes, allow_partial_message: false };
+  if (options.maxRequestBytes) extAuthz.with_request_body = { max_request_bytes: options.maxRequestBytes, allow_partial_message: false, ...(options.packAsBytes ? { pack_as_bytes: true } : {}) };
   const listener: Record<string, unknown> = {
     name: 'ingress',
     address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
