@@ -139,6 +139,9 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
     add('nested decode', 'io.jwt.decode', signToken({ alg: 'HS256', cty: 'JWT' }, `"${inner}"`, 'HS256', secret));
     add('payload not object', 'io.jwt.decode_verify', signToken({ alg: 'HS256' }, '[1]', 'HS256', secret), { secret, time: NOW });
     add('payload not json', 'io.jwt.decode_verify', signToken({ alg: 'HS256' }, 'nope', 'HS256', secret), { secret, time: NOW });
+    for (const rego of ['{"a": {1, 2}}', '{1: 2}', '{"a": set()}', '{"n": 12345678901234567890, "s": {1}}', '{"a": [1,]}', '{"a": 1} x']) {
+      add(`payload rego-not-json ${rego}`, 'io.jwt.decode', signToken({ alg: 'HS256' }, rego, 'HS256', secret));
+    }
     add('big numbers', 'io.jwt.decode', signToken({ alg: 'HS256' }, '{"n":123456789012345678901234567890,"f":1.5e3,"dup":1,"dup":2}', 'HS256', secret));
     for (const bad of ['', 'a.b', 'a.b.c.d', 'e30.e30.', 'e30.e30', '!!.e30.e30', 'e30=.e30.x', 'eyJhbGciOiJIUzI1NiJ9.e30.+/', 'W10.e30.e30', 'eyJhbGciOiJIUzI1NiJ9.e30.e30']) {
       add(`decode ${bad}`, 'io.jwt.decode', bad);

@@ -91,10 +91,10 @@ export function jsonObject(bytes: Buffer): RegoObject {
   const text = goBytesToString(bytes);
   let value: RegoValue;
   try {
-    // JSON.parse refuses what is not JSON (the Rego value parser would also take sets); the Rego
-    // value parser keeps long integers exact and `__proto__` an ordinary key.
-    JSON.parse(text);
+    // The Rego value parser keeps long integers exact and `__proto__` an ordinary key; beyond JSON
+    // it only takes sets and non-string keys, which JSON cannot hold.
     value = parseRegoValue(text);
+    if (!isJsonValue(value)) throw new SyntaxError('not JSON (a set or a non-string key)');
     // A \u escape of a lone surrogate is U+FFFD in Go.
     if (LONE_SURROGATE_ESCAPE.test(text)) value = wellFormed(value);
   } catch (err) {
@@ -118,4 +118,13 @@ function wellFormed(value: RegoValue): RegoValue {
   const out = Object.create(null) as RegoObject;
   for (const key of Object.keys(value)) out[toWellFormed(key)] = wellFormed(value[key]!);
   return out;
+}
+
+/** No sets, no non-string keys: the value came from JSON. */
+function isJsonValue(value: RegoValue): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (value instanceof Set || value instanceof Map) return false;
+  if (Array.isArray(value)) return value.every(isJsonValue);
+  for (const key in value) if (!isJsonValue(value[key]!)) return false;
+  return true;
 }
