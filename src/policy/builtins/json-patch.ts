@@ -7,7 +7,7 @@
  */
 import { typeName } from './args.js';
 import { BuiltinError, type RegoObject, type RegoValue } from './types.js';
-import { objectGet, regoEqual, setHas } from './value-order.js';
+import { objectGet, regoEqual, setHas, valueKind } from './value-order.js';
 
 const fail = (message: string) => new BuiltinError('json.patch', message);
 
@@ -37,13 +37,7 @@ function toIndex(length: number, key: RegoValue): number {
   throw fail('invalid type for indexing');
 }
 
-type Kind = 'object' | 'set' | 'array' | 'scalar';
-function kind(v: RegoValue): Kind {
-  if (v === null || typeof v !== 'object') return 'scalar';
-  if (Array.isArray(v)) return 'array';
-  if (v instanceof Set) return 'set';
-  return 'object';
-}
+const kind = valueKind;
 
 /** Copy an object with `key` set to `value` (a Map once any key is not a string). */
 function withKey(obj: RegoValue, key: RegoValue, value: RegoValue | undefined): RegoValue {

@@ -5,16 +5,9 @@
  * appears in it (an empty array has no subsets, as in OPA).
  */
 import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
-import { objectGet, regoEqual, setHas } from './value-order.js';
+import { objectGet, regoEqual, setHas, valueKind } from './value-order.js';
 
-type Kind = 'object' | 'set' | 'array' | 'other';
-
-function kind(v: RegoValue): Kind {
-  if (v === null || typeof v !== 'object') return 'other';
-  if (Array.isArray(v)) return 'array';
-  if (v instanceof Set) return 'set';
-  return 'object';
-}
+const kind = valueKind;
 
 const entries = (o: RegoValue): [RegoValue, RegoValue][] => (o instanceof Map ? [...o] : Object.entries(o as object));
 
@@ -24,7 +17,7 @@ function objectSubset(sup: RegoValue, sub: RegoValue): boolean {
     if (supValue === undefined) return false;
     if (regoEqual(subValue, supValue)) continue;
     const k = kind(supValue);
-    if (k === 'other' || k !== kind(subValue) || !subset(supValue, subValue)) return false;
+    if (k === 'scalar' || k !== kind(subValue) || !subset(supValue, subValue)) return false;
   }
   return true;
 }

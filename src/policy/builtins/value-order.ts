@@ -24,6 +24,16 @@ function rank(value: RegoValue): number {
   }
 }
 
+/** A value's shape, for builtins that treat collections by kind (object.subset, json.patch). */
+export type ValueKind = 'object' | 'set' | 'array' | 'scalar';
+
+export function valueKind(v: RegoValue): ValueKind {
+  if (v === null || typeof v !== 'object') return 'scalar';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Set) return 'set';
+  return 'object';
+}
+
 /** Compare two strings by UTF-8 bytes (code points), not UTF-16 units as `<` does. */
 export function compareStrings(a: string, b: string): number {
   if (a === b) return 0;
