@@ -28,9 +28,29 @@ export interface Decision {
 
 // RFC 9110 token characters; Envoy rejects other header names.
 const HEADER_NAME = /^:?[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// No CR, LF or NUL in values: they would split or truncate the header.
-const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/;
+// No control characters but tab (RFC 9110 section 5.5): CR, LF and NUL split or truncate the
+// header, and hops disagree on the others (some refuse the message, some pass it on).
+const FORBIDDEN_VALUE_CHARS = /[\x00-\x08\x0a-\x1f\x7f]/;
 const MAX_HEADER_VALUE_BYTES = 16 * 1024;
+
+/**
+ * Fields that carry one value. Envoy joins several values of a name into one field line with ","
+ * for its built-in headers (docs/decision.md#header-maps), which for these gives one broken value
+ * (`location: /a,/b`, `host: a,b`), so several values are refused.
+ */
+const SINGLE_VALUE_HEADERS: ReadonlySet<string> = new Set([
+  ':authority', ':method', ':path', ':scheme', ':status', 'host', 'location', 'content-type', 'content-location',
+  'content-range', 'authorization', 'proxy-authorization', 'cookie', 'etag', 'last-modified', 'date', 'expires',
+  'retry-after', 'age', 'max-forwards', 'referer', 'user-agent', 'from', 'if-modified-since', 'if-unmodified-since',
+  'if-range', 'access-control-allow-origin', 'access-control-max-age', 'access-control-allow-credentials',
+]);
+
+/**
+ * Fields that say how a message is framed or how the connection is used: Envoy sets them, and a
+ * policy's value would make the client or the upstream read the message differently than Envoy
+ * sends it (a wrong content-length truncates the response or smuggles a second one).
+ */
+const FRAMING_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te']);
 
 /** Evaluation results as opa-wasm returns them: `[]` when undefined, `[{result}]` when defined. */
 export function decisionFromResultSet(resultSet: unknown): Decision {
@@ -56,9 +76,22 @@ export function validateDecision(value: unknown): Decision {
   }
   // Other fields are ignored, as opa-envoy-plugin does (they still appear in the decision log).
   const decision = emptyDecision(object.allowed);
-  decision.headers = headerPairs(object.headers, 'headers');
-  decision.responseHeadersToAdd = headerPairs(object.response_headers_to_add, 'response_headers_to_add');
+  const emptied: string[] = [];
+  decision.headers = headerPairs(object.headers, 'headers', emptied);
+  decision.responseHeadersToAdd = headerPairs(object.response_headers_to_add, 'response_headers_to_add', []);
   decision.requestHeadersToRemove = stringList(object.request_headers_to_remove, 'request_headers_to_remove', true);
+  for (const name of decision.requestHeadersToRemove) {
+    if (!removable(name)) throw invalid(`decision.request_headers_to_remove has ${JSON.stringify(name)}; Envoy cannot remove a pseudo-header or host`);
+  }
+  // An allow's `headers` with an empty list for a name: the upstream gets no such header, not the
+  // client's (the policy meant "none"; leaving the client's in place would forward a forged value).
+  if (decision.allowed) {
+    for (const name of emptied) {
+      if (decision.headers.some(([key]) => key === name) || decision.requestHeadersToRemove.includes(name)) continue;
+      if (!removable(name)) throw invalid(`decision.headers["${name}"] is an empty list; Envoy cannot remove a pseudo-header or host`);
+      decision.requestHeadersToRemove.push(name);
+    }
+  }
   decision.queryParametersToSet = pairs(object.query_parameters_to_set, 'query_parameters_to_set', false);
   decision.queryParametersToRemove = stringList(object.query_parameters_to_remove, 'query_parameters_to_remove', false);
   if (object.body !== undefined) {
@@ -111,21 +144,35 @@ function httpStatus(value: unknown, allowed: boolean): number {
   return value;
 }
 
-function headerPairs(value: unknown, field: string): HeaderPair[] {
-  const result = pairs(value, field, true);
+function headerPairs(value: unknown, field: string, emptied: string[]): HeaderPair[] {
+  const result = pairs(value, field, true, emptied);
+  const counts = new Map<string, number>();
   for (const [name, headerValue] of result) {
     if (FORBIDDEN_VALUE_CHARS.test(headerValue) || Buffer.byteLength(headerValue) > MAX_HEADER_VALUE_BYTES) {
-      throw invalid(`decision.${field}["${name}"] has a value with CR, LF or NUL, or longer than ${MAX_HEADER_VALUE_BYTES} bytes`);
+      throw invalid(`decision.${field}["${name}"] has a value with CR, LF or NUL or another control character (all but tab are refused), or longer than ${MAX_HEADER_VALUE_BYTES} bytes`);
+    }
+    if (FRAMING_HEADERS.has(name)) throw invalid(`decision.${field} sets ${name}; Envoy frames the message itself and a policy may not set ${[...FRAMING_HEADERS].join(', ')}`);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  for (const [name, count] of counts) {
+    if (count > 1 && SINGLE_VALUE_HEADERS.has(name)) {
+      throw invalid(`decision.${field}["${name}"] has ${count} values; ${name} carries one value (Envoy would join them into one with ",")`);
     }
   }
   return result;
 }
 
+/** Envoy refuses to remove pseudo-headers and host (ext_authz `headers_to_remove`). */
+function removable(name: string): boolean {
+  return !name.startsWith(':') && name !== 'host';
+}
+
 /**
  * A map of name → string | string[], or a list of such maps (opa-envoy-plugin accepts both).
- * Repeated names become repeated entries, in order.
+ * Repeated names become repeated entries, in order; a name with an empty list gives no entry and
+ * is reported in `emptied`.
  */
-function pairs(value: unknown, field: string, isHeader: boolean): HeaderPair[] {
+function pairs(value: unknown, field: string, isHeader: boolean, emptied?: string[]): HeaderPair[] {
   if (value === undefined) return [];
   const maps = Array.isArray(value) ? value : [value];
   const out: HeaderPair[] = [];
@@ -136,6 +183,7 @@ function pairs(value: unknown, field: string, isHeader: boolean): HeaderPair[] {
     for (const [name, raw] of Object.entries(map as Record<string, unknown>)) {
       if (isHeader ? !HEADER_NAME.test(name) : name === '') throw invalid(`decision.${field} has an invalid name ${JSON.stringify(name)}`);
       const values = Array.isArray(raw) ? raw : [raw];
+      if (values.length === 0) emptied?.push(isHeader ? name.toLowerCase() : name);
       for (const v of values) {
         if (typeof v !== 'string') throw invalid(`decision.${field}["${name}"] must be a string or a list of strings, got ${describe(v)}`);
         out.push([isHeader ? name.toLowerCase() : name, v]);

@@ -104,13 +104,14 @@ function upstreamRequestHeaders(pairs: readonly HeaderPair[]) {
  * `ok_response.response_headers_to_add` (the upstream's response to the client). Envoy adds the
  * APPEND entries first and sets the OVERWRITE ones after, so "overwrite, then append" would leave
  * only the first value. A name with one value overwrites what the upstream sent; a name with
- * several values (`set-cookie`) is added value by value, each its own field line, after the
- * upstream's own.
+ * several values is added value by value, after the upstream's own. `set-cookie` is always added:
+ * each cookie is its own field (RFC 6265 section 3), so one cookie from the policy must not delete
+ * the upstream's session cookies.
  */
 function clientResponseHeaders(pairs: readonly HeaderPair[]) {
   const counts = new Map<string, number>();
   for (const [key] of pairs) counts.set(key, (counts.get(key) ?? 0) + 1);
-  return pairs.map(([key, value]) => ({ header: { key, value }, appendAction: counts.get(key)! > 1 ? APPEND : OVERWRITE }));
+  return pairs.map(([key, value]) => ({ header: { key, value }, appendAction: counts.get(key)! > 1 || key === 'set-cookie' ? APPEND : OVERWRITE }));
 }
 
 /**
