@@ -59,6 +59,13 @@ const OWN_QUERIES = [
   'fragment F on User { name } { user(id: "1") { ...F } }', '{ user(id: """block\n  text""") { name } }', 'query { id } query { id }',
   '{ user(id: "1") { name @skip(if: true) alias: email @include(if: $v) } }', '{', 'type X { a: Int }', '{ __typename __schema { types { name } } }',
   'query ($l: [Int!]! = [1, 2], $o: Filter = {a: 1, b: JEDI, c: [{a: 2}]}) { id }', '{ id(x: null) }', '{ hero { name } hero { name: id } }',
+  '{ user(id: "1", nope: 1) { name } }', '{ user(id: 1.5) { name } }', '{ user(id: null) { name } }', '{ user(id: "1") }', '{ id { x } }',
+  '{ user(id: "1") { ...F } } fragment F on Episode { x }', '{ id } fragment Unused on User { name }', 'query ($v: Int) { id }', '{ user(id: $undef) { name } }',
+  'query ($v: Int) { user(id: $v) { name } }', 'query A { id } query A { id }', 'query A { id } { id }', '{ id @nope }', '{ id @skip }', '{ id @skip(if: true) @skip(if: false) }',
+  'query @skip(if: true) { id }', '{ hero(episode: WRONG) { name } }', '{ hero(episode: "EMPIRE") { name } }', '{ user(id: "1") { friends(first: "x") { name } } }',
+  'query ($f: Filter) { id }', 'query ($u: User) { id }', '{ user(id: "1") { name name: email } }', '{ ...on Query { id } }', '{ ... { id } }', 'fragment F on Query { ...F } { ...F }',
+  'fragment F on Query { id } fragment F on Query { id } { ...F }', '{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }',
+  '{ id(a: 1, a: 2) }', 'query ($a: Int, $a: Int) { id }', '{ user(id: "1") { name(arg: {a: 1, a: 2}) } }', 'mutation { setName { name } }',
   '# op\nquery Q(\n# var\n$id: ID!\n# var2\n$f: [Int] = # list\n[1, # one\n2]) {\n# field\nuser(\n# arg\nid: $id\n# arg2\nx: # obj\n{ # key\na: 1 }) {\n# spread\n...F\n# inline\n... on User { name }\n# last\n}\n# trailing\n}\n# frag\nfragment F on User { name }\n# eof',
 ];
 const OWN_SCHEMAS = [OWN_SCHEMA, 'type Query { a: Int }', 'type Query { a: Undefined }', 'type Query { a: Int } type Query { b: Int }', 'extend type Foo { a: Int }',
