@@ -176,7 +176,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   max_body_bytes: {
     type: 'integer', default: 1024 * 1024, min: 0, max: 64 * 1024 * 1024, example: '1048576',
-    help: 'largest request body parsed into parsed_body; larger bodies are denied (body_too_large)',
+    help: 'largest request body parsed into parsed_body; larger bodies are denied (body_too_large). Also sets the largest CheckRequest read over gRPC: 4 x this + 1 MiB, at least 64 MiB; a longer one is denied (413, body_too_large) as soon as its length arrives. Keep Envoy\'s with_request_body.max_request_bytes at or below this',
   },
   max_bundle_bytes: {
     type: 'integer', default: 64 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, example: '67108864',
@@ -222,7 +222,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   tls_client_trust_bundles: {
     type: 'list', default: [], example: 'mesh.local=/etc/gatehouse/mesh-ca.crt,partner.example=/etc/gatehouse/partner-ca.crt',
-    help: 'require client certificates (mTLS) from per-trust-domain CAs, as trust.domain=file (PEM) pairs: a client whose SPIFFE ID is in trust domain T must be issued by a certificate in T\'s file (denied otherwise: client_certificate_invalid); instead of tls_client_ca_file',
+    help: 'require client certificates (mTLS) from per-trust-domain CAs, as trust.domain=file (PEM) pairs: a client whose SPIFFE ID is in trust domain T must be issued directly by a certificate in T\'s file (denied otherwise: client_certificate_invalid), so with an intermediate CA put the intermediate in the file, next to its root; instead of tls_client_ca_file',
     checkItem: (v) => {
       const [domain, file] = trustBundlePair(v);
       if (!v.includes('=') || file === '') return `has ${JSON.stringify(v)}, which is not trust.domain=/path/to/ca.pem`;
