@@ -1,12 +1,14 @@
 /**
  * Go's net/url.Parse (go1.26) and net.IP text, for the JSON shapes OPA's X.509 builtins return
  * (a certificate's `URIs` are *url.URL marshalled to JSON, its `IPAddresses` net.IP text).
- * https://pkg.go.dev/net/url#Parse — ported for what a certificate's URI SAN can hold. (go-url.ts,
- * the encoding family's port for uri.parse, returns fewer fields and works on byte strings.)
+ * https://pkg.go.dev/net/url — parsing is go-url.ts's; this adds url.URL's remaining fields,
+ * its String() and the escaping both need.
  */
+import { goBytesToString } from './go-bytes.js';
+import { parseUrl } from './go-url.js';
 import type { RegoObject } from './types.js';
 
-type Mode = 'path' | 'host' | 'zone' | 'user' | 'fragment';
+type Mode = 'path' | 'host' | 'user' | 'fragment';
 
 function isAlnum(c: string): boolean {
   return /^[A-Za-z0-9]$/.test(c);
@@ -15,7 +17,7 @@ function isAlnum(c: string): boolean {
 /** url.shouldEscape for one ASCII byte. */
 function shouldEscape(c: string, mode: Mode): boolean {
   if (isAlnum(c)) return false;
-  if ((mode === 'host' || mode === 'zone') && `!$&'()*+,;=:[]<>"`.includes(c)) return false;
+  if (mode === 'host' && `!$&'()*+,;=:[]<>"`.includes(c)) return false;
   if ('-_.~'.includes(c)) return false;
   if ('$&+,/:;=?@'.includes(c)) {
     if (mode === 'path') return c === '?';
@@ -28,58 +30,34 @@ function shouldEscape(c: string, mode: Mode): boolean {
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
-/** url.unescape over the string's bytes. @throws Error on a bad escape or host byte. */
+/**
+ * url.unescape (path, userinfo and fragment modes) on a byte string (one char per byte, as
+ * go-url.ts works): the bytes, still one char each. @throws Error on a bad escape.
+ */
 function unescape(s: string, mode: Mode): string {
-  const bytes = Buffer.from(s, 'utf8');
-  const out: number[] = [];
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b === 0x25) {
-      const hex = bytes.subarray(i + 1, i + 3).toString('latin1');
-      if (!HEX.test(hex)) throw new Error(`invalid URL escape "${bytes.subarray(i, i + 3).toString('latin1')}"`);
-      const v = parseInt(hex, 16);
-      if (mode === 'host' && v >> 4 < 8 && hex !== '25') throw new Error(`invalid URL escape "%${hex}"`);
-      if (mode === 'zone' && hex !== '25' && v !== 0x20 && shouldEscape(String.fromCharCode(v), 'host')) throw new Error(`invalid URL escape "%${hex}"`);
-      out.push(v);
-      i += 2;
-    } else {
-      if ((mode === 'host' || mode === 'zone') && b < 0x80 && shouldEscape(String.fromCharCode(b), mode)) {
-        throw new Error(`invalid character "${String.fromCharCode(b)}" in host name`);
-      }
-      out.push(b);
-    }
-  }
-  return Buffer.from(out).toString('utf8');
-}
-
-function escape(s: string, mode: Mode): string {
   let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out += b < 0x80 && !shouldEscape(c, mode) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '%') {
+      out += s[i];
+      continue;
+    }
+    const hex = s.slice(i + 1, i + 3);
+    if (!HEX.test(hex)) throw new Error(`invalid URL escape "${s.slice(i, i + 3)}" (${mode})`);
+    out += String.fromCharCode(parseInt(hex, 16));
+    i += 2;
   }
   return out;
 }
 
-function parseHost(host: string): string {
-  const open = host.lastIndexOf('[');
-  if (open > 0) throw new Error('invalid IP-literal');
-  if (open === 0) {
-    const close = host.lastIndexOf(']');
-    if (close < 0) throw new Error(`missing ']' in host`);
-    const port = host.slice(close + 1);
-    if (!/^(?::\d*)?$/.test(port)) throw new Error(`invalid port "${port}" after host`);
-    const name = host.slice(1, close);
-    const zone = name.indexOf('%25');
-    const unescaped = zone >= 0 ? unescape(name.slice(0, zone), 'host') + unescape(name.slice(zone), 'zone') : unescape(name, 'host');
-    const address = unescaped.split('%')[0]!;
-    if (!address.includes(':')) throw new Error('invalid IP-literal');
-    return `[${unescaped}]${unescape(port, 'host')}`;
-  }
-  const colon = host.lastIndexOf(':');
-  if (colon >= 0 && !/^:\d*$/.test(host.slice(colon))) throw new Error(`invalid port "${host.slice(colon)}" after host`);
-  return unescape(host, 'host');
+/** url.escape of a byte string. */
+function escape(s: string, mode: Mode): string {
+  let out = '';
+  for (const c of s) out += c < '\x80' && !shouldEscape(c, mode) ? c : `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
 }
+
+/** A byte string as the text Go's encoding/json writes (invalid UTF-8 one U+FFFD per byte). */
+const text = (bytes: string): string => goBytesToString(Buffer.from(bytes, 'latin1'));
 
 type UrlFields = { Scheme: string; Opaque: string; User: RegoObject | null; Host: string; Path: string; RawPath: string; OmitHost: boolean; ForceQuery: boolean; RawQuery: string; Fragment: string; RawFragment: string };
 
@@ -91,66 +69,39 @@ export function goUrlText(url: RegoObject): string {
   return TEXT.get(url) ?? '';
 }
 
-/** url.Parse(raw) as the JSON of Go's url.URL. @throws Error when Go's Parse fails. */
+/**
+ * url.Parse(raw) as the JSON of Go's url.URL. go-url.ts parses (a SAN URI is IA5, so the text is
+ * its byte string); the fields it does not return are derived here as Parse sets them, on byte
+ * strings too, and turned into text for the JSON.
+ * @throws Error when Go's Parse fails.
+ */
 export function goUrl(raw: string): RegoObject {
-  let user: string | undefined;
-  const url: UrlFields = { Scheme: '', Opaque: '', User: null as RegoObject | null, Host: '', Path: '', RawPath: '', OmitHost: false, ForceQuery: false, RawQuery: '', Fragment: '', RawFragment: '' };
+  const parsed = parseUrl(raw);
   const hash = raw.indexOf('#');
-  const fragment = hash >= 0 ? raw.slice(hash + 1) : '';
-  let rest = hash >= 0 ? raw.slice(0, hash) : raw;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(rest)) throw new Error('net/url: invalid control character in URL');
-  if (rest === '*') {
-    url.Path = '*';
-  } else {
-    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(rest);
-    if (rest.startsWith(':')) throw new Error('missing protocol scheme');
-    if (scheme) {
-      url.Scheme = scheme[0].slice(0, -1).toLowerCase();
-      rest = rest.slice(scheme[0].length);
-    }
-    if (rest.endsWith('?') && rest.indexOf('?') === rest.length - 1) {
-      url.ForceQuery = true;
-      rest = rest.slice(0, -1);
-    } else {
-      const q = rest.indexOf('?');
-      if (q >= 0) {
-        url.RawQuery = rest.slice(q + 1);
-        rest = rest.slice(0, q);
-      }
-    }
-    if (!rest.startsWith('/') && url.Scheme !== '') {
-      url.Opaque = rest;
-      return finish(url, fragment, hash >= 0, user);
-    }
-    if (!rest.startsWith('/') && rest.split('/')[0]!.includes(':')) throw new Error('first path segment in URL cannot contain colon');
-    if ((url.Scheme !== '' || !rest.startsWith('///')) && rest.startsWith('//')) {
-      let authority = rest.slice(2);
-      rest = '';
-      const slash = authority.indexOf('/');
-      if (slash >= 0) {
-        rest = authority.slice(slash);
-        authority = authority.slice(0, slash);
-      }
-      const at = authority.lastIndexOf('@');
-      url.Host = parseHost(at < 0 ? authority : authority.slice(at + 1));
-      if (at >= 0) {
-        const userinfo = authority.slice(0, at);
-        if (!/^[A-Za-z0-9\-._:~!$&'()*+,;=%@]*$/.test(userinfo)) throw new Error('net/url: invalid userinfo');
-        const colon = userinfo.indexOf(':');
-        const username = unescape(colon < 0 ? userinfo : userinfo.slice(0, colon), 'user');
-        const password = colon < 0 ? undefined : unescape(userinfo.slice(colon + 1), 'user');
-        user = escape(username, 'user') + (password === undefined ? '' : `:${escape(password, 'user')}`);
-        // Userinfo has no exported fields: Go marshals it as {}.
-        url.User = Object.create(null) as RegoObject;
-      }
-    } else if (url.Scheme !== '' && rest.startsWith('/')) {
-      url.OmitHost = true;
-    }
-    url.Path = unescape(rest, 'path');
-    url.RawPath = escape(url.Path, 'path') === rest ? '' : rest;
+  const beforeFragment = hash >= 0 ? raw.slice(0, hash) : raw;
+  let rest = parsed.scheme ? beforeFragment.slice(parsed.scheme.length + 1) : beforeFragment;
+  const forceQuery = rest.endsWith('?') && rest.indexOf('?') === rest.length - 1;
+  rest = rest.split('?')[0]!;
+  const hasAuthority = rest !== '*' && !parsed.opaque && (parsed.scheme !== '' || !rest.startsWith('///')) && rest.startsWith('//');
+  const authority = hasAuthority ? rest.slice(2).split('/')[0]! : '';
+  const at = authority.lastIndexOf('@');
+  let user: string | undefined;
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const username = unescape(colon < 0 ? userinfo : userinfo.slice(0, colon), 'user');
+    const password = colon < 0 ? undefined : unescape(userinfo.slice(colon + 1), 'user');
+    user = escape(username, 'user') + (password === undefined ? '' : `:${escape(password, 'user')}`);
   }
-  return finish(url, fragment, hash >= 0, user);
+  const url: UrlFields = {
+    Scheme: parsed.scheme, Opaque: parsed.opaque,
+    // Userinfo has no exported fields: Go marshals it as {}.
+    User: user === undefined ? null : (Object.create(null) as RegoObject),
+    Host: parsed.host, Path: parsed.path, RawPath: parsed.rawPath,
+    OmitHost: parsed.scheme !== '' && !parsed.opaque && !hasAuthority && rest.startsWith('/'),
+    ForceQuery: forceQuery, RawQuery: parsed.rawQuery, Fragment: '', RawFragment: '',
+  };
+  return finish(url, hash >= 0 ? raw.slice(hash + 1) : '', hash >= 0, user);
 }
 
 function finish(url: UrlFields, fragment: string, hasFragment: boolean, user: string | undefined): RegoObject {
@@ -158,8 +109,11 @@ function finish(url: UrlFields, fragment: string, hasFragment: boolean, user: st
     url.Fragment = unescape(fragment, 'fragment');
     url.RawFragment = escape(url.Fragment, 'fragment') === fragment ? '' : fragment;
   }
-  const json = Object.assign(Object.create(null) as RegoObject, url);
-  TEXT.set(json, urlString(url, user));
+  const json = Object.assign(Object.create(null) as RegoObject, url, {
+    Opaque: text(url.Opaque), Host: text(url.Host), Path: text(url.Path), RawPath: text(url.RawPath),
+    RawQuery: text(url.RawQuery), Fragment: text(url.Fragment), RawFragment: text(url.RawFragment),
+  });
+  TEXT.set(json, text(urlString(url, user)));
   return json;
 }
 
