@@ -65,12 +65,20 @@ const OWN_QUERIES = [
   'query @skip(if: true) { id }', '{ hero(episode: WRONG) { name } }', '{ hero(episode: "EMPIRE") { name } }', '{ user(id: "1") { friends(first: "x") { name } } }',
   'query ($f: Filter) { id }', 'query ($u: User) { id }', '{ user(id: "1") { name name: email } }', '{ ...on Query { id } }', '{ ... { id } }', 'fragment F on Query { ...F } { ...F }',
   'fragment F on Query { id } fragment F on Query { id } { ...F }', '{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }',
-  '{ id(a: 1, a: 2) }', 'query ($a: Int, $a: Int) { id }', '{ user(id: "1") { name(arg: {a: 1, a: 2}) } }', 'mutation { setName { name } }',
+  '{ id(a: 1, a: 2) }', '{ ... @defer { id } }', '{ ... @defer(label: "x") { id } }', 'query ($a: Int, $a: Int) { id }', '{ user(id: "1") { name(arg: {a: 1, a: 2}) } }', 'mutation { setName { name } }',
   '# op\nquery Q(\n# var\n$id: ID!\n# var2\n$f: [Int] = # list\n[1, # one\n2]) {\n# field\nuser(\n# arg\nid: $id\n# arg2\nx: # obj\n{ # key\na: 1 }) {\n# spread\n...F\n# inline\n... on User { name }\n# last\n}\n# trailing\n}\n# frag\nfragment F on User { name }\n# eof',
 ];
 const OWN_SCHEMAS = [OWN_SCHEMA, 'type Query { a: Int }', 'type Query { a: Undefined }', 'type Query { a: Int } type Query { b: Int }', 'extend type Foo { a: Int }',
   'type A { a: Int }', 'schema { query: Missing }', '{ a }', 'type Query { a: Int', 'enum E { A A }', 'input I { a: I! } type Query { f(i: I): Int }',
   'interface I { a: Int } type Query implements I { b: Int }', 'directive @d on NOWHERE type Query { a: Int }', 'union U = Int type Query { u: U }', '',
+  'type Query { a: Int a: String }', 'interface I { a: Int } type Query implements I { a: String }', 'type Query implements Nope { a: Int }',
+  'union U = A type A { a: Int } type Query { u: U }', 'enum E {} type Query { a: Int }',
+  'input I { a: Query } type Query { a(i: I): Int }', 'type Query { a(x: Query): Int }', 'type Query { a: I } input I { a: Int }', 'type Query { __a: Int }',
+  'type __Bad { a: Int } type Query { a: Int }', 'type Query @deprecated { a: Int }', 'type Query { a: Int @skip(if: true) }', 'scalar Int type Query { a: Int }',
+  'type Query { a: Int } extend type Query { a: Int }', 'type Query { a: Int } extend type Query @nope', 'directive @d on FIELD directive @d on FIELD type Query { a: Int }',
+  'type Query { a: Int @deprecated @deprecated }', 'schema { query: Query } schema { query: Query } type Query { a: Int }', 'schema { query: String }',
+  'schema { mutation: M } type M { a: Int }', 'interface A implements B { a: Int } interface B { a: Int } type Query { a: Int }', 'input I @oneOf { a: Int b: Int } type Query { f(i: I): Int }',
+  'type Query { a(x: Int = "s"): Int }', 'directive @skip(if: Boolean!) on FIELD type Query { a: Int }', 'directive @skip on QUERY type Query { a: Int }', 'type __Type { a: Int } type Query { a: Int }', 'type Query { a: [Int!]! = [1] }', 'extend schema { query: Query } type Query { a: Int }', 'type Query { a: Int } extend scalar Query',
   '# only a comment\n# and another', '# before\n"desc" # after\ntype Query { # f\n"fd" # fa\na(# arg\nx: Int): Int\n# end\n}\n# enum\nenum E {\n# v\nA\n"vd"\n# v2\nB\n# end\n}\n# ext\nextend type Query { b: Int }\n# dir\ndirective @d(# a\na: Int) on FIELD\n# schema\nschema { # op\nquery: Query\n# end\n}\n# input\ninput In { # f\na: Int = 1\n}\n# eof'];
 
 function cases(): BuiltinCase[] {

@@ -9,6 +9,7 @@ import {
   type DocumentNode,
   GraphQLError,
   type GraphQLSchema,
+  isObjectType,
   Kind,
   parse,
   specifiedRules,
@@ -48,7 +49,14 @@ function parseSchemaText(text: string): DocumentNode {
 }
 
 /** graphql-js schema rules that gqlparser does not have. */
-const LAX = [/^Query root type must be provided\.$/, /within itself through a series of non-null fields/];
+const LAX = [/^Query root type must be provided\.$/, /within itself through a series of non-null fields/, /root type must be Object type/];
+
+/** Types of gqlparser's prelude: a schema may not declare them again. */
+const PRELUDE_TYPES = new Set(['Int', 'Float', 'String', 'Boolean', 'ID', '__Schema', '__Type', '__TypeKind', '__Field', '__InputValue', '__EnumValue', '__Directive', '__DirectiveLocation']);
+/** Directives of the prelude: a schema may declare them again, and the prelude's stay. */
+const PRELUDE_DIRECTIVES = new Set(['include', 'skip', 'deprecated', 'specifiedBy', 'defer', 'oneOf']);
+/** gqlparser's prelude has @defer, which graphql-js 16 does not define. */
+const DEFER = parse('directive @defer(if: Boolean = true, label: String) on FRAGMENT_SPREAD | INLINE_FRAGMENT').definitions[0]!;
 
 const EXTENSION_TO_DEFINITION: Partial<Record<Kind, Kind>> = {
   [Kind.SCALAR_TYPE_EXTENSION]: Kind.SCALAR_TYPE_DEFINITION,
@@ -61,6 +69,13 @@ const EXTENSION_TO_DEFINITION: Partial<Record<Kind, Kind>> = {
 
 /** gqlparser lets an extension define a type nobody defined: the first such extension becomes the definition. */
 function asGqlparserSchema(doc: DocumentNode): DocumentNode {
+  for (const d of doc.definitions) {
+    if ('name' in d && d.name && !(d.kind in EXTENSION_TO_DEFINITION) && d.kind !== Kind.DIRECTIVE_DEFINITION && PRELUDE_TYPES.has(d.name.value)) {
+      throw new Error(`Cannot redeclare type ${d.name.value}.`);
+    }
+  }
+  const ownDefinitions = doc.definitions.filter((d) => !(d.kind === Kind.DIRECTIVE_DEFINITION && PRELUDE_DIRECTIVES.has(d.name.value)));
+  doc = { ...doc, definitions: [...ownDefinitions, DEFER] };
   const defined = new Set(doc.definitions.flatMap((d) => ('name' in d && d.name && !(d.kind in EXTENSION_TO_DEFINITION) ? [d.name.value] : [])));
   const definitions = doc.definitions.map((d) => {
     const kind = EXTENSION_TO_DEFINITION[d.kind];
@@ -115,10 +130,10 @@ function validSchema(parsed: ParsedSchema): GraphQLSchema {
   return parsed.schema;
 }
 
-/** gqlparser's KnownRootType: an operation needs its root type in the schema. */
+/** gqlparser's KnownRootType: an operation needs its root type in the schema, and an object type there. */
 const KnownRootType: ValidationRule = (context) => ({
   OperationDefinition(node) {
-    if (!context.getSchema().getRootType(node.operation)) {
+    if (!isObjectType(context.getSchema().getRootType(node.operation))) {
       context.reportError(new GraphQLError(`Schema does not support operation type "${node.operation}"`, { nodes: node }));
     }
   },
@@ -157,7 +172,7 @@ const succeeds = (f: () => unknown): boolean => {
   }
 };
 
-const TEXT_ONLY = 'Parsed and validated by graphql-js with gqlparser\'s leniencies (error texts differ from gqlparser\'s); AST objects given instead of text are printed back to GraphQL first, every selection as a field as gqlparser decodes them.';
+const TEXT_ONLY = 'Parsed and validated by graphql-js with gqlparser\'s leniencies (error texts differ from gqlparser\'s; enum values named true, false or null are refused where gqlparser parses them); AST objects given instead of text are printed back to GraphQL first, every selection as a field as gqlparser decodes them.';
 
 export const graphqlBuiltins: BuiltinFamily = {
   'graphql.parse': {
