@@ -7,7 +7,7 @@ import { newObject } from './args.js';
 import { verificationKeys, type VerificationKey } from './jose-keys.js';
 import { goBytesToString } from './go-bytes.js';
 import { jwsVerify } from './jws.js';
-import { type ParsedToken, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
+import { type ParsedToken, decodePart, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
 import type { BuiltinContext, RegoObject, RegoValue } from './types.js';
 
 const BUILTIN = 'io.jwt.decode_verify';
@@ -115,11 +115,7 @@ export function decodeVerify(ctx: BuiltinContext, jwt: RegoValue | undefined, ob
     if (constraints.alg !== '' && constraints.alg !== parsed.alg) return unverified();
     const signature = decodeSegment(token.signature);
     if (!signatureVerifies(constraints, parsed.kid, parsed.alg, token, signature)) return unverified();
-    try {
-      payloadBytes = decodeSegment(token.payload);
-    } catch (err) {
-      throw new Error(`JWT payload had invalid encoding: ${(err as Error).message}`);
-    }
+    payloadBytes = decodePart(token.payload, 'payload');
     if (parsed.cty.toUpperCase() !== 'JWT') break;
     current = goBytesToString(payloadBytes);
   }

@@ -28,14 +28,18 @@ export function decodeSegment(segment: string): Buffer {
   return opaBase64UrlDecode(segment);
 }
 
+/** A segment decoded, its error named as OPA names it ("JWT payload had invalid encoding: ..."). */
+export function decodePart(segment: string, part: 'header' | 'payload' | 'signature'): Buffer {
+  try {
+    return opaBase64UrlDecode(segment);
+  } catch (err) {
+    throw new Error(`JWT ${part} had invalid encoding: ${(err as Error).message}`);
+  }
+}
+
 /** decodeHeader: a JSON object without `enc` (JWE is not supported). */
 export function tokenHeader(token: ParsedToken): RegoObject {
-  let bytes: Buffer;
-  try {
-    bytes = decodeSegment(token.header);
-  } catch (err) {
-    throw new Error(`JWT header had invalid encoding: ${(err as Error).message}`);
-  }
+  const bytes = decodePart(token.header, 'header');
   let header: RegoObject;
   try {
     header = jsonObject(bytes);

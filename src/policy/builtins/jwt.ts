@@ -9,7 +9,7 @@ import { goBytesToString } from './go-bytes.js';
 import { goJsonMarshal } from './go-encoding.js';
 import { TOKEN_ALGORITHMS, parseJwkSet, verificationKeys, type VerificationKey } from './jose-keys.js';
 import { type Hash, hmac, jwsSign, macEqual, verifyEcdsaHalves, verifyEd25519, verifyRsa } from './jws.js';
-import { decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
+import { decodePart, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
 import { decodeVerify } from './jwt-decode-verify.js';
 import { BuiltinError, type BuiltinContext, type BuiltinFamily, type HostBuiltin, type RegoValue } from './types.js';
 
@@ -22,12 +22,7 @@ function fail(builtin: string, err: unknown): never {
 function decode(builtin: string, jwt: RegoValue | undefined): RegoValue {
   const token = splitToken(builtin, jwt);
   const header = tokenHeader(token);
-  let payloadBytes: Buffer;
-  try {
-    payloadBytes = decodeSegment(token.payload);
-  } catch (err) {
-    throw new Error(`JWT payload had invalid encoding: ${(err as Error).message}`);
-  }
+  const payloadBytes = decodePart(token.payload, 'payload');
   if (Object.hasOwn(header, 'cty')) {
     const cty = header.cty;
     // OPA reads cty as a string unchecked (a Go panic otherwise); here that is an error.
@@ -38,13 +33,7 @@ function decode(builtin: string, jwt: RegoValue | undefined): RegoValue {
     }
   }
   const payload = jsonObject(payloadBytes);
-  let signature: Buffer;
-  try {
-    signature = decodeSegment(token.signature);
-  } catch (err) {
-    throw new Error(`JWT signature had invalid encoding: ${(err as Error).message}`);
-  }
-  return [header, payload, signature.toString('hex')];
+  return [header, payload, decodePart(token.signature, 'signature').toString('hex')];
 }
 
 type AsymmetricCheck = (key: VerificationKey, data: Buffer, signature: Buffer) => boolean;
