@@ -243,6 +243,22 @@ describe.skipIf(tool.skip)('io.jwt.* against opa eval', () => {
       add(`random ${i} verify_hs`, `io.jwt.verify_hs${alg.slice(2)}`, token, secret);
     }
 
+    // Seeded garbage: segments of random base64url-ish text, padding, dots and stray bytes.
+    const alphabet = 'ABCxyz019-_=+/. \n\r';
+    const garbage = (length: number) => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+    const header64 = Buffer.from('{"alg":"HS256"}').toString('base64url');
+    for (let i = 0; i < 150; i++) {
+      const token = pick([
+        () => garbage(Math.floor(random() * 24)),
+        () => `${header64}.${garbage(Math.floor(random() * 8))}.${garbage(Math.floor(random() * 8))}`,
+        () => `${garbage(4)}.e30.${garbage(3)}`,
+        () => `${header64}${pick(['=', '==', '\n', ''])}.e30${pick(['=', '==', '\r\n', ''])}.${pick(['', 'AA', 'AA=', 'A', 'AA==', '+/'])}`,
+      ])();
+      add(`garbage ${i} decode`, 'io.jwt.decode', token);
+      add(`garbage ${i} verify_hs256`, 'io.jwt.verify_hs256', token, secret);
+      add(`garbage ${i} decode_verify`, 'io.jwt.decode_verify', token, { secret, time: NOW });
+    }
+
     // encode_sign with deterministic algorithms must give OPA's exact bytes.
     const hsJwk = { kty: 'oct', k: Buffer.from(secret).toString('base64url') };
     add('encode_sign hs256', 'io.jwt.encode_sign', { alg: 'HS256', typ: 'JWT', z: '<&>', a: [1, 2] }, { sub: 'a\u2028b', n: 1.5, nested: { b: 1, a: 2 } }, hsJwk);
