@@ -237,10 +237,18 @@ describe.skipIf(tool.skip)('crypto.* against opa eval', () => {
       add(`keypair b64 ${label}`, 'crypto.x509.parse_keypair', Buffer.from(c.cert).toString('base64'), Buffer.from(c.key).toString('base64'));
     }
     add('keypair mismatch', 'crypto.x509.parse_keypair', leaf.cert, inter.key);
+    add('keypair type mismatch', 'crypto.x509.parse_keypair', clientOnly.cert, leaf.key);
+    add('keypair chain', 'crypto.x509.parse_keypair', `${leaf.cert}${inter.cert}${root.cert}`, leaf.key);
+    add('keypair junk around', 'crypto.x509.parse_keypair', `junk\n${leaf.cert}junk`, `junk\n${leaf.key}`);
+    add('keypair der', 'crypto.x509.parse_keypair', derBase64(leaf.cert), derBase64(leaf.key));
+    add('keypair key first', 'crypto.x509.parse_keypair', `${leaf.key}${leaf.cert}`, `${leaf.cert}${leaf.key}`);
+    add('keypair only keys', 'crypto.x509.parse_keypair', leaf.key, leaf.key);
     add('keypair no key', 'crypto.x509.parse_keypair', leaf.cert, leaf.cert);
 
     const pkcs1 = execFileSync('openssl', ['rsa', '-in', inter.keyFile, '-traditional'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const sec1 = execFileSync('openssl', ['ec', '-in', leaf.keyFile], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    add('keypair pkcs1', 'crypto.x509.parse_keypair', inter.cert, execFileSync('openssl', ['rsa', '-in', inter.keyFile, '-traditional'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+    add('keypair sec1', 'crypto.x509.parse_keypair', leaf.cert, execFileSync('openssl', ['ec', '-in', leaf.keyFile], { stdio: ['ignore', 'pipe', 'ignore'] }).toString());
     const keySets: [string, string][] = [
       ['pkcs8 rsa', inter.key], ['pkcs1 rsa', pkcs1], ['pkcs8 ec', leaf.key], ['sec1 ec', sec1], ['ed25519', clientOnly.key],
       ['all', `${pkcs1}${sec1}${clientOnly.key}${root.cert}`], ['b64', Buffer.from(pkcs1).toString('base64')], ['empty', ''],
