@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'vitest';
 import type { BuiltinCase } from '../support/builtin-oracle.js';
+import { pickOne, seededRandom } from '../support/seeded-random.js';
 import { expectSameAsOpaNormalised, sortedArray } from '../support/builtin-oracle-normalised.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -60,6 +61,39 @@ function cases(): BuiltinCase[] {
   out.push({ builtin: 'net.cidr_contains_matches', args: [[['10.0.0.0/8', 'tag']], [[]]] });
   out.push({ builtin: 'net.cidr_contains_matches', args: [[[]], ['10.0.0.1']] });
   out.push({ builtin: 'net.cidr_contains_matches', args: [[1], ['10.0.0.1']] });
+  out.push(...randomCases());
+  return out;
+}
+
+/**
+ * 400 seeded random merges and containment checks over small address spaces, so that ranges
+ * overlap, nest and touch: IPv4 (some written as bare addresses with classful masks), IPv6, and
+ * IPv4-mapped IPv6 in the containment checks (merging overlapping IPv4-mapped networks makes
+ * opa eval panic; gatehouse answers undefined, see the unit test).
+ */
+function randomCases(): BuiltinCase[] {
+  const rand = seededRandom(0x6e6574);
+  const int = (n: number) => Math.floor(rand() * n);
+  const v4 = (mapped = false) => {
+    const ip = `10.0.${int(4)}.${int(256)}`;
+    const r = rand();
+    if (r < 0.15) return ip;
+    if (mapped && r < 0.25) return `::ffff:${ip}/${96 + 16 + int(17)}`;
+    return `${ip}/${22 + int(11)}`;
+  };
+  const v4mapped = () => v4(true);
+  const v6 = () => `2001:db8::${int(4).toString(16)}:${int(65536).toString(16)}/${110 + int(19)}`;
+  const out: BuiltinCase[] = [];
+  for (let i = 0; i < 300; i++) {
+    const make = pickOne(rand, [() => v4(), () => v4(), v6]);
+    const list = Array.from({ length: 2 + int(7) }, () => (rand() < 0.2 ? pickOne(rand, [() => v4(), v6])() : make()));
+    out.push({ builtin: 'net.cidr_merge', args: [list] });
+  }
+  for (let i = 0; i < 100; i++) {
+    const nets = Array.from({ length: 3 }, () => pickOne(rand, [v4mapped, v6])()).filter((n) => n.includes('/'));
+    const probes = Array.from({ length: 4 }, () => pickOne(rand, [v4mapped, v6])());
+    out.push({ builtin: 'net.cidr_contains_matches', args: [nets, probes] });
+  }
   return out;
 }
 

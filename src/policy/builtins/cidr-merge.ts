@@ -35,7 +35,10 @@ interface Range {
 
 /** GetAddressRange */
 function addressRange(n: IPNet): [IP, IP] {
-  let first: Uint8Array = ipMask(n.ip, n.mask) ?? new Uint8Array(0);
+  const masked = ipMask(n.ip, n.mask);
+  // Go indexes into the nil slice and panics (merged IPv4-mapped IPv6 networks get here); an error here
+  if (!masked && n.mask.length > 0) throw new Error('net.cidr_merge: address and mask of different lengths');
+  let first: Uint8Array = masked ?? new Uint8Array(0);
   let last: Uint8Array = Uint8Array.from(first);
   if (to4(first)) {
     first = concat(V4_MAPPED_PREFIX, first);

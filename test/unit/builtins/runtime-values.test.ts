@@ -122,3 +122,10 @@ describe('yaml.unmarshal', () => {
     expect((call('yaml.unmarshal', testContext(), lines.slice(0, 4).join('\n')) as Record<string, RegoValue[]>).d!.length).toBe(10);
   });
 });
+
+describe('net.cidr_merge', () => {
+  it('is an error where OPA panics: merging IPv4-mapped IPv6 networks', () => {
+    expect(() => call('net.cidr_merge', testContext(), ['::ffff:10.0.0.0/120', '::ffff:10.0.0.128/121'])).toThrow('different lengths');
+    expect(call('net.cidr_merge', testContext(), ['::ffff:10.0.0.0/120'])).toEqual(new Set(['10.0.0.0/24']));
+  });
+});
