@@ -17,6 +17,7 @@ import { MAIN, Parser, type Node, type Pipe, type Arg } from './go-template-pars
 import { scan } from './go-template-lex.js';
 import { fail, FUNCS, fromRego, isTrue, LAZY, sortedKeys, sprintValue, TemplateError, typeOf, GoInt, type TValue } from './go-template-values.js';
 import { BuiltinError, type RegoValue } from './types.js';
+import { BoundedMemo } from './bounded-memo.js';
 
 /** How deep {{template}} calls may nest (Go allows 100000; a JavaScript stack does not). */
 const MAX_TEMPLATE_DEPTH = 1000;
@@ -215,20 +216,17 @@ function fields(receiver: TValue, names: readonly string[]): TValue {
   return v;
 }
 
-const MEMO_LIMIT = 128;
-const memo = new Map<string, { main: Node[]; templates: ReadonlyMap<string, Node[]> }>();
+/** Parsed templates, bounded by count and by total template length. */
+const memo = new BoundedMemo<{ main: Node[]; templates: ReadonlyMap<string, Node[]> }>(128, 1 << 20);
 
 /** strings.render_template. @throws BuiltinError for what Go reports as an error or gatehouse does not support. */
 export function renderTemplate(builtin: string, template: string, vars: RegoValue): string {
   try {
-    let parsed = memo.get(template);
-    if (!parsed) {
+    const parsed = memo.get(template, () => {
       const parser = new Parser(scan(template));
       const main = parser.parse();
-      parsed = { main, templates: parser.defines };
-      if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
-      memo.set(template, parsed);
-    }
+      return { main, templates: parser.defines };
+    });
     const data = fromRego(vars);
     const exec = new Exec(data, parsed.templates);
     exec.walk(parsed.templates.get(MAIN) ?? parsed.main, data);

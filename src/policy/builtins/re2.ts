@@ -7,6 +7,7 @@
  */
 import { RE2JS } from 're2js';
 import { BuiltinError } from './types.js';
+import { BoundedMemo } from './bounded-memo.js';
 
 type Engine = ReturnType<RE2JS['re2']>;
 
@@ -17,17 +18,18 @@ export interface GoRegexp {
   readonly subexpNames: readonly string[];
 }
 
-/** How many compiled patterns are kept (OPA keeps 100); oldest evicted first. */
-const MEMO_LIMIT = 256;
-const memo = new Map<string, GoRegexp>();
+/** Compiled patterns (OPA keeps 100), bounded by count and by total pattern length. */
+const memo = new BoundedMemo<GoRegexp>(256, 1 << 20);
 
 /**
  * Compile `pattern` with Go's `regexp.Compile` syntax (syntax.Perl), memoised.
  * @throws BuiltinError with Go's "error parsing regexp: ..." text when the pattern is invalid.
  */
 export function compileGoRegexp(builtin: string, pattern: string): GoRegexp {
-  const hit = memo.get(pattern);
-  if (hit) return hit;
+  return memo.get(pattern, () => compile(builtin, pattern));
+}
+
+function compile(builtin: string, pattern: string): GoRegexp {
   let compiled: RE2JS;
   let renamed = new Map<string, string>();
   try {
@@ -48,10 +50,7 @@ export function compileGoRegexp(builtin: string, pattern: string): GoRegexp {
   }
   const subexpNames = new Array<string>(compiled.groupCount() + 1).fill('');
   for (const [name, index] of Object.entries(compiled.namedGroups())) subexpNames[index] = renamed.get(name) ?? name;
-  const re: GoRegexp = { engine: compiled.re2(), subexpNames };
-  if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
-  memo.set(pattern, re);
-  return re;
+  return { engine: compiled.re2(), subexpNames };
 }
 
 /**
