@@ -220,7 +220,7 @@ function unitsParseBytes(raw: string): RegoValue {
 export const unitsBuiltins: BuiltinFamily = {
   'units.parse': {
     fn: (_ctx, value) => unitsParse(stringArg('units.parse', 1, value)),
-    note: 'A non-integral result is rounded to 10 decimals and returned as a float64, as OPA does; amounts with a decimal exponent beyond ±4096 are an error in gatehouse (OPA computes the megabyte number).',
+    note: 'A non-integral result is rounded to 10 decimals as in OPA, then held as a float64 (OPA keeps every digit, which differs beyond 2^53); amounts with a decimal exponent beyond ±4096 are an error in gatehouse (OPA computes the megabyte number).',
   },
   'units.parse_bytes': {
     fn: (_ctx, value) => unitsParseBytes(stringArg('units.parse_bytes', 1, value)),
