@@ -4,6 +4,7 @@
  * allow is kept at most until the token's `exp`, then the policy decides again (and denies).
  * The wall clock is the test's, shared by the policy (time.now_ns), the pipeline and the cache.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorize, type AuthorizeDeps } from '../../src/authz/authorize.js';
@@ -20,15 +21,47 @@ import { ROOT, opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 
-describe.skipIf(tool.skip)('decision cache and token expiry', () => {
+/** The token checks policies are written with: decode_verify on the clock, with a `time` constraint, or verify + decode + a manual exp check. */
+const SHAPES: Record<string, string | undefined> = {
+  'decode_verify (examples/jwt/v1)': undefined,
+  'decode_verify with a time constraint taken from time.now_ns': `package envoy.authz
+import input.attributes.request.http as http_request
+default allow := false
+allow if {
+	[_, encoded] := split(http_request.headers.authorization, " ")
+	[valid, _, payload] := io.jwt.decode_verify(encoded, {"secret": "secret", "time": time.now_ns()})
+	valid
+	payload.role == "guest"
+}
+`,
+  'verify_hs256 + decode + exp compared by hand': `package envoy.authz
+import input.attributes.request.http as http_request
+default allow := false
+allow if {
+	[_, encoded] := split(http_request.headers.authorization, " ")
+	io.jwt.verify_hs256(encoded, "secret")
+	[_, payload, _] := io.jwt.decode(encoded)
+	payload.exp > time.now_ns() / 1000000000
+	payload.role == "guest"
+}
+`,
+};
+
+describe.skipIf(tool.skip).each(Object.entries(SHAPES))('decision cache and token expiry: %s', (_shape, rego) => {
   const startS = 1_800_000_000;
   let nowMs = startS * 1000;
   let policy: WasmPolicy;
   let deps: AuthorizeDeps;
 
   beforeAll(async () => {
+    let policies = path.join(ROOT, 'examples/jwt/v1');
+    if (rego) {
+      policies = tempDir();
+      mkdirSync(policies, { recursive: true });
+      writeFileSync(path.join(policies, 'policy.rego'), rego);
+    }
     const out = path.join(tempDir(), 'jwt.tar.gz');
-    buildBundle({ opa: tool.opa, policies: path.join(ROOT, 'examples/jwt/v1'), out, entrypoint: 'envoy/authz/allow', log: () => undefined });
+    buildBundle({ opa: tool.opa, policies, out, entrypoint: 'envoy/authz/allow', log: () => undefined });
     policy = await WasmPolicy.load(await readBundle(out, { maxBytes: 1 << 26 }), {
       entrypoint: 'envoy/authz/allow',
       maxMemoryBytes: 1 << 27,

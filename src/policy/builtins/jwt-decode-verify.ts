@@ -90,7 +90,7 @@ function compare(a: number, b: number | bigint): number {
 }
 
 /** Seconds (a token's exp/nbf) as ns, rounded down. */
-function secondsToNs(seconds: number | bigint): bigint | undefined {
+export function secondsToNs(seconds: number | bigint): bigint | undefined {
   if (typeof seconds === 'bigint') return seconds * 1_000_000_000n;
   if (!Number.isFinite(seconds)) return undefined;
   const whole = Math.floor(seconds);
@@ -153,7 +153,9 @@ function checkClaims(ctx: BuiltinContext, constraints: Constraints, header: Rego
       return unverified();
     }
   }
-  if (constraints.clockTime && expiresNs !== undefined) ctx.validUntilNs(expiresNs);
+  // Whatever time the policy checked against (the clock, or a `time` constraint it took from
+  // time.now_ns), a decision reused past exp could outlive the token.
+  if (expiresNs !== undefined) ctx.validUntilNs(expiresNs);
   return [true, header, payload];
 }
 

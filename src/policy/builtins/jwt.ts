@@ -10,7 +10,7 @@ import { goJsonMarshal } from './go-encoding.js';
 import { TOKEN_ALGORITHMS, parseJwkSet, verificationKeys, type VerificationKey } from './jose-keys.js';
 import { type Hash, hmac, jwsSign, macEqual, verifyEcdsaHalves, verifyEd25519, verifyRsa } from './jws.js';
 import { decodePart, decodeSegment, jsonObject, parseHeader, splitToken, tokenHeader } from './jwt-token.js';
-import { decodeVerify } from './jwt-decode-verify.js';
+import { decodeVerify, secondsToNs } from './jwt-decode-verify.js';
 import { BuiltinError, type BuiltinContext, type BuiltinFamily, type HostBuiltin, type RegoValue } from './types.js';
 
 function fail(builtin: string, err: unknown): never {
@@ -19,6 +19,20 @@ function fail(builtin: string, err: unknown): never {
 }
 
 /** io.jwt.decode: [header, payload, signature as hex], no verification. */
+/**
+ * A policy that checks a decoded token's `exp` itself (io.jwt.decode + verify_* + time.now_ns)
+ * must not have its allow reused from the cache past that `exp`: report it as the result's bound.
+ */
+function boundByExpiry(ctx: BuiltinContext, decoded: RegoValue): RegoValue {
+  const payload = Array.isArray(decoded) ? decoded[1] : undefined;
+  if (payload && typeof payload === 'object' && !Array.isArray(payload) && !(payload instanceof Set) && !(payload instanceof Map)) {
+    const exp = Object.hasOwn(payload, 'exp') ? payload.exp : undefined;
+    const ns = typeof exp === 'number' || typeof exp === 'bigint' ? secondsToNs(exp) : undefined;
+    if (ns !== undefined) ctx.validUntilNs(ns);
+  }
+  return decoded;
+}
+
 function decode(builtin: string, jwt: RegoValue | undefined): RegoValue {
   const token = splitToken(builtin, jwt);
   const header = tokenHeader(token);
@@ -125,8 +139,8 @@ const ASYMMETRIC: [string, AsymmetricCheck][] = [
 const NONDETERMINISTIC_SIGNING = 'Signatures with ES*/PS* are randomised, like OPA\'s: compare decoded tokens, not encoded ones.';
 
 export const jwtBuiltins: BuiltinFamily = Object.fromEntries([
-  builtin('io.jwt.decode', (_ctx, jwt) => decode('io.jwt.decode', jwt), {
-    note: 'A non-string `cty` header, which makes OPA panic, is an error (undefined).',
+  builtin('io.jwt.decode', (ctx, jwt) => boundByExpiry(ctx, decode('io.jwt.decode', jwt)), {
+    note: 'A non-string `cty` header, which makes OPA panic, is an error (undefined). A cached decision is never reused past a numeric `exp` claim of a token it decoded.',
   }),
   ...ASYMMETRIC.map(([alg, check]) => builtin(`io.jwt.verify_${alg}`, (_ctx, jwt, key) => verifyAsymmetric(`io.jwt.verify_${alg}`, jwt, key, check))),
   ...(['256', '384', '512'] as const).map((bits) => builtin(`io.jwt.verify_hs${bits}`, (_ctx, jwt, secret) => verifyHmac(`io.jwt.verify_hs${bits}`, `sha${bits}`, jwt, secret))),
