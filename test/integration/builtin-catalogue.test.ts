@@ -72,7 +72,9 @@ describe.skipIf(tool.skip)('builtin catalogue', () => {
   it('treats every builtin OPA marks non-deterministic as such (the decision cache depends on it)', () => {
     const flagged = capabilities.filter((b) => b.nondeterministic).map((b) => b.name);
     expect(flagged.length).toBeGreaterThan(5);
-    expect(flagged.filter((name) => !isNondeterministicBuiltin(name))).toEqual([]);
+    // opa.runtime is a constant in gatehouse (an empty object: no OPA runtime), so caching it is safe.
+    const constantHere = new Set(['opa.runtime']);
+    expect(flagged.filter((name) => !isNondeterministicBuiltin(name) && !constantHere.has(name))).toEqual([]);
     // Results that depend on the clock although OPA does not flag them.
     for (const name of ['crypto.x509.parse_and_verify_certificates', 'crypto.x509.parse_and_verify_certificates_with_options', 'providers.aws.sign_req']) {
       expect(isNondeterministicBuiltin(name), name).toBe(true);
