@@ -76,7 +76,7 @@ describe.skipIf(tool.skip)('builtin catalogue', () => {
     const constantHere = new Set(['opa.runtime']);
     expect(flagged.filter((name) => !isNondeterministicBuiltin(name) && !constantHere.has(name))).toEqual([]);
     // Results that depend on the clock although OPA does not flag them.
-    for (const name of ['crypto.x509.parse_and_verify_certificates', 'crypto.x509.parse_and_verify_certificates_with_options', 'providers.aws.sign_req']) {
+    for (const name of ['crypto.x509.parse_and_verify_certificates', 'crypto.x509.parse_and_verify_certificates_with_options']) {
       expect(isNondeterministicBuiltin(name), name).toBe(true);
     }
   });
