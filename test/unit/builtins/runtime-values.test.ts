@@ -129,3 +129,23 @@ describe('net.cidr_merge', () => {
     expect(call('net.cidr_merge', testContext(), ['::ffff:10.0.0.0/120'])).toEqual(new Set(['10.0.0.0/24']));
   });
 });
+
+describe('json.patch', () => {
+  const doc = (): RegoValue => ({ a: { b: [1, 2, { c: 3 }], s: new Set(['x', 'y']) }, n: null }) as unknown as RegoValue;
+  it('is an error where OPA\'s edit tree panics', () => {
+    const panicking = [
+      [{ op: 'move', path: '/a/b/-', from: '/a/s/x' }, { op: 'remove', path: '/a/s/y' }, { op: 'move', path: ['a', 'b'], from: '/a/s/y' }],
+      [{ op: 'add', path: ['a', 'new'], value: 'y' }, { op: 'move', path: '/a/b/2', from: '/a/b/2/c' }, { op: 'move', path: '/a/b/1', from: '/a/b/1' }],
+      [{ op: 'remove', path: ['a', 's', 'x'] }, { op: 'test', path: ['a', 's', 'x'], value: { k: 'v' } }],
+    ];
+    for (const ops of panicking) expect(() => call('json.patch', testContext(), doc(), ops as unknown as RegoValue)).toThrow();
+    // removing the whole document: undefined
+    expect(call('json.patch', testContext(), doc(), [{ op: 'remove', path: '' }] as unknown as RegoValue)).toBeUndefined();
+  });
+
+  it('edits what was the original element where OPA does (an index not edited before)', () => {
+    const ops = [{ op: 'add', path: '/a/b/0', value: null }, { op: 'replace', path: '/a/b/2/c', value: 'v' }] as unknown as RegoValue;
+    const out = call('json.patch', testContext(), doc(), ops) as { a: { b: RegoValue[] } };
+    expect(out.a.b).toEqual([null, 1, { c: 'v' }, { c: 3 }]);
+  });
+});
