@@ -6,6 +6,7 @@
 import { describe, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
 import { expectSameAsOpa, type BuiltinCase } from '../support/builtin-oracle.js';
+import { pickOne, seededRandom } from '../support/seeded-random.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
@@ -37,8 +38,24 @@ function cases(): BuiltinCase[] {
     out.push({ builtin: 'yaml.unmarshal', args: [d] });
   }
   out.push({ builtin: 'yaml.is_valid', args: [1] });
-  for (const v of VALUES) out.push({ builtin: 'yaml.marshal', args: [v] });
+  for (const v of [...VALUES, ...randomValues()]) out.push({ builtin: 'yaml.marshal', args: [v] });
   return out;
+}
+
+/** Seeded random short strings (YAML indicators, quotes, spaces, digits) and small nested values. */
+function randomValues(): RegoValue[] {
+  const rand = seededRandom(0x79616d6c);
+  const pieces = ['a', 'Z', '1', '0', '.', '-', ':', ' ', '#', "'", '"', '?', '!', '&', '*', '[', ']', '{', '}', ',', '|', '>', '%', '@', '`', 'é', 'yes', 'null', '~', 'e', '+', '_'];
+  const text = () => Array.from({ length: Math.floor(rand() * 9) }, () => pickOne(rand, pieces)).join('');
+  const value = (depth: number): RegoValue => {
+    const r = rand();
+    if (depth > 2 || r < 0.5) return pickOne(rand, [text(), text(), 1, -2.5, true, null, 1e-7]);
+    if (r < 0.75) return Array.from({ length: Math.floor(rand() * 3) }, () => value(depth + 1));
+    const o: Record<string, RegoValue> = {};
+    for (let i = 0; i < Math.floor(rand() * 3); i++) o[text()] = value(depth + 1);
+    return o;
+  };
+  return Array.from({ length: 1000 }, () => value(0));
 }
 
 describe.skipIf(tool.skip)('yaml.* against opa eval', () => {

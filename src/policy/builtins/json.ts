@@ -76,7 +76,7 @@ function marshalWithOptions(value: RegoValue, options: RegoValue | undefined): s
 export const jsonBuiltins: BuiltinFamily = {
   'json.patch': {
     fn: (_ctx, doc, ops) => jsonPatch(doc!, arrayArg('json.patch', 2, ops)),
-    note: 'Numbers in paths are taken by value: a path element written 1.0 indexes like 1 (OPA refuses a non-integer literal).',
+    note: 'Follows OPA\'s edit tree, quirks included: after an insertion into an array, an index not yet edited still reads the original array (add /a/0 then replace /a/2/x edits the original third element). Where OPA panics the call is undefined; a path element written 1.0 indexes like 1.',
   },
   'json.match_schema': {
     fn: (_ctx, doc, schema) => matchSchema(doc, schema),

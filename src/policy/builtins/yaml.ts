@@ -85,7 +85,7 @@ function toNode(doc: Document, value: RegoValue, numbers: NumberSlots): unknown 
     const node = new Scalar(value);
     if (value.includes('\n')) return node;
     if (resolvePlain(value).tag !== 'str' || BASE60_FLOAT.test(value)) node.type = 'QUOTE_DOUBLE';
-    else if (PRINTABLE.test(value) && new Document(value, { version: '1.1' }).toString(STYLE).startsWith('"')) node.type = 'QUOTE_SINGLE';
+    else if (PRINTABLE.test(value) && new Document(value, { version: '1.2' }).toString(STYLE).startsWith('"')) node.type = 'QUOTE_SINGLE';
     return node;
   }
   if (Array.isArray(value) || value instanceof Set) {
@@ -104,7 +104,8 @@ function toNode(doc: Document, value: RegoValue, numbers: NumberSlots): unknown 
 }
 
 export function yamlMarshal(value: RegoValue): string {
-  const doc = new Document(null, { version: '1.1' });
+  // the core schema: what must be quoted is decided by go-yaml's rules above, not YAML 1.1's
+  const doc = new Document(null, { version: '1.2' });
   const numbers = new NumberSlots();
   doc.contents = toNode(doc, value, numbers) as never;
   const text = numbers.fill(doc.toString(STYLE));
