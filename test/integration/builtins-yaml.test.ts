@@ -33,13 +33,30 @@ const VALUES: RegoValue[] = [
 
 function cases(): BuiltinCase[] {
   const out: BuiltinCase[] = [];
-  for (const d of DOCS) {
+  for (const d of [...DOCS, ...randomDocs()]) {
     out.push({ builtin: 'yaml.is_valid', args: [d] });
     out.push({ builtin: 'yaml.unmarshal', args: [d] });
   }
   out.push({ builtin: 'yaml.is_valid', args: [1] });
   for (const v of [...VALUES, ...randomValues()]) out.push({ builtin: 'yaml.marshal', args: [v] });
   return out;
+}
+
+/** Seeded random documents from YAML lines: mappings, sequences, flow collections, anchors, tags, scalars. */
+function randomDocs(): string[] {
+  const rand = seededRandom(0x646f6373);
+  const scalars = ['1', '0x1F', '1.5', 'yes', 'no', '~', 'null', '"q"', "'s'", 'text', '2001-01-01', '1e3', '.inf', '!!str 5', '&a 1', '*a', '[1, 2]', '{k: v}', '', '-1', '0777', '1_0'];
+  const keys = ['a', 'b', '1', 'yes', '~', '"k"', '? x', '<<', '1.5'];
+  const line = (indent: string) => {
+    const r = rand();
+    if (r < 0.45) return `${indent}${pickOne(rand, keys)}: ${pickOne(rand, scalars)}`;
+    if (r < 0.7) return `${indent}- ${pickOne(rand, scalars)}`;
+    if (r < 0.85) return `${indent}${pickOne(rand, keys)}:`;
+    return `${indent}${pickOne(rand, scalars)}`;
+  };
+  return Array.from({ length: 1000 }, () =>
+    Array.from({ length: 1 + Math.floor(rand() * 6) }, () => line(pickOne(rand, ['', '', '  ', '    ']))).join('\n'),
+  );
 }
 
 /** Seeded random short strings (YAML indicators, quotes, spaces, digits) and small nested values. */

@@ -4,7 +4,7 @@
  * (ints, floats, booleans; anything else an error), values that JSON cannot hold (Inf, NaN) an error.
  * The `yaml` package parses with its failsafe schema, so every scalar arrives as text.
  */
-import { isAlias, isMap, isScalar, isSeq, type Node, parseAllDocuments, type Scalar } from 'yaml';
+import { CST, isAlias, isMap, isScalar, isSeq, type Node, Parser, parseAllDocuments, type Scalar } from 'yaml';
 import { newObject } from './args.js';
 import { BuiltinError, type RegoObject, type RegoValue } from './types.js';
 import { goFormatFloat, INT64_MAX, MAP, type Resolved, resolvePlain, TAG, timestampAsText } from './yaml-resolve.js';
@@ -126,7 +126,37 @@ class Decoder {
   }
 }
 
-export function yamlUnmarshal(text: string, builtin = 'yaml.unmarshal'): RegoValue {
+/**
+ * go-yaml stops reading once the first document's root node is complete: whatever follows (a
+ * dedented line, a second root, even broken syntax) is never parsed. The text up to the end of
+ * that node, as the yaml package's CST locates it. A block collection is complete only when the
+ * next content is indented less than it (or a document marker): content at its own column would
+ * continue it, and libyaml reports what does not fit there as an error.
+ */
+function firstRootNode(text: string, builtin: string): string {
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== 'document') continue;
+    if (!token.value) return text;
+    const root = token.value;
+    // (the CST may end with the next line's indentation: leave that to the next line)
+    const end = root.offset + CST.stringify(root).replace(/[ \t]+$/, '').length;
+    if (root.type === 'block-map' || root.type === 'block-seq') {
+      const column = root.offset - (text.lastIndexOf('\n', root.offset - 1) + 1);
+      const next = text
+        .slice(end)
+        .split(/\r?\n/)
+        .find((line) => line.trim() !== '' && !line.trimStart().startsWith('#'));
+      if (next !== undefined && !/^(---|\.\.\.)(\s|$)/.test(next) && next.length - next.trimStart().length >= column) {
+        throw fail(builtin, 'did not find expected content continuing the document\'s root collection');
+      }
+    }
+    return text.slice(0, end);
+  }
+  return text;
+}
+
+export function yamlUnmarshal(source: string, builtin = 'yaml.unmarshal'): RegoValue {
+  const text = firstRootNode(source, builtin);
   const docs = parseAllDocuments(text, { schema: 'failsafe', uniqueKeys: false, strict: false, prettyErrors: false });
   if (!Array.isArray(docs)) return null; // an empty stream
   const first = docs[0];
