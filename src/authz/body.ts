@@ -5,8 +5,8 @@
  */
 import { GatehouseError } from '../errors.js';
 import { bodyKind, screenBody, screenJson, screenMultipartFields, screenQuery, STRICT, type HygieneSettings } from './hygiene/index.js';
-import { checkJsonDepth } from './json-depth.js';
-import { mediaTypeParam, parseMultipart } from './multipart.js';
+import { parseJson } from './json-depth.js';
+import { multipartBoundary, parseMultipart } from './multipart.js';
 import { parseQueryString } from './path.js';
 import type { Json } from './proto-json.js';
 
@@ -52,27 +52,23 @@ export function parseBody(
   const kind = bodyKind(contentType, settings);
   if (kind === undefined) return NO_BODY;
   if (isTruncated(headers, byteLength)) return { parsedBody: null, truncatedBody: true };
-  screenBody(kind, text, raw, kind === 'multipart' ? mediaTypeParam(contentType, 'boundary') : undefined, settings);
+  const boundary = kind === 'multipart' ? multipartBoundary(contentType) : undefined;
+  screenBody(kind, text, raw, boundary, settings);
 
   const maxDepth = settings.limits.max_json_depth;
   switch (kind) {
-    case 'json':
-      checkJsonDepth(text, 'request body', maxDepth);
-      let parsed: Json;
-      try {
-        parsed = JSON.parse(text) as Json;
-      } catch (error) {
-        throw new GatehouseError('input_parse_error', `request body is not valid JSON: ${(error as Error).message}`);
-      }
-      screenJson(text, 'json body', settings);
+    case 'json': {
+      const parsed = parseJson(text, 'request body', maxDepth);
+      screenJson(text, 'json body', settings, parsed);
       return { parsedBody: parsed, truncatedBody: false };
+    }
     case 'form': {
       const form = parseQueryString(text, 'body');
       screenQuery(text, form, settings, 'form body');
       return { parsedBody: form, truncatedBody: false };
     }
     case 'multipart': {
-      const fields = parseMultipart(text, contentType, settings);
+      const fields = parseMultipart(text, boundary, settings);
       screenMultipartFields(fields, settings);
       return { parsedBody: fields, truncatedBody: false };
     }

@@ -2,14 +2,20 @@
  * A small, strict `multipart/form-data` parser (RFC 7578) for `parsed_body`. Only what a policy
  * needs: each part's form name and its value (parsed as JSON when the part says
  * `application/json`). Anything malformed is an error, which the caller turns into a deny.
+ *
+ * Header parameters (the boundary, a part's Content-Disposition) are read as Go's
+ * mime.ParseMediaType reads them, which is what opa-envoy-plugin does: quoted strings respected,
+ * a repeated parameter makes the header invalid, RFC 2231 `name*` overrides `name`. In compatible
+ * mode a part whose disposition is invalid or not form-data is skipped and the first of a
+ * repeated part header counts (Go's textproto); strict refuses all of those
+ * (rule ambiguous_multipart_part), since backends (Werkzeug, busboy) resolve them differently.
  */
 import { GatehouseError } from '../errors.js';
-import { checkJsonDepth } from './json-depth.js';
+import { parseJson } from './json-depth.js';
 import { partIsJson, screenJson, screenPart, type HygieneSettings } from './hygiene/index.js';
 import type { Json } from './proto-json.js';
 
-export function parseMultipart(body: string, contentType: string, settings: HygieneSettings): Record<string, Json[]> | null {
-  const boundary = mediaTypeParam(contentType, 'boundary');
+export function parseMultipart(body: string, boundary: string | undefined, settings: HygieneSettings): Record<string, Json[]> | null {
   if (boundary === undefined) return null; // opa-envoy-plugin: no boundary, no parsed body
   if (boundary === '' || boundary.length > 70) {
     throw new GatehouseError('input_parse_error', 'multipart body has an invalid boundary');
@@ -29,21 +35,19 @@ export function parseMultipart(body: string, contentType: string, settings: Hygi
     if (!chunk.startsWith('\r\n')) throw malformed('delimiter not followed by CRLF');
     const headerEnd = chunk.indexOf('\r\n\r\n');
     if (headerEnd === -1) throw malformed('part without a header block');
-    const headers = parsePartHeaders(chunk.slice(2, headerEnd));
+    const { headers, repeated } = parsePartHeaders(chunk.slice(2, headerEnd));
     if (!chunk.endsWith('\r\n')) throw malformed('part not terminated by CRLF');
     const content = chunk.slice(headerEnd + 4, chunk.length - 2);
-    const name = mediaTypeParam(headers['content-disposition'] ?? '', 'name');
+    const disposition = headers['content-disposition'];
+    const parsed = disposition === undefined ? undefined : parseParameters(disposition);
+    screenPart(headers, repeated, disposition, parsed, settings);
+    const name = parsed?.error === undefined && parsed?.type === 'form-data' ? parsed.params.get('name') : undefined;
     if (!name) continue;
-    screenPart(name, headers, settings);
     let value: Json = content;
     if (partIsJson(headers['content-type'] ?? '', settings)) {
-      checkJsonDepth(content, `multipart part "${name}"`, settings.limits.max_json_depth);
-      try {
-        value = JSON.parse(content) as Json;
-      } catch {
-        throw malformed(`part "${name}" is not valid JSON`);
-      }
-      screenJson(content, `multipart part ${JSON.stringify(name)}`, settings);
+      const what = `multipart part ${JSON.stringify(name)}`;
+      value = parseJson(content, what, settings.limits.max_json_depth);
+      screenJson(content, what, settings);
     }
     (values[name] ??= []).push(value);
   }
@@ -51,26 +55,136 @@ export function parseMultipart(body: string, contentType: string, settings: Hygi
   return values;
 }
 
-function parsePartHeaders(block: string): Record<string, string> {
+/** The part's headers, the first of each name (Go's textproto.MIMEHeader.Get), and the first name repeated. */
+function parsePartHeaders(block: string): { headers: Record<string, string>; repeated?: string } {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  if (block === '') return headers;
+  let repeated: string | undefined;
+  if (block === '') return { headers };
   for (const line of block.split('\r\n')) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw malformed('part header without a name');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (name in headers) repeated ??= name;
+    else headers[name] = line.slice(colon + 1).trim();
   }
-  return headers;
+  return repeated === undefined ? { headers } : { headers, repeated };
 }
 
-/** A parameter of a media type or Content-Disposition header, unquoted; undefined when absent. */
-export function mediaTypeParam(header: string, param: string): string | undefined {
-  for (const part of header.split(';').slice(1)) {
-    const eq = part.indexOf('=');
-    if (eq === -1 || part.slice(0, eq).trim().toLowerCase() !== param) continue;
-    const raw = part.slice(eq + 1).trim();
-    return raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+/** The boundary of a multipart content-type; undefined when it has none. */
+export function multipartBoundary(contentType: string): string | undefined {
+  const parsed = parseParameters(contentType);
+  if (parsed.error !== undefined) throw new GatehouseError('input_parse_error', `multipart content-type ${parsed.error}`);
+  return parsed.params.get('boundary');
+}
+
+export interface Parameters {
+  /** Lower case: "form-data", "multipart/form-data". */
+  type: string;
+  /** Lower-case names → values unquoted; RFC 2231 `name*` decoded into `name`. */
+  params: Map<string, string>;
+  /** Names as written that carry a "*" (RFC 2231 extended or continued values). */
+  extended: string[];
+  /** Why the header is not valid, as Go's mime.ParseMediaType would refuse it. */
+  error?: string;
+}
+
+// Go's mime package: a token is printable ASCII without these (RFC 2045 tspecials).
+const TSPECIALS = '()<>@,;:\\"/[]?=';
+const isTokenChar = (c: string): boolean => c > ' ' && c < '\x7f' && !TSPECIALS.includes(c);
+
+/** `type[/subtype] *(";" name "=" (token | quoted-string))`, read as Go's mime.ParseMediaType. */
+export function parseParameters(header: string): Parameters {
+  let at = 0;
+  const token = (): string => {
+    const start = at;
+    while (at < header.length && isTokenChar(header[at]!)) at++;
+    return header.slice(start, at);
+  };
+  const space = (): void => {
+    while (at < header.length && /\s/.test(header[at]!)) at++;
+  };
+  const result: Parameters = { type: '', params: new Map(), extended: [] };
+  const fail = (why: string): Parameters => ({ ...result, params: new Map(), error: why });
+  space();
+  let type = token();
+  if (header[at] === '/') {
+    at++;
+    const subtype = token();
+    if (subtype === '') return fail('has no valid media type');
+    type += `/${subtype}`;
   }
-  return undefined;
+  if (type === '') return fail('has no valid type');
+  result.type = type.toLowerCase();
+  const pieces = new Map<string, string>();
+  for (;;) {
+    space();
+    if (at >= header.length) break;
+    if (header[at] !== ';') return fail('has an invalid parameter');
+    at++;
+    space();
+    if (at >= header.length) break; // a trailing ";" is allowed
+    const name = token().toLowerCase();
+    space();
+    if (name === '' || header[at] !== '=') return fail('has an invalid parameter');
+    at++;
+    space();
+    const value = header[at] === '"' ? quoted() : token();
+    if (value === undefined || (value === '' && header[at - 1] !== '"')) return fail('has an invalid parameter value');
+    const map = name.includes('*') ? pieces : result.params;
+    if (map.has(name)) return fail(`repeats the parameter ${JSON.stringify(name)}`);
+    map.set(name, value);
+    if (name.includes('*')) result.extended.push(name);
+  }
+  const bases = new Set([...pieces.keys()].map((name) => name.slice(0, name.indexOf('*'))));
+  for (const base of bases) {
+    const value = joinExtended(base, pieces);
+    if (value !== undefined) result.params.set(base, value);
+  }
+  return result;
+
+  /** A quoted string; Go unescapes a backslash only before a tspecial. Undefined when unterminated. */
+  function quoted(): string | undefined {
+    let out = '';
+    for (at++; at < header.length; at++) {
+      const c = header[at]!;
+      if (c === '"') {
+        at++;
+        return out;
+      }
+      if (c === '\r' || c === '\n') return undefined;
+      if (c === '\\' && at + 1 < header.length && TSPECIALS.includes(header[at + 1]!)) at++;
+      out += header[at];
+    }
+    return undefined;
+  }
+}
+
+/** RFC 2231 as Go reads it: `base*` (charset'lang'%XX), else `base*0`, `base*1*`... concatenated. */
+function joinExtended(base: string, pieces: Map<string, string>): string | undefined {
+  const single = pieces.get(`${base}*`);
+  if (single !== undefined) return decode2231(single);
+  let out: string | undefined;
+  for (let n = 0; ; n++) {
+    const plain = pieces.get(`${base}*${n}`);
+    if (plain !== undefined) {
+      out = (out ?? '') + plain;
+      continue;
+    }
+    const encoded = pieces.get(`${base}*${n}*`);
+    if (encoded === undefined) return out;
+    out = (out ?? '') + ((n === 0 ? decode2231(encoded) : percentDecode(encoded)) ?? '');
+  }
+}
+
+function decode2231(value: string): string | undefined {
+  const [charset, , encoded] = value.split("'", 3);
+  if (encoded === undefined || !['us-ascii', 'utf-8'].includes((charset ?? '').toLowerCase())) return undefined;
+  return percentDecode(encoded);
+}
+
+function percentDecode(text: string): string | undefined {
+  if (/%(?![0-9a-fA-F]{2})/.test(text)) return undefined;
+  return Buffer.from(text.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
 }
 
 function malformed(why: string): GatehouseError {

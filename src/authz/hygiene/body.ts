@@ -1,6 +1,6 @@
 /**
  * Hygiene of a body gatehouse is about to parse: the limits (counted on the raw text before any
- * parsing), UTF-8, NUL, and a `_method` form field.
+ * parsing), UTF-8, NUL, and a `_method` field.
  */
 import { isUtf8 } from 'node:buffer';
 import { duplicateJsonKey } from './json-keys.js';
@@ -53,12 +53,51 @@ function hasJsonNul(text: string): boolean {
 }
 
 const PLAIN_TRANSFER_ENCODINGS = /^\s*(7bit|8bit|binary)\s*$/i;
+const BRACKET = /[[\]]/;
 
-/** A multipart part's headers: a transfer encoding some parsers apply (RFC 7578 deprecates it) and others ignore. */
-export function screenPart(name: string, headers: Record<string, string>, settings: HygieneSettings): void {
+/** A part's Content-Disposition as multipart.ts parsed it (Go's mime.ParseMediaType semantics). */
+export interface PartDisposition {
+  readonly type: string;
+  readonly params: ReadonlyMap<string, string>;
+  /** Parameter names with "*" (RFC 2231). */
+  readonly extended: readonly string[];
+  /** Why the header is not valid; params are empty then. */
+  readonly error?: string;
+}
+
+/**
+ * A multipart part's headers. `repeated` is a header name the part has twice, `disposition` the
+ * raw Content-Disposition and `parsed` its parse. Parsers disagree on repeated headers and
+ * parameters, RFC 2231 `name*`, escapes and ";" inside quoted values (Werkzeug reads
+ * `name="safe"; name="role"` as "role"), and a transfer encoding some apply (RFC 7578 deprecates
+ * it) and others ignore.
+ */
+export function screenPart(headers: Record<string, string>, repeated: string | undefined, disposition: string | undefined, parsed: PartDisposition | undefined, settings: HygieneSettings): void {
+  const on = settings.on;
+  if (on.size === 0) return;
+  const name = parsed?.params.get('name');
+  const part = name === undefined ? 'multipart part' : `multipart part ${quote(name)}`;
+  if (on.has('ambiguous_multipart_part')) {
+    const refuse = (why: string): never => {
+      throw new HygieneRefusal('ambiguous_multipart_part', part, why);
+    };
+    if (repeated !== undefined) refuse(`has the header ${quote(repeated)} twice; parsers keep the first or the last`);
+    if (disposition !== undefined && parsed !== undefined) {
+      if (parsed.error !== undefined) refuse(`has a content-disposition that ${parsed.error}: ${quote(disposition)}`);
+      if (parsed.type !== 'form-data') refuse(`has a ${quote(parsed.type)} disposition, not form-data`);
+      if (parsed.extended.length > 0) refuse(`has the RFC 2231 parameter ${quote(parsed.extended[0]!)}, which parsers decode differently or ignore`);
+      if (disposition.includes('\\')) refuse('has a backslash in its content-disposition, which parsers unescape differently');
+      for (const [key, value] of parsed.params) {
+        if (value.includes(';')) refuse(`has a ";" inside the ${quote(key)} parameter, where parsers that split on ";" find another parameter`);
+      }
+    }
+  }
   const encoding = headers['content-transfer-encoding'];
-  if (encoding !== undefined && settings.on.has('ambiguous_content_type') && !PLAIN_TRANSFER_ENCODINGS.test(encoding)) {
-    throw new HygieneRefusal('ambiguous_content_type', `multipart part ${quote(name)}`, `has content-transfer-encoding ${quote(encoding)}, which some parsers decode and others do not`);
+  if (encoding !== undefined && on.has('ambiguous_content_type') && !PLAIN_TRANSFER_ENCODINGS.test(encoding)) {
+    throw new HygieneRefusal('ambiguous_content_type', part, `has content-transfer-encoding ${quote(encoding)}, which some parsers decode and others do not`);
+  }
+  if (name !== undefined && on.has('bracketed_parameter_name') && BRACKET.test(name)) {
+    throw new HygieneRefusal('bracketed_parameter_name', part, 'has "[" or "]" in its name, which PHP, Rails and qs turn into a nested or array field');
   }
 }
 
@@ -69,9 +108,30 @@ export function screenMultipartFields(fields: Record<string, unknown> | null, se
   }
 }
 
-/** After JSON.parse accepted `text` (a body or a part): a key twice in one object. */
-export function screenJson(text: string, part: string, settings: HygieneSettings): void {
-  if (!settings.on.has('json_duplicate_key')) return;
-  const key = duplicateJsonKey(text);
-  if (key !== undefined) throw new HygieneRefusal('json_duplicate_key', part, `has the key ${quote(key)} twice in one object`);
+/**
+ * After JSON.parse accepted `text` (a body or a part): a key twice in one object (compared as
+ * Go's encoding/json compares them), and in `body` (the parsed body; undefined for a multipart
+ * part) a top-level `_method` key: Laravel reads a JSON body as form input, so it overrides the
+ * method like a form field.
+ */
+export function screenJson(text: string, part: string, settings: HygieneSettings, body?: unknown): void {
+  const on = settings.on;
+  if (on.size === 0) return;
+  if (on.has('json_duplicate_key')) {
+    const duplicate = duplicateJsonKey(text);
+    if (duplicate !== undefined) {
+      const why = duplicate.key === duplicate.first
+        ? `has the key ${quote(duplicate.key)} twice in one object`
+        : `has the keys ${quote(duplicate.first)} and ${quote(duplicate.key)} in one object, one key to case-insensitive parsers (Go's encoding/json)`;
+      throw new HygieneRefusal('json_duplicate_key', part, why);
+    }
+  }
+  // One scan for the clean case; the keys are looked at only when the text mentions _method.
+  if (on.has('method_override') && body !== null && typeof body === 'object' && !Array.isArray(body) && METHOD_KEY.test(text)) {
+    for (const key of Object.keys(body)) {
+      if (key.length === 7 && key.toLowerCase() === '_method') throw new HygieneRefusal('method_override', `${part} key ${quote(key)}`, 'overrides the method');
+    }
+  }
 }
+
+const METHOD_KEY = /_method/i;

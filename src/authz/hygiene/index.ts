@@ -6,7 +6,7 @@
  */
 export { screenRequestLine, type RequestLine } from './request.js';
 export { screenPath, screenQuery } from './target.js';
-export { screenBody, screenJson, screenMultipartFields, screenPart } from './body.js';
+export { screenBody, screenJson, screenMultipartFields, screenPart, type PartDisposition } from './body.js';
 export { bodyKind, partIsJson, isJsonMediaType, type BodyKind } from './media-type.js';
 export { HygieneRefusal } from './refusal.js';
 export { HYGIENE_RULES, HYGIENE_RULE_IDS, SWITCHABLE_RULE_IDS, type HygieneRuleId, type LimitKey } from './rules.js';

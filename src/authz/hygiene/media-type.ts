@@ -11,17 +11,27 @@ import type { HygieneSettings } from './settings.js';
 
 export type BodyKind = 'json' | 'form' | 'multipart';
 
-/** The JSON family: application/json, text/json, application/x-json, text/x-json and any type with a +json suffix. */
+/**
+ * Framed +json types: a stream of length-prefixed messages (gRPC, gRPC-Web, Connect streaming),
+ * not one JSON document. https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md,
+ * https://connectrpc.com/docs/protocol/#streaming-request
+ */
+const FRAMED_JSON = new Set(['application/grpc+json', 'application/grpc-web+json', 'application/connect+json']);
+
+/** The JSON family: application/json, text/json, application/x-json, text/x-json and any type with a +json suffix but the framed ones. */
 export function isJsonMediaType(type: string): boolean {
-  return type === 'application/json' || type === 'text/json' || type === 'application/x-json' || type === 'text/x-json' || type.endsWith('+json');
+  return type === 'application/json' || type === 'text/json' || type === 'application/x-json' || type === 'text/x-json' || (type.endsWith('+json') && !FRAMED_JSON.has(type));
 }
 
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
-const ALLOWED_PARAMETERS: Record<BodyKind, ReadonlySet<string>> = {
-  json: new Set(['charset', 'ext', 'profile']), // ext, profile: JSON:API (application/vnd.api+json)
-  form: new Set(['charset']),
-  multipart: new Set(['boundary', 'charset']),
+/** Parameters whose values may hold "/": URIs (JSON:API's ext and profile), a multipart boundary. */
+const SLASH_PARAMETERS: Record<BodyKind, ReadonlySet<string>> = {
+  json: new Set(['ext', 'profile']),
+  form: new Set(),
+  multipart: new Set(['boundary']),
 };
+/** The media types gatehouse parses, as a substring matcher (opa-envoy-plugin, many backends) finds them. */
+const PARSED_TYPES = /application\/json|application\/x-www-form-urlencoded|multipart\/form-data/i;
 
 export function bodyKind(contentType: string, settings: HygieneSettings): BodyKind | undefined {
   if (!settings.strictParsing) return substringKind(contentType.toLowerCase());
@@ -64,8 +74,12 @@ function checkParameters(header: string, kind: BodyKind, parameters: Record<stri
   const refuse = (why: string): never => {
     throw new HygieneRefusal('ambiguous_content_type', 'header "content-type"', `${quote(header)} ${why}`);
   };
+  // Ordinary parameters (odata.metadata=minimal, compatible-with=8, version=2) are fine; a value
+  // that names a media type is what a substring matcher reads as the type.
   for (const name of names) {
-    if (!ALLOWED_PARAMETERS[kind].has(name)) refuse(`has parameter "${name}", which parsers treat differently`);
+    const value = parameters[name]!;
+    if (!value.includes('/')) continue;
+    if (!SLASH_PARAMETERS[kind].has(name) || PARSED_TYPES.test(value)) refuse(`has parameter "${name}" naming a media type, which substring matchers read as the type`);
   }
   const charset = parameters.charset;
   if (charset !== undefined && !UTF8_CHARSETS.has(charset.toLowerCase())) refuse(`declares charset ${quote(charset)}; only UTF-8 bodies are parsed`);

@@ -65,6 +65,10 @@ export const HYGIENE_RULES = {
     'a path segment that ends in "." or whitespace, or starts with whitespace (raw or encoded)',
     '/admin. and /admin%20 are /admin to servers and file systems that trim them (IIS, Windows, some routers)',
   ),
+  empty_path_segment: rule(
+    'an empty path segment ("//") anywhere but at the end (a trailing "/" is fine)',
+    '/api//admin is /api/admin to Tomcat, Spring and nginx (merge_slashes), while the policy sees ["api", "", "admin"]',
+  ),
   unicode_lookalike: rule(
     'a path segment that Unicode NFKC normalisation changes (fullwidth "/", "．", ligatures) or that holds an invisible default-ignorable character',
     '/public%EF%BC%8F..%EF%BC%8Fadmin is /public/../admin to backends that normalise Unicode',
@@ -77,12 +81,16 @@ export const HYGIENE_RULES = {
     'a raw ";" in the query string or a form body',
     '?role=user;role=admin has a second role=admin for backends that split on ";"',
   ),
+  bracketed_parameter_name: rule(
+    'a "[" or "]" in a query key, form field name or multipart field name, raw or percent-encoded',
+    '?role[]=admin and ?role%5B0%5D=admin are role=admin to PHP, Rails and qs (Express), while the policy sees the key "role[]"',
+  ),
   underscore_header: rule(
     'a header name with "_" (in headers or header_map)',
     'x_role: admin is x-role: admin to nginx, CGI/WSGI/PHP and others that fold "_" and "-"',
   ),
   method_override: rule(
-    'x-http-method-override, x-http-method or x-method-override headers, or a _method query parameter, form field or multipart field',
+    'x-http-method-override, x-http-method or x-method-override headers, or a _method query parameter, form field, multipart field or top-level JSON body key',
     'POST /public with x-http-method-override: DELETE is a DELETE to frameworks that honour the override',
   ),
   url_override: rule(
@@ -94,12 +102,16 @@ export const HYGIENE_RULES = {
     'ADMIN.example.com, admin.example.com. and admin.example.com:443 are admin.example.com to every backend',
   ),
   json_duplicate_key: rule(
-    'a JSON body or JSON multipart part with the same key twice in one object',
-    '{"role":"admin","role":"user"} is "user" to the policy (the last wins) and "admin" to parsers that keep the first',
+    'a JSON body or JSON multipart part with the same key twice in one object, keys compared as Go\'s encoding/json does (case-insensitively, with Unicode simple case folding)',
+    '{"role":"admin","role":"user"} is "user" to the policy (the last wins) and "admin" to parsers that keep the first; {"amount":50,"Amount":100000} is 100000 to a Go backend',
   ),
   ambiguous_content_type: rule(
-    'a content-type that is not exactly one valid media type, has a parameter other than charset (boundary for multipart, ext/profile for JSON), a duplicate parameter, or a charset other than UTF-8 on a parsed body; a multipart part with a content-transfer-encoding',
+    'a content-type that is not exactly one valid media type, has a parameter whose value holds a "/" (URIs in JSON ext/profile and a multipart boundary excepted, unless they name a parsed media type), a duplicate parameter, or a charset other than UTF-8 on a parsed body; a multipart part with a content-transfer-encoding',
     'content-type: application/x-www-form-urlencoded; x=application/json was parsed as JSON by the policy and as a form by the backend; a UTF-16 charset is read differently',
+  ),
+  ambiguous_multipart_part: rule(
+    'a multipart part with a header twice, a content-disposition that is invalid, not form-data, repeats a parameter, has an RFC 2231 name* or filename*, a backslash, or a ";" inside a quoted value',
+    'name="safe"; name="role", two content-disposition lines, name*=UTF-8\'\'role: "role" to Werkzeug, "safe" or no field to other parsers',
   ),
   path_too_long: limit(414, 'max_path_bytes', 'a request target (path and query) longer than max_path_bytes', 'a 64 KiB path costs parsing time before any decision'),
   too_many_path_segments: limit(414, 'max_path_segments', 'more path segments than max_path_segments', '10,000 segments cost parsing and policy time'),

@@ -14,12 +14,21 @@ const SUSPECT_SEGMENT = /[/\\;?#%.\s\u0000-\u001f\u007f-\u009f\u00a0-\uffff]/;
 const DELIMITER = /[/\\?#]/;
 const ESCAPE = /%[0-9a-fA-F]{2}/;
 const EDGE_SPACE = /^\s|[.\s]$/;
+const BRACKET = /[[\]]/;
 
 export function screenPath(segments: readonly string[], settings: HygieneSettings): void {
   const on = settings.on;
   if (on.size === 0) return;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
+    if (segment === '') {
+      // "/api//admin" is /api/admin to Tomcat, Spring, nginx (merge_slashes) and Envoy with
+      // merge_slashes; a trailing "/" (the last segment empty) is an ordinary directory URL.
+      if (i < segments.length - 1 && on.has('empty_path_segment')) {
+        throw new HygieneRefusal('empty_path_segment', `path segment ${i + 1}`, 'is empty ("//"), which servers that merge slashes drop');
+      }
+      continue;
+    }
     if (!SUSPECT_SEGMENT.test(segment)) continue;
     const part = `path segment ${i + 1}`;
     const refuse = (rule: HygieneRuleId, why: string): void => {
@@ -49,6 +58,9 @@ export function screenQuery(rawQuery: string, query: Record<string, string[]>, s
   for (const key in query) {
     if (key.length === 7 && on.has('method_override') && key.toLowerCase() === '_method') {
       throw new HygieneRefusal('method_override', `${what} parameter "_method"`, `overrides the method with ${quote(query[key]!.join(','))}`);
+    }
+    if (on.has('bracketed_parameter_name') && BRACKET.test(key)) {
+      throw new HygieneRefusal('bracketed_parameter_name', `${what} key ${quote(key)}`, 'has "[" or "]", which PHP, Rails and qs turn into a nested or array parameter');
     }
     checkText(key, `${what} key ${quote(key)}`, control, settings, what === 'query');
     for (const value of query[key]!) checkText(value, `${what} parameter ${quote(key)}`, control, settings, what === 'query');
