@@ -61,6 +61,17 @@ function cases(): BuiltinCase[] {
     { format: 'no-such-format' }, { pattern: '(?=a)' }, { pattern: '\\p{Greek}' }, { type: 'object', properties: { a: { $ref: '#' } } }, { exclusiveMinimum: true }, { minLength: 2.0 }, { definitions: 5 },
   ];
   for (const bad of schemas) out.push({ builtin: 'json.verify_schema', args: [bad as RegoValue] });
+  const formats = ['email', 'idn-email', 'hostname', 'idn-hostname', 'ipv4', 'ipv6', 'uri', 'uri-reference', 'iri', 'iri-reference', 'uri-template', 'uuid',
+    'date-time', 'date', 'time', 'regex', 'json-pointer', 'relative-json-pointer', 'duration'];
+  const samples = ['', 'a@b.co', 'not an email', 'example.com', '-bad-.com', 'exa_mple.com', '1.2.3.4', '256.1.1.1', '01.2.3.4', '::1', '1::2::3', 'fe80::1%eth0',
+    'http://example.com/a?b#c', 'mailto:x@y', '/relative/path', 'a b', 'urn:uuid:1', '123e4567-e89b-12d3-a456-426614174000', '123e4567e89b12d3a456426614174000',
+    '2024-01-01T00:00:00Z', '2024-01-01T00:00:00+01:00', '2024-01-01t00:00:00z', '2024-02-30T00:00:00Z', '2024-01-01', '2024-1-1', '12:30:00Z', '12:30:00', '25:00:00Z',
+    '^[a-z]+$', '(', '/a/b', 'a/b', '0/a', '1#', 'P1D', 'PT1H', 'P1Y2M', '{x}', 'é@example.com', 'xn--bcher-kva.example', 'bücher.example', 5,
+    'Name <a@b.c>', '"quoted"@x.y', 'a@[1.2.3.4]', 'a.@b', '.a@b', 'a..b@c', 'a@b.', '(comment) a@b', 'a@b (c)', '<a@b>', 'a b <a@b>', 'a@', '@b', 'a@b@c',
+    '"a b"@c.d', 'Ω@ω.gr', '"Joe Q. Public" <john.q.public@example.com>', 'Joe.Q <j@x>', 'a@b>', 'a@b c', 'http://[::1]:80/x', 'http://a b', '%zz', '//host/p',
+    '2024-01-01T00:00:00.123456789Z', '23:59:60Z', '12:30:00+25:00', '1:2:3', '2024-13-01'];
+  // a string document is JSON text: the samples go in encoded
+  for (const f of formats) for (const v of samples) out.push({ builtin: 'json.match_schema', args: [JSON.stringify(v), { format: f }] });
   return out;
 }
 

@@ -1,16 +1,16 @@
 /**
  * json.verify_schema and json.match_schema (topdown/jsonschema.go). OPA validates with its copy of
  * gojsonschema; gatehouse validates with Ajv (draft-04 through ajv-draft-04 when `$schema` names
- * it, drafts 6 and 7 otherwise, formats from ajv-formats) and rewrites Ajv's errors into
+ * it, drafts 6 and 7 otherwise, gojsonschema's format checks) and rewrites Ajv's errors into
  * gojsonschema's shape: `{"error": "<field>: <desc>", "type": "<gojsonschema type>", "field":
  * "<dotted path or (Root)>", "desc": "<gojsonschema wording>"}`.
  * https://ajv.js.org/api.html#validation-errors
  */
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 import * as ajvDraft04 from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
 import { gojsonschemaTypeError, opaErrors, withoutEmptyCombinators } from './json-schema-errors.js';
+import { GOJSONSCHEMA_FORMATS } from './json-schema-formats.js';
 import { compileGoRegexp, findAllSubmatchIndex, GoString } from './re2.js';
 import { BuiltinError, type RegoValue } from './types.js';
 import { sortedElements } from './value-order.js';
@@ -37,8 +37,7 @@ const Ajv04 = (ajvDraft04 as unknown as { default: typeof Ajv }).default;
 function newAjv(draft4: boolean): Ajv {
   const ajv = draft4 ? new Ajv04(OPTIONS) : new Ajv(OPTIONS);
   if (!draft4) ajv.addMetaSchema(draft06);
-  // ajv-formats' default export is typed for CommonJS interop
-  (addFormats as unknown as (a: unknown) => void)(ajv);
+  for (const [name, validate] of Object.entries(GOJSONSCHEMA_FORMATS)) ajv.addFormat(name, { type: 'string', validate });
   return ajv;
 }
 

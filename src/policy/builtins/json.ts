@@ -80,7 +80,7 @@ export const jsonBuiltins: BuiltinFamily = {
   },
   'json.match_schema': {
     fn: (_ctx, doc, schema) => matchSchema(doc, schema),
-    note: 'Validated with Ajv (drafts 4, 6, 7; formats from ajv-formats), not gojsonschema: errors carry gojsonschema\'s type, field and wording, but may come in another order; where anyOf/oneOf/contains fail, the first alternative\'s errors are reported (gojsonschema picks the best-scoring one, the first on a tie).',
+    note: 'Validated with Ajv (drafts 4, 6, 7; gojsonschema\'s format checks ported), not gojsonschema: errors carry gojsonschema\'s type, field and wording, but may come in another order; where anyOf/oneOf/contains fail, the first alternative\'s errors are reported (gojsonschema picks the best-scoring one, the first on a tie).',
   },
   'json.verify_schema': {
     fn: (_ctx, schema) => verifySchema(schema),
