@@ -34,6 +34,13 @@ const SCHEMAS: RegoValue[] = [
   { anyOf: [{ type: 'string', minLength: 2 }, { type: 'integer' }] },
   { oneOf: [{ type: 'number', minimum: 3 }, { type: 'integer', maximum: 5 }] },
   { allOf: [{ type: 'object', required: ['a'] }, { required: ['b'] }] },
+  { type: 'number', minimum: 0.1, maximum: 1e21, multipleOf: 0.01 },
+  { type: 'number', exclusiveMinimum: 1e-7, exclusiveMaximum: 100.5 },
+  { type: 'object', dependencies: { a: { required: ['c'] }, b: ['a'] } },
+  { type: 'array', items: [{ type: 'integer' }, { type: 'string' }], additionalItems: false },
+  { type: 'array', items: [{ type: 'integer' }], additionalItems: { type: 'string' } },
+  { type: 'object', propertyNames: { pattern: '^[a-z]$' }, minProperties: 2 },
+  { type: 'object', properties: { a: { type: 'object', properties: { b: { type: 'array', items: { type: 'object', required: ['c'] } } } } } },
   { type: 'object', propertyNames: { maxLength: 2 } },
   true as unknown as RegoValue,
   { definitions: { pos: { type: 'integer', minimum: 1 } }, properties: { n: { $ref: '#/definitions/pos' } } },
@@ -42,7 +49,7 @@ const SCHEMAS: RegoValue[] = [
 const DOCUMENTS: RegoValue[] = [
   { id: 5 }, { id: 'x' }, { name: 'Ab1234' }, {}, [], [1, 2], [1, 1], [11, -1, 9.5, 2], null, 'a', 'c', { a: 1 }, { a: 1, b: 2, c: 3 }, { 'x-h': 1, y: 'no' }, 1.25, 1.5,
   'string', 'ab', 7, 5, 6, { a: 1, b: 1 }, 'me@example.com', 'not an email', '2024-01-01T00:00:00Z', '1.2.3.4', '999.1.1.1', { nested: {} }, { nested: { deep: 'no' } },
-  [3, 4], { abc: 1 }, { n: 0 }, { n: 2 }, 'αβγ', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!', { '12': 'x', '3': 4 },
+  [3, 4], { abc: 1 }, { n: 0 }, { n: 2 }, 0.05, 0.125, 1e22, 100.5, 1e-8, [1, 'x', 'y'], [1, 2], ['a', 1], { a: { b: [{ c: 1 }, {}, { d: 2 }] } }, { ab: 1, c: 2 }, 'αβγ', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!', { '12': 'x', '3': 4 },
 ];
 
 function cases(): BuiltinCase[] {
