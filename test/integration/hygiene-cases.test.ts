@@ -95,6 +95,9 @@ describe.skipIf(tool.skip)('request hygiene cases', () => {
       if (c.compatible === 'allow') {
         expect(outcome.reason).toBe('allowed by policy');
         expect(outcome.allowed).toBe(true);
+      } else if (c.compatible_reason !== undefined) {
+        expect(outcome.allowed).toBe(false); // fixed in both modes (a fail-open, not a hygiene preference)
+        expect(outcome.reason).toContain(c.compatible_reason);
       } else expectRefusal(outcome, c); // a limit
     });
   });

@@ -28,9 +28,12 @@ export interface RefusedCase {
   rule?: string;
   status?: number;
   part?: string;
-  expect?: 'policy_denied';
+  /** Without a rule: the reason label strict answers with (the policy's deny, or a parse error). */
+  expect?: 'policy_denied' | 'input_parse_error';
   reason?: string;
   compatible: 'allow' | 'deny';
+  /** compatible: 'deny' without a limit rule: what the deny's reason holds. */
+  compatible_reason?: string;
   canonical?: RequestSpec;
 }
 

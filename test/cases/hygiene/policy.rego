@@ -37,3 +37,9 @@ blocked contains "form amount over 1000 is blocked" if {
 	regex.match(`^[0-9]{1,9}$`, value)
 	to_number(value) > 1000
 }
+
+# parsed_path ["api", "admin"]: what Tomcat, Spring and nginx serve for /api//admin.
+blocked contains "path /api/admin is blocked" if {
+	input.parsed_path[0] == "api"
+	input.parsed_path[1] == "admin"
+}
