@@ -40,6 +40,8 @@ export const numbersBuiltins: BuiltinFamily = {
     fn: (ctx, str, nArg) => {
       const s = stringArg('rand.intn', 1, str);
       let n = integerArg('rand.intn', 2, nArg);
+      // Go's IntOperand: n must fit in an int
+      if (n > (1n << 63n) - 1n || n < -(1n << 63n)) throw new BuiltinError('rand.intn', 'operand 2 must be integer number but got floating-point number');
       if (n === 0n) return 0;
       if (n < 0n) n = -n;
       // OPA's cache key: the same string and |n| give the same number within one evaluation
