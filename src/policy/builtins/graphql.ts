@@ -172,12 +172,13 @@ const succeeds = (f: () => unknown): boolean => {
   }
 };
 
-const TEXT_ONLY = 'Parsed and validated by graphql-js with gqlparser\'s leniencies (error texts differ from gqlparser\'s; enum values named true, false or null are refused where gqlparser parses them); AST objects given instead of text are printed back to GraphQL first, every selection as a field as gqlparser decodes them.';
+const PARSED = 'Parsed and validated by graphql-js with gqlparser\'s leniencies (error texts differ from gqlparser\'s; enum values named true, false or null are refused where gqlparser parses them).';
+const AST_INPUT = `${PARSED} AST objects given instead of text are printed back to GraphQL first, every selection as a field as gqlparser decodes them.`;
 
 export const graphqlBuiltins: BuiltinFamily = {
   'graphql.parse': {
     fn: (_ctx, query, schema) => wrap('graphql.parse', () => parseAndValidate('graphql.parse', query, schema)),
-    note: TEXT_ONLY,
+    note: AST_INPUT,
   },
   'graphql.parse_and_verify': {
     fn: (_ctx, query, schema) => {
@@ -187,22 +188,22 @@ export const graphqlBuiltins: BuiltinFamily = {
         return [false, newObject(), newObject()];
       }
     },
-    note: TEXT_ONLY,
+    note: AST_INPUT,
   },
   'graphql.parse_query': {
     fn: (_ctx, query) => wrap('graphql.parse_query', () => queryDocumentValue(parseQueryText(textOf('graphql.parse_query', 1, query)))),
-    note: TEXT_ONLY,
+    note: PARSED,
   },
   'graphql.parse_schema': {
     fn: (_ctx, schema) => wrap('graphql.parse_schema', () => loadSchema(textOf('graphql.parse_schema', 1, schema)).value),
-    note: TEXT_ONLY,
+    note: PARSED,
   },
   'graphql.is_valid': {
     fn: (_ctx, query, schema) => succeeds(() => parseAndValidate('graphql.is_valid', query, schema)),
-    note: TEXT_ONLY,
+    note: AST_INPUT,
   },
   'graphql.schema_is_valid': {
     fn: (_ctx, schema) => succeeds(() => validSchema(loadSchema(textOf('graphql.schema_is_valid', 1, schema, 'schema')))),
-    note: TEXT_ONLY,
+    note: AST_INPUT,
   },
 };

@@ -134,5 +134,8 @@ export const netBuiltins: BuiltinFamily = {
     note: `Networks of more than ${MAX_EXPANSION} addresses are an error in gatehouse (OPA expands them until the evaluation is cancelled).`,
   },
   'net.cidr_is_valid': { fn: (_ctx, value) => typeof value === 'string' && parseCIDR(value) !== undefined },
-  'net.cidr_merge': { fn: (_ctx, value) => cidrMerge(value) },
+  'net.cidr_merge': {
+    fn: (_ctx, value) => cidrMerge(value),
+    note: 'Merging overlapping IPv4-mapped IPv6 networks (::ffff:a.b.c.d/n) is undefined in gatehouse; OPA panics on it.',
+  },
 };
