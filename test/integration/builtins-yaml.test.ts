@@ -22,6 +22,8 @@ const DOCS = [
   'a: b\n  c: d', '- a\nb: c', '%YAML 1.1\n---\na: 1', 'é: ü', 'a: 0.0000001', 'a: 100000000000000000000', 'a: -1e21',
 ];
 
+const LONG = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega';
+
 const VALUES: RegoValue[] = [
   { a: 1, b: [1, 2, { c: null }], B: true, a10: 1, a9: 2, _: 'x', a01: 3, a1: 4, 'é': 5, '1': 6, '10': 7, '2': 8, '': 9, ' ': 10 },
   'yes', 'no', 'on', 'y', 'n', 'true', 'null', 'Null', '~', '1', '1.5', '', ' lead', 'trail ', 'multi\nline', 'multi\nline\n', 'é', 'a: b', '- x', '#x',
@@ -29,6 +31,9 @@ const VALUES: RegoValue[] = [
   100000000, 0.000001, 1234567.5, 0.0001, 0.00001, -2.5e-7, 9007199254740993n as unknown as RegoValue, 'quote"s', "it's", { nested: { deeper: { k: [1] } } },
   'plain words', 'colon:inside', 'x: ', '- ', '?', '?x', ':x', '[x', '{x', '*x', '&x', '!x', '|x', '>x', "'x", '"x', '%x', 'x,y', 'a\\b',
   new Set(['b', 'a']) as RegoValue, [null, true, false],
+  // long strings, folded by libyaml at column 80
+  { k: LONG, list: [LONG, [LONG]], n: { deep: { x: LONG } }, q: `a: b ${LONG}`, t: `${LONG} ${LONG} ${LONG}`, m: `${LONG}\n${LONG}`, e: `${LONG}  double  spaces ` },
+  LONG, [LONG], `'${LONG}'`, [{ key: LONG, other: [LONG] }], `x${'y'.repeat(100)} z`, { [LONG.slice(0, 60)]: LONG },
 ];
 
 function cases(): BuiltinCase[] {
@@ -63,13 +68,17 @@ function randomDocs(): string[] {
 function randomValues(): RegoValue[] {
   const rand = seededRandom(0x79616d6c);
   const pieces = ['a', 'Z', '1', '0', '.', '-', ':', ' ', '#', "'", '"', '?', '!', '&', '*', '[', ']', '{', '}', ',', '|', '>', '%', '@', '`', 'é', 'yes', 'null', '~', 'e', '+', '_'];
-  const text = () => Array.from({ length: Math.floor(rand() * 9) }, () => pickOne(rand, pieces)).join('');
+  const text = () =>
+    rand() < 0.1
+      ? Array.from({ length: 20 + Math.floor(rand() * 40) }, () => pickOne(rand, ['word', 'a', 'longerword', ' ', ' ', 'x-y', ':', "'"])).join('')
+      : Array.from({ length: Math.floor(rand() * 9) }, () => pickOne(rand, pieces)).join('');
   const value = (depth: number): RegoValue => {
     const r = rand();
     if (depth > 2 || r < 0.5) return pickOne(rand, [text(), text(), 1, -2.5, true, null, 1e-7]);
     if (r < 0.75) return Array.from({ length: Math.floor(rand() * 3) }, () => value(depth + 1));
     const o: Record<string, RegoValue> = {};
-    for (let i = 0; i < Math.floor(rand() * 3); i++) o[text()] = value(depth + 1);
+    // (keys stay short: libyaml writes keys over 128 bytes in the explicit `? key` form, the yaml package does not)
+    for (let i = 0; i < Math.floor(rand() * 3); i++) o[text().slice(0, 40)] = value(depth + 1);
     return o;
   };
   return Array.from({ length: 1000 }, () => value(0));

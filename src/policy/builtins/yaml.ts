@@ -15,6 +15,7 @@ import { toJson } from './json-schema.js';
 import type { BuiltinFamily, RegoValue } from './types.js';
 import { sortedElements } from './value-order.js';
 import { MAX_DECODED_NODES, yamlUnmarshal } from './yaml-decode.js';
+import { foldLongScalars } from './yaml-fold.js';
 import { goFormatFloat, resolvePlain } from './yaml-resolve.js';
 
 /** go-yaml's keyList.Less for string keys: letters before other characters, digit runs by value. */
@@ -53,7 +54,8 @@ export function yamlKeyLess(a: string, b: string): boolean {
 
 /** libyaml's printable characters: a string of only these it single-quotes rather than double-quotes. */
 const PRINTABLE = /^[\u0020-\u007e\u0085\u00a0-\ud7ff\ue000-\ufefe\uff00-\ufffd\u{10000}-\u{10ffff}]*$/u;
-const STYLE = { indentSeq: false, singleQuote: true, lineWidth: 80, minContentWidth: 0 } as const;
+// no folding here: foldLongScalars folds as libyaml does
+const STYLE = { indentSeq: false, singleQuote: true, lineWidth: 0, minContentWidth: 0 } as const;
 
 const BASE60_FLOAT = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
 
@@ -108,7 +110,7 @@ export function yamlMarshal(value: RegoValue): string {
   const doc = new Document(null, { version: '1.2' });
   const numbers = new NumberSlots();
   doc.contents = toNode(doc, value, numbers) as never;
-  const text = numbers.fill(doc.toString(STYLE));
+  const text = foldLongScalars(numbers.fill(doc.toString(STYLE)));
   // libyaml indents a document-level block scalar; the yaml package does not
   if (typeof value === 'string' && /^[|>]/.test(text)) {
     const [header, ...lines] = text.split('\n');
@@ -135,6 +137,6 @@ export const yamlBuiltins: BuiltinFamily = {
   },
   'yaml.marshal': {
     fn: (_ctx, value) => yamlMarshal(value!),
-    note: 'Strings longer than a line may be folded at different points than in OPA\'s go-yaml output (both read back as the same value).',
+    note: 'Long plain and single-quoted strings are folded at column 80 as go-yaml does; long double-quoted strings (those with control characters) are not folded, and keys over 128 bytes are written as plain keys rather than go-yaml\'s `? key` form (both read back as the same value).',
   },
 };
