@@ -22,17 +22,20 @@ export function duplicateJsonKey(text: string): { key: string; first: string } |
     if (c === 0x22) {
       const start = i;
       let escaped = false;
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
-        if (text.charCodeAt(i) === 0x5c) {
+      let foldable = false; // an upper-case ASCII letter or a non-ASCII character: folding may change it
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x22) break;
+        if (d === 0x5c) {
           escaped = true;
           i++;
-        }
+        } else if ((d >= 0x41 && d <= 0x5a) || d >= 0x80) foldable = true;
       }
       if (expectKey) {
         const raw = text.slice(start + 1, i);
         const key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : raw;
         const keys = stack[stack.length - 1]!;
-        const folded = foldKey(key);
+        const folded = escaped || foldable ? foldKey(key) : key;
         const first = keys.get(folded);
         if (first !== undefined) return { key, first };
         keys.set(folded, key);
