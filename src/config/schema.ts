@@ -286,7 +286,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   request_hygiene_allow: {
     type: 'list', default: [], example: 'path_parameters,underscore_header',
-    help: 'strict-mode hygiene rules to switch off, e.g. path_parameters to let ";" path parameters through',
+    help: `strict-mode hygiene rules to switch off, e.g. path_parameters to let ";" path parameters through; one of ${SWITCHABLE_RULE_IDS.join(', ')}`,
     checkItem: (v) => ((SWITCHABLE_RULE_IDS as readonly string[]).includes(v) ? undefined : `has ${JSON.stringify(v)}, which is not a hygiene rule (one of ${SWITCHABLE_RULE_IDS.join(', ')})`),
   },
   max_path_bytes: limit('max_path_bytes', 256, 1024 * 1024, 'longest request target (path and query) in bytes; longer is denied with 414 (path_too_long)'),
