@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { graphqlBuiltins } from '../../src/policy/builtins/graphql.js';
 import type { BuiltinContext, RegoValue } from '../../src/policy/builtins/types.js';
 import { expectSameAsOpa, type BuiltinCase } from '../support/builtin-oracle.js';
+import { pickOne, seededRandom } from '../support/seeded-random.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
@@ -107,6 +108,10 @@ function cases(): BuiltinCase[] {
       }
     }
   }
+  for (const q of randomQueries()) {
+    out.push({ builtin: 'graphql.parse_query', args: [q] });
+    out.push({ builtin: 'graphql.parse_and_verify', args: [q, OWN_SCHEMA] });
+  }
   const seen = new Set<string>();
   for (const texts of groups) {
     for (const t of texts) {
@@ -126,6 +131,43 @@ function cases(): BuiltinCase[] {
     }
   }
   return out;
+}
+
+/**
+ * Seeded random queries over OWN_SCHEMA: mostly valid selections (fields, aliases, arguments,
+ * fragments, inline fragments, variables, directives, comments) with a share of mistakes.
+ */
+function randomQueries(): string[] {
+  const rand = seededRandom(0x6771);
+  const maybe = (p: number, s: string) => (rand() < p ? s : '');
+  const directive = () => maybe(0.2, pickOne(rand, [' @skip(if: true)', ' @include(if: $b)', ' @skip(if: $id)', ' @deprecated', ' @defer']));
+  const userFields = (depth: number): string => {
+    const picks = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
+      const r = rand();
+      if (r < 0.3) return `${maybe(0.2, 'n: ')}name${directive()}`;
+      if (r < 0.45) return `email${maybe(0.1, '(x: 1)')}`;
+      if (r < 0.6 && depth < 2) return `friends${pickOne(rand, ['', '(first: 3)', '(first: $f)', '(first: "x")'])} { ${userFields(depth + 1)} }`;
+      if (r < 0.7) return '...F';
+      if (r < 0.8) return `... on ${pickOne(rand, ['User', 'Character', 'Query'])} { name }`;
+      if (r < 0.9) return '__typename';
+      return pickOne(rand, ['nope', 'id', 'friends', '# c\nname']);
+    });
+    return picks.join(' ');
+  };
+  const top = () => {
+    const r = rand();
+    if (r < 0.4) return `${maybe(0.2, 'u: ')}user(id: ${pickOne(rand, ['"1"', '$id', '1', 'null', '"""b\n  c"""'])}) { ${userFields(0)} }`;
+    if (r < 0.65) return `hero${pickOne(rand, ['', '(episode: EMPIRE)', '(episode: WRONG)', '(episode: $e)'])} { name ${maybe(0.3, '... on User { email }')} }`;
+    if (r < 0.8) return `id${directive()}`;
+    if (r < 0.9) return '__typename';
+    return pickOne(rand, ['user { name }', 'nope', 'hero', 'setName(name: "x") { name }']);
+  };
+  return Array.from({ length: 300 }, () => {
+    const vars = maybe(0.5, `(${pickOne(rand, ['$id: ID!', '$id: ID', '$f: Int = 2', '$b: Boolean!', '$id: ID!, $b: Boolean = false, $f: Int', '$e: Episode = JEDI'])})`);
+    const head = rand() < 0.3 ? '' : `${pickOne(rand, ['query', 'query Q', 'query Q', 'mutation', 'subscription S'])}${vars} `;
+    const fragment = maybe(0.4, `\nfragment F on ${pickOne(rand, ['User', 'User', 'Character', 'Query'])} { name }`);
+    return `${head}{ ${Array.from({ length: 1 + Math.floor(rand() * 2) }, top).join(' ')} }${fragment}`;
+  });
 }
 
 describe.skipIf(tool.skip)('graphql.* against opa eval', () => {
