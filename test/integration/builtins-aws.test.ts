@@ -6,6 +6,7 @@
 import { describe, it } from 'vitest';
 import type { RegoValue } from '../../src/policy/builtins/types.js';
 import { expectSameAsOpa, type BuiltinCase } from '../support/builtin-oracle.js';
+import { pickOne, seededRandom } from '../support/seeded-random.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
@@ -45,6 +46,25 @@ function cases(): BuiltinCase[] {
   for (const r of requests) for (const c of configs.slice(0, 4)) out.push({ builtin: 'providers.aws.sign_req', args: [r, c, times[0]!] });
   for (const c of configs.slice(4)) out.push({ builtin: 'providers.aws.sign_req', args: [requests[0]!, c, times[0]!] });
   for (const t of times) out.push({ builtin: 'providers.aws.sign_req', args: [requests[2]!, configs[1]!, t] });
+  out.push(...randomRequests());
+  return out;
+}
+
+/** Seeded random requests: paths and queries with reserved, escaped and non-ASCII characters, header names and values, bodies. */
+function randomRequests(): BuiltinCase[] {
+  const rand = seededRandom(0x617773);
+  const pieces = ['a', 'Z', '0', '-', '_', '.', '~', '/', '%2F', '%41', '%zz', ' ', '+', '!', '$', '&', "'", '(', ')', '*', ',', ';', '=', ':', '@', '[', ']', 'é', '?', '#'];
+  const text = (n: number) => Array.from({ length: Math.floor(rand() * n) }, () => pickOne(rand, pieces)).join('');
+  const out: BuiltinCase[] = [];
+  for (let i = 0; i < 200; i++) {
+    const url = `${pickOne(rand, ['https', 'http'])}://${pickOne(rand, ['example.amazonaws.com', 'h:8080', 'user@h', '[::1]:9'])}/${text(10)}`;
+    const headers: Record<string, RegoValue> = {};
+    for (let h = 0; h < Math.floor(rand() * 3); h++) headers[pickOne(rand, ['X-A', 'x-b', 'Content-Type', 'Host', 'X-Amz-Date', 'User-Agent'])] = pickOne(rand, [' v ', 'a,b', '', 'é', 'x  y']);
+    const request: Record<string, RegoValue> = { method: pickOne(rand, ['GET', 'POST', 'put']), url, headers };
+    if (rand() < 0.3) request.raw_body = text(8);
+    else if (rand() < 0.3) request.body = { k: text(5) };
+    out.push({ builtin: 'providers.aws.sign_req', args: [request, pickOne(rand, [CONFIG, { ...CONFIG, aws_service: 's3' }]), 1_700_000_000_123_456_789n as unknown as RegoValue] });
+  }
   return out;
 }
 
