@@ -44,7 +44,26 @@ function evaluate(wasm: Uint8Array, entrypoint: string, input: string, lines: st
   return parseJsonExact(instance.evaluateJson(new TextEncoder().encode(input), instance.entrypoints[entrypoint]!));
 }
 
-describe.skipIf(tool.skip)('print and the v0 casts through the Wasm runtime', () => {
+describe.skipIf(tool.skip)('print, the v0 casts and numbers as written, through the Wasm runtime', () => {
+  it('writes numbers as the policy wrote them in json.marshal_with_options and the signed body of providers.aws.sign_req', () => {
+    const dir = tempDir('gatehouse-numbers-');
+    const policy = `package n
+
+r := [
+\tjson.marshal_with_options({"a": 1.0, "b": 1e3, "c": [2.50, 3], "d": 12345678901234567890, "e": -0.0}, {}),
+\tjson.marshal_with_options({"x": [1.0, {1.50}]}, {"pretty": true, "indent": " "}),
+\tproviders.aws.sign_req({"method": "POST", "url": "https://h/", "body": {"v": 1.0, "w": 1e3}}, {"aws_service": "s3", "aws_access_key": "k", "aws_secret_access_key": "s", "aws_region": "r"}, 0).headers,
+]
+`;
+    const wasm = build(dir, { 'n.rego': policy }, 'n/r');
+    const ours = (evaluate(wasm, 'n/r', '{}') as { result: unknown }[])[0]!.result;
+    const theirs = JSON.parse(execFileSync(tool.opa, ['eval', '-d', path.join(dir, 'n.rego'), '--format', 'json', 'data.n.r']).toString()) as {
+      result: { expressions: { value: unknown }[] }[];
+    };
+    expect(ours).toEqual(theirs.result[0]!.expressions[0]!.value);
+    expect((ours as string[])[0]).toContain('"a":1.0');
+  });
+
   it('prints the lines opa eval prints', () => {
     const dir = tempDir('gatehouse-print-');
     const wasm = build(dir, { 'p.rego': POLICY }, 'p/p');

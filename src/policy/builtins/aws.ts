@@ -6,7 +6,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { newObject, objectArg } from './args.js';
 import { parseUrl, UrlError, type GoUrl } from './go-url.js';
-import { goJsonCompact } from './json.js';
+import { parseRegoValue } from '../rego-value.js';
+import { goJsonCompact, numbersAsWritten } from './json.js';
 import { BuiltinError, type BuiltinFamily, type RegoObject, type RegoValue } from './types.js';
 import { compareStrings } from './value-order.js';
 
@@ -53,7 +54,12 @@ function stamps(ns: bigint): { date: string; iso: string } {
   return { date, iso: `${date}T${iso.slice(11, 19).replaceAll(':', '')}Z` };
 }
 
-function signRequest(requestArg: RegoValue | undefined, configArg: RegoValue | undefined, timeArg: RegoValue | undefined): RegoObject {
+function signRequest(
+  requestArg: RegoValue | undefined,
+  configArg: RegoValue | undefined,
+  timeArg: RegoValue | undefined,
+  scalar?: (value: RegoValue) => string,
+): RegoObject {
   const request = objectArg(NAME, 1, requestArg);
   const config = objectArg(NAME, 1, configArg);
   const missing = REQUIRED_CONFIG_KEYS.filter((k) => !Object.hasOwn(config, k));
@@ -87,7 +93,7 @@ function signRequest(requestArg: RegoValue | undefined, configArg: RegoValue | u
   const body = Object.hasOwn(request, 'raw_body')
     ? Buffer.from(str(request.raw_body), 'utf8')
     : Object.hasOwn(request, 'body')
-      ? Buffer.from(goJsonCompact(request.body!), 'utf8')
+      ? Buffer.from(goJsonCompact(request.body!, scalar), 'utf8')
       : Buffer.alloc(0);
 
   let disablePayloadSigning = false;
@@ -129,5 +135,10 @@ function signRequest(requestArg: RegoValue | undefined, configArg: RegoValue | u
 }
 
 export const awsBuiltins: BuiltinFamily = {
-  'providers.aws.sign_req': { fn: (_ctx, request, config, time) => signRequest(request, config, time) },
+  'providers.aws.sign_req': {
+    fn: (_ctx, request, config, time) => signRequest(request, config, time),
+    // a JSON body is signed as OPA writes it: numbers as the policy wrote them (1.0 stays 1.0)
+    fnText: (_ctx, request, config, time) =>
+      signRequest(parseRegoValue(request!), parseRegoValue(config!), parseRegoValue(time!), numbersAsWritten(request!)),
+  },
 };
