@@ -40,6 +40,15 @@ export interface RunningApp {
   adminPort: number | undefined;
   store: PolicyStore;
   metrics: GatehouseMetrics;
+  /**
+   * The first half of a graceful shutdown: health (grpc.health.v1 and /readyz) says NOT_SERVING at
+   * once while Checks are still answered, for shutdown_drain_ms or until endDrain(). Envoy's health
+   * checks and Kubernetes' endpoint removal need that time to stop sending Checks here; refusing
+   * them earlier would turn each into a 403 under failure_mode_allow: false.
+   */
+  drain(): Promise<void>;
+  /** Cuts a running drain short (a second SIGTERM). */
+  endDrain(): void;
   stop(): Promise<void>;
 }
 
@@ -81,6 +90,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   if (cache) metrics.observeCache(() => cache.stats());
 
   let listening = false;
+  let draining = false;
+  let endDrain: (() => void) | undefined;
   const grpc = new GrpcServer(
     checkService({
       protos,
@@ -123,7 +134,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     },
   );
   const updateReadiness = () => {
-    const ready = listening && store.current() !== undefined;
+    const ready = listening && !draining && store.current() !== undefined;
     grpc.setServing(ready);
     metrics.setReady(ready);
   };
@@ -165,7 +176,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   let admin: HttpServer | undefined;
   let adminPort: number | undefined;
   if (config.admin_addr) {
-    admin = createAdminServer(metrics.registry, () => readiness(store, listening));
+    admin = createAdminServer(metrics.registry, () => readiness(store, listening, draining));
     adminPort = await listenHttp(admin, config.admin_addr);
   }
   logger.info(
@@ -178,6 +189,23 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     adminPort,
     store,
     metrics,
+    async drain() {
+      draining = true;
+      updateReadiness();
+      if (config.shutdown_drain_ms === 0) return;
+      logger.info({ shutdown_drain_ms: config.shutdown_drain_ms }, 'draining: health says NOT_SERVING, Checks are still answered until the drain ends');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, config.shutdown_drain_ms);
+        endDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      endDrain = undefined;
+    },
+    endDrain() {
+      endDrain?.();
+    },
     async stop() {
       listening = false;
       active.stop();
@@ -245,7 +273,7 @@ function logDivergence(logger: Logger, outcome: Outcome, shadowed: ShadowResult)
   );
 }
 
-function readiness(store: PolicyStore, listening: boolean) {
+function readiness(store: PolicyStore, listening: boolean, draining: boolean) {
   const policy = store.current();
   const lastError = store.lastError();
   const detail: Record<string, unknown> = {
@@ -254,8 +282,9 @@ function readiness(store: PolicyStore, listening: boolean) {
   };
   if (lastError) detail.last_reload_error = { code: lastError.code, message: lastError.message };
   if (!policy) detail.reason = 'no policy bundle loaded';
+  else if (draining) detail.reason = 'shutting down: draining, Checks are still answered until shutdown_drain_ms ends';
   else if (!listening) detail.reason = 'gRPC listener not bound';
-  return { ready: listening && policy !== undefined, detail };
+  return { ready: listening && !draining && policy !== undefined, detail };
 }
 
 function logReload(logger: Logger, result: LoadResult, bundle: string): void {

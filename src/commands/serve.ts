@@ -22,7 +22,9 @@ win over the environment, which wins over the file.
   --config FILE            YAML configuration file
 ${lines.join('\n')}
 
-Signals: SIGTERM/SIGINT stop accepting Checks, finish in-flight ones, flush logs, exit 0.
+Signals: SIGTERM/SIGINT turn health (grpc.health.v1, /readyz) to NOT_SERVING at once and keep
+answering Checks for shutdown_drain_ms; then new calls are refused (GOAWAY), in-flight ones finish
+(up to shutdown_timeout_ms), logs flush, exit 0. A second SIGTERM/SIGINT ends the drain early.
 Example:
   gatehouse serve --bundle build/bundle.tar.gz --addr 127.0.0.1:9191 --admin-addr 127.0.0.1:9192`;
 }
@@ -54,17 +56,25 @@ export async function serve(args: string[], io: Io): Promise<number> {
     throw error;
   }
   await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.info({ signal }, 'second signal: ending the drain now');
+        app.endDrain();
+        return;
+      }
+      stopping = true;
       logger.info({ signal }, 'shutting down');
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      app.stop().then(resolve, (error: unknown) => {
-        logger.error({ error: describeThrown(error) }, 'error during shutdown');
-        resolve();
-      });
+      app
+        .drain()
+        .then(() => app.stop())
+        .then(resolve, (error: unknown) => {
+          logger.error({ error: describeThrown(error) }, 'error during shutdown');
+          resolve();
+        });
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   logger.flush();
   // A write stuck on a stalled decision-log sink would keep the process alive forever; once

@@ -23,6 +23,7 @@ export interface Config {
   max_wasm_memory_mb: number;
   watch: boolean;
   reload_debounce_ms: number;
+  shutdown_drain_ms: number;
   shutdown_timeout_ms: number;
   trust_domains: readonly string[];
   xfcc_trusted_sources: readonly string[];
@@ -194,9 +195,13 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     type: 'integer', default: 250, min: 0, max: 60_000, example: '250',
     help: 'quiet time after the last change before the bundle is reloaded',
   },
+  shutdown_drain_ms: {
+    type: 'integer', default: 5_000, min: 0, max: 600_000, example: '5000',
+    help: 'on SIGTERM, how long health (grpc.health.v1 and /readyz) says NOT_SERVING while Checks are still answered, so Envoy health checks and Kubernetes endpoint removal move traffic away first; a second SIGTERM ends it early; 0 stops at once',
+  },
   shutdown_timeout_ms: {
     type: 'integer', default: 10_000, min: 0, max: 600_000, example: '10000',
-    help: 'on SIGTERM, how long in-flight Checks may take before the server stops anyway',
+    help: 'after the drain, how long in-flight Checks may take before the server stops anyway',
   },
   trust_domains: {
     type: 'list', default: [], example: 'mesh.local,partner.example',

@@ -26,10 +26,11 @@ export interface ServeProcess {
 
 /**
  * `gatehouse serve --bundle B` on ports 0, returned once its "gatehouse is serving" line names the
- * ports. `readStdout: false` leaves stdout unread (a stalled decision-log sink).
+ * ports. `readStdout: false` leaves stdout unread (a stalled decision-log sink). No drain on SIGTERM
+ * unless `extraArgs` sets --shutdown-drain-ms (the last flag wins).
  */
 export async function startServe(bundle: string, extraArgs: string[] = [], options: { readStdout?: boolean } = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', ...extraArgs], { cwd: ROOT });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--shutdown-drain-ms', '0', ...extraArgs], { cwd: ROOT });
   let stdout = '';
   let stderr = '';
   if (options.readStdout === false) child.stdout.pause();
