@@ -20,7 +20,7 @@ import {
 import { queryDocumentValue } from './graphql-ast.js';
 import { schemaDocumentValue } from './graphql-schema-ast.js';
 import { printQueryDocument, printSchemaDocument } from './graphql-print.js';
-import { BuiltinError, type BuiltinFamily, type RegoValue } from './types.js';
+import { BuiltinError, rethrowExhaustion, type BuiltinFamily, type RegoValue } from './types.js';
 import { newObject, typeName } from './args.js';
 
 const EXECUTABLE = new Set<string>([Kind.OPERATION_DEFINITION, Kind.FRAGMENT_DEFINITION]);
@@ -108,6 +108,7 @@ function loadSchema(text: string): ParsedSchema {
     // built again as valid, so that queries can be checked against a schema without a Query type
     schema = errors.length > 0 ? new Error(errors[0]!.message) : buildASTSchema(lenient, { assumeValid: true });
   } catch (error) {
+    rethrowExhaustion(error);
     schema = error as Error;
   }
   const parsed = { doc, value: schemaDocumentValue(doc, text), schema };
@@ -158,6 +159,7 @@ const wrap = (builtin: string, f: () => RegoValue): RegoValue => {
   try {
     return f();
   } catch (error) {
+    rethrowExhaustion(error);
     if (error instanceof BuiltinError) throw error;
     throw new BuiltinError(builtin, (error as Error).message);
   }
@@ -167,7 +169,8 @@ const succeeds = (f: () => unknown): boolean => {
   try {
     f();
     return true;
-  } catch {
+  } catch (error) {
+    rethrowExhaustion(error);
     return false;
   }
 };
@@ -184,7 +187,8 @@ export const graphqlBuiltins: BuiltinFamily = {
     fn: (_ctx, query, schema) => {
       try {
         return [true, ...parseAndValidate('graphql.parse_and_verify', query, schema)];
-      } catch {
+      } catch (error) {
+        rethrowExhaustion(error);
         return [false, newObject(), newObject()];
       }
     },

@@ -76,3 +76,13 @@ export class BuiltinError extends Error {
     this.name = 'BuiltinError';
   }
 }
+
+/**
+ * For a builtin's own catch blocks: the JavaScript engine running out of stack or memory
+ * (RangeError, e.g. a 3000-deep GraphQL query) is not an answer the builtin may turn into `false`
+ * or undefined (a deny rule could then fail open): it must end the evaluation, which the runtime
+ * turns into a deny (eval_error).
+ */
+export function rethrowExhaustion(error: unknown): void {
+  if (error instanceof RangeError) throw error;
+}
