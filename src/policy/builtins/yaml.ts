@@ -12,7 +12,7 @@
 import { Document, Scalar } from 'yaml';
 import { stringArg } from './args.js';
 import { toJson } from './json-schema.js';
-import type { BuiltinFamily, RegoValue } from './types.js';
+import { rethrowExhaustion, type BuiltinFamily, type RegoValue } from './types.js';
 import { sortedElements } from './value-order.js';
 import { MAX_DECODED_NODES, yamlUnmarshal } from './yaml-decode.js';
 import { foldLongScalars } from './yaml-fold.js';
@@ -126,7 +126,8 @@ export const yamlBuiltins: BuiltinFamily = {
       try {
         yamlUnmarshal(value, 'yaml.is_valid');
         return true;
-      } catch {
+      } catch (error) {
+        rethrowExhaustion(error);
         return false;
       }
     },
