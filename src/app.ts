@@ -24,7 +24,8 @@ import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
-import { prepareSignatureVerifier, type BundleVerifier, type SignatureAlgorithm } from './policy/signature.js';
+import type { BundleLimits } from './policy/bundle.js';
+import { prepareSignatureVerifier, refuseUnverifiedSignatures, type SignatureAlgorithm } from './policy/signature.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
 
@@ -238,10 +239,13 @@ function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsRelo
   }
 }
 
-/** With bundle_verification_key_file, a verifier prepared once (a bad key fails start-up here). */
-function bundleVerifier(config: Readonly<Config>): BundleVerifier | undefined {
+/**
+ * With bundle_verification_key_file, a verifier prepared once (a bad key fails start-up here);
+ * without one, signed bundles are refused unless bundle_accept_unverified_signatures.
+ */
+function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
   const file = config.bundle_verification_key_file;
-  if (file === undefined) return undefined;
+  if (file === undefined) return config.bundle_accept_unverified_signatures ? undefined : refuseUnverifiedSignatures;
   let publicKeyPem: string;
   try {
     publicKeyPem = readFileSync(file, 'utf8');

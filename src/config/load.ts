@@ -89,6 +89,9 @@ function checkCombinations(config: Config): void {
   if (config.bundle_state_file !== undefined && !config.bundle_require_newer_revision) {
     fail('bundle_state_file only matters with bundle_require_newer_revision. Fix: also set --bundle-require-newer-revision true, or drop bundle_state_file');
   }
+  if (config.bundle_accept_unverified_signatures && config.bundle_verification_key_file !== undefined) {
+    fail('bundle_accept_unverified_signatures contradicts bundle_verification_key_file (with a key, every bundle is verified). Fix: drop bundle_accept_unverified_signatures');
+  }
   if (config.bundle_poll_min_ms > config.bundle_poll_max_ms) {
     fail('bundle_poll_min_ms is larger than bundle_poll_max_ms. Fix: make --bundle-poll-min-ms at most --bundle-poll-max-ms');
   }

@@ -44,6 +44,7 @@ export interface Config {
   bundle_verification_key_id: string;
   bundle_verification_algorithm: string;
   bundle_verification_scope: string | undefined;
+  bundle_accept_unverified_signatures: boolean;
   dry_run: boolean;
   candidate_bundle: string | undefined;
   candidate_sample_percent: number;
@@ -148,6 +149,10 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   bundle_verification_scope: {
     type: 'path', default: undefined, example: 'prod',
     help: 'scope the signature must carry',
+  },
+  bundle_accept_unverified_signatures: {
+    type: 'boolean', default: false, example: 'true',
+    help: 'without bundle_verification_key_file, a bundle carrying .signatures.json is refused (the previous one keeps serving); true loads it without checking the signature',
   },
   dry_run: {
     type: 'boolean', default: false, example: 'true',

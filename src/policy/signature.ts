@@ -83,6 +83,19 @@ export function prepareSignatureVerifier(config: SignatureConfig): BundleVerifie
   return (files) => verifyWith(files, keys, expectedScope, config.defaultKeyId);
 }
 
+/**
+ * The verifier when no key is configured: a bundle that carries a signature was meant to be
+ * verified, so loading it unchecked would hide a missing key (or a key removed by mistake). Refused
+ * unless the operator opted out with bundle_accept_unverified_signatures.
+ */
+export function refuseUnverifiedSignatures(files: ReadonlyMap<string, Buffer>): void {
+  if (!files.has(SIGNATURES_FILE)) return;
+  throw invalid(
+    `bundle carries ${SIGNATURES_FILE} but no verification key is configured, so it cannot be checked. Fix: set bundle_verification_key_file ` +
+      '(and bundle_verification_algorithm, _key_id, _scope as it was signed); to load signed bundles without checking them, set bundle_accept_unverified_signatures: true',
+  );
+}
+
 /** Throws bundle_invalid with the precise reason unless `files` carry a valid signature covering exactly every other file. */
 export function verifyBundleSignatures(files: ReadonlyMap<string, Buffer>, config: SignatureConfig): VerifiedSignature {
   return prepareSignatureVerifier(config)(files);

@@ -210,25 +210,33 @@ describe.skipIf(tool.skip)('dry-run and shadow candidates', () => {
 });
 
 describe.skipIf(tool.skip)('signed bundles', () => {
-  it('serves a bundle signed by gatehouse build, and rejects unsigned and tampered ones', async () => {
+  /** An ES256 key pair and a bundle signed with it whose policy allows everyone (data.open). */
+  async function signedBundle(dir: string): Promise<{ bundle: string; publicKey: string }> {
     const { execFileSync } = await import('node:child_process');
-    const { renameSync, writeFileSync: write } = await import('node:fs');
-    const { gunzipSync } = await import('node:zlib');
+    const { mkdirSync, writeFileSync: write } = await import('node:fs');
     const { buildBundle: buildSigned } = await import('../../src/policy/build.js');
-    const { appendToTar, readTar, tarEntry } = await import('../../src/policy/tar.js');
-    const dir = tempDir();
     execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(dir, 'key.pem')], { stdio: 'ignore' });
     execFileSync('openssl', ['pkey', '-in', path.join(dir, 'key.pem'), '-pubout', '-out', path.join(dir, 'pub.pem')], { stdio: 'ignore' });
     const src = path.join(dir, 'src');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(src);
     write(path.join(src, 'p.rego'), 'package envoy.authz\n\nallow := data.open\n');
     write(path.join(src, 'data.json'), '{"open": true}');
     const signing = { keyId: 'default', privateKeyPem: readFileSync(path.join(dir, 'key.pem'), 'utf8'), algorithm: 'ES256' as const };
-    const bundle = path.join(dir, 'bundle.tar.gz');
+    const bundle = path.join(dir, 'signed.tar.gz');
     buildSigned({ opa: tool.opa, policies: src, out: bundle, entrypoint: 'envoy/authz/allow', signing, log: () => undefined });
+    return { bundle, publicKey: path.join(dir, 'pub.pem') };
+  }
 
-    const t = await startTestApp({ bundle, 'bundle-verification-key-file': path.join(dir, 'pub.pem'), 'bundle-verification-algorithm': 'ES256' });
+  it('serves a bundle signed by gatehouse build, and rejects unsigned and tampered ones', async () => {
+    const { renameSync, writeFileSync: write } = await import('node:fs');
+    const { gunzipSync } = await import('node:zlib');
+    const { appendToTar, readTar, tarEntry } = await import('../../src/policy/tar.js');
+    const dir = tempDir();
+    const signed = await signedBundle(dir);
+    const bundle = path.join(dir, 'bundle.tar.gz');
+    renameSync(signed.bundle, bundle);
+
+    const t = await startTestApp({ bundle, 'bundle-verification-key-file': signed.publicKey, 'bundle-verification-algorithm': 'ES256' });
     try {
       expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
 
@@ -245,6 +253,53 @@ describe.skipIf(tool.skip)('signed bundles', () => {
       buildBundle(tool.opa, { 'p.rego': 'package envoy.authz\n\nallow := false\n' }, path.join(dir, 'unsigned.tar.gz'));
       renameSync(path.join(dir, 'unsigned.tar.gz'), bundle);
       await eventually(() => t.logs.some((l) => String(l.error).includes('no .signatures.json')));
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('without a verification key, refuses a signed bundle (the previous one keeps serving) and says how to configure the key', async () => {
+    const { renameSync } = await import('node:fs');
+    const dir = tempDir();
+    const signed = await signedBundle(dir);
+    const bundle = path.join(dir, 'bundle.tar.gz');
+    buildBundle(tool.opa, policy('allow := false'), bundle);
+    const t = await startTestApp({ bundle });
+    try {
+      const before = JSON.parse((await t.admin('/readyz')).text).policy.revision;
+      renameSync(signed.bundle, bundle);
+      await eventually(() => t.logs.some((l) => l.msg === 'policy bundle rejected; the previous revision keeps serving'));
+      const ready = JSON.parse((await t.admin('/readyz')).text);
+      expect(ready).toMatchObject({ ready: true, policy: { revision: before }, last_reload_error: { code: 'bundle_invalid' } });
+      expect(ready.last_reload_error.message).toContain('no verification key is configured');
+      expect(ready.last_reload_error.message).toContain('bundle_verification_key_file');
+      expect(ready.last_reload_error.message).toContain('bundle_accept_unverified_signatures');
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(false);
+      expect((await t.admin('/metrics')).text).toMatch(/gatehouse_policy_reloads_total\{result="failed"\} 1/);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('without a verification key, never becomes ready on a signed bundle at start-up', async () => {
+    const signed = await signedBundle(tempDir());
+    const t = await startTestApp({ bundle: signed.bundle });
+    try {
+      const ready = await t.admin('/readyz');
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.text).last_reload_error.message).toContain('no verification key is configured');
+      expect(await t.client.health()).toBe('NOT_SERVING');
+      expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(false);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('with bundle_accept_unverified_signatures, loads a signed bundle without a key', async () => {
+    const signed = await signedBundle(tempDir());
+    const t = await startTestApp({ bundle: signed.bundle, 'bundle-accept-unverified-signatures': 'true' });
+    try {
       expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
     } finally {
       await t.stop();

@@ -48,6 +48,8 @@ describe('configuration', () => {
     [{ ...base, 'log-level': 'loud' }, 'log_level (flag --log-level) must be one of trace, debug, info'],
     [{ ...base, entrypoint: 'envoy.authz.allow' }, 'entrypoint (flag --entrypoint) must be a slash-separated rule path'],
     [{ ...base, watch: 'maybe' }, 'watch (flag --watch) must be true or false'],
+    [{ ...base, 'shutdown-drain-ms': '-5' }, 'shutdown_drain_ms (flag --shutdown-drain-ms) must be between 0 and'],
+    [{ ...base, 'bundle-accept-unverified-signatures': 'true', 'bundle-verification-key-file': '/k.pem' }, 'bundle_accept_unverified_signatures contradicts bundle_verification_key_file'],
   ])('rejects %j naming the key and the fix', (flags, message) => {
     expect(() => loadConfig({ flags, env: {} })).toThrow(message);
   });
