@@ -17,6 +17,7 @@ import { WasmPolicy } from '../../src/policy/evaluator.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { encodeRequest } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const tool = opaOrSkip();
 const SETTINGS = { mode: 'auto' as const, ttlMs: 60_000, keyFields: [], nondeterministicTtlMs: 0 };
@@ -64,16 +65,6 @@ allow := {"allowed": true, "headers": {"x-path": path_only}} if {
   },
 };
 
-/** Small deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SOURCES = [
   'spiffe://mesh.local/ns/shop/sa/checkout',
@@ -168,7 +159,7 @@ describe.skipIf(tool.skip)('the decision cache never changes an answer', () => {
     expect(policy.cachePlan.enabled, policy.cachePlan.why).toBe(true);
     const base = depsFor(() => policy);
     const cached = depsFor(() => policy, new DecisionCache({ maxEntries: 100_000, maxBytes: 1 << 26, nowMs: Date.now }));
-    const random = rng(name.length * 7919);
+    const random = seededRandom(name.length * 7919);
     let hits = 0;
     for (let i = 0; i < 3000; i++) {
       const bytes = encodeRequest(generate(random));

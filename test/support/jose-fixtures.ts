@@ -172,14 +172,5 @@ export function mismatches(calls: { label: string }[], got: (i: number) => unkno
   });
 }
 
-/** A small seeded PRNG (mulberry32), so a failing random case can be reproduced. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded generator, under the name these tests use. */
+export { seededRandom as seeded } from './seeded-random.js';
