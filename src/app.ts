@@ -131,6 +131,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     // longer CheckRequest is discarded unread and denied the same way (grpc/oversized-requests.ts).
     {
       maxReceiveBytes: Math.max(64 * 1024 * 1024, 4 * config.max_body_bytes + 1024 * 1024),
+      maxConnectionAgeMs: config.max_connection_age_ms,
+      maxConnectionAgeGraceMs: config.max_connection_age_grace_ms,
       onOversizeUnsupported: () => logger.error('this grpc-js version cannot be made to answer oversized CheckRequests with a deny; they get RESOURCE_EXHAUSTED (fails open under failure_mode_allow)'),
     },
   );

@@ -24,6 +24,8 @@ export interface Config {
   watch: boolean;
   reload_debounce_ms: number;
   shutdown_drain_ms: number;
+  max_connection_age_ms: number;
+  max_connection_age_grace_ms: number;
   shutdown_timeout_ms: number;
   trust_domains: readonly string[];
   xfcc_trusted_sources: readonly string[];
@@ -199,6 +201,14 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   reload_debounce_ms: {
     type: 'integer', default: 250, min: 0, max: 60_000, example: '250',
     help: 'quiet time after the last change before the bundle is reloaded',
+  },
+  max_connection_age_ms: {
+    type: 'integer', default: 1_800_000, min: 0, max: 86_400_000, example: '1800000',
+    help: 'close each gRPC connection gracefully (HTTP/2 GOAWAY; Envoy reconnects, in-flight Checks finish) after this age, ±10% jitter, so certificate rotation and CA removal reach every client; 0 keeps connections forever',
+  },
+  max_connection_age_grace_ms: {
+    type: 'integer', default: 30_000, min: 1, max: 3_600_000, example: '30000',
+    help: 'after max_connection_age_ms closes a connection, how long its in-flight Checks may take before it is cut',
   },
   shutdown_drain_ms: {
     type: 'integer', default: 5_000, min: 0, max: 600_000, example: '5000',

@@ -18,6 +18,14 @@ export interface GrpcServerOptions {
   maxReceiveBytes: number;
   /** Told when grpc-js' internals do not allow that, so longer requests get RESOURCE_EXHAUSTED. */
   onOversizeUnsupported(): void;
+  /**
+   * Close each client connection gracefully (GOAWAY, in-flight calls finish) after this age (grpc-js
+   * adds ±10% jitter), so a rotated certificate or a removed CA reaches every client: TLS is only
+   * checked at the handshake. 0: connections live forever.
+   */
+  maxConnectionAgeMs: number;
+  /** After that GOAWAY, how long in-flight calls may take before the connection is cut. */
+  maxConnectionAgeGraceMs: number;
 }
 
 export class GrpcServer {
@@ -33,6 +41,9 @@ export class GrpcServer {
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
       // channelz (grpc's introspection service) is not exposed; its per-call bookkeeping costs CPU.
       'grpc.enable_channelz': 0,
+      ...(options.maxConnectionAgeMs > 0
+        ? { 'grpc.max_connection_age_ms': options.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs }
+        : {}),
     });
     this.#server.addService(AUTHORIZATION_SERVICE, check);
     this.#health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });

@@ -1,5 +1,5 @@
 /** A real grpc-js client for the Authorization and Health services. */
-import { credentials, makeGenericClientConstructor, type ChannelCredentials, type Client } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type Channel, type ChannelCredentials, type Client } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { structToJson } from '../../src/authz/proto-json.js';
 import { AUTHORIZATION_SERVICE } from '../../src/grpc/check-service.js';
@@ -47,6 +47,11 @@ export class TestClient {
         else resolve(reply.status);
       });
     });
+  }
+
+  /** The Authorization client's channel, to watch its connectivity (a GOAWAY turns READY to IDLE). */
+  channel(): Channel {
+    return this.#authz.getChannel();
   }
 
   close(): void {
