@@ -60,6 +60,10 @@ export interface SidecarOptions {
   packAsBytes?: boolean;
   /** ext_authz grpc_service.timeout; default '10s'. Envoy's own default is '0.2s'. */
   authzTimeout?: string;
+  /** More gatehouse instances in the same cluster, beside gatehousePort. */
+  moreGatehousePorts?: number[];
+  /** Active grpc.health.v1 checks of the gatehouse hosts every this many ms (one failure marks a host unhealthy; panic mode off). */
+  gatehouseHealthCheckMs?: number;
 }
 
 export interface Sidecar {
@@ -170,8 +174,12 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
     static_resources: {
       listeners: [listener],
       clusters: [
-        staticCluster('upstream', options.upstreamPort, false),
-        { ...staticCluster('gatehouse', options.gatehousePort, true), ...(options.gatehouseTls ? { transport_socket: upstreamTls(options.gatehouseTls) } : {}) },
+        staticCluster('upstream', [options.upstreamPort], false),
+        {
+          ...staticCluster('gatehouse', [options.gatehousePort, ...(options.moreGatehousePorts ?? [])], true),
+          ...(options.gatehouseTls ? { transport_socket: upstreamTls(options.gatehouseTls) } : {}),
+          ...(options.gatehouseHealthCheckMs ? grpcHealthCheck(options.gatehouseHealthCheckMs) : {}),
+        },
       ],
     },
   };
@@ -206,7 +214,17 @@ function upstreamTls(tls: NonNullable<SidecarOptions['gatehouseTls']>): object {
   };
 }
 
-function staticCluster(name: string, port: number, http2: boolean): object {
+/** Active gRPC health checking: one NOT_SERVING (or failed call) takes a host out, one SERVING puts it back. */
+function grpcHealthCheck(intervalMs: number): object {
+  return {
+    // no_traffic_interval too: Envoy does not count ext_authz calls as cluster traffic, and would otherwise check only every 60 s.
+    health_checks: [{ timeout: '1s', interval: `${intervalMs / 1000}s`, no_traffic_interval: `${intervalMs / 1000}s`, unhealthy_threshold: 1, healthy_threshold: 1, grpc_health_check: {} }],
+    // Without this, one of two hosts unhealthy is at Envoy's 50% panic threshold and it may route to both.
+    common_lb_config: { healthy_panic_threshold: { value: 0 } },
+  };
+}
+
+function staticCluster(name: string, ports: number[], http2: boolean): object {
   return {
     name,
     type: 'STATIC',
@@ -221,7 +239,7 @@ function staticCluster(name: string, port: number, http2: boolean): object {
           },
         }
       : {}),
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: ports.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) }] },
   };
 }
 

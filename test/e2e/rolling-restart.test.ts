@@ -1,0 +1,111 @@
+/**
+ * A rolling restart through a real Envoy (failure_mode_allow: false, so any failed Check would be a
+ * 403 to a legitimate client): two `gatehouse serve` processes behind one cluster with active
+ * grpc.health.v1 checks, requests flowing the whole time, one process stopped with SIGTERM and
+ * started again. Its drain turns health NOT_SERVING while it keeps answering; once Envoy has taken
+ * it out (seen on Envoy's admin API), a second SIGTERM ends the drain and it exits. No request may
+ * fail: every GET is allowed by the policy and reaches the upstream.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/app.js';
+import { startServe, type ServeProcess } from '../support/cli.js';
+import { buildBundle, tempDir } from '../support/policy.js';
+import { opaOrSkip } from '../support/tools.js';
+import { envoyOrSkip } from './envoy.js';
+import { request, startSidecar, startUpstream, type Sidecar } from './sidecar.js';
+
+const tool = envoyOrSkip();
+const opa = opaOrSkip();
+const WORKERS = 8;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Envoy's view of the gatehouse hosts: port → healthy. */
+async function hostHealth(sidecar: Sidecar): Promise<Map<number, boolean>> {
+  const body = (await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/clusters?format=json`)).json()) as {
+    cluster_statuses: Array<{ name: string; host_statuses?: Array<{ address: { socket_address: { port_value: number } }; health_status: Record<string, unknown> }> }>;
+  };
+  const cluster = body.cluster_statuses.find((c) => c.name === 'gatehouse')!;
+  return new Map((cluster.host_statuses ?? []).map((h) => [h.address.socket_address.port_value, h.health_status.failed_active_health_check !== true]));
+}
+
+/** Checks the instance allowed so far, from its /metrics. */
+async function allowed(p: ServeProcess): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${p.adminPort}/metrics`)).text();
+  return Number(/gatehouse_decisions_total\{outcome="allow",reason="policy_allowed"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+}
+
+describe.skipIf(tool.skip || opa.skip)(`a rolling restart of gatehouse behind Envoy ${tool.version}`, () => {
+  const stops: Array<() => Promise<unknown>> = [];
+  let running = false;
+  afterAll(async () => {
+    running = false;
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  });
+
+  it('fails no request while one of two instances is stopped and started again', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(opa.opa, { 'p.rego': 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "GET"\n' }, path.join(dir, 'bundle.tar.gz'));
+    const [portA, portB] = [await freePort(), await freePort()];
+    // A long drain, ended by a second SIGTERM once Envoy shows the host out: no timing to guess.
+    const serveArgs = (port: number) => ['--addr', `127.0.0.1:${port}`, '--shutdown-drain-ms', '600000', '--decision-log', 'off'];
+    const kill = (p: ServeProcess) => async () => {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    };
+    let a = await startServe(bundle, serveArgs(portA));
+    stops.push(kill(a));
+    const b = await startServe(bundle, serveArgs(portB));
+    stops.push(kill(b));
+    const upstream = await startUpstream();
+    stops.push(upstream.close);
+    const sidecar = await startSidecar({
+      envoy: tool.envoy, dir, gatehousePort: portA, moreGatehousePorts: [portB], upstreamPort: upstream.port, failureModeAllow: false, gatehouseHealthCheckMs: 100,
+    });
+    stops.push(sidecar.stop);
+    await eventually(async () => {
+      const health = await hostHealth(sidecar);
+      return health.size === 2 && [...health.values()].every(Boolean);
+    }, 20_000);
+
+    const statuses = new Map<number, number>();
+    running = true;
+    const load = Promise.all(
+      Array.from({ length: WORKERS }, async () => {
+        while (running) {
+          // A connection error counts as status 0: a failure like any other.
+          const status = await request(sidecar, { path: '/orders' }).then((reply) => reply.status, () => 0);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    const sent = () => [...statuses.values()].reduce((x, y) => x + y, 0);
+    await eventually(() => sent() >= 200);
+
+    a.child.kill('SIGTERM');
+    await eventually(async () => (await hostHealth(sidecar)).get(portA) === false, 20_000);
+    const beforeEnd = sent();
+    await eventually(() => sent() >= beforeEnd + 200); // traffic keeps flowing to B alone
+    a.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+
+    a = await startServe(bundle, serveArgs(portA));
+    stops.push(kill(a));
+    await eventually(async () => (await hostHealth(sidecar)).get(portA) === true, 20_000);
+    // The restarted instance takes its share again (Envoy round-robins over healthy hosts).
+    await eventually(async () => (await allowed(a)) >= 100, 20_000);
+    running = false;
+    await load;
+
+    expect(Object.fromEntries(statuses)).toEqual({ 200: sent() });
+    const failed = sidecar.accessLog().filter((line) => line.response_code !== 200);
+    expect(failed).toEqual([]);
+  }, 120_000);
+});
