@@ -24,10 +24,15 @@ import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
+import { RecentInputs, type GateSummary } from './policy/activation-gate.js';
+import type { WasmPolicy } from './policy/evaluator.js';
 import type { BundleLimits } from './policy/bundle.js';
 import { prepareSignatureVerifier, refuseUnverifiedSignatures, type SignatureAlgorithm } from './policy/signature.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
+
+/** Memory the activation gate's recent inputs may hold, whatever activation_gate_inputs says. */
+const ACTIVATION_GATE_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface AppDeps {
   logger: Logger;
@@ -77,7 +82,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     print: (message: string, decisionId: string | undefined) => logger.info({ decision_id: decisionId, print: message }, 'policy print'),
   };
   const limits = { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) };
-  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file);
+  const recentInputs = new RecentInputs(config.activation_gate_inputs, ACTIVATION_GATE_MAX_BYTES);
+  const gate = config.activation_gate_inputs === 0 ? undefined : (candidate: WasmPolicy) => logGate(logger, candidate, recentInputs.check(candidate));
+  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate);
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
   const candidate = config.candidate_bundle
@@ -110,6 +117,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       onRecordError: (error) => logger.error({ error: describeThrown(error) }, 'recording a Check\'s metrics or decision-log line failed'),
       record: (outcome: Outcome) => {
         metrics.recordCheck(outcome);
+        // Only what the active revision decided: a Check that raced a swap says nothing about it.
+        if (gate && outcome.revision === store.current()?.revision) recentInputs.record(outcome);
         const extra: Record<string, unknown> = {};
         if (config.dry_run) {
           extra.dry_run = true;
@@ -146,6 +155,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     if (result.status === 'loaded') {
       // Old entries could never be served (the bundle digest is in every key); free their memory.
       cache?.clear();
+      recentInputs.clear();
       const plan = result.policy.cachePlan;
       logger.info({ revision: result.policy.revision, decision_cache: plan.enabled ? 'on' : 'off', why: plan.why }, `decision cache ${plan.enabled ? 'on' : 'off'} for this revision`);
     }
@@ -260,6 +270,14 @@ function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
     defaultKeyId: id,
     scope: config.bundle_verification_scope,
   });
+}
+
+function logGate(logger: Logger, candidate: WasmPolicy, summary: GateSummary): void {
+  const flips = summary.allowToDeny + summary.denyToAllow;
+  logger.info(
+    { revision: candidate.revision, inputs_checked: summary.checked, allow_to_deny: summary.allowToDeny, deny_to_allow: summary.denyToAllow, flipped_decision_ids: summary.flipped },
+    flips > 0 ? 'activation gate passed; the new revision decides some recent inputs the other way' : 'activation gate passed',
+  );
 }
 
 function logDivergence(logger: Logger, outcome: Outcome, shadowed: ShadowResult): void {

@@ -47,6 +47,7 @@ export interface Config {
   bundle_verification_algorithm: string;
   bundle_verification_scope: string | undefined;
   bundle_accept_unverified_signatures: boolean;
+  activation_gate_inputs: number;
   dry_run: boolean;
   candidate_bundle: string | undefined;
   candidate_sample_percent: number;
@@ -155,6 +156,10 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   bundle_accept_unverified_signatures: {
     type: 'boolean', default: false, example: 'true',
     help: 'without bundle_verification_key_file, a bundle carrying .signatures.json is refused (the previous one keeps serving); true loads it without checking the signature',
+  },
+  activation_gate_inputs: {
+    type: 'integer', default: 200, min: 0, max: 10_000, example: '200',
+    help: 'before a new bundle becomes active it decides up to this many recent distinct live inputs (kept in memory only, at most 16 MiB); if it errs on any the active bundle decided (undefined, conflict, eval error) it is refused and the active one keeps serving; allow/deny flips are only logged; 0 turns the gate off',
   },
   dry_run: {
     type: 'boolean', default: false, example: 'true',

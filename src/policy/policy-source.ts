@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { BundleLimits } from './bundle.js';
 import type { EvaluatorOptions } from './evaluator.js';
 import { HttpBundleSource } from './http-source.js';
-import { PolicyStore, type BundleLocation } from './policy-store.js';
+import { PolicyStore, type BundleLocation, type PolicyStoreOptions } from './policy-store.js';
 import { watchBundle } from './watcher.js';
 
 export interface UpdatingStore {
@@ -28,6 +28,7 @@ export function createUpdatingStore(
   limits: BundleLimits,
   logger: Logger,
   stateFile?: string,
+  gate?: PolicyStoreOptions['gate'],
 ): UpdatingStore {
   const http = isUrl(spec)
     ? new HttpBundleSource({
@@ -46,6 +47,7 @@ export function createUpdatingStore(
     location,
     requireNewerRevision: config.bundle_require_newer_revision,
     revisionStateFile: stateFile,
+    gate,
   });
   let stopWatching: (() => void) | undefined;
   return {

@@ -1,0 +1,101 @@
+/**
+ * The activation gate: before a new bundle replaces the active one, it decides a bounded sample of
+ * recent live inputs that the active bundle decided. If it errs on any of them (undefined decision,
+ * conflict, evaluation error, an invalid decision), it is refused like an invalid bundle and the
+ * active one keeps serving: such a bundle would turn working traffic into error denies. A decision
+ * that flips (allow ↔ deny) is the point of most policy changes, so flips are only summarised.
+ *
+ * The inputs live in memory only, in a ring of distinct inputs bounded by count and bytes.
+ */
+import { decisionFromResultSet } from '../authz/decision.js';
+import type { Outcome } from '../authz/outcome.js';
+import { GatehouseError, describeThrown } from '../errors.js';
+import type { WasmPolicy } from './evaluator.js';
+
+interface Sample {
+  decisionId: string;
+  allowed: boolean;
+  /** The input document as serialized JSON: the form evaluate() takes, and the distinctness key. */
+  json: string;
+}
+
+export interface GateSummary {
+  checked: number;
+  allowToDeny: number;
+  denyToAllow: number;
+  /** Decision ids of the first few inputs whose decision flips, for the log. */
+  flipped: string[];
+}
+
+const encoder = new TextEncoder();
+const FLIPS_LISTED = 5;
+
+export class RecentInputs {
+  // Insertion-ordered: the first key is the oldest sample.
+  readonly #samples = new Map<string, Sample>();
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(maxEntries: number, maxBytes: number) {
+    this.#maxEntries = maxEntries;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Keeps the input of a Check the policy decided (not an error, not refused before the policy). */
+  record(outcome: Outcome): void {
+    if (this.#maxEntries === 0 || !outcome.input || outcome.error || outcome.hygiene) return;
+    if (outcome.reasonLabel !== 'policy_allowed' && outcome.reasonLabel !== 'policy_denied') return;
+    const json = JSON.stringify(outcome.input);
+    if (json.length > this.#maxBytes) return;
+    const known = this.#samples.get(json);
+    if (known) this.#forget(json, known); // re-inserted below as the newest
+    this.#samples.set(json, { decisionId: outcome.decisionId, allowed: outcome.allowed, json });
+    this.#bytes += json.length;
+    for (const [key, oldest] of this.#samples) {
+      if (this.#samples.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
+      this.#forget(key, oldest);
+    }
+  }
+
+  /** A new bundle is active: what the old one decided says nothing about the next candidate. */
+  clear(): void {
+    this.#samples.clear();
+    this.#bytes = 0;
+  }
+
+  get size(): number {
+    return this.#samples.size;
+  }
+
+  /**
+   * Decides every sample with `candidate`. Throws bundle_invalid naming the first sample it errs
+   * on (its decision id joins the decision log); otherwise summarises the flips.
+   */
+  check(candidate: WasmPolicy): GateSummary {
+    const summary: GateSummary = { checked: 0, allowToDeny: 0, denyToAllow: 0, flipped: [] };
+    for (const sample of this.#samples.values()) {
+      let allowed: boolean;
+      try {
+        allowed = decisionFromResultSet(candidate.evaluate(encoder.encode(sample.json))).allowed;
+      } catch (error) {
+        throw new GatehouseError(
+          'bundle_invalid',
+          `activation gate: revision ${candidate.revision} errs on a recent input the active policy decided (decision_id ${sample.decisionId}): ${describeThrown(error)}. ` +
+            'Fix the policy (that input is in the decision log), or set activation_gate_inputs: 0 to activate bundles unchecked',
+        );
+      }
+      summary.checked++;
+      if (allowed === sample.allowed) continue;
+      if (sample.allowed) summary.allowToDeny++;
+      else summary.denyToAllow++;
+      if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
+    }
+    return summary;
+  }
+
+  #forget(key: string, sample: Sample): void {
+    this.#samples.delete(key);
+    this.#bytes -= sample.json.length;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The activation gate with a real server and real compiled policies: a bundle that errs on recent
+ * live inputs the active bundle decided is refused (last good keeps serving, reload failure counted,
+ * /readyz names the input's decision id); one that only flips decisions is activated with a summary.
+ */
+import { renameSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, startTestApp, type TestApp } from '../support/app.js';
+import { buildBundle, tempDir } from '../support/policy.js';
+import { CHECKOUT, checkRequestJson } from '../support/requests.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+const GET_ONLY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "GET"\n';
+// No default: undefined for anything but GET.
+const UNDEFINED_FOR_POST = 'package envoy.authz\n\nallow if input.attributes.request.http.method == "GET"\n';
+const POST_ONLY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "POST"\n';
+
+describe.skipIf(tool.skip)('activation gate', () => {
+  let t: TestApp | undefined;
+  let dir: string;
+  let bundle: string;
+  afterEach(async () => t?.stop());
+
+  async function start(flags: Record<string, string> = {}): Promise<TestApp> {
+    dir = tempDir();
+    bundle = buildBundle(tool.opa, { 'p.rego': GET_ONLY }, path.join(dir, 'bundle.tar.gz'));
+    t = await startTestApp({ bundle, ...flags });
+    return t;
+  }
+  async function replace(rego: string): Promise<void> {
+    const next = buildBundle(tool.opa, { 'p.rego': rego }, path.join(dir, 'next.tar.gz'));
+    const reloads = t!.logs.filter((l) => l.msg?.startsWith('policy bundle')).length;
+    renameSync(next, bundle);
+    await eventually(() => t!.logs.filter((l) => l.msg?.startsWith('policy bundle')).length > reloads);
+  }
+  const get = () => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET' }));
+  const post = () => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'POST', path: '/api/v1/reservations' }));
+
+  it('refuses a bundle whose decision is undefined on a recent input, naming its decision id; the old one keeps serving', async () => {
+    await start();
+    const revision = JSON.parse((await t!.admin('/readyz')).text).policy.revision;
+    expect((await get()).allowed).toBe(true);
+    const denied = await post();
+    expect(denied.allowed).toBe(false);
+
+    await replace(UNDEFINED_FOR_POST);
+    const ready = JSON.parse((await t!.admin('/readyz')).text);
+    expect(ready).toMatchObject({ ready: true, policy: { revision }, last_reload_error: { code: 'bundle_invalid' } });
+    expect(ready.last_reload_error.message).toContain(`activation gate`);
+    expect(ready.last_reload_error.message).toContain(`decision_id ${denied.metadata.decision_id}`);
+    expect(ready.last_reload_error.message).toContain('undefined');
+    expect((await t!.admin('/metrics')).text).toMatch(/gatehouse_policy_reloads_total\{result="failed"\} 1/);
+    // Still the GET-only policy: POST denied by it (not an undefined-decision error).
+    expect((await post()).metadata.reason_code).toBe('policy_denied');
+  });
+
+  it('activates a bundle that only flips decisions, logging how many flipped each way', async () => {
+    await start();
+    const allowed = await get();
+    await post();
+    await replace(POST_ONLY);
+    const gateLine = t!.logs.find((l) => l.msg?.startsWith('activation gate passed'));
+    expect(gateLine).toMatchObject({ inputs_checked: 2, allow_to_deny: 1, deny_to_allow: 1 });
+    expect(gateLine!.flipped_decision_ids).toContain(allowed.metadata.decision_id);
+    expect((await post()).allowed).toBe(true);
+    expect((await get()).allowed).toBe(false);
+  });
+
+  it('with activation_gate_inputs 0, activates the bundle unchecked', async () => {
+    await start({ 'activation-gate-inputs': '0' });
+    await post();
+    await replace(UNDEFINED_FOR_POST);
+    expect(t!.logs.some((l) => l.msg === 'policy bundle loaded' && l.previous_revision)).toBe(true);
+    expect((await post()).metadata.reason_code).toBe('decision_undefined');
+  });
+});

@@ -1,0 +1,53 @@
+/** RecentInputs: which Checks it keeps, distinctness, and its bounds (count and bytes). */
+import { describe, expect, it } from 'vitest';
+import type { Outcome } from '../../src/authz/outcome.js';
+import { RecentInputs } from '../../src/policy/activation-gate.js';
+import type { WasmPolicy } from '../../src/policy/evaluator.js';
+
+const outcome = (id: string, input: unknown, extra: Partial<Outcome> = {}): Outcome =>
+  ({ decisionId: id, allowed: true, reasonLabel: 'policy_allowed', input, ...extra }) as unknown as Outcome;
+
+/** A stand-in policy: allows inputs whose `n` is even, and has no decision for n = 13. */
+const policy = { revision: 'r2', evaluate: (bytes: Uint8Array) => {
+  const n = (JSON.parse(new TextDecoder().decode(bytes)) as { n: number }).n;
+  return n === 13 ? [] : [{ result: n % 2 === 0 }];
+} } as unknown as WasmPolicy;
+
+describe('RecentInputs', () => {
+  it('keeps only inputs the policy decided', () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    recent.record(outcome('a', { n: 1 }));
+    recent.record(outcome('b', { n: 2 }, { reasonLabel: 'eval_error', error: {} as never }));
+    recent.record(outcome('c', { n: 3 }, { reasonLabel: 'request_refused', hygiene: {} as never }));
+    recent.record(outcome('d', undefined));
+    expect(recent.size).toBe(1);
+  });
+
+  it('keeps each distinct input once, the newest decision id, and evicts the oldest past the count', () => {
+    const recent = new RecentInputs(3, 1 << 20);
+    for (const [id, n] of [['a', 2], ['b', 4], ['c', 2], ['d', 6], ['e', 8]] as const) recent.record(outcome(id, { n }));
+    expect(recent.size).toBe(3);
+    // n=4 (b) was the oldest after n=2 was refreshed by c; policy allows every even n: no flips.
+    expect(recent.check(policy)).toEqual({ checked: 3, allowToDeny: 0, denyToAllow: 0, flipped: [] });
+  });
+
+  it('stays within its byte bound and skips an input larger than it', () => {
+    const recent = new RecentInputs(100, 64);
+    recent.record(outcome('big', { n: 2, pad: 'x'.repeat(100) }));
+    expect(recent.size).toBe(0);
+    for (let n = 0; n < 10; n++) recent.record(outcome(`i${n}`, { n: n * 2, pad: 'xxxxxxxxxx' }));
+    expect(recent.size).toBeLessThanOrEqual(2);
+    expect(recent.size).toBeGreaterThan(0);
+  });
+
+  it('counts flips and refuses a policy that errs, naming the decision id', () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    recent.record(outcome('odd-allowed', { n: 1 }));
+    recent.record(outcome('even-denied', { n: 2 }, { allowed: false, reasonLabel: 'policy_denied' }));
+    expect(recent.check(policy)).toEqual({ checked: 2, allowToDeny: 1, denyToAllow: 1, flipped: ['odd-allowed', 'even-denied'] });
+    recent.record(outcome('thirteen', { n: 13 }));
+    expect(() => recent.check(policy)).toThrow(/decision_id thirteen.*undefined/);
+    recent.clear();
+    expect(recent.check(policy).checked).toBe(0);
+  });
+});
