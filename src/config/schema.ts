@@ -208,8 +208,8 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     help: 'quiet time after the last change before the bundle is reloaded',
   },
   max_connection_age_ms: {
-    type: 'integer', default: 1_800_000, min: 0, max: 86_400_000, example: '1800000',
-    help: 'close each gRPC connection gracefully (HTTP/2 GOAWAY; Envoy reconnects, in-flight Checks finish) after this age, ±10% jitter, so certificate rotation and CA removal reach every client; 0 keeps connections forever',
+    type: 'integer', default: 0, min: 0, max: 86_400_000, example: '1800000',
+    help: 'close each gRPC connection with a GOAWAY after this age, ±10% jitter, so certificate rotation and CA removal reach every client; 0 (default) keeps connections. Behind Envoy prefer the gatehouse cluster\'s max_connection_duration: under load a GOAWAY from this side can fail a Check in flight (README, TLS section)',
   },
   max_connection_age_grace_ms: {
     type: 'integer', default: 30_000, min: 1, max: 3_600_000, example: '30000',

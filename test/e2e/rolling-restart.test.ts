@@ -14,7 +14,7 @@ import { startServe, type ServeProcess } from '../support/cli.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 import { envoyOrSkip } from './envoy.js';
-import { request, startSidecar, startUpstream, type Sidecar } from './sidecar.js';
+import { GET_ONLY_POLICY, startSidecar, startUpstream, steadyLoad, type Sidecar } from './sidecar.js';
 
 const tool = envoyOrSkip();
 const opa = opaOrSkip();
@@ -45,15 +45,13 @@ async function allowed(p: ServeProcess): Promise<number> {
 
 describe.skipIf(tool.skip || opa.skip)(`a rolling restart of gatehouse behind Envoy ${tool.version}`, () => {
   const stops: Array<() => Promise<unknown>> = [];
-  let running = false;
   afterAll(async () => {
-    running = false;
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   });
 
   it('fails no request while one of two instances is stopped and started again', async () => {
     const dir = tempDir();
-    const bundle = buildBundle(opa.opa, { 'p.rego': 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "GET"\n' }, path.join(dir, 'bundle.tar.gz'));
+    const bundle = buildBundle(opa.opa, { 'p.rego': GET_ONLY_POLICY }, path.join(dir, 'bundle.tar.gz'));
     const [portA, portB] = [await freePort(), await freePort()];
     // A long drain, ended by a second SIGTERM once Envoy shows the host out: no timing to guess.
     const serveArgs = (port: number) => ['--addr', `127.0.0.1:${port}`, '--shutdown-drain-ms', '600000', '--decision-log', 'off'];
@@ -75,18 +73,9 @@ describe.skipIf(tool.skip || opa.skip)(`a rolling restart of gatehouse behind En
       return health.size === 2 && [...health.values()].every(Boolean);
     }, 20_000);
 
-    const statuses = new Map<number, number>();
-    running = true;
-    const load = Promise.all(
-      Array.from({ length: WORKERS }, async () => {
-        while (running) {
-          // A connection error counts as status 0: a failure like any other.
-          const status = await request(sidecar, { path: '/orders' }).then((reply) => reply.status, () => 0);
-          statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        }
-      }),
-    );
-    const sent = () => [...statuses.values()].reduce((x, y) => x + y, 0);
+    const load = steadyLoad(sidecar, WORKERS);
+    stops.push(load.stop);
+    const sent = load.sent;
     await eventually(() => sent() >= 200);
 
     a.child.kill('SIGTERM');
@@ -101,10 +90,9 @@ describe.skipIf(tool.skip || opa.skip)(`a rolling restart of gatehouse behind En
     await eventually(async () => (await hostHealth(sidecar)).get(portA) === true, 20_000);
     // The restarted instance takes its share again (Envoy round-robins over healthy hosts).
     await eventually(async () => (await allowed(a)) >= 100, 20_000);
-    running = false;
-    await load;
+    await load.stop();
 
-    expect(Object.fromEntries(statuses)).toEqual({ 200: sent() });
+    expect(Object.fromEntries(load.statuses)).toEqual({ 200: sent() });
     const failed = sidecar.accessLog().filter((line) => line.response_code !== 200);
     expect(failed).toEqual([]);
   }, 120_000);

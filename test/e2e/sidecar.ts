@@ -62,6 +62,8 @@ export interface SidecarOptions {
   authzTimeout?: string;
   /** More gatehouse instances in the same cluster, beside gatehousePort. */
   moreGatehousePorts?: number[];
+  /** Envoy closes its own connections to gatehouse after this long (common_http_protocol_options.max_connection_duration), e.g. '0.2s'. */
+  gatehouseMaxConnectionDuration?: string;
   /** Active grpc.health.v1 checks of the gatehouse hosts every this many ms (one failure marks a host unhealthy; panic mode off). */
   gatehouseHealthCheckMs?: number;
 }
@@ -176,7 +178,7 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
       clusters: [
         staticCluster('upstream', [options.upstreamPort], false),
         {
-          ...staticCluster('gatehouse', [options.gatehousePort, ...(options.moreGatehousePorts ?? [])], true),
+          ...staticCluster('gatehouse', [options.gatehousePort, ...(options.moreGatehousePorts ?? [])], true, options.gatehouseMaxConnectionDuration),
           ...(options.gatehouseTls ? { transport_socket: upstreamTls(options.gatehouseTls) } : {}),
           ...(options.gatehouseHealthCheckMs ? grpcHealthCheck(options.gatehouseHealthCheckMs) : {}),
         },
@@ -224,7 +226,7 @@ function grpcHealthCheck(intervalMs: number): object {
   };
 }
 
-function staticCluster(name: string, ports: number[], http2: boolean): object {
+function staticCluster(name: string, ports: number[], http2: boolean, maxConnectionDuration?: string): object {
   return {
     name,
     type: 'STATIC',
@@ -235,6 +237,7 @@ function staticCluster(name: string, ports: number[], http2: boolean): object {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
               '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
               explicit_http_config: { http2_protocol_options: {} },
+              ...(maxConnectionDuration ? { common_http_protocol_options: { max_connection_duration: maxConnectionDuration } } : {}),
             },
           },
         }
@@ -271,4 +274,37 @@ export function request(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** A policy that allows every GET and nothing else: under steadyLoad every request must be a 200. */
+export const GET_ONLY_POLICY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "GET"\n';
+
+export interface SteadyLoad {
+  /** Responses so far by HTTP status; 0 counts a request that failed without one. */
+  statuses: Map<number, number>;
+  sent(): number;
+  /** Lets every worker finish its request in flight, then resolves. */
+  stop(): Promise<void>;
+}
+
+/** `workers` clients each sending GET /orders through the sidecar, one after another, until stopped. */
+export function steadyLoad(sidecar: Sidecar, workers: number): SteadyLoad {
+  const statuses = new Map<number, number>();
+  let running = true;
+  const done = Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (running) {
+        const status = await request(sidecar, { path: '/orders' }).then((reply) => reply.status, () => 0);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
+  return {
+    statuses,
+    sent: () => [...statuses.values()].reduce((x, y) => x + y, 0),
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
 }
