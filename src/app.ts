@@ -83,7 +83,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   };
   const limits = { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) };
   const recentInputs = new RecentInputs(config.activation_gate_inputs, ACTIVATION_GATE_MAX_BYTES);
-  const gate = config.activation_gate_inputs === 0 ? undefined : (candidate: WasmPolicy) => logGate(logger, candidate, recentInputs.check(candidate));
+  const gate = config.activation_gate_inputs === 0 ? undefined : (candidate: WasmPolicy, current: WasmPolicy) => logGate(logger, candidate, recentInputs.check(candidate, current));
   const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate);
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
@@ -275,7 +275,7 @@ function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
 function logGate(logger: Logger, candidate: WasmPolicy, summary: GateSummary): void {
   const flips = summary.allowToDeny + summary.denyToAllow;
   logger.info(
-    { revision: candidate.revision, inputs_checked: summary.checked, allow_to_deny: summary.allowToDeny, deny_to_allow: summary.denyToAllow, flipped_decision_ids: summary.flipped },
+    { revision: candidate.revision, inputs_checked: summary.checked, inputs_skipped: summary.skipped, allow_to_deny: summary.allowToDeny, deny_to_allow: summary.denyToAllow, flipped_decision_ids: summary.flipped },
     flips > 0 ? 'activation gate passed; the new revision decides some recent inputs the other way' : 'activation gate passed',
   );
 }

@@ -21,6 +21,8 @@ interface Sample {
 
 export interface GateSummary {
   checked: number;
+  /** Inputs the candidate errs on but the active policy no longer decides either (time-dependent policies). */
+  skipped: number;
   allowToDeny: number;
   denyToAllow: number;
   /** Decision ids of the first few inputs whose decision flips, for the log. */
@@ -70,15 +72,22 @@ export class RecentInputs {
 
   /**
    * Decides every sample with `candidate`. Throws bundle_invalid naming the first sample it errs
-   * on (its decision id joins the decision log); otherwise summarises the flips.
+   * on while `active` still decides it (its decision id joins the decision log); otherwise
+   * summarises the flips. An input `active` no longer decides either (a token that has expired
+   * since) says nothing against the candidate and is skipped.
    */
-  check(candidate: WasmPolicy): GateSummary {
-    const summary: GateSummary = { checked: 0, allowToDeny: 0, denyToAllow: 0, flipped: [] };
+  check(candidate: WasmPolicy, active: WasmPolicy): GateSummary {
+    const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, flipped: [] };
     for (const sample of this.#samples.values()) {
+      const input = encoder.encode(sample.json);
       let allowed: boolean;
       try {
-        allowed = decisionFromResultSet(candidate.evaluate(encoder.encode(sample.json))).allowed;
+        allowed = decisionFromResultSet(candidate.evaluate(input)).allowed;
       } catch (error) {
+        if (!decides(active, input)) {
+          summary.skipped++;
+          continue;
+        }
         throw new GatehouseError(
           'bundle_invalid',
           `activation gate: revision ${candidate.revision} errs on a recent input the active policy decided (decision_id ${sample.decisionId}): ${describeThrown(error)}. ` +
@@ -97,5 +106,14 @@ export class RecentInputs {
   #forget(key: string, sample: Sample): void {
     this.#samples.delete(key);
     this.#bytes -= sample.json.length;
+  }
+}
+
+function decides(policy: WasmPolicy, input: Uint8Array): boolean {
+  try {
+    decisionFromResultSet(policy.evaluate(input));
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -13,6 +13,9 @@ const policy = { revision: 'r2', evaluate: (bytes: Uint8Array) => {
   return n === 13 ? [] : [{ result: n % 2 === 0 }];
 } } as unknown as WasmPolicy;
 
+/** A stand-in active policy that decides everything (allow). */
+const active = { revision: 'r1', evaluate: () => [{ result: true }] } as unknown as WasmPolicy;
+
 describe('RecentInputs', () => {
   it('keeps only inputs the policy decided', () => {
     const recent = new RecentInputs(10, 1 << 20);
@@ -28,7 +31,7 @@ describe('RecentInputs', () => {
     for (const [id, n] of [['a', 2], ['b', 4], ['c', 2], ['d', 6], ['e', 8]] as const) recent.record(outcome(id, { n }));
     expect(recent.size).toBe(3);
     // n=4 (b) was the oldest after n=2 was refreshed by c; policy allows every even n: no flips.
-    expect(recent.check(policy)).toEqual({ checked: 3, allowToDeny: 0, denyToAllow: 0, flipped: [] });
+    expect(recent.check(policy, active)).toEqual({ checked: 3, skipped: 0, allowToDeny: 0, denyToAllow: 0, flipped: [] });
   });
 
   it('stays within its byte bound and skips an input larger than it', () => {
@@ -40,14 +43,20 @@ describe('RecentInputs', () => {
     expect(recent.size).toBeGreaterThan(0);
   });
 
+  it('skips an input the active policy no longer decides either', () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    recent.record(outcome('thirteen', { n: 13 }));
+    expect(recent.check(policy, policy)).toEqual({ checked: 0, skipped: 1, allowToDeny: 0, denyToAllow: 0, flipped: [] });
+  });
+
   it('counts flips and refuses a policy that errs, naming the decision id', () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('odd-allowed', { n: 1 }));
     recent.record(outcome('even-denied', { n: 2 }, { allowed: false, reasonLabel: 'policy_denied' }));
-    expect(recent.check(policy)).toEqual({ checked: 2, allowToDeny: 1, denyToAllow: 1, flipped: ['odd-allowed', 'even-denied'] });
+    expect(recent.check(policy, active)).toEqual({ checked: 2, skipped: 0, allowToDeny: 1, denyToAllow: 1, flipped: ['odd-allowed', 'even-denied'] });
     recent.record(outcome('thirteen', { n: 13 }));
-    expect(() => recent.check(policy)).toThrow(/decision_id thirteen.*undefined/);
+    expect(() => recent.check(policy, active)).toThrow(/decision_id thirteen.*undefined/);
     recent.clear();
-    expect(recent.check(policy).checked).toBe(0);
+    expect(recent.check(policy, active).checked).toBe(0);
   });
 });
