@@ -270,6 +270,8 @@ async function startLabOnce(options) {
           '--admin-addr', '127.0.0.1:0',
           '--decision-log', 'stdout',
           '--reload-debounce-ms', '50',
+          // One gatehouse, nowhere to drain to: stop at once (lab.gatehouse.stop waits 5 s, then SIGKILLs).
+          '--shutdown-drain-ms', '0',
         ]);
         procs.push(proc);
         lab.gatehouse.proc = proc;

@@ -22,6 +22,7 @@ export function serverKinds({ incumbent, bundle, workDir }) {
       startPinned(cpus, process.execPath, [
         ...nodeArgs, path.join(ROOT, 'dist', 'main.js'), 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`,
         '--admin-addr', `127.0.0.1:${adminPort}`, '--decision-log', 'off', '--decision-cache', cache, '--watch', 'false', '--log-level', 'warn',
+        '--shutdown-drain-ms', '0',
       ], { logFile: path.join(workDir, `gatehouse-${cache}-${port}.log`) }),
     admin: true,
   });
