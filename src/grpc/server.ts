@@ -5,12 +5,8 @@ import { Server, ServerCredentials, experimental, type UntypedServiceImplementat
 import { HealthImplementation } from 'grpc-health-check';
 import type { ListenAddress } from '../config/schema.js';
 import { AUTHORIZATION_SERVICE } from './check-service.js';
-import { attachConnectionAge } from './connection-age.js';
 import { boundedRequests } from './oversized-requests.js';
 import { CHECK_METHOD_PATH } from './protos.js';
-
-/** max_connection_age_ms: how long after its GOAWAY a connection still accepts streams already sent. */
-const GOAWAY_NOTICE_MS = 1000;
 
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
@@ -23,8 +19,8 @@ export interface GrpcServerOptions {
   /** Told when grpc-js' internals do not allow that, so longer requests get RESOURCE_EXHAUSTED. */
   onOversizeUnsupported(): void;
   /**
-   * Close each client connection gracefully (GOAWAY, in-flight calls finish) after this age, ±10%
-   * (grpc/connection-age.ts), so a rotated certificate or a removed CA reaches every client: TLS is only
+   * Close each client connection gracefully (GOAWAY, in-flight calls finish) after this age (grpc-js
+   * adds ±10% jitter), so a rotated certificate or a removed CA reaches every client: TLS is only
    * checked at the handshake. 0: connections live forever.
    */
   maxConnectionAgeMs: number;
@@ -35,10 +31,8 @@ export interface GrpcServerOptions {
 export class GrpcServer {
   readonly #server: Server;
   readonly #health: HealthImplementation;
-  readonly #options: GrpcServerOptions;
 
   constructor(check: UntypedServiceImplementation, options: GrpcServerOptions) {
-    this.#options = options;
     this.#server = new Server({
       'grpc.max_receive_message_length': options.maxReceiveBytes,
       interceptors: [boundedRequests(CHECK_METHOD_PATH, options.maxReceiveBytes, options.onOversizeUnsupported)],
@@ -47,6 +41,9 @@ export class GrpcServer {
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
       // channelz (grpc's introspection service) is not exposed; its per-call bookkeeping costs CPU.
       'grpc.enable_channelz': 0,
+      ...(options.maxConnectionAgeMs > 0
+        ? { 'grpc.max_connection_age_ms': options.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs }
+        : {}),
     });
     this.#server.addService(AUTHORIZATION_SERVICE, check);
     this.#health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE_NAME]: 'NOT_SERVING' });
@@ -65,16 +62,8 @@ export class GrpcServer {
     const target = address.kind === 'unix' ? `unix://${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(target, credentials, (error, port) => {
-        if (error) {
-          reject(new Error(`cannot listen on ${address.text}: ${error.message}`));
-          return;
-        }
-        const { maxConnectionAgeMs: maxAgeMs, maxConnectionAgeGraceMs: graceMs } = this.#options;
-        if (maxAgeMs > 0 && !attachConnectionAge(this.#server, { maxAgeMs, graceMs, closeAfterMs: GOAWAY_NOTICE_MS })) {
-          reject(new Error('max_connection_age_ms: this grpc-js version does not expose its listeners (grpc/connection-age.ts). Fix: set max_connection_age_ms: 0, or pin grpc-js'));
-          return;
-        }
-        resolve(port);
+        if (error) reject(new Error(`cannot listen on ${address.text}: ${error.message}`));
+        else resolve(port);
       });
     });
   }

@@ -1,13 +1,13 @@
 /**
  * Renewing connections to gatehouse (so certificate rotation and CA removal reach every client)
  * through a real Envoy with failure_mode_allow: false: Envoy's max_connection_duration on the
- * gatehouse cluster (the README's advice) closes its connection every ~0.2 s while requests flow;
- * Envoy opens new ones, no request fails, and gatehouse decided every one. Envoy's count of
- * connections it opened shows the cycling happened.
+ * gatehouse cluster (the README's advice) closes its connection every 0.2 s while requests flow;
+ * Envoy opens new ones and no request fails. Envoy's count of connections it opened shows the cycling.
  *
- * Measured with gatehouse's own max_connection_age_ms at 200 ms instead: grpc-js' built-in option
- * (GOAWAY and close at once) failed 1-15 requests in most runs; grpc/connection-age.ts (GOAWAY,
- * 1 s notice, PING, close) passed 13 of 14 runs, the other had one request time out.
+ * gatehouse's own max_connection_age_ms in the same run (GOAWAY from the server) failed 1-15
+ * requests (ext_authz_error) in most runs, which is why it is off by default; see README. A
+ * GOAWAY / 1 s notice / PING / close variant cut that to 1 run in 7, but made a grpc-js client's
+ * call hang now and then (test/integration/connection-age.test.ts), so it was not kept.
  */
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,19 +28,15 @@ describe.skipIf(tool.skip || opa.skip)(`connection age through Envoy ${tool.vers
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   });
 
-  // gatehouse's own max_connection_age_ms ('200') is not a case here: about 1 run in 7 one request
-  // hung until Envoy's ext_authz timeout (see README); that flakiness is left to fix.
-  it.each([
-    ['Envoy max_connection_duration', ['--max-connection-age-ms', '0'], '0.2s'],
-  ])('%s cycles Envoy\'s connection to gatehouse repeatedly without failing a request', async (_name, args, envoyDuration) => {
+  it('cycles Envoy\'s connection to gatehouse repeatedly without failing a request', async () => {
     const dir = tempDir();
     const bundle = buildBundle(opa.opa, { 'p.rego': GET_ONLY_POLICY }, path.join(dir, 'bundle.tar.gz'));
-    const gatehouse = await startServe(bundle, [...args, '--decision-log', 'off']);
+    const gatehouse = await startServe(bundle, ['--max-connection-age-ms', '0', '--decision-log', 'off']);
     stops.push(async () => gatehouse.child.kill('SIGKILL'));
     const upstream = await startUpstream();
     stops.push(upstream.close);
     const sidecar = await startSidecar({
-      envoy: tool.envoy, dir, gatehousePort: gatehouse.grpcPort, upstreamPort: upstream.port, failureModeAllow: false, gatehouseMaxConnectionDuration: envoyDuration,
+      envoy: tool.envoy, dir, gatehousePort: gatehouse.grpcPort, upstreamPort: upstream.port, failureModeAllow: false, gatehouseMaxConnectionDuration: '0.2s',
     });
     stops.push(sidecar.stop);
     const connectionsOpened = async () => {
@@ -56,7 +52,5 @@ describe.skipIf(tool.skip || opa.skip)(`connection age through Envoy ${tool.vers
     expect(load.sent()).toBeGreaterThan(0);
     expect(Object.fromEntries(load.statuses)).toEqual({ 200: load.sent() });
     expect(sidecar.accessLog().filter((line) => line.response_code !== 200)).toEqual([]);
-    const metrics = await (await fetch(`http://127.0.0.1:${gatehouse.adminPort}/metrics`)).text();
-    expect(Number(/gatehouse_decisions_total\{outcome="allow",reason="policy_allowed"\} (\d+)/.exec(metrics)?.[1])).toBe(load.sent());
   }, 60_000);
 });
