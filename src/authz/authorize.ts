@@ -95,7 +95,8 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       if (hit) return decided(hit.decision, decisionId, input, policy, hit.result, timings(deps, started, inputDone), 'hit');
     }
     const evaluation: EvaluationCall = { decisionId };
-    const resultSet = evaluate(policy, input, evaluation);
+    const inputJson = JSON.stringify(input);
+    const resultSet = evaluate(policy, inputJson, evaluation);
     result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined;
     const decision = decisionFromResultSet(resultSet);
     // Only valid decisions are cached; every error is evaluated again next time. A result that a
@@ -106,6 +107,7 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
     }
     const outcome = decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone), key === undefined ? 'off' : 'miss');
     if (evaluation.builtinErrors) outcome.builtinErrors = evaluation.builtinErrors;
+    outcome.inputJson = inputJson;
     return outcome;
   } catch (thrown) {
     const error = toGatehouseError(thrown, 'internal_error');
@@ -167,9 +169,9 @@ function boundedTtlMs(ttlMs: number, validUntilNs: bigint | undefined, deps: Aut
   return Math.max(0, Math.min(ttlMs, remainingMs));
 }
 
-function evaluate(policy: EvaluablePolicy, input: InputDocument, call: EvaluationCall): unknown {
-  // Serialise once and hand the runtime the bytes.
-  const bytes = encoder.encode(JSON.stringify(input)).buffer as ArrayBuffer;
+function evaluate(policy: EvaluablePolicy, inputJson: string, call: EvaluationCall): unknown {
+  // Serialised once (the activation gate keeps the same text) and handed to the runtime as bytes.
+  const bytes = encoder.encode(inputJson).buffer as ArrayBuffer;
   try {
     return policy.evaluate(bytes, call);
   } catch (thrown) {

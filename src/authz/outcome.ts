@@ -42,5 +42,7 @@ export interface Outcome {
   cache: 'hit' | 'miss' | 'off';
   /** Builtins that failed during evaluation (their results were undefined, as in OPA): the first few. */
   builtinErrors?: string[];
+  /** The input exactly as the policy evaluated it (JSON), when it was evaluated (not on a cache hit). */
+  inputJson?: string;
   timings: Timings;
 }

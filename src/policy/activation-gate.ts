@@ -44,11 +44,15 @@ export class RecentInputs {
     this.#maxBytes = maxBytes;
   }
 
-  /** Keeps the input of a Check the policy decided (not an error, not refused before the policy). */
+  /**
+   * Keeps the input of a Check the policy evaluated and decided (not an error, not refused before
+   * the policy). Cache hits are left out: the text the policy saw is only at hand when it ran (no
+   * second serialisation per Check), and a hit's input was decided once already.
+   */
   record(outcome: Outcome): void {
-    if (this.#maxEntries === 0 || !outcome.input || outcome.error || outcome.hygiene) return;
+    const json = outcome.inputJson;
+    if (this.#maxEntries === 0 || json === undefined || outcome.error || outcome.hygiene) return;
     if (outcome.reasonLabel !== 'policy_allowed' && outcome.reasonLabel !== 'policy_denied') return;
-    const json = JSON.stringify(outcome.input);
     if (json.length > this.#maxBytes) return;
     const known = this.#samples.get(json);
     if (known) this.#forget(json, known); // re-inserted below as the newest

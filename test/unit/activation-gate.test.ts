@@ -4,8 +4,9 @@ import type { Outcome } from '../../src/authz/outcome.js';
 import { RecentInputs } from '../../src/policy/activation-gate.js';
 import type { WasmPolicy } from '../../src/policy/evaluator.js';
 
+/** An evaluated Check (authorize keeps the input's JSON text); a cache hit has no inputJson. */
 const outcome = (id: string, input: unknown, extra: Partial<Outcome> = {}): Outcome =>
-  ({ decisionId: id, allowed: true, reasonLabel: 'policy_allowed', input, ...extra }) as unknown as Outcome;
+  ({ decisionId: id, allowed: true, reasonLabel: 'policy_allowed', input, inputJson: input === undefined ? undefined : JSON.stringify(input), ...extra }) as unknown as Outcome;
 
 /** A stand-in policy: allows inputs whose `n` is even, and has no decision for n = 13. */
 const policy = { revision: 'r2', evaluate: (bytes: Uint8Array) => {
@@ -23,6 +24,7 @@ describe('RecentInputs', () => {
     recent.record(outcome('b', { n: 2 }, { reasonLabel: 'eval_error', error: {} as never }));
     recent.record(outcome('c', { n: 3 }, { reasonLabel: 'request_refused', hygiene: {} as never }));
     recent.record(outcome('d', undefined));
+    recent.record(outcome('e', { n: 4 }, { cache: 'hit', inputJson: undefined }));
     expect(recent.size).toBe(1);
   });
 
