@@ -31,6 +31,11 @@ export interface EvaluablePolicy {
 export interface EvaluationCall {
   /** The Check's decision id, for the policy's `print` lines. */
   decisionId?: string;
+  /**
+   * Drop the policy's `print` lines: an evaluation that is not a Check (the activation gate
+   * replaying live inputs) must not write their values to the log without a decision.
+   */
+  quiet?: boolean;
   /** Set by builtins (a JWT's `exp`): ns since the epoch after which the result must not be reused. */
   validUntilNs?: bigint;
   /** Set when builtins failed (their results were undefined, as in OPA): the first few messages. */

@@ -9,7 +9,8 @@
  */
 import { decisionFromResultSet } from '../authz/decision.js';
 import type { Outcome } from '../authz/outcome.js';
-import { GatehouseError, describeThrown } from '../errors.js';
+import { GatehouseError, toGatehouseError } from '../errors.js';
+import type { EvaluationCall } from '../authz/authorize.js';
 import type { WasmPolicy } from './evaluator.js';
 
 interface Sample {
@@ -30,6 +31,13 @@ export interface GateSummary {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Live inputs carry live secrets (tokens, cookies), and neither the policy's print() lines nor its
+ * error messages (which quote values) are safe to show: every gate evaluation runs quiet, and a
+ * refusal names only the error code and the input's decision id.
+ */
+const quiet = (): EvaluationCall => ({ quiet: true });
 const FLIPS_LISTED = 5;
 
 export class RecentInputs {
@@ -86,7 +94,7 @@ export class RecentInputs {
       const input = encoder.encode(sample.json);
       let allowed: boolean;
       try {
-        allowed = decisionFromResultSet(candidate.evaluate(input)).allowed;
+        allowed = decisionFromResultSet(candidate.evaluate(input, quiet())).allowed;
       } catch (error) {
         if (!decides(active, input)) {
           summary.skipped++;
@@ -94,7 +102,7 @@ export class RecentInputs {
         }
         throw new GatehouseError(
           'bundle_invalid',
-          `activation gate: revision ${candidate.revision} errs on a recent input the active policy decided (decision_id ${sample.decisionId}): ${describeThrown(error)}. ` +
+          `activation gate: revision ${candidate.revision} errs on a recent input the active policy decided (decision_id ${sample.decisionId}): ${toGatehouseError(error, 'eval_error').code}. ` +
             'Fix the policy (that input is in the decision log), or set activation_gate_inputs: 0 to activate bundles unchecked',
         );
       }
@@ -115,7 +123,7 @@ export class RecentInputs {
 
 function decides(policy: WasmPolicy, input: Uint8Array): boolean {
   try {
-    decisionFromResultSet(policy.evaluate(input));
+    decisionFromResultSet(policy.evaluate(input, quiet()));
     return true;
   } catch {
     return false;

@@ -147,7 +147,9 @@ export class OpaWasmInstance {
       opa_abort: (addr: number) => {
         throw new PolicyAbort(this.#readString(addr));
       },
-      opa_println: (addr: number) => this.#options.print(this.#readString(addr), this.#call?.decisionId),
+      opa_println: (addr: number) => {
+        if (!this.#call?.quiet) this.#options.print(this.#readString(addr), this.#call?.decisionId);
+      },
       opa_builtin0: (id: number) => call(id),
       opa_builtin1: (id: number, _ctx: number, a: number) => call(id, a),
       opa_builtin2: (id: number, _ctx: number, a: number, b: number) => call(id, a, b),
@@ -195,7 +197,9 @@ export class OpaWasmInstance {
       get memo() {
         return (memo ??= new Map());
       },
-      print: (message) => options.print(message, call.decisionId),
+      print: (message) => {
+        if (!call.quiet) options.print(message, call.decisionId);
+      },
       validUntilNs: (ns) => {
         if (call.validUntilNs === undefined || ns < call.validUntilNs) call.validUntilNs = ns;
       },

@@ -15,6 +15,11 @@ const tool = opaOrSkip();
 const GET_ONLY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "GET"\n';
 // No default: undefined for anything but GET.
 const UNDEFINED_FOR_POST = 'package envoy.authz\n\nallow if input.attributes.request.http.method == "GET"\n';
+// Returns the caller's token as the decision (decision_invalid), whose message would quote it.
+const TOKEN_AS_DECISION = 'package envoy.authz\n\nallow := input.attributes.request.http.headers.authorization\n';
+// Prints the caller's token and decides as GET_ONLY does: passes the gate.
+const PRINTS_TOKEN = 'package envoy.authz\n\ndefault allow := false\n\nallow if {\n\tprint("token", input.attributes.request.http.headers.authorization)\n\tinput.attributes.request.http.method == "GET"\n}\n';
+const SECRET = 'Bearer SUPERSECRET';
 const POST_ONLY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "POST"\n';
 
 describe.skipIf(tool.skip)('activation gate', () => {
@@ -54,6 +59,27 @@ describe.skipIf(tool.skip)('activation gate', () => {
     expect((await t!.admin('/metrics')).text).toMatch(/gatehouse_policy_reloads_total\{result="failed"\} 1/);
     // Still the GET-only policy: POST denied by it (not an undefined-decision error).
     expect((await post()).metadata.reason_code).toBe('policy_denied');
+  });
+
+  it('refuses a bundle that returns a live token as its decision without showing the token in /readyz or the log', async () => {
+    await start();
+    const allowed = await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', headers: { authorization: SECRET } }));
+    expect(allowed.allowed).toBe(true);
+    await replace(TOKEN_AS_DECISION);
+    const ready = (await t!.admin('/readyz')).text;
+    expect(JSON.parse(ready).last_reload_error.message).toContain(`decision_id ${allowed.metadata.decision_id}): decision_invalid`);
+    expect(ready).not.toContain('SUPERSECRET');
+    expect(JSON.stringify(t!.logs)).not.toContain('SUPERSECRET');
+  });
+
+  it('runs the candidate\'s print() quietly during the gate; once active, it prints for Checks with their decision id', async () => {
+    await start();
+    await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', headers: { authorization: SECRET } }));
+    await replace(PRINTS_TOKEN);
+    expect(t!.logs.some((l) => l.msg?.startsWith('activation gate passed'))).toBe(true);
+    expect(JSON.stringify(t!.logs)).not.toContain('SUPERSECRET');
+    const after = await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', headers: { authorization: 'Bearer later' } }));
+    expect(t!.logs.find((l) => l.msg === 'policy print')).toMatchObject({ decision_id: after.metadata.decision_id, print: 'token Bearer later' });
   });
 
   it('activates a bundle that only flips decisions, logging how many flipped each way', async () => {

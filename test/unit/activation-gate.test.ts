@@ -1,6 +1,7 @@
 /** RecentInputs: which Checks it keeps, distinctness, and its bounds (count and bytes). */
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/authz/outcome.js';
+import { GatehouseError } from '../../src/errors.js';
 import { RecentInputs } from '../../src/policy/activation-gate.js';
 import type { WasmPolicy } from '../../src/policy/evaluator.js';
 
@@ -49,6 +50,20 @@ describe('RecentInputs', () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('thirteen', { n: 13 }));
     expect(recent.check(policy, policy)).toEqual({ checked: 0, skipped: 1, allowToDeny: 0, denyToAllow: 0, flipped: [] });
+  });
+
+  it('evaluates quietly and refuses with the error code only, never the message (it may quote live values)', () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    recent.record(outcome('secret', { token: 'Bearer SUPERSECRET' }));
+    const calls: unknown[] = [];
+    const leaky = { revision: 'r2', evaluate: (_bytes: Uint8Array, call: unknown) => {
+      calls.push(call);
+      throw new GatehouseError('decision_invalid', 'decision.allowed must be a boolean, got string "Bearer SUPERSECRET"');
+    } } as unknown as WasmPolicy;
+    const thrown = (() => { try { recent.check(leaky, active); } catch (error) { return error as Error; } return undefined; })();
+    expect(thrown?.message).toContain('decision_id secret): decision_invalid.');
+    expect(thrown?.message).not.toContain('SUPERSECRET');
+    expect(calls).toEqual([{ quiet: true }]);
   });
 
   it('counts flips and refuses a policy that errs, naming the decision id', () => {
