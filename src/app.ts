@@ -273,9 +273,17 @@ function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
 }
 
 function logGate(logger: Logger, candidate: WasmPolicy, summary: GateSummary): void {
-  const flips = summary.allowToDeny + summary.denyToAllow;
+  const flips = summary.allowToDeny + summary.denyToAllow + summary.denyToError;
   logger.info(
-    { revision: candidate.revision, inputs_checked: summary.checked, inputs_skipped: summary.skipped, allow_to_deny: summary.allowToDeny, deny_to_allow: summary.denyToAllow, flipped_decision_ids: summary.flipped },
+    {
+      revision: candidate.revision,
+      inputs_checked: summary.checked,
+      inputs_skipped: summary.skipped,
+      allow_to_deny: summary.allowToDeny,
+      deny_to_allow: summary.denyToAllow,
+      deny_to_error: summary.denyToError,
+      flipped_decision_ids: summary.flipped,
+    },
     flips > 0 ? 'activation gate passed; the new revision decides some recent inputs the other way' : 'activation gate passed',
   );
 }

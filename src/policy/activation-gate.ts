@@ -1,9 +1,12 @@
 /**
  * The activation gate: before a new bundle replaces the active one, it decides a bounded sample of
- * recent live inputs that the active bundle decided. If it errs on any of them (undefined decision,
- * conflict, evaluation error, an invalid decision), it is refused like an invalid bundle and the
- * active one keeps serving: such a bundle would turn working traffic into error denies. A decision
- * that flips (allow ↔ deny) is the point of most policy changes, so flips are only summarised.
+ * recent live inputs that the active bundle decided. If it errs (undefined decision, conflict,
+ * evaluation error, an invalid decision) on an input the active bundle ALLOWED, it is refused like
+ * an invalid bundle and the active one keeps serving: such a bundle would turn working traffic into
+ * error denies. An error on an input the active bundle denied is still a deny for that caller, and
+ * any caller can send such inputs, so refusing on them would let anyone block every rollout: those
+ * are counted and listed like flips. A decision that flips (allow ↔ deny) is the point of most
+ * policy changes, so flips are only summarised.
  *
  * The inputs live in memory only, in a ring of distinct inputs bounded by count and bytes.
  */
@@ -26,7 +29,9 @@ export interface GateSummary {
   skipped: number;
   allowToDeny: number;
   denyToAllow: number;
-  /** Decision ids of the first few inputs whose decision flips, for the log. */
+  /** Inputs the active policy denied and the candidate errs on (still a deny for the caller). */
+  denyToError: number;
+  /** Decision ids of the first few inputs whose decision flips (or turns from deny to error), for the log. */
   flipped: string[];
 }
 
@@ -83,26 +88,32 @@ export class RecentInputs {
   }
 
   /**
-   * Decides every sample with `candidate`. Throws bundle_invalid naming the first sample it errs
-   * on while `active` still decides it (its decision id joins the decision log); otherwise
-   * summarises the flips. An input `active` no longer decides either (a token that has expired
-   * since) says nothing against the candidate and is skipped.
+   * Decides every sample with `candidate`. Throws bundle_invalid naming the first sample `active`
+   * allowed (and still decides) that the candidate errs on; otherwise summarises the flips and the
+   * denies that became errors. An allowed input `active` no longer decides either (a token that has
+   * expired since) says nothing against the candidate and is skipped.
    */
   check(candidate: WasmPolicy, active: WasmPolicy): GateSummary {
-    const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, flipped: [] };
+    const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [] };
     for (const sample of this.#samples.values()) {
       const input = encoder.encode(sample.json);
       let allowed: boolean;
       try {
         allowed = decisionFromResultSet(candidate.evaluate(input, quiet())).allowed;
       } catch (error) {
+        if (!sample.allowed) {
+          summary.checked++;
+          summary.denyToError++;
+          if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
+          continue;
+        }
         if (!decides(active, input)) {
           summary.skipped++;
           continue;
         }
         throw new GatehouseError(
           'bundle_invalid',
-          `activation gate: revision ${candidate.revision} errs on a recent input the active policy decided (decision_id ${sample.decisionId}): ${toGatehouseError(error, 'eval_error').code}. ` +
+          `activation gate: revision ${candidate.revision} errs on a recent input the active policy allowed (decision_id ${sample.decisionId}): ${toGatehouseError(error, 'eval_error').code}. ` +
             'Fix the policy (that input is in the decision log), or set activation_gate_inputs: 0 to activate bundles unchecked',
         );
       }

@@ -1,7 +1,8 @@
 /**
  * The activation gate with a real server and real compiled policies: a bundle that errs on recent
- * live inputs the active bundle decided is refused (last good keeps serving, reload failure counted,
- * /readyz names the input's decision id); one that only flips decisions is activated with a summary.
+ * live inputs the active bundle allowed is refused (last good keeps serving, reload failure counted,
+ * /readyz names the input's decision id); one that only flips decisions, or errs only where the
+ * active bundle denied, is activated with a summary.
  */
 import { renameSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +16,8 @@ const tool = opaOrSkip();
 const GET_ONLY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "GET"\n';
 // No default: undefined for anything but GET.
 const UNDEFINED_FOR_POST = 'package envoy.authz\n\nallow if input.attributes.request.http.method == "GET"\n';
+// No default: undefined for anything but POST.
+const UNDEFINED_FOR_GET = 'package envoy.authz\n\nallow if input.attributes.request.http.method == "POST"\n';
 // Returns the caller's token as the decision (decision_invalid), whose message would quote it.
 const TOKEN_AS_DECISION = 'package envoy.authz\n\nallow := input.attributes.request.http.headers.authorization\n';
 // Prints the caller's token and decides as GET_ONLY does: passes the gate.
@@ -43,22 +46,32 @@ describe.skipIf(tool.skip)('activation gate', () => {
   const get = () => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET' }));
   const post = () => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'POST', path: '/api/v1/reservations' }));
 
-  it('refuses a bundle whose decision is undefined on a recent input, naming its decision id; the old one keeps serving', async () => {
+  it('refuses a bundle whose decision is undefined on a recent input the active one allowed, naming its decision id; the old one keeps serving', async () => {
     await start();
     const revision = JSON.parse((await t!.admin('/readyz')).text).policy.revision;
-    expect((await get()).allowed).toBe(true);
-    const denied = await post();
-    expect(denied.allowed).toBe(false);
+    const allowed = await get();
+    expect(allowed.allowed).toBe(true);
+    expect((await post()).allowed).toBe(false);
 
-    await replace(UNDEFINED_FOR_POST);
+    await replace(UNDEFINED_FOR_GET);
     const ready = JSON.parse((await t!.admin('/readyz')).text);
     expect(ready).toMatchObject({ ready: true, policy: { revision }, last_reload_error: { code: 'bundle_invalid' } });
     expect(ready.last_reload_error.message).toContain(`activation gate`);
-    expect(ready.last_reload_error.message).toContain(`decision_id ${denied.metadata.decision_id}`);
-    expect(ready.last_reload_error.message).toContain('undefined');
+    expect(ready.last_reload_error.message).toContain(`allowed (decision_id ${allowed.metadata.decision_id}): decision_undefined`);
     expect((await t!.admin('/metrics')).text).toMatch(/gatehouse_policy_reloads_total\{result="failed"\} 1/);
-    // Still the GET-only policy: POST denied by it (not an undefined-decision error).
+    // Still the GET-only policy: GET allowed, POST denied by it (not an undefined-decision error).
+    expect((await get()).allowed).toBe(true);
     expect((await post()).metadata.reason_code).toBe('policy_denied');
+  });
+
+  it('activates a bundle that errs only on inputs the active one denied (still denies), counting them', async () => {
+    await start();
+    await get();
+    const denied = await post();
+    await replace(UNDEFINED_FOR_POST);
+    const gateLine = t!.logs.find((l) => l.msg?.startsWith('activation gate passed'));
+    expect(gateLine).toMatchObject({ inputs_checked: 2, allow_to_deny: 0, deny_to_allow: 0, deny_to_error: 1, flipped_decision_ids: [denied.metadata.decision_id] });
+    expect((await post()).metadata.reason_code).toBe('decision_undefined');
   });
 
   it('refuses a bundle that returns a live token as its decision without showing the token in /readyz or the log', async () => {
@@ -96,9 +109,9 @@ describe.skipIf(tool.skip)('activation gate', () => {
 
   it('with activation_gate_inputs 0, activates the bundle unchecked', async () => {
     await start({ 'activation-gate-inputs': '0' });
-    await post();
-    await replace(UNDEFINED_FOR_POST);
+    await get();
+    await replace(UNDEFINED_FOR_GET);
     expect(t!.logs.some((l) => l.msg === 'policy bundle loaded' && l.previous_revision)).toBe(true);
-    expect((await post()).metadata.reason_code).toBe('decision_undefined');
+    expect((await get()).metadata.reason_code).toBe('decision_undefined');
   });
 });

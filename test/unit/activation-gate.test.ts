@@ -34,7 +34,7 @@ describe('RecentInputs', () => {
     for (const [id, n] of [['a', 2], ['b', 4], ['c', 2], ['d', 6], ['e', 8]] as const) recent.record(outcome(id, { n }));
     expect(recent.size).toBe(3);
     // n=4 (b) was the oldest after n=2 was refreshed by c; policy allows every even n: no flips.
-    expect(recent.check(policy, active)).toEqual({ checked: 3, skipped: 0, allowToDeny: 0, denyToAllow: 0, flipped: [] });
+    expect(recent.check(policy, active)).toEqual({ checked: 3, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [] });
   });
 
   it('stays within its byte bound and skips an input larger than it', () => {
@@ -49,7 +49,7 @@ describe('RecentInputs', () => {
   it('skips an input the active policy no longer decides either', () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('thirteen', { n: 13 }));
-    expect(recent.check(policy, policy)).toEqual({ checked: 0, skipped: 1, allowToDeny: 0, denyToAllow: 0, flipped: [] });
+    expect(recent.check(policy, policy)).toEqual({ checked: 0, skipped: 1, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [] });
   });
 
   it('evaluates quietly and refuses with the error code only, never the message (it may quote live values)', () => {
@@ -70,9 +70,13 @@ describe('RecentInputs', () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('odd-allowed', { n: 1 }));
     recent.record(outcome('even-denied', { n: 2 }, { allowed: false, reasonLabel: 'policy_denied' }));
-    expect(recent.check(policy, active)).toEqual({ checked: 2, skipped: 0, allowToDeny: 1, denyToAllow: 1, flipped: ['odd-allowed', 'even-denied'] });
+    expect(recent.check(policy, active)).toEqual({ checked: 2, skipped: 0, allowToDeny: 1, denyToAllow: 1, denyToError: 0, flipped: ['odd-allowed', 'even-denied'] });
+    // An error on an input the active policy denied is still a deny: counted, not a refusal.
+    recent.record(outcome('thirteen-denied', { n: 13 }, { allowed: false, reasonLabel: 'policy_denied' }));
+    expect(recent.check(policy, active)).toMatchObject({ checked: 3, denyToError: 1, flipped: ['odd-allowed', 'even-denied', 'thirteen-denied'] });
+    // On one it allowed, the candidate is refused.
     recent.record(outcome('thirteen', { n: 13 }));
-    expect(() => recent.check(policy, active)).toThrow(/decision_id thirteen.*undefined/);
+    expect(() => recent.check(policy, active)).toThrow(/allowed \(decision_id thirteen\): decision_undefined/);
     recent.clear();
     expect(recent.check(policy, active).checked).toBe(0);
   });
