@@ -24,7 +24,7 @@ import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
-import { RecentInputs, type GateSummary } from './policy/activation-gate.js';
+import { DEFAULT_GATE_TIMING, RecentInputs, type GateSummary } from './policy/activation-gate.js';
 import type { WasmPolicy } from './policy/evaluator.js';
 import type { BundleLimits } from './policy/bundle.js';
 import { prepareSignatureVerifier, refuseUnverifiedSignatures, type SignatureAlgorithm } from './policy/signature.js';
@@ -83,7 +83,13 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   };
   const limits = { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) };
   const recentInputs = new RecentInputs(config.activation_gate_inputs, ACTIVATION_GATE_MAX_BYTES);
-  const gate = config.activation_gate_inputs === 0 ? undefined : (candidate: WasmPolicy, current: WasmPolicy) => logGate(logger, candidate, recentInputs.check(candidate, current));
+  const gate =
+    config.activation_gate_inputs === 0
+      ? undefined
+      : async (candidate: WasmPolicy, current: WasmPolicy) => {
+          logger.debug({ revision: candidate.revision, inputs: recentInputs.size }, 'activation gate started');
+          logGate(logger, candidate, await recentInputs.check(candidate, current));
+        };
   const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate);
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
@@ -273,6 +279,12 @@ function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
 }
 
 function logGate(logger: Logger, candidate: WasmPolicy, summary: GateSummary): void {
+  if (summary.unchecked > 0) {
+    logger.warn(
+      { revision: candidate.revision, inputs_checked: summary.checked, inputs_unchecked: summary.unchecked, budget_ms: DEFAULT_GATE_TIMING.budgetMs },
+      'activation gate ran out of time; the new revision is activated on the inputs it checked',
+    );
+  }
   const flips = summary.allowToDeny + summary.denyToAllow + summary.denyToError;
   logger.info(
     {
@@ -283,6 +295,7 @@ function logGate(logger: Logger, candidate: WasmPolicy, summary: GateSummary): v
       deny_to_allow: summary.denyToAllow,
       deny_to_error: summary.denyToError,
       flipped_decision_ids: summary.flipped,
+      inputs_unchecked: summary.unchecked,
     },
     flips > 0 ? 'activation gate passed; the new revision decides some recent inputs the other way' : 'activation gate passed',
   );

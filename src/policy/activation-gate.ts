@@ -8,7 +8,10 @@
  * are counted and listed like flips. A decision that flips (allow ↔ deny) is the point of most
  * policy changes, so flips are only summarised.
  *
- * The inputs live in memory only, in a ring of distinct inputs bounded by count and bytes.
+ * The inputs live in memory only, in a ring of distinct inputs bounded by count and bytes. The
+ * gate runs inside a reload while Checks are being answered: it yields to the event loop every few
+ * milliseconds of evaluation, and stops at a total time budget. Running out of budget is not a
+ * refusal (a slow policy is not a broken one): the summary says how many inputs went unchecked.
  */
 import { decisionFromResultSet } from '../authz/decision.js';
 import type { Outcome } from '../authz/outcome.js';
@@ -33,7 +36,22 @@ export interface GateSummary {
   denyToError: number;
   /** Decision ids of the first few inputs whose decision flips (or turns from deny to error), for the log. */
   flipped: string[];
+  /** Inputs left unchecked because the gate's time budget ran out. */
+  unchecked: number;
 }
+
+export interface GateTiming {
+  /** Evaluation time after which the gate yields to the event loop (pending Checks run). */
+  sliceMs: number;
+  /** Total time after which the gate stops checking (the candidate is not refused for that). */
+  budgetMs: number;
+  /** A monotonic clock in ms. */
+  nowMs: () => number;
+}
+
+export const DEFAULT_GATE_TIMING: GateTiming = { sliceMs: 5, budgetMs: 2000, nowMs: () => performance.now() };
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const encoder = new TextEncoder();
 
@@ -93,9 +111,22 @@ export class RecentInputs {
    * denies that became errors. An allowed input `active` no longer decides either (a token that has
    * expired since) says nothing against the candidate and is skipped.
    */
-  check(candidate: WasmPolicy, active: WasmPolicy): GateSummary {
-    const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [] };
-    for (const sample of this.#samples.values()) {
+  async check(candidate: WasmPolicy, active: WasmPolicy, timing: GateTiming = DEFAULT_GATE_TIMING): Promise<GateSummary> {
+    const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 };
+    // A copy: Checks answered while the gate yields keep recording samples.
+    const samples = [...this.#samples.values()];
+    const started = timing.nowMs();
+    let sliceStarted = started;
+    for (const [index, sample] of samples.entries()) {
+      const now = timing.nowMs();
+      if (now - started >= timing.budgetMs) {
+        summary.unchecked = samples.length - index;
+        break;
+      }
+      if (now - sliceStarted >= timing.sliceMs) {
+        await yieldToEventLoop();
+        sliceStarted = timing.nowMs();
+      }
       const input = encoder.encode(sample.json);
       let allowed: boolean;
       try {

@@ -28,7 +28,7 @@ export interface PolicyStoreOptions extends EvaluatorOptions, BundleLimits {
    * Called with a loaded replacement before it becomes active (not for the first bundle); throws
    * to refuse it, keeping the active one (policy/activation-gate.ts).
    */
-  gate?: (candidate: WasmPolicy, active: WasmPolicy) => void;
+  gate?: (candidate: WasmPolicy, active: WasmPolicy) => Promise<void>;
 }
 
 interface Activated {
@@ -106,7 +106,7 @@ export class PolicyStore {
         this.#checkFreshness(bundle);
         const policy = await WasmPolicy.load(bundle, this.#options);
         const previous = this.#active;
-        if (previous) this.#options.gate?.(policy, previous);
+        if (previous && this.#options.gate) await this.#options.gate(policy, previous);
         this.#active = policy; // the swap: Checks from here on see the new policy
         this.#floor = { revision: bundle.revision, digest: bundle.digest };
         writeState(this.#options.revisionStateFile, this.#floor);

@@ -23,6 +23,9 @@ const TOKEN_AS_DECISION = 'package envoy.authz\n\nallow := input.attributes.requ
 // Prints the caller's token and decides as GET_ONLY does: passes the gate.
 const PRINTS_TOKEN = 'package envoy.authz\n\ndefault allow := false\n\nallow if {\n\tprint("token", input.attributes.request.http.headers.authorization)\n\tinput.attributes.request.http.method == "GET"\n}\n';
 const SECRET = 'Bearer SUPERSECRET';
+// GET_ONLY's decisions after a few milliseconds of pointless work per evaluation.
+const SLOW_GET_ONLY =
+  'package envoy.authz\n\ndefault allow := false\n\nallow if {\n\tcount([x | some x in numbers.range(1, 20000); x % 7 == 0]) > 0\n\tinput.attributes.request.http.method == "GET"\n}\n';
 const POST_ONLY = 'package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == "POST"\n';
 
 describe.skipIf(tool.skip)('activation gate', () => {
@@ -93,6 +96,26 @@ describe.skipIf(tool.skip)('activation gate', () => {
     expect(JSON.stringify(t!.logs)).not.toContain('SUPERSECRET');
     const after = await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', headers: { authorization: 'Bearer later' } }));
     expect(t!.logs.find((l) => l.msg === 'policy print')).toMatchObject({ decision_id: after.metadata.decision_id, print: 'token Bearer later' });
+  });
+
+  it('keeps answering Checks while it checks a slow candidate', async () => {
+    await start({ watch: 'false', 'decision-cache': 'off' }); // every Check evaluated, so every one is sampled
+    await Promise.all(Array.from({ length: 100 }, (_, i) => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', path: `/api/v1/stock/sku-${i}` }))));
+    renameSync(buildBundle(tool.opa, { 'p.rego': SLOW_GET_ONLY }, path.join(dir, 'next.tar.gz')), bundle);
+    let reloaded = false;
+    const reloading = t!.app.store.reload().finally(() => (reloaded = true));
+    // Checks one after another until the reload is over; some must be answered between the gate's
+    // start and end (a gate that held the event loop would leave no room for any).
+    const gateRunning = () => t!.logs.some((l) => l.msg === 'activation gate started') && !t!.logs.some((l) => l.msg?.startsWith('activation gate passed'));
+    let answeredDuringGate = 0;
+    while (!reloaded) {
+      const during = await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET' }));
+      expect(during.allowed).toBe(true);
+      if (gateRunning()) answeredDuringGate++;
+    }
+    expect(answeredDuringGate).toBeGreaterThan(0);
+    expect((await reloading).status).toBe('loaded');
+    expect(t!.logs.find((l) => l.msg?.startsWith('activation gate passed'))).toMatchObject({ inputs_checked: 100, inputs_unchecked: 0 });
   });
 
   it('activates a bundle that only flips decisions, logging how many flipped each way', async () => {

@@ -19,7 +19,7 @@ const policy = { revision: 'r2', evaluate: (bytes: Uint8Array) => {
 const active = { revision: 'r1', evaluate: () => [{ result: true }] } as unknown as WasmPolicy;
 
 describe('RecentInputs', () => {
-  it('keeps only inputs the policy decided', () => {
+  it('keeps only inputs the policy decided', async () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('a', { n: 1 }));
     recent.record(outcome('b', { n: 2 }, { reasonLabel: 'eval_error', error: {} as never }));
@@ -29,15 +29,15 @@ describe('RecentInputs', () => {
     expect(recent.size).toBe(1);
   });
 
-  it('keeps each distinct input once, the newest decision id, and evicts the oldest past the count', () => {
+  it('keeps each distinct input once, the newest decision id, and evicts the oldest past the count', async () => {
     const recent = new RecentInputs(3, 1 << 20);
     for (const [id, n] of [['a', 2], ['b', 4], ['c', 2], ['d', 6], ['e', 8]] as const) recent.record(outcome(id, { n }));
     expect(recent.size).toBe(3);
     // n=4 (b) was the oldest after n=2 was refreshed by c; policy allows every even n: no flips.
-    expect(recent.check(policy, active)).toEqual({ checked: 3, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [] });
+    expect(await recent.check(policy, active)).toEqual({ checked: 3, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 });
   });
 
-  it('stays within its byte bound and skips an input larger than it', () => {
+  it('stays within its byte bound and skips an input larger than it', async () => {
     const recent = new RecentInputs(100, 64);
     recent.record(outcome('big', { n: 2, pad: 'x'.repeat(100) }));
     expect(recent.size).toBe(0);
@@ -46,13 +46,13 @@ describe('RecentInputs', () => {
     expect(recent.size).toBeGreaterThan(0);
   });
 
-  it('skips an input the active policy no longer decides either', () => {
+  it('skips an input the active policy no longer decides either', async () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('thirteen', { n: 13 }));
-    expect(recent.check(policy, policy)).toEqual({ checked: 0, skipped: 1, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [] });
+    expect(await recent.check(policy, policy)).toEqual({ checked: 0, skipped: 1, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 });
   });
 
-  it('evaluates quietly and refuses with the error code only, never the message (it may quote live values)', () => {
+  it('evaluates quietly and refuses with the error code only, never the message (it may quote live values)', async () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('secret', { token: 'Bearer SUPERSECRET' }));
     const calls: unknown[] = [];
@@ -60,24 +60,44 @@ describe('RecentInputs', () => {
       calls.push(call);
       throw new GatehouseError('decision_invalid', 'decision.allowed must be a boolean, got string "Bearer SUPERSECRET"');
     } } as unknown as WasmPolicy;
-    const thrown = (() => { try { recent.check(leaky, active); } catch (error) { return error as Error; } return undefined; })();
+    const thrown = await recent.check(leaky, active).then(() => undefined, (error: Error) => error);
     expect(thrown?.message).toContain('decision_id secret): decision_invalid.');
     expect(thrown?.message).not.toContain('SUPERSECRET');
     expect(calls).toEqual([{ quiet: true }]);
   });
 
-  it('counts flips and refuses a policy that errs, naming the decision id', () => {
+  it('yields to the event loop every slice and stops at its budget without refusing', async () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    for (let n = 0; n < 6; n++) recent.record(outcome(`i${n}`, { n: n * 2 }));
+    let clock = 0;
+    let otherWork = false;
+    const seen: boolean[] = [];
+    const ticking = { revision: 'r2', evaluate: (bytes: Uint8Array) => {
+      seen.push(otherWork);
+      clock += 1; // each evaluation takes 1 ms
+      return policy.evaluate(bytes);
+    } } as unknown as WasmPolicy;
+    setImmediate(() => (otherWork = true)); // other work waiting: it runs at the gate's first yield
+    const summary = await recent.check(ticking, active, { sliceMs: 2, budgetMs: 4, nowMs: () => clock });
+    expect(seen).toEqual([false, false, true, true]);
+    expect(summary).toMatchObject({ checked: 4, unchecked: 2 });
+    // Recorded while it yields: not part of this check, kept for the next.
+    recent.record(outcome('late', { n: 100 }));
+    expect(recent.size).toBe(7);
+  });
+
+  it('counts flips and refuses a policy that errs, naming the decision id', async () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('odd-allowed', { n: 1 }));
     recent.record(outcome('even-denied', { n: 2 }, { allowed: false, reasonLabel: 'policy_denied' }));
-    expect(recent.check(policy, active)).toEqual({ checked: 2, skipped: 0, allowToDeny: 1, denyToAllow: 1, denyToError: 0, flipped: ['odd-allowed', 'even-denied'] });
+    expect(await recent.check(policy, active)).toEqual({ checked: 2, skipped: 0, allowToDeny: 1, denyToAllow: 1, denyToError: 0, flipped: ['odd-allowed', 'even-denied'], unchecked: 0 });
     // An error on an input the active policy denied is still a deny: counted, not a refusal.
     recent.record(outcome('thirteen-denied', { n: 13 }, { allowed: false, reasonLabel: 'policy_denied' }));
-    expect(recent.check(policy, active)).toMatchObject({ checked: 3, denyToError: 1, flipped: ['odd-allowed', 'even-denied', 'thirteen-denied'] });
+    expect(await recent.check(policy, active)).toMatchObject({ checked: 3, denyToError: 1, flipped: ['odd-allowed', 'even-denied', 'thirteen-denied'] });
     // On one it allowed, the candidate is refused.
     recent.record(outcome('thirteen', { n: 13 }));
-    expect(() => recent.check(policy, active)).toThrow(/allowed \(decision_id thirteen\): decision_undefined/);
+    await expect(recent.check(policy, active)).rejects.toThrow(/allowed \(decision_id thirteen\): decision_undefined/);
     recent.clear();
-    expect(recent.check(policy, active).checked).toBe(0);
+    expect((await recent.check(policy, active)).checked).toBe(0);
   });
 });
