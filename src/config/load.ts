@@ -156,7 +156,8 @@ function validate(key: keyof Config, given: { value: unknown; origin: string } |
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
       if (!Number.isSafeInteger(n)) return fail(`must be an integer, got ${JSON.stringify(value)}`);
       if (n < spec.min || n > spec.max) return fail(`must be between ${spec.min} and ${spec.max}, got ${n}`);
-      return n;
+      const problem = spec.check?.(n);
+      return problem ? fail(problem) : n;
     }
     case 'boolean':
       if (value === true || value === 'true' || value === '1') return true;

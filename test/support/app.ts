@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { TestClient } from './grpc-client.js';
 
 export interface TestApp {
@@ -16,11 +17,18 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startTestApp(flags: Record<string, string>, options: { client?: TestClient | false } = {}): Promise<TestApp> {
-  const config = loadConfig({
-    flags: { addr: '127.0.0.1:0', 'admin-addr': '127.0.0.1:0', 'reload-debounce-ms': '50', ...flags },
-    env: {},
-  });
+/**
+ * `options.override`: settings put in place after validation, for values start-up refuses but a
+ * test needs (a connection age short enough to watch several cycles).
+ */
+export async function startTestApp(flags: Record<string, string>, options: { client?: TestClient | false; override?: Partial<Config> } = {}): Promise<TestApp> {
+  const config: Config = {
+    ...loadConfig({
+      flags: { addr: '127.0.0.1:0', 'admin-addr': '127.0.0.1:0', 'reload-debounce-ms': '50', ...flags },
+      env: {},
+    }),
+    ...options.override,
+  };
   const decisions: Record<string, any>[] = [];
   const logs: Record<string, any>[] = [];
   const logger = pino({ level: 'debug' }, lineStream(logs));

@@ -65,6 +65,16 @@ describe('configuration', () => {
     expect(config).toMatchObject({ bundle: 'build/bundle.tar.gz', trust_domains: ['mesh.local'], decision_log_mask: ['/input/parsed_body/password'] });
   });
 
+  it('takes max_connection_age_ms 0 (off) or at least 10000, naming the key otherwise', () => {
+    expect(loadConfig({ flags: { ...base, 'max-connection-age-ms': '0' }, env: {} }).max_connection_age_ms).toBe(0);
+    expect(loadConfig({ flags: { ...base, 'max-connection-age-ms': '10000' }, env: {} }).max_connection_age_ms).toBe(10_000);
+    for (const ms of ['1', '9999']) {
+      expect(() => loadConfig({ flags: { ...base, 'max-connection-age-ms': ms }, env: {} })).toThrow(
+        `max_connection_age_ms (flag --max-connection-age-ms) must be 0 (off) or at least 10000`,
+      );
+    }
+  });
+
   it('rejects unknown keys in the file with a suggestion', () => {
     const dir = tempDir();
     const file = path.join(dir, 'gatehouse.yaml');
