@@ -124,7 +124,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       record: (outcome: Outcome) => {
         metrics.recordCheck(outcome);
         // Only what the active revision decided: a Check that raced a swap says nothing about it.
-        if (gate && outcome.revision === store.current()?.revision) recentInputs.record(outcome);
+        const policy = store.current();
+        if (gate && policy && outcome.revision === policy.revision) recentInputs.record(outcome, policy.cachePlan);
         const extra: Record<string, unknown> = {};
         if (config.dry_run) {
           extra.dry_run = true;

@@ -8,7 +8,8 @@
  * are counted and listed like flips. A decision that flips (allow ↔ deny) is the point of most
  * policy changes, so flips are only summarised.
  *
- * The inputs live in memory only, in a ring of distinct inputs bounded by count and bytes. The
+ * The inputs live in memory only, in a ring of distinct inputs (policy/sample-key.ts: the fields
+ * the policy reads, or the input without per-request ids and times) bounded by count and bytes. The
  * gate runs inside a reload while Checks are being answered: it yields to the event loop every few
  * milliseconds of evaluation, and stops at a total time budget. Running out of budget is not a
  * refusal (a slow policy is not a broken one): the summary says how many inputs went unchecked.
@@ -17,13 +18,17 @@ import { decisionFromResultSet } from '../authz/decision.js';
 import type { Outcome } from '../authz/outcome.js';
 import { GatehouseError, toGatehouseError } from '../errors.js';
 import type { EvaluationCall } from '../authz/authorize.js';
+import type { CachePlan } from '../cache/plan.js';
 import type { WasmPolicy } from './evaluator.js';
+import { sampleKey } from './sample-key.js';
 
 interface Sample {
   decisionId: string;
   allowed: boolean;
-  /** The input document as serialized JSON: the form evaluate() takes, and the distinctness key. */
+  /** The input document as serialized JSON: the form evaluate() takes. */
   json: string;
+  /** What makes it distinct (policy/sample-key.ts); counted in the bytes with `json`. */
+  key: string;
 }
 
 export interface GateSummary {
@@ -80,18 +85,19 @@ export class RecentInputs {
    * the policy). Cache hits are left out: the text the policy saw is only at hand when it ran (no
    * second serialisation per Check), and a hit's input was decided once already.
    */
-  record(outcome: Outcome): void {
+  record(outcome: Outcome, plan?: CachePlan): void {
     const json = outcome.inputJson;
     if (this.#maxEntries === 0 || json === undefined || outcome.error || outcome.hygiene) return;
     if (outcome.reasonLabel !== 'policy_allowed' && outcome.reasonLabel !== 'policy_denied') return;
     if (json.length > this.#maxBytes) return;
-    const known = this.#samples.get(json);
-    if (known) this.#forget(json, known); // re-inserted below as the newest
-    this.#samples.set(json, { decisionId: outcome.decisionId, allowed: outcome.allowed, json });
-    this.#bytes += json.length;
-    for (const [key, oldest] of this.#samples) {
+    const key = sampleKey(outcome.input, json, plan);
+    const known = this.#samples.get(key);
+    if (known) this.#forget(key, known); // re-inserted below as the newest
+    this.#samples.set(key, { decisionId: outcome.decisionId, allowed: outcome.allowed, json, key });
+    this.#bytes += size(json, key);
+    for (const [oldestKey, oldest] of this.#samples) {
       if (this.#samples.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
-      this.#forget(key, oldest);
+      this.#forget(oldestKey, oldest);
     }
   }
 
@@ -159,8 +165,13 @@ export class RecentInputs {
 
   #forget(key: string, sample: Sample): void {
     this.#samples.delete(key);
-    this.#bytes -= sample.json.length;
+    this.#bytes -= size(sample.json, sample.key);
   }
+}
+
+/** Characters held for a sample; the key is shared with the JSON when it is the JSON itself. */
+function size(json: string, key: string): number {
+  return key === json ? json.length : json.length + key.length;
 }
 
 function decides(policy: WasmPolicy, input: Uint8Array): boolean {

@@ -23,6 +23,8 @@ const TOKEN_AS_DECISION = 'package envoy.authz\n\nallow := input.attributes.requ
 // Prints the caller's token and decides as GET_ONLY does: passes the gate.
 const PRINTS_TOKEN = 'package envoy.authz\n\ndefault allow := false\n\nallow if {\n\tprint("token", input.attributes.request.http.headers.authorization)\n\tinput.attributes.request.http.method == "GET"\n}\n';
 const SECRET = 'Bearer SUPERSECRET';
+// No default: undefined for GET /rare, which GET_ONLY allows.
+const UNDEFINED_FOR_RARE = 'package envoy.authz\n\nallow if {\n\tinput.attributes.request.http.method == "GET"\n\tinput.attributes.request.http.path != "/rare"\n}\n';
 // GET_ONLY's decisions after a few milliseconds of pointless work per evaluation.
 const SLOW_GET_ONLY =
   'package envoy.authz\n\ndefault allow := false\n\nallow if {\n\tcount([x | some x in numbers.range(1, 20000); x % 7 == 0]) > 0\n\tinput.attributes.request.http.method == "GET"\n}\n';
@@ -116,6 +118,15 @@ describe.skipIf(tool.skip)('activation gate', () => {
     expect(answeredDuringGate).toBeGreaterThan(0);
     expect((await reloading).status).toBe('loaded');
     expect(t!.logs.find((l) => l.msg?.startsWith('activation gate passed'))).toMatchObject({ inputs_checked: 100, inputs_unchecked: 0 });
+  });
+
+  it('keeps a rare input in the sample through 250 requests that differ only in x-request-id', async () => {
+    await start({ 'decision-cache': 'off' }); // no cache plan: inputs are keyed without per-request fields
+    const rare = await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', path: '/rare' }));
+    expect(rare.allowed).toBe(true);
+    for (let i = 0; i < 250; i++) await t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', headers: { 'x-request-id': `r-${i}` } }));
+    await replace(UNDEFINED_FOR_RARE);
+    expect(JSON.parse((await t!.admin('/readyz')).text).last_reload_error.message).toContain(`decision_id ${rare.metadata.decision_id}`);
   });
 
   it('activates a bundle that only flips decisions, logging how many flipped each way', async () => {
