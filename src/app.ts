@@ -87,6 +87,10 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     config.activation_gate_inputs === 0
       ? undefined
       : async (candidate: WasmPolicy, current: WasmPolicy) => {
+          if (recentInputs.size === 0) {
+            logger.warn({ revision: candidate.revision }, 'activation gate has no recent inputs; the bundle is activated unchecked');
+            return;
+          }
           logger.debug({ revision: candidate.revision, inputs: recentInputs.size }, 'activation gate started');
           logGate(logger, candidate, await recentInputs.check(candidate, current));
         };
@@ -162,7 +166,6 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     if (result.status === 'loaded') {
       // Old entries could never be served (the bundle digest is in every key); free their memory.
       cache?.clear();
-      recentInputs.clear();
       const plan = result.policy.cachePlan;
       logger.info({ revision: result.policy.revision, decision_cache: plan.enabled ? 'on' : 'off', why: plan.why }, `decision cache ${plan.enabled ? 'on' : 'off'} for this revision`);
     }

@@ -8,6 +8,7 @@
  * are counted and listed like flips. A decision that flips (allow ↔ deny) is the point of most
  * policy changes, so flips are only summarised.
  *
+ * The sample is not emptied when a bundle becomes active, so the next candidate meets it too.
  * The inputs live in memory only, in a ring of distinct inputs (policy/sample-key.ts: the fields
  * the policy reads, or the input without per-request ids and times) bounded by count and bytes. The
  * gate runs inside a reload while Checks are being answered: it yields to the event loop every few
@@ -29,6 +30,8 @@ interface Sample {
   json: string;
   /** What makes it distinct (policy/sample-key.ts); counted in the bytes with `json`. */
   key: string;
+  /** The revision that decided it; samples outlive activations, so `allowed` may be an older bundle's. */
+  revision: string;
 }
 
 export interface GateSummary {
@@ -93,18 +96,12 @@ export class RecentInputs {
     const key = sampleKey(outcome.input, json, plan);
     const known = this.#samples.get(key);
     if (known) this.#forget(key, known); // re-inserted below as the newest
-    this.#samples.set(key, { decisionId: outcome.decisionId, allowed: outcome.allowed, json, key });
+    this.#samples.set(key, { decisionId: outcome.decisionId, allowed: outcome.allowed, json, key, revision: outcome.revision ?? '' });
     this.#bytes += size(json, key);
     for (const [oldestKey, oldest] of this.#samples) {
       if (this.#samples.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
       this.#forget(oldestKey, oldest);
     }
-  }
-
-  /** A new bundle is active: what the old one decided says nothing about the next candidate. */
-  clear(): void {
-    this.#samples.clear();
-    this.#bytes = 0;
   }
 
   get size(): number {
@@ -116,6 +113,9 @@ export class RecentInputs {
    * allowed (and still decides) that the candidate errs on; otherwise summarises the flips and the
    * denies that became errors. An allowed input `active` no longer decides either (a token that has
    * expired since) says nothing against the candidate and is skipped.
+   *
+   * Samples are kept across activations (a second bad bundle right after a good one must still
+   * meet them): one decided by an earlier revision is decided again by `active` first.
    */
   async check(candidate: WasmPolicy, active: WasmPolicy, timing: GateTiming = DEFAULT_GATE_TIMING): Promise<GateSummary> {
     const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 };
@@ -134,17 +134,25 @@ export class RecentInputs {
         sliceStarted = timing.nowMs();
       }
       const input = encoder.encode(sample.json);
+      let before: boolean | undefined = sample.allowed;
+      if (sample.revision !== active.revision) {
+        before = decision(active, input);
+        if (before === undefined) {
+          summary.skipped++;
+          continue;
+        }
+      }
       let allowed: boolean;
       try {
         allowed = decisionFromResultSet(candidate.evaluate(input, quiet())).allowed;
       } catch (error) {
-        if (!sample.allowed) {
+        if (!before) {
           summary.checked++;
           summary.denyToError++;
           if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
           continue;
         }
-        if (!decides(active, input)) {
+        if (sample.revision === active.revision && decision(active, input) === undefined) {
           summary.skipped++;
           continue;
         }
@@ -155,8 +163,8 @@ export class RecentInputs {
         );
       }
       summary.checked++;
-      if (allowed === sample.allowed) continue;
-      if (sample.allowed) summary.allowToDeny++;
+      if (allowed === before) continue;
+      if (before) summary.allowToDeny++;
       else summary.denyToAllow++;
       if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
     }
@@ -174,11 +182,11 @@ function size(json: string, key: string): number {
   return key === json ? json.length : json.length + key.length;
 }
 
-function decides(policy: WasmPolicy, input: Uint8Array): boolean {
+/** What `policy` decides for `input` now, or undefined when it errs. */
+function decision(policy: WasmPolicy, input: Uint8Array): boolean | undefined {
   try {
-    decisionFromResultSet(policy.evaluate(input, quiet()));
-    return true;
+    return decisionFromResultSet(policy.evaluate(input, quiet())).allowed;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -129,6 +129,24 @@ describe.skipIf(tool.skip)('activation gate', () => {
     expect(JSON.parse((await t!.admin('/readyz')).text).last_reload_error.message).toContain(`decision_id ${rare.metadata.decision_id}`);
   });
 
+  it('still checks a bad bundle that comes right after a good one (the sample outlives an activation)', async () => {
+    await start();
+    const allowed = await get();
+    await replace(`${GET_ONLY}\nunused := 1\n`);
+    expect(t!.logs.some((l) => l.msg?.startsWith('activation gate passed'))).toBe(true);
+    await replace(UNDEFINED_FOR_GET);
+    const ready = JSON.parse((await t!.admin('/readyz')).text);
+    expect(ready.last_reload_error.message).toContain(`decision_id ${allowed.metadata.decision_id}): decision_undefined`);
+    expect((await get()).allowed).toBe(true);
+  });
+
+  it('warns when it has no recent inputs and activates the bundle unchecked', async () => {
+    await start();
+    await replace(UNDEFINED_FOR_GET);
+    expect(t!.logs.find((l) => l.msg === 'activation gate has no recent inputs; the bundle is activated unchecked')).toMatchObject({ level: 40 });
+    expect((await get()).metadata.reason_code).toBe('decision_undefined');
+  });
+
   it('activates a bundle that only flips decisions, logging how many flipped each way', async () => {
     await start();
     const allowed = await get();

@@ -7,7 +7,7 @@ import type { WasmPolicy } from '../../src/policy/evaluator.js';
 
 /** An evaluated Check (authorize keeps the input's JSON text); a cache hit has no inputJson. */
 const outcome = (id: string, input: unknown, extra: Partial<Outcome> = {}): Outcome =>
-  ({ decisionId: id, allowed: true, reasonLabel: 'policy_allowed', input, inputJson: input === undefined ? undefined : JSON.stringify(input), ...extra }) as unknown as Outcome;
+  ({ decisionId: id, allowed: true, reasonLabel: 'policy_allowed', revision: 'r1', input, inputJson: input === undefined ? undefined : JSON.stringify(input), ...extra }) as unknown as Outcome;
 
 /** A stand-in policy: allows inputs whose `n` is even, and has no decision for n = 13. */
 const policy = { revision: 'r2', evaluate: (bytes: Uint8Array) => {
@@ -97,7 +97,17 @@ describe('RecentInputs', () => {
     // On one it allowed, the candidate is refused.
     recent.record(outcome('thirteen', { n: 13 }));
     await expect(recent.check(policy, active)).rejects.toThrow(/allowed \(decision_id thirteen\): decision_undefined/);
-    recent.clear();
-    expect((await recent.check(policy, active)).checked).toBe(0);
+  });
+
+  it('keeps its inputs across activations, judging one an earlier revision decided by what the active one decides now', async () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    // Denied by r0; the active r1 allows it: the candidate's error on it is a refusal.
+    recent.record(outcome('denied-by-r0', { n: 13 }, { allowed: false, reasonLabel: 'policy_denied', revision: 'r0' }));
+    await expect(recent.check(policy, active)).rejects.toThrow(/decision_id denied-by-r0/);
+    // Allowed by r0, the active one errs on it now: skipped.
+    const recent2 = new RecentInputs(10, 1 << 20);
+    recent2.record(outcome('allowed-by-r0', { n: 13 }, { revision: 'r0' }));
+    const erring = { revision: 'r1', evaluate: () => [] } as unknown as WasmPolicy;
+    expect(await recent2.check(policy, erring)).toMatchObject({ checked: 0, skipped: 1 });
   });
 });
