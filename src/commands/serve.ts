@@ -25,6 +25,7 @@ ${lines.join('\n')}
 Signals: SIGTERM/SIGINT turn health (grpc.health.v1, /readyz) to NOT_SERVING at once and keep
 answering Checks for shutdown_drain_ms; then new calls are refused (GOAWAY), in-flight ones finish
 (up to shutdown_timeout_ms), logs flush, exit 0. A second SIGTERM/SIGINT ends the drain early.
+A signal before start-up finishes (say, a first HTTP bundle fetch that hangs) exits 0 at once.
 Example:
   gatehouse serve --bundle build/bundle.tar.gz --addr 127.0.0.1:9191 --admin-addr 127.0.0.1:9192`;
 }
@@ -47,7 +48,39 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   const config = loadConfig({ flags, env: io.env, file: values.config as string | undefined });
   const logger = createLogger(config.log_level);
-  let app: RunningApp;
+  // Handlers first: a signal while start-up waits (a first HTTP bundle fetch that hangs) must not
+  // kill the process with the signal's default exit status.
+  let app: RunningApp | undefined;
+  let stopping = false;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const shutdown = (running: RunningApp) =>
+    running
+      .drain()
+      .then(() => running.stop())
+      .then(finish, (error: unknown) => {
+        logger.error({ error: describeThrown(error) }, 'error during shutdown');
+        finish();
+      });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.info({ signal }, 'second signal: ending the drain now');
+      app?.endDrain();
+      return;
+    }
+    stopping = true;
+    if (app) {
+      logger.info({ signal }, 'shutting down');
+      void shutdown(app);
+      return;
+    }
+    // Nothing is serving yet: nothing to drain.
+    logger.info({ signal }, 'shutting down before start-up finished');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     app = await startApp(config, { logger });
   } catch (error) {
@@ -55,31 +88,10 @@ export async function serve(args: string[], io: Io): Promise<number> {
     logger.flush();
     throw error;
   }
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.info({ signal }, 'second signal: ending the drain now');
-        app.endDrain();
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      app
-        .drain()
-        .then(() => app.stop())
-        .then(resolve, (error: unknown) => {
-          logger.error({ error: describeThrown(error) }, 'error during shutdown');
-          resolve();
-        });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await finished;
   logger.flush();
-  // A write stuck on a stalled decision-log sink would keep the process alive forever; once
-  // everything that can finish has, exit anyway (an unref'd timer only fires if something is stuck).
-  setTimeout(() => process.exit(0), 500).unref();
-  return 0;
+  // Explicitly: a write stuck on a stalled decision-log sink would keep the process alive, and a
+  // further signal arriving now must not turn a clean shutdown into 130 or 143.
+  process.exit(0);
 }
 

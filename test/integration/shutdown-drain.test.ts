@@ -4,9 +4,14 @@
  * SIGTERM ends the drain, and the process exits 0. The drain here is long (60 s) and ended by the
  * second signal, so nothing depends on how fast the machine is.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { ROOT } from '../support/tools.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, INVENTORY, PAYMENTS, checkRequestJson } from '../support/requests.js';
@@ -79,5 +84,36 @@ describe.skipIf(tool.skip)('SIGTERM drains before it stops', () => {
     expect(await server.exited).toBe(0);
     expect(server.stderr()).not.toContain('draining');
     expect(server.stderr()).toContain('stopped after in-flight Checks finished');
+  });
+
+  it('exits 0 on TERM, TERM, INT in quick succession', async () => {
+    const bundle = buildExampleBundle(tool.opa, tempDir());
+    server = await startServe(bundle, ['--shutdown-drain-ms', '60000']);
+    server.child.kill('SIGTERM');
+    server.child.kill('SIGTERM');
+    server.child.kill('SIGINT');
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).toContain('stopped after in-flight Checks finished');
+  });
+
+  it('exits 0 on SIGTERM while start-up waits for a first HTTP bundle that does not come', async () => {
+    let requested = false;
+    const hanging: Server = createServer(() => (requested = true)); // never answers
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/bundle.tar.gz`;
+    const child = spawn(process.execPath, [MAIN, 'serve', '--bundle', url, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0'], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await eventually(() => requested, 15_000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toContain('shutting down before start-up finished');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      hanging.closeAllConnections();
+      hanging.close();
+    }
   });
 });
