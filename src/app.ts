@@ -174,6 +174,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   });
 
   candidate?.store.onLoad((result) => logReload(logger, result, `candidate ${candidate.store.describe()}`));
+  if (config.bundle_accept_unverified_signatures) {
+    logger.warn('bundle_accept_unverified_signatures is on: signed bundles are loaded without checking their signatures; set bundle_verification_key_file to verify them');
+  }
   await store.reload();
   active.start();
   if (candidate) {

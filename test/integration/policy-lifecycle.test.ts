@@ -296,10 +296,11 @@ describe.skipIf(tool.skip)('signed bundles', () => {
     }
   });
 
-  it('with bundle_accept_unverified_signatures, loads a signed bundle without a key', async () => {
+  it('with bundle_accept_unverified_signatures, loads a signed bundle without a key, warning at start-up', async () => {
     const signed = await signedBundle(tempDir());
     const t = await startTestApp({ bundle: signed.bundle, 'bundle-accept-unverified-signatures': 'true' });
     try {
+      expect(t.logs.find((l) => l.msg?.startsWith('bundle_accept_unverified_signatures is on'))).toMatchObject({ level: 40 });
       expect((await t.client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
     } finally {
       await t.stop();
