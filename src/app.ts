@@ -31,7 +31,10 @@ import { prepareSignatureVerifier, refuseUnverifiedSignatures, type SignatureAlg
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
 
-/** Memory the activation gate's recent inputs may hold, whatever activation_gate_inputs says. */
+/**
+ * What the activation gate's recent inputs may hold, whatever activation_gate_inputs says: counted in
+ * characters (string length, JSON plus key), not bytes.
+ */
 const ACTIVATION_GATE_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface AppDeps {

@@ -161,7 +161,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   activation_gate_inputs: {
     type: 'integer', default: 200, min: 0, max: 10_000, example: '200',
-    help: 'before a new bundle becomes active it decides up to this many recent distinct live inputs (kept in memory only, at most 16 MiB); if it errs (undefined, conflict, eval error) on any the active bundle allowed it is refused and the active one keeps serving; allow/deny flips are only logged; 0 turns the gate off',
+    help: 'before a new bundle becomes active it decides up to this many recent distinct live inputs (kept in memory only, at most 16 Mi characters of JSON); if it errs (undefined, conflict, eval error) on any the active bundle allowed it is refused and the active one keeps serving; allow/deny flips are only logged; 0 turns the gate off',
   },
   dry_run: {
     type: 'boolean', default: false, example: 'true',

@@ -159,7 +159,7 @@ export class RecentInputs {
         throw new GatehouseError(
           'bundle_invalid',
           `activation gate: revision ${candidate.revision} errs on a recent input the active policy allowed (decision_id ${sample.decisionId}): ${toGatehouseError(error, 'eval_error').code}. ` +
-            'Fix the policy (that input is in the decision log), or set activation_gate_inputs: 0 to activate bundles unchecked',
+            'Fix the policy (look the decision id up in the decision log; allows may be sampled out or lines dropped), or set activation_gate_inputs: 0 to activate bundles unchecked',
         );
       }
       summary.checked++;
