@@ -132,7 +132,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         metrics.recordCheck(outcome);
         // Only what the active revision decided: a Check that raced a swap says nothing about it.
         const policy = store.current();
-        if (gate && policy && outcome.revision === policy.revision) recentInputs.record(outcome, policy.cachePlan);
+        if (gate && policy && outcome.revision === policy.revision) recentInputs.record(outcome, policy);
         const extra: Record<string, unknown> = {};
         if (config.dry_run) {
           extra.dry_run = true;

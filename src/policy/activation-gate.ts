@@ -30,8 +30,8 @@ interface Sample {
   json: string;
   /** What makes it distinct (policy/sample-key.ts); counted in the bytes with `json`. */
   key: string;
-  /** The revision that decided it; samples outlive activations, so `allowed` may be an older bundle's. */
-  revision: string;
+  /** The bundle that decided it (by digest: revisions can repeat); samples outlive activations. */
+  digest: string;
 }
 
 export interface GateSummary {
@@ -88,15 +88,15 @@ export class RecentInputs {
    * the policy). Cache hits are left out: the text the policy saw is only at hand when it ran (no
    * second serialisation per Check), and a hit's input was decided once already.
    */
-  record(outcome: Outcome, plan?: CachePlan): void {
+  record(outcome: Outcome, decidedBy: { digest: string; cachePlan: CachePlan }): void {
     const json = outcome.inputJson;
     if (this.#maxEntries === 0 || json === undefined || outcome.error || outcome.hygiene) return;
     if (outcome.reasonLabel !== 'policy_allowed' && outcome.reasonLabel !== 'policy_denied') return;
     if (json.length > this.#maxBytes) return;
-    const key = sampleKey(outcome.input, json, plan);
+    const key = sampleKey(outcome.input, json, decidedBy.cachePlan);
     const known = this.#samples.get(key);
     if (known) this.#forget(key, known); // re-inserted below as the newest
-    this.#samples.set(key, { decisionId: outcome.decisionId, allowed: outcome.allowed, json, key, revision: outcome.revision ?? '' });
+    this.#samples.set(key, { decisionId: outcome.decisionId, allowed: outcome.allowed, json, key, digest: decidedBy.digest });
     this.#bytes += size(json, key);
     for (const [oldestKey, oldest] of this.#samples) {
       if (this.#samples.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
@@ -115,7 +115,7 @@ export class RecentInputs {
    * expired since) says nothing against the candidate and is skipped.
    *
    * Samples are kept across activations (a second bad bundle right after a good one must still
-   * meet them): one decided by an earlier revision is decided again by `active` first.
+   * meet them): one decided by an earlier bundle is decided again by `active` first.
    */
   async check(candidate: WasmPolicy, active: WasmPolicy, timing: GateTiming = DEFAULT_GATE_TIMING): Promise<GateSummary> {
     const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 };
@@ -135,7 +135,7 @@ export class RecentInputs {
       }
       const input = encoder.encode(sample.json);
       let before: boolean | undefined = sample.allowed;
-      if (sample.revision !== active.revision) {
+      if (sample.digest !== active.digest) {
         before = decision(active, input);
         if (before === undefined) {
           summary.skipped++;
@@ -152,7 +152,7 @@ export class RecentInputs {
           if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
           continue;
         }
-        if (sample.revision === active.revision && decision(active, input) === undefined) {
+        if (sample.digest === active.digest && decision(active, input) === undefined) {
           summary.skipped++;
           continue;
         }
