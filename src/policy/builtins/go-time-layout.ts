@@ -4,6 +4,7 @@
  * Go works on the layout's UTF-8 bytes; so does this module, on "byte strings" (one char per byte,
  * see toBytes/fromBytes), so every length and index matches Go's.
  */
+import { BoundedMemo } from './bounded-memo.js';
 
 export const STD_NEED_DATE = 1 << 8;
 export const STD_NEED_YDAY = 1 << 9;
@@ -207,30 +208,24 @@ export interface LayoutChunk {
   text: string;
 }
 
-const CHUNK_CACHE_LIMIT = 256;
-const CHUNK_CACHE_MAX_LAYOUT = 256;
-const chunkCache = new Map<string, readonly LayoutChunk[]>();
+const chunkCache = new BoundedMemo<readonly LayoutChunk[]>(256, 64 * 1024);
 
 /**
  * A layout (a byte string) as its chunks, the last one with std 0 and the trailing text. Memoised
  * (bounded in count and length): policies use a handful of layouts.
  */
 export function layoutChunks(layout: string): readonly LayoutChunk[] {
-  let chunks = chunkCache.get(layout);
-  if (chunks) return chunks;
-  const out: LayoutChunk[] = [];
-  let rest = layout;
-  for (;;) {
-    const { prefix, std, suffix } = nextStdChunk(rest);
-    out.push({ prefix, std, text: rest.slice(prefix.length, rest.length - suffix.length) });
-    if (std === 0) break;
-    rest = suffix;
-  }
-  chunks = out;
-  if (layout.length > CHUNK_CACHE_MAX_LAYOUT) return chunks; // a layout from input: not worth keeping
-  if (chunkCache.size >= CHUNK_CACHE_LIMIT) chunkCache.delete(chunkCache.keys().next().value as string);
-  chunkCache.set(layout, chunks);
-  return chunks;
+  return chunkCache.get(layout, () => {
+    const out: LayoutChunk[] = [];
+    let rest = layout;
+    for (;;) {
+      const { prefix, std, suffix } = nextStdChunk(rest);
+      out.push({ prefix, std, text: rest.slice(prefix.length, rest.length - suffix.length) });
+      if (std === 0) break;
+      rest = suffix;
+    }
+    return out;
+  });
 }
 
 /** Go's appendInt: x in decimal, zero-padded to width digits (the sign not counted). */

@@ -6,26 +6,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { daysFromCivil, SECONDS_PER_DAY } from './go-time-date.js';
 import { TzifLocation, UTC, type Location, type Zone } from './go-time-zone.js';
+import { BoundedMemo } from './bounded-memo.js';
 
 const PLATFORM_ZONE_SOURCES = ['/usr/share/zoneinfo/', '/usr/share/lib/zoneinfo/', '/usr/lib/locale/TZ/', '/etc/zoneinfo'];
 const MAX_FILE_SIZE = 10 << 20;
-const CACHE_LIMIT = 256;
 
 /** A zone name Go refuses outright, or that no source has. */
 export class UnknownZoneError extends Error {}
 
-const cache = new Map<string, Location | UnknownZoneError>();
+/** Zones by name (a miss costs file reads), bounded by count and total name length. */
+const cache = new BoundedMemo<Location | UnknownZoneError>(256, 64 * 1024);
 
 /** Go's LoadLocation(name), except "Local", which callers resolve with localLocation(). */
 export function loadLocation(name: string): Location {
   if (name === '' || name === 'UTC') return UTC;
   if (name === 'Local') return localLocation();
-  let found = cache.get(name);
-  if (found === undefined) {
-    found = findLocation(name);
-    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-    cache.set(name, found);
-  }
+  const found = cache.get(name, () => findLocation(name));
   if (found instanceof UnknownZoneError) throw found;
   return found;
 }

@@ -22,6 +22,7 @@ import { schemaDocumentValue } from './graphql-schema-ast.js';
 import { printQueryDocument, printSchemaDocument } from './graphql-print.js';
 import { BuiltinError, rethrowExhaustion, type BuiltinFamily, type RegoValue } from './types.js';
 import { newObject, typeName } from './args.js';
+import { BoundedMemo } from './bounded-memo.js';
 
 const EXECUTABLE = new Set<string>([Kind.OPERATION_DEFINITION, Kind.FRAGMENT_DEFINITION]);
 
@@ -94,12 +95,13 @@ interface ParsedSchema {
 }
 
 /** Parsed schemas by their text, bounded (oldest out first): policies pass the same schema each time. */
-const schemas = new Map<string, ParsedSchema>();
-const MAX_SCHEMAS = 32;
+const schemas = new BoundedMemo<ParsedSchema>(32, 4 << 20);
 
 function loadSchema(text: string): ParsedSchema {
-  const hit = schemas.get(text);
-  if (hit) return hit;
+  return schemas.get(text, () => parseSchema(text));
+}
+
+function parseSchema(text: string): ParsedSchema {
   const doc = parseSchemaText(text);
   let schema: GraphQLSchema | Error;
   try {
@@ -111,10 +113,7 @@ function loadSchema(text: string): ParsedSchema {
     rethrowExhaustion(error);
     schema = error as Error;
   }
-  const parsed = { doc, value: schemaDocumentValue(doc, text), schema };
-  if (schemas.size >= MAX_SCHEMAS) schemas.delete(schemas.keys().next().value!);
-  schemas.set(text, parsed);
-  return parsed;
+  return { doc, value: schemaDocumentValue(doc, text), schema };
 }
 
 /** The text of a query or schema operand: a string, or (where OPA takes one) an AST object printed back. */

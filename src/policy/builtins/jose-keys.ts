@@ -8,6 +8,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { goBase64Decode, goPemDecode } from './go-encoding.js';
 import { parseCertificate } from './x509-cert.js';
+import { BoundedMemo } from './bounded-memo.js';
 
 /** The JWS algorithms OPA knows (tokens.go tokenAlgorithms). */
 export const TOKEN_ALGORITHMS: ReadonlySet<string> = new Set([
@@ -37,24 +38,8 @@ export interface VerificationKey extends JoseKey {
   kid: string;
 }
 
-const MEMO_LIMIT = 256;
-/** Key material is memoised up to this many UTF-16 units in all (a JWKS is a few KB). */
-const MEMO_MAX_CHARS = 4 << 20;
-const memo = new Map<string, VerificationKey[] | Error>();
-let memoChars = 0;
-
-/** Bounded memo (entries and total size): the oldest entries go first; huge material is not kept. */
-function remember<T extends VerificationKey[] | Error>(material: string, value: T): T {
-  if (material.length > MEMO_MAX_CHARS / 16) return value;
-  while (memo.size >= MEMO_LIMIT || (memo.size > 0 && memoChars + material.length > MEMO_MAX_CHARS)) {
-    const oldest = memo.keys().next().value as string;
-    memo.delete(oldest);
-    memoChars -= oldest.length;
-  }
-  memo.set(material, value);
-  memoChars += material.length;
-  return value;
-}
+/** Parsed key material (or OPA's parse error), bounded by count and total size (a JWKS is a few KB). */
+const memo = new BoundedMemo<VerificationKey[] | Error>(256, 4 << 20);
 
 /** How many key materials are memoised (for tests: never more than MEMO_LIMIT). */
 export function keyMemoSize(): number {
@@ -63,14 +48,15 @@ export function keyMemoSize(): number {
 
 /** The keys in `material`. @throws Error with OPA's message when OPA's parse fails. */
 export function verificationKeys(material: string): VerificationKey[] {
-  const known = memo.get(material);
-  if (known instanceof Error) throw known;
-  if (known) return known;
-  try {
-    return remember(material, parseVerificationKeys(material));
-  } catch (err) {
-    throw remember(material, err instanceof Error ? err : new Error(String(err)));
-  }
+  const keys = memo.get(material, () => {
+    try {
+      return parseVerificationKeys(material);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  });
+  if (keys instanceof Error) throw keys;
+  return keys;
 }
 
 function parseVerificationKeys(material: string): VerificationKey[] {

@@ -14,6 +14,7 @@ import { GOJSONSCHEMA_FORMATS } from './json-schema-formats.js';
 import { compileGoRegexp, findAllSubmatchIndex, GoString } from './re2.js';
 import { BuiltinError, type RegoValue } from './types.js';
 import { sortedElements } from './value-order.js';
+import { BoundedMemo } from './bounded-memo.js';
 
 /**
  * `pattern` and `patternProperties` with Go's regexp syntax and RE2's linear-time matching, as
@@ -48,9 +49,8 @@ function ajvFor(schema: unknown) {
   return typeof id === 'string' && id.includes('draft-04') ? validators.draft4 : validators.modern;
 }
 
-/** Compiled schemas by their JSON text, bounded (oldest out first). */
-const compiled = new Map<string, ValidateFunction>();
-const MAX_COMPILED = 64;
+/** Compiled schemas by their JSON text, bounded by count and total text length (oldest out first). */
+const compiled = new BoundedMemo<ValidateFunction>(64, 4 << 20);
 
 /** ast.JSON: sets become (sorted) arrays, non-string keys their JSON text. */
 export function toJson(value: RegoValue): unknown {
@@ -81,18 +81,14 @@ function loadArgument(value: RegoValue | undefined): unknown {
 
 
 function compile(original: unknown): ValidateFunction {
-  const key = JSON.stringify(original);
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  const typeError = gojsonschemaTypeError(original);
-  if (typeError) throw new Error(typeError);
-  const schema = withoutEmptyCombinators(original);
-  const ajv = ajvFor(schema);
-  if (!ajv.validateSchema(schema as AnySchema)) throw new Error(ajv.errorsText(ajv.errors, { dataVar: 'schema' }));
-  const fn = ajv.compile(schema as AnySchema);
-  if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
-  compiled.set(key, fn);
-  return fn;
+  return compiled.get(JSON.stringify(original), () => {
+    const typeError = gojsonschemaTypeError(original);
+    if (typeError) throw new Error(typeError);
+    const schema = withoutEmptyCombinators(original);
+    const ajv = ajvFor(schema);
+    if (!ajv.validateSchema(schema as AnySchema)) throw new Error(ajv.errorsText(ajv.errors, { dataVar: 'schema' }));
+    return ajv.compile(schema as AnySchema);
+  });
 }
 
 
