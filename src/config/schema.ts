@@ -21,6 +21,10 @@ export interface Config {
   max_body_bytes: number;
   max_bundle_bytes: number;
   max_wasm_memory_mb: number;
+  workers: string;
+  eval_timeout_ms: number;
+  max_concurrent_streams: number;
+  max_connections: number;
   watch: boolean;
   reload_debounce_ms: number;
   shutdown_drain_ms: number;
@@ -200,6 +204,23 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   max_wasm_memory_mb: {
     type: 'integer', default: 256, min: 2, max: 4096, example: '256',
     help: 'upper bound of the policy\'s Wasm memory; an evaluation needing more is denied (eval_error)',
+  },
+  workers: {
+    type: 'string', default: 'auto', example: '2',
+    help: 'worker processes sharing the gRPC listener (connections are spread across them; one admin port, one decision log): a number from 1 to 256, or auto = the CPUs this process may use (CPU affinity and cgroup quota)',
+    check: (v) => (v === 'auto' || (/^[1-9][0-9]*$/.test(v) && Number(v) <= 256) ? undefined : `must be auto or a whole number from 1 to 256, got ${JSON.stringify(v)}`),
+  },
+  eval_timeout_ms: {
+    type: 'integer', default: 100, min: 0, max: 60_000, example: '100',
+    help: 'longest one policy evaluation may run; past it the evaluation is stopped and the Check denied (eval_timeout). Below Envoy\'s default ext_authz timeout (200 ms) so the deny carries gatehouse\'s reason. 0: no deadline (evaluations run on the gRPC thread, a runaway policy stalls every Check)',
+  },
+  max_concurrent_streams: {
+    type: 'integer', default: 256, min: 1, max: 100_000, example: '256',
+    help: 'HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on each gRPC connection; streams beyond it are refused (REFUSED_STREAM, which Envoy retries or takes to another connection)',
+  },
+  max_connections: {
+    type: 'integer', default: 4096, min: 1, max: 1_000_000, example: '4096',
+    help: 'most gRPC connections one worker holds; more are closed at once (clients reconnect, ideally to another worker or instance)',
   },
   watch: {
     type: 'boolean', default: true, example: 'true',
