@@ -42,6 +42,11 @@ export interface AppDeps {
   /** Defaults to the sink named by config.decision_log. */
   decisionLogSink?: LineSink;
   metrics?: GatehouseMetrics;
+  /**
+   * 48 bytes of TLS session ticket keys for the gRPC listener, the same in every worker process,
+   * so a client resumes its TLS session on any of them. None: per-process random keys.
+   */
+  tlsTicketKeys?: Buffer;
 }
 
 export interface RunningApp {
@@ -156,6 +161,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       maxReceiveBytes: Math.max(64 * 1024 * 1024, 4 * config.max_body_bytes + 1024 * 1024),
       maxConnectionAgeMs: config.max_connection_age_ms,
       maxConnectionAgeGraceMs: config.max_connection_age_grace_ms,
+      maxConcurrentStreams: config.max_concurrent_streams,
+      maxConnections: config.max_connections,
+      onConnectionsRefused: (count) => logger.warn({ refused: count, max_connections: config.max_connections }, 'connections refused: max_connections are open (raise max_connections or add workers/instances)'),
       onOversizeUnsupported: () => logger.error('this grpc-js version cannot be made to answer oversized CheckRequests with a deny; they get RESOURCE_EXHAUSTED (fails open under failure_mode_allow)'),
     },
   );
@@ -199,7 +207,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     tls.start(config.tls_reload_interval_ms);
   }
   const mutualTls = config.tls_client_ca_file !== undefined || config.tls_client_trust_bundles.length > 0;
-  const grpcPort = await grpc.bind(config.addr, tls ? { provider: tls, mutualTls } : undefined);
+  const grpcPort = await grpc.bind(config.addr, tls ? { provider: tls, mutualTls, ticketKeys: deps.tlsTicketKeys } : undefined);
   listening = true;
   updateReadiness();
   let admin: HttpServer | undefined;

@@ -1,12 +1,17 @@
 /**
  * gRPC server lifecycle: bind, serve Authorization and grpc.health.v1, stop gracefully.
  */
-import { Server, ServerCredentials, experimental, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type experimental, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ListenAddress } from '../config/schema.js';
 import { AUTHORIZATION_SERVICE } from './check-service.js';
+import { grpcListeners } from './listeners.js';
 import { boundedRequests } from './oversized-requests.js';
 import { CHECK_METHOD_PATH } from './protos.js';
+import { ProviderServerCredentials } from './server-credentials.js';
+
+/** At most one report of connections refused over max_connections per this many ms. */
+const REFUSED_REPORT_MS = 10_000;
 
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
@@ -26,14 +31,47 @@ export interface GrpcServerOptions {
   maxConnectionAgeMs: number;
   /** After that GOAWAY, how long in-flight calls may take before the connection is cut. */
   maxConnectionAgeGraceMs: number;
+  /**
+   * HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on every connection (max_concurrent_streams).
+   * nghttp2 enforces it: a stream over it that the client sent before acknowledging the SETTINGS is
+   * reset with REFUSED_STREAM (the client may retry it); a client that exceeds the acknowledged
+   * limit has broken the protocol and its connection is closed with GOAWAY PROTOCOL_ERROR.
+   */
+  maxConcurrentStreams: number;
+  /**
+   * Connections this process holds at once (max_connections), set as the listener's
+   * `net.Server.maxConnections`: one more is closed as soon as it is accepted, before any TLS
+   * handshake (the client sees its connection closed by the peer and connects again).
+   */
+  maxConnections: number;
+  /**
+   * Told how many connections were closed because maxConnections were open (Node's 'drop'
+   * events): at the first, then at most every 10 s while it goes on.
+   */
+  onConnectionsRefused?(count: number): void;
+}
+
+/** TLS for the listener: `provider` serves the certificate, key and (with `mutualTls`) client CAs. */
+export interface GrpcTls {
+  provider: experimental.CertificateProvider;
+  mutualTls: boolean;
+  /**
+   * 48 bytes for TLS session tickets, the same in every process of one server, so a client resumes
+   * its session on whichever process takes its next connection (grpc/server-credentials.ts).
+   * None: each process issues tickets only it accepts.
+   */
+  ticketKeys?: Buffer;
 }
 
 export class GrpcServer {
   readonly #server: Server;
   readonly #health: HealthImplementation;
+  readonly #options: GrpcServerOptions;
 
   constructor(check: UntypedServiceImplementation, options: GrpcServerOptions) {
+    this.#options = options;
     this.#server = new Server({
+      'grpc.max_concurrent_streams': options.maxConcurrentStreams,
       'grpc.max_receive_message_length': options.maxReceiveBytes,
       interceptors: [boundedRequests(CHECK_METHOD_PATH, options.maxReceiveBytes, options.onOversizeUnsupported)],
       // Envoy keeps long-lived HTTP/2 connections with keepalive pings; allow them.
@@ -54,16 +92,39 @@ export class GrpcServer {
    * Binds the listener; resolves to the bound port (0 for a unix socket). With a certificate
    * provider the listener speaks TLS, and requires client certificates when `mutualTls`.
    */
-  bind(address: ListenAddress, tls?: { provider: experimental.CertificateProvider; mutualTls: boolean }): Promise<number> {
-    const credentials = tls
-      ? // grpc-js names the parameters (ca, identity) but uses them as (identity, ca); one provider plays both roles here.
-        experimental.createCertificateProviderServerCredentials(tls.provider, tls.mutualTls ? tls.provider : null, tls.mutualTls)
-      : ServerCredentials.createInsecure();
+  bind(address: ListenAddress, tls?: GrpcTls): Promise<number> {
+    const credentials = tls ? new ProviderServerCredentials(tls.provider, tls.mutualTls, tls.ticketKeys) : ServerCredentials.createInsecure();
     const target = address.kind === 'unix' ? `unix://${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(target, credentials, (error, port) => {
-        if (error) reject(new Error(`cannot listen on ${address.text}: ${error.message}`));
-        else resolve(port);
+        if (error) {
+          reject(new Error(`cannot listen on ${address.text}: ${error.message}`));
+          return;
+        }
+        const listeners = grpcListeners(this.#server);
+        if (!listeners) {
+          this.#server.forceShutdown();
+          reject(new Error('max_connections: this grpc-js version does not expose its listeners (grpc/listeners.ts), so the connection limit cannot be applied. Fix: use the grpc-js version in package-lock.json'));
+          return;
+        }
+        const report = this.#options.onConnectionsRefused;
+        let refused = 0;
+        let timer: NodeJS.Timeout | undefined;
+        const flush = () => {
+          timer = undefined;
+          if (refused === 0) return;
+          report?.(refused);
+          refused = 0;
+          timer = setTimeout(flush, REFUSED_REPORT_MS).unref();
+        };
+        for (const listener of listeners) {
+          listener.maxConnections = this.#options.maxConnections;
+          listener.on('drop', () => {
+            refused++;
+            if (!timer) flush();
+          });
+        }
+        resolve(port);
       });
     });
   }
