@@ -26,6 +26,7 @@ import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
 import { DEFAULT_GATE_TIMING, RecentInputs, type GateSummary } from './policy/activation-gate.js';
 import type { WasmPolicy } from './policy/evaluator.js';
+import { EvalThreads } from './policy/eval-threads.js';
 import type { BundleLimits } from './policy/bundle.js';
 import { prepareSignatureVerifier, refuseUnverifiedSignatures, type SignatureAlgorithm } from './policy/signature.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
@@ -82,7 +83,12 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     },
     (result) => metrics.recordLogLine(result),
   );
+  // eval_timeout_ms > 0: evaluations run on evaluation threads under that deadline (policy/eval-threads.ts).
+  const evalThreads = config.eval_timeout_ms > 0 ? newEvalThreads(config, logger, 'active') : undefined;
+  // The candidate's own thread: a runaway candidate never holds up the active policy's evaluations.
+  const candidateThreads = evalThreads && config.candidate_bundle ? newEvalThreads(config, logger, 'candidate') : undefined;
   const evaluatorOptions = {
+    evalThreads,
     entrypoint: config.entrypoint,
     maxMemoryBytes: config.max_wasm_memory_mb * 1024 * 1024,
     cache: cacheSettings(config),
@@ -106,7 +112,13 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
   const candidate = config.candidate_bundle
-    ? createUpdatingStore(config.candidate_bundle, config, { ...evaluatorOptions, cache: { ...evaluatorOptions.cache, mode: 'off' } }, limits, logger)
+    ? createUpdatingStore(
+        config.candidate_bundle,
+        config,
+        { ...evaluatorOptions, cache: { ...evaluatorOptions.cache, mode: 'off' }, evalThreads: candidateThreads },
+        limits,
+        logger,
+      )
     : undefined;
   const shadow = candidate ? new ShadowEvaluator(candidate.store, config.candidate_sample_percent) : undefined;
   const cache =
@@ -131,6 +143,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       clientTrustBundles: () => tls?.current()?.trustBundles,
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
+      offThread: evalThreads !== undefined,
       dryRun: config.dry_run,
       onRecordError: (error) => logger.error({ error: describeThrown(error) }, 'recording a Check\'s metrics or decision-log line failed'),
       record: (outcome: Outcome) => {
@@ -146,13 +159,17 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
             metrics.recordDryRunOverride();
           }
         }
+        const withShadow = (shadowed: ShadowResult | undefined) => {
+          if (shadowed) {
+            metrics.recordShadow(shadowed.comparison);
+            extra.shadow = { revision: shadowed.revision, outcome: shadowed.allowed ? 'allow' : 'deny', reason: shadowed.reason, comparison: shadowed.comparison };
+            if (shadowed.comparison !== 'agree') logDivergence(logger, outcome, shadowed);
+          }
+          decisionLog.record(outcome, extra);
+        };
         const shadowed = shadow?.compare(outcome);
-        if (shadowed) {
-          metrics.recordShadow(shadowed.comparison);
-          extra.shadow = { revision: shadowed.revision, outcome: shadowed.allowed ? 'allow' : 'deny', reason: shadowed.reason, comparison: shadowed.comparison };
-          if (shadowed.comparison !== 'agree') logDivergence(logger, outcome, shadowed);
-        }
-        decisionLog.record(outcome, extra);
+        if (shadowed instanceof Promise) void shadowed.then(withShadow);
+        else withShadow(shadowed);
       },
     }),
     // Within this limit, a body over max_body_bytes is a body_too_large deny after decoding; a
@@ -249,6 +266,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       candidate?.stop();
       tls?.stop();
       const how = await grpc.shutdown(config.shutdown_timeout_ms);
+      await Promise.all([evalThreads?.close(), candidateThreads?.close()]);
       await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
       const flushed = await decisionLog.close(Math.min(2000, config.shutdown_timeout_ms));
       if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
@@ -256,6 +274,16 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
     },
   };
+}
+
+/** Evaluation threads under eval_timeout_ms; a replaced thread (a timeout, a crash) is logged. */
+function newEvalThreads(config: Readonly<Config>, logger: Logger, role: 'active' | 'candidate'): EvalThreads {
+  return new EvalThreads({
+    timeoutMs: config.eval_timeout_ms,
+    spare: role === 'active',
+    onReplaced: (why, detail) =>
+      logger.warn({ policy: role, why, detail, eval_timeout_ms: config.eval_timeout_ms }, why === 'timeout' ? 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' : 'evaluation thread ended; replaced'),
+  });
 }
 
 /** tls_client_trust_bundles ("trust.domain=file" pairs, validated at load) as a map; undefined when unset. */

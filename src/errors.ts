@@ -16,6 +16,11 @@ export const CHECK_ERROR_STATUS = {
   policy_not_loaded: 503,
   /** The policy raised an error while evaluating (conflict, builtin failure, out of memory). */
   eval_error: 403,
+  /**
+   * The policy evaluation ran past `eval_timeout_ms` and was stopped. 403 like eval_error: the
+   * policy failed to decide, the caller may not pass; not 504, which would say an upstream was slow.
+   */
+  eval_timeout: 403,
   /** The policy left its decision undefined. */
   decision_undefined: 403,
   /** The policy returned a value that is not a valid decision. */

@@ -25,6 +25,11 @@ export interface EvaluablePolicy {
    * builtins learnt out.
    */
   evaluate(input: ArrayBuffer, call?: EvaluationCall): unknown;
+  /**
+   * The same on an evaluation thread, under the evaluation deadline (policy/eval-threads.ts);
+   * rejects with GatehouseError eval_timeout past it. Present when the policy was loaded for it.
+   */
+  evaluateOffThread?(inputJson: string, call?: EvaluationCall): Promise<unknown>;
 }
 
 /** What one evaluation tells the policy's host (policy/wasm-runtime.ts) and learns from it. */
@@ -60,6 +65,11 @@ export interface AuthorizeDeps {
   wallClockNs?(): bigint;
   /** The decision cache; absent when caching is off. */
   cache?: DecisionCache;
+  /**
+   * Evaluate on the policy's evaluation thread (eval_timeout_ms > 0) when it has one: authorize
+   * then returns a Promise for cache misses. Unset: every evaluation runs inline, synchronously.
+   */
+  offThread?: boolean;
 }
 
 /** Keys longer than this (huge header values, say) are not cached. */
@@ -77,63 +87,98 @@ const NO_DEADLINE: CallContext = { expired: () => false };
 
 const encoder = new TextEncoder();
 
-export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallContext = NO_DEADLINE): Outcome {
-  const started = deps.nowNs();
-  const decisionId = deps.newDecisionId();
-  let input: InputDocument | undefined;
-  let policy: EvaluablePolicy | undefined;
-  let result: unknown;
-  let inputDone: bigint | undefined;
+/**
+ * Decide one Check. Synchronous (an Outcome) for everything answered on this thread: cache hits,
+ * denials before the policy, and every evaluation when `deps.offThread` is not set. With
+ * `deps.offThread` and a policy that can evaluate off-thread (policy/eval-threads.ts), a cache miss
+ * returns a Promise of the Outcome, which never rejects. Never throws.
+ */
+export function authorize(bytes: Uint8Array, deps: AuthorizeDeps & { offThread?: false }, call?: CallContext): Outcome;
+export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call?: CallContext): Outcome | Promise<Outcome>;
+export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallContext = NO_DEADLINE): Outcome | Promise<Outcome> {
+  const check: Check = { deps, started: deps.nowNs(), decisionId: deps.newDecisionId(), input: undefined, inputDone: undefined, policy: undefined };
   try {
     if (call.rejection) throw call.rejection;
-    input = buildInput(decodeRequest(bytes, deps), deps.inputOptions);
-    inputDone = deps.nowNs();
+    const input = (check.input = buildInput(decodeRequest(bytes, deps), deps.inputOptions));
+    check.inputDone = deps.nowNs();
     checkTrustDomain(input, deps.trustDomains);
     if (deps.invalidSourceCertificate !== 'policy') checkSourceCertificate(input);
-    policy = deps.currentPolicy();
+    const policy = (check.policy = deps.currentPolicy());
     if (!policy) throw new GatehouseError('policy_not_loaded', 'no policy bundle is loaded yet; denying every Check until one loads');
     if (call.expired()) throw new GatehouseError('deadline_exceeded', 'the caller\'s deadline passed before the policy ran');
     const plan = policy.cachePlan;
     const key = deps.cache && plan.enabled ? cacheKey(policy.digest, plan.fields, input, MAX_KEY_CHARS) : undefined;
     if (key !== undefined) {
       const hit = deps.cache!.get(key);
-      if (hit) return decided(hit.decision, decisionId, input, policy, hit.result, timings(deps, started, inputDone), 'hit');
+      if (hit) return decided(hit.decision, check.decisionId, input, policy, hit.result, timings(deps, check.started, check.inputDone), 'hit');
     }
-    const evaluation: EvaluationCall = { decisionId };
+    const evaluation: EvaluationCall = { decisionId: check.decisionId };
     const inputJson = JSON.stringify(input);
-    const resultSet = evaluate(policy, inputJson, evaluation);
-    result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined;
+    if (deps.offThread && policy.evaluateOffThread) {
+      return policy.evaluateOffThread(inputJson, evaluation).then(
+        (resultSet) => concluded(check, resultSet, evaluation, inputJson, key),
+        (thrown: unknown) => failed(check, toGatehouseError(thrown, 'eval_error', 'policy evaluation failed')),
+      ).catch((thrown: unknown) => failed(check, thrown));
+    }
+    return concluded(check, evaluate(policy, inputJson, evaluation), evaluation, inputJson, key);
+  } catch (thrown) {
+    return failed(check, thrown);
+  }
+}
+
+/** What one Check has gathered so far (the parts an off-thread evaluation resumes with). */
+interface Check {
+  deps: AuthorizeDeps;
+  started: bigint;
+  decisionId: string;
+  input: InputDocument | undefined;
+  inputDone: bigint | undefined;
+  policy: EvaluablePolicy | undefined;
+  result?: unknown;
+}
+
+/** The Outcome of an evaluated result set; stores a valid decision in the cache under `key`. */
+function concluded(check: Check, resultSet: unknown, evaluation: EvaluationCall, inputJson: string, key: string | undefined): Outcome {
+  const { deps, input, policy } = check;
+  try {
+    const result = (check.result = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown }).result : undefined);
     const decision = decisionFromResultSet(resultSet);
     // Only valid decisions are cached; every error is evaluated again next time. A result that a
     // builtin bounded in time (a token's exp) is never kept past that time.
+    const plan = policy!.cachePlan;
     const ttlMs = key !== undefined && plan.enabled ? boundedTtlMs(plan.ttlMs, evaluation.validUntilNs, deps) : 0;
     if (key !== undefined && ttlMs > 0) {
       deps.cache!.set(key, { result, decision }, ttlMs, 2 * (JSON.stringify(result)?.length ?? 0));
     }
-    const outcome = decided(decision, decisionId, input, policy, result, timings(deps, started, inputDone), key === undefined ? 'off' : 'miss');
+    const outcome = decided(decision, check.decisionId, input!, policy!, result, timings(deps, check.started, check.inputDone), key === undefined ? 'off' : 'miss');
     if (evaluation.builtinErrors) outcome.builtinErrors = evaluation.builtinErrors;
     outcome.inputJson = inputJson;
     return outcome;
   } catch (thrown) {
-    const error = toGatehouseError(thrown, 'internal_error');
-    const code: CheckErrorCode = isCheckErrorCode(error.code) ? error.code : 'internal_error';
-    const refusal = error instanceof HygieneRefusal ? error : undefined;
-    return {
-      decisionId,
-      allowed: false,
-      httpStatus: refusal ? refusal.httpStatus : CHECK_ERROR_STATUS[code],
-      reasonLabel: code,
-      reason: error.message,
-      error: error as GatehouseError & { code: CheckErrorCode },
-      ...(refusal && { hygiene: { rule: refusal.rule, part: refusal.part } }),
-      result,
-      input,
-      revision: policy?.revision,
-      bundle: policy?.bundle,
-      cache: 'off',
-      timings: timings(deps, started, inputDone),
-    };
+    return failed(check, thrown);
   }
+}
+
+/** Any failure as a deny Outcome with its code. */
+function failed(check: Check, thrown: unknown): Outcome {
+  const error = toGatehouseError(thrown, 'internal_error');
+  const code: CheckErrorCode = isCheckErrorCode(error.code) ? error.code : 'internal_error';
+  const refusal = error instanceof HygieneRefusal ? error : undefined;
+  return {
+    decisionId: check.decisionId,
+    allowed: false,
+    httpStatus: refusal ? refusal.httpStatus : CHECK_ERROR_STATUS[code],
+    reasonLabel: code,
+    reason: error.message,
+    error: error as GatehouseError & { code: CheckErrorCode },
+    ...(refusal && { hygiene: { rule: refusal.rule, part: refusal.part } }),
+    result: check.result,
+    input: check.input,
+    revision: check.policy?.revision,
+    bundle: check.policy?.bundle,
+    cache: 'off',
+    timings: timings(check.deps, check.started, check.inputDone),
+  };
 }
 
 function checkTrustDomain(input: InputDocument, trustDomains: ReadonlySet<string>): void {

@@ -74,10 +74,22 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
       const rejection = judge(call) ?? framingRejection(call.request);
       const outcome = authorize(call.request, deps, { expired, rejection });
-      callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
-      setImmediate(recordSafely, deps, outcome);
+      // A Promise only when the policy runs on the evaluation thread; everything else answers now.
+      if (outcome instanceof Promise) outcome.then((settled) => answer(deps, callback, settled), (error: unknown) => answerBug(deps, callback, error));
+      else answer(deps, callback, outcome);
     },
   };
+}
+
+function answer(deps: CheckServiceDeps, callback: sendUnaryData<Buffer>, outcome: Outcome): void {
+  callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
+  setImmediate(recordSafely, deps, outcome);
+}
+
+/** authorize's Promise never rejects; if it did (a bug), the caller still gets a deny. */
+function answerBug(deps: CheckServiceDeps, callback: sendUnaryData<Buffer>, error: unknown): void {
+  deps.onRecordError?.(error);
+  callback(null, encodeResponse({ decisionId: deps.newDecisionId(), allowed: false, httpStatus: 500, reasonLabel: 'internal_error', reason: describeThrown(error), cache: 'off', timings: { inputNs: 0, evalNs: 0, totalNs: 0 } }, deps.protos, false));
 }
 
 /** Telemetry runs outside the call; a failure there must never take the process down. */

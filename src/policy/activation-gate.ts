@@ -12,7 +12,8 @@
  * The inputs live in memory only, in a ring of distinct inputs (policy/sample-key.ts: the fields
  * the policy reads, or the input without per-request ids and times) bounded by count and bytes. The
  * gate runs inside a reload while Checks are being answered: it yields to the event loop every few
- * milliseconds of evaluation, and stops at a total time budget. Running out of budget is not a
+ * milliseconds of evaluation (with eval_timeout_ms, evaluations run on the evaluation thread, each
+ * under the deadline: a timeout is an error like any other), and stops at a total time budget. Running out of budget is not a
  * refusal (a slow policy is not a broken one): the summary says how many inputs went unchecked.
  */
 import { decisionFromResultSet } from '../authz/decision.js';
@@ -133,10 +134,10 @@ export class RecentInputs {
         await yieldToEventLoop();
         sliceStarted = timing.nowMs();
       }
-      const input = encoder.encode(sample.json);
+      const input = sample.json;
       let before: boolean | undefined = sample.allowed;
       if (sample.digest !== active.digest) {
-        before = decision(active, input);
+        before = await decision(active, input);
         if (before === undefined) {
           summary.skipped++;
           continue;
@@ -144,7 +145,7 @@ export class RecentInputs {
       }
       let allowed: boolean;
       try {
-        allowed = decisionFromResultSet(candidate.evaluate(input, quiet())).allowed;
+        allowed = decisionFromResultSet(await evaluate(candidate, input)).allowed;
       } catch (error) {
         if (!before) {
           summary.checked++;
@@ -152,7 +153,7 @@ export class RecentInputs {
           if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
           continue;
         }
-        if (sample.digest === active.digest && decision(active, input) === undefined) {
+        if (sample.digest === active.digest && (await decision(active, input)) === undefined) {
           summary.skipped++;
           continue;
         }
@@ -182,10 +183,19 @@ function size(json: string, key: string): number {
   return key === json ? json.length : json.length + key.length;
 }
 
+/**
+ * The result set of `policy` for the input (JSON text): on its evaluation thread when it has one,
+ * where a runaway evaluation ends at eval_timeout_ms with an eval_timeout error (an error like any
+ * other here), else inline.
+ */
+function evaluate(policy: WasmPolicy, json: string): unknown {
+  return policy.offThread ? policy.evaluateOffThread(json, quiet()) : policy.evaluate(encoder.encode(json), quiet());
+}
+
 /** What `policy` decides for `input` now, or undefined when it errs. */
-function decision(policy: WasmPolicy, input: Uint8Array): boolean | undefined {
+async function decision(policy: WasmPolicy, json: string): Promise<boolean | undefined> {
   try {
-    return decisionFromResultSet(policy.evaluate(input, quiet())).allowed;
+    return decisionFromResultSet(await evaluate(policy, json)).allowed;
   } catch {
     return undefined;
   }

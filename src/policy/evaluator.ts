@@ -9,6 +9,7 @@ import type { EvaluablePolicy, EvaluationCall } from '../authz/authorize.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { planCache, type CachePlan, type CacheSettings } from '../cache/plan.js';
 import type { Bundle } from './bundle.js';
+import { EvalThreads, type ThreadPolicy } from './eval-threads.js';
 import { OpaWasmInstance } from './wasm-runtime.js';
 
 export interface EvaluatorOptions {
@@ -20,9 +21,21 @@ export interface EvaluatorOptions {
   print?: (message: string, decisionId: string | undefined) => void;
   /** Wall clock for `time.now_ns`, ns since the Unix epoch; default: the system clock. */
   wallClockNs?: () => bigint;
+  /**
+   * Evaluate on these threads, under their deadline (eval_timeout_ms), instead of inline: the
+   * policy is also loaded there, and `evaluateOffThread` is available. Time builtins read the
+   * system clock there (`wallClockNs` applies only inline).
+   */
+  evalThreads?: EvalThreads;
 }
 
 export type { EvaluationCall };
+
+interface OffThread {
+  pool: EvalThreads;
+  policy: ThreadPolicy;
+  print: NonNullable<EvaluatorOptions['print']>;
+}
 
 /** The system clock in ns since the Unix epoch (ms precision from Date, ns from the monotonic clock). */
 export function systemClockNs(): bigint {
@@ -44,8 +57,16 @@ export class WasmPolicy implements EvaluablePolicy {
   readonly hostBuiltins: readonly string[];
   readonly #instance: OpaWasmInstance;
   readonly #entrypointId: number;
+  readonly #threads: OffThread | undefined;
 
-  private constructor(bundle: Bundle, instance: OpaWasmInstance, entrypoint: string, entrypointId: number, cachePlan: CachePlan) {
+  private constructor(
+    bundle: Bundle,
+    instance: OpaWasmInstance,
+    entrypoint: string,
+    entrypointId: number,
+    cachePlan: CachePlan,
+    threads: OffThread | undefined,
+  ) {
     this.revision = bundle.revision;
     this.bundle = bundle.source;
     this.digest = bundle.digest;
@@ -55,6 +76,8 @@ export class WasmPolicy implements EvaluablePolicy {
     this.hostBuiltins = instance.importedBuiltins;
     this.#instance = instance;
     this.#entrypointId = entrypointId;
+    this.#threads = threads;
+    if (threads) releaseWhenCollected.register(this, { pool: threads.pool, id: threads.policy.id });
   }
 
   static async load(bundle: Bundle, options: EvaluatorOptions): Promise<WasmPolicy> {
@@ -79,7 +102,45 @@ export class WasmPolicy implements EvaluablePolicy {
         `bundle does not define entrypoint "${options.entrypoint}" (it defines: ${known}); build with "gatehouse build --entrypoint ${options.entrypoint}" or set entrypoint`,
       );
     }
-    return new WasmPolicy(bundle, instance, options.entrypoint, entrypointId, planCache(bundle.cacheAnalysis, options.cache));
+    let threads: OffThread | undefined;
+    if (options.evalThreads) {
+      const policy: ThreadPolicy = {
+        id: EvalThreads.nextPolicyId(),
+        module: instance.module,
+        data: bundle.dataJson,
+        entrypoint: entrypointId,
+        maxMemoryBytes: options.maxMemoryBytes,
+      };
+      try {
+        await options.evalThreads.prepare(policy);
+      } catch (error) {
+        options.evalThreads.release(policy.id);
+        throw new GatehouseError('bundle_invalid', `policy.wasm does not load in the evaluation thread: ${describeThrown(error)}`, { cause: error });
+      }
+      threads = { pool: options.evalThreads, policy, print: options.print ?? printToStderr };
+    }
+    return new WasmPolicy(bundle, instance, options.entrypoint, entrypointId, planCache(bundle.cacheAnalysis, options.cache), threads);
+  }
+
+  /** True when evaluateOffThread is available (loaded with evalThreads). */
+  get offThread(): boolean {
+    return this.#threads !== undefined;
+  }
+
+  /**
+   * The result set (see evaluate), computed on the evaluation thread under its deadline. The
+   * policy's print lines, builtin errors and validUntilNs come back into `call`.
+   * @throws GatehouseError eval_timeout past the deadline; Error when the policy fails (as evaluate).
+   */
+  async evaluateOffThread(inputJson: string, call: EvaluationCall = {}): Promise<unknown> {
+    const threads = this.#threads;
+    if (!threads) return this.evaluate(new TextEncoder().encode(inputJson), call);
+    const result = await threads.pool.evaluate(threads.policy, { policy: threads.policy.id, input: inputJson, decisionId: call.decisionId, quiet: call.quiet });
+    if (!call.quiet) for (const line of result.prints ?? []) threads.print(line, call.decisionId);
+    if (result.builtinErrors) call.builtinErrors = result.builtinErrors;
+    if (result.validUntilNs !== undefined) call.validUntilNs = result.validUntilNs;
+    if (result.error !== undefined || result.json === undefined) throw new Error(result.error ?? 'the evaluation thread returned no result');
+    return JSON.parse(result.json);
   }
 
   /** The result set (see EvaluablePolicy.evaluate), numbers as JSON.parse reads them. */
@@ -92,6 +153,9 @@ export class WasmPolicy implements EvaluablePolicy {
     return this.#instance.evaluateJson(bytesOf(input), this.#entrypointId, call);
   }
 }
+
+/** A replaced policy's instance in the evaluation threads is freed once nothing refers to the policy. */
+const releaseWhenCollected = new FinalizationRegistry<{ pool: EvalThreads; id: number }>(({ pool, id }) => pool.release(id));
 
 function bytesOf(input: ArrayBuffer | Uint8Array): Uint8Array {
   return input instanceof Uint8Array ? input : new Uint8Array(input);

@@ -5,7 +5,7 @@
  */
 import { decisionFromResultSet } from '../authz/decision.js';
 import type { Outcome } from '../authz/outcome.js';
-import { describeThrown } from '../errors.js';
+import { GatehouseError, describeThrown } from '../errors.js';
 import type { PolicyStore } from './policy-store.js';
 
 export type ShadowComparison = 'agree' | 'allow_to_deny' | 'deny_to_allow';
@@ -30,22 +30,42 @@ export class ShadowEvaluator {
     this.#random = random;
   }
 
-  /** The candidate's view of this Check, or undefined when not sampled, not loaded, or no input. */
-  compare(outcome: Outcome): ShadowResult | undefined {
+  /**
+   * The candidate's view of this Check, or undefined when not sampled, not loaded, or no input.
+   * A Promise when the candidate evaluates on an evaluation thread (eval_timeout_ms > 0): a
+   * runaway candidate is stopped at the deadline there and counts as a candidate error.
+   */
+  compare(outcome: Outcome): ShadowResult | Promise<ShadowResult> | undefined {
     const policy = this.#candidate.current();
     if (!policy || !outcome.input || this.#random() * 100 >= this.#samplePercent) return undefined;
-    let allowed: boolean;
-    let reason: string;
-    try {
-      const decision = decisionFromResultSet(policy.evaluate(encoder.encode(JSON.stringify(outcome.input)).buffer as ArrayBuffer));
-      allowed = decision.allowed;
-      reason = decision.reason ?? (allowed ? 'allowed by policy' : 'denied by policy');
-    } catch (error) {
-      // The candidate would have denied (fail closed), for this reason.
-      allowed = false;
-      reason = `candidate error: ${describeThrown(error)}`;
+    const json = JSON.stringify(outcome.input);
+    if (policy.offThread) {
+      return policy.evaluateOffThread(json).then(
+        (resultSet) => judge(policy.revision, outcome, resultSet),
+        (error: unknown) => judge(policy.revision, outcome, undefined, error),
+      );
     }
-    const comparison: ShadowComparison = allowed === outcome.allowed ? 'agree' : outcome.allowed ? 'allow_to_deny' : 'deny_to_allow';
-    return { revision: policy.revision, allowed, reason, comparison };
+    try {
+      return judge(policy.revision, outcome, policy.evaluate(encoder.encode(json).buffer as ArrayBuffer));
+    } catch (error) {
+      return judge(policy.revision, outcome, undefined, error);
+    }
   }
+}
+
+/** Compare the candidate's result set (or its error: it would have denied, fail closed) with the outcome. */
+function judge(revision: string, outcome: Outcome, resultSet: unknown, error?: unknown): ShadowResult {
+  let allowed = false;
+  let reason: string;
+  try {
+    if (error !== undefined) throw error;
+    const decision = decisionFromResultSet(resultSet);
+    allowed = decision.allowed;
+    reason = decision.reason ?? (allowed ? 'allowed by policy' : 'denied by policy');
+  } catch (thrown) {
+    allowed = false;
+    reason = `candidate error: ${thrown instanceof GatehouseError && thrown.code === 'eval_timeout' ? 'eval_timeout: ' : ''}${describeThrown(thrown)}`;
+  }
+  const comparison: ShadowComparison = allowed === outcome.allowed ? 'agree' : outcome.allowed ? 'allow_to_deny' : 'deny_to_allow';
+  return { revision, allowed, reason, comparison };
 }

@@ -59,6 +59,8 @@ export class OpaWasmInstance {
   readonly entrypoints: Readonly<Record<string, number>>;
   /** The builtins the module imports from its host, by OPA name. */
   readonly importedBuiltins: readonly string[];
+  /** The compiled module (evaluation threads instantiate it again). */
+  readonly module: WebAssembly.Module;
   readonly #exports: Exports;
   readonly #memory: WebAssembly.Memory;
   readonly #options: RuntimeOptions;
@@ -73,6 +75,7 @@ export class OpaWasmInstance {
 
   private constructor(module: WebAssembly.Module, options: RuntimeOptions) {
     this.#options = options;
+    this.module = module;
     this.#memory = new WebAssembly.Memory({ initial: 5, maximum: Math.max(16, Math.floor(options.maxMemoryBytes / WASM_PAGE)) });
     const instance = new WebAssembly.Instance(module, { env: this.#imports() });
     this.#exports = instance.exports as unknown as Exports;
@@ -96,7 +99,15 @@ export class OpaWasmInstance {
    *   provide (the message names each with the reason), or the data does not load.
    */
   static load(wasm: Uint8Array, data: Uint8Array, options: RuntimeOptions): OpaWasmInstance {
-    const instance = new OpaWasmInstance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), options);
+    return OpaWasmInstance.instantiate(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), data, options);
+  }
+
+  /**
+   * Like load, from an already compiled module (an evaluation thread gets the module the main
+   * thread compiled, through postMessage, instead of compiling policy.wasm again).
+   */
+  static instantiate(module: WebAssembly.Module, data: Uint8Array, options: RuntimeOptions): OpaWasmInstance {
+    const instance = new OpaWasmInstance(module, options);
     const missing = instance.importedBuiltins.filter((name) => !(options.builtins ?? HOST_BUILTINS).has(name));
     if (missing.length > 0) {
       const byReason = new Map<string, string[]>();

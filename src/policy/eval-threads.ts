@@ -1,0 +1,312 @@
+/**
+ * The evaluation deadline (`eval_timeout_ms`): policy evaluations run on an evaluation thread
+ * (node:worker_threads) instead of the gRPC thread, so a runaway policy never stalls other Checks,
+ * and an evaluation that runs past the deadline is stopped by terminating its thread (V8's
+ * TerminateExecution interrupts a running Wasm loop).
+ *
+ * Evaluations queue on the main thread and go to the thread in batches: everything queued in one
+ * event-loop turn, or while the previous batch was being evaluated, travels in one message, and
+ * the results come back in one message. One batch is in flight at a time. A deadline timer on the
+ * main thread reads which item the thread is evaluating and since when (a SharedArrayBuffer the
+ * thread writes, eval-protocol.ts); when that item has run for `timeoutMs`, the thread is
+ * terminated, that item fails with `eval_timeout`, and the rest of its batch (results of a killed
+ * thread are lost) and the queue go to a warm spare thread that already holds every policy; a new
+ * spare is started behind it. Cache hits never come here.
+ */
+import { Worker } from 'node:worker_threads';
+import { GatehouseError } from '../errors.js';
+import { PROGRESS_BYTES, PROGRESS_INDEX, PROGRESS_STARTED_MS, type EvalBatchItem, type EvalItemResult, type FromThread, type ToThread } from './eval-protocol.js';
+
+/** A compiled policy as an evaluation thread needs it. */
+export interface ThreadPolicy {
+  /** Unique per process (EvalThreads.nextPolicyId). */
+  readonly id: number;
+  readonly module: WebAssembly.Module;
+  /** data.json of the bundle. */
+  readonly data: Uint8Array;
+  readonly entrypoint: number;
+  readonly maxMemoryBytes: number;
+}
+
+export interface EvalThreadsOptions {
+  /** The deadline of one evaluation, ms (> 0). */
+  timeoutMs: number;
+  /** Keep a warm spare thread holding every policy, to take over at once after a timeout. Default true. */
+  spare?: boolean;
+  /** Told when a thread is replaced: `timeout` (terminated at the deadline) or `exit` (it died). */
+  onReplaced?: (why: 'timeout' | 'exit', detail: string) => void;
+  /** Where the thread's code is; default the eval-worker module next to this one. */
+  workerUrl?: URL;
+}
+
+/** Items per message; more wait for the next batch. */
+const MAX_BATCH = 64;
+
+interface Queued {
+  policy: ThreadPolicy;
+  item: EvalBatchItem;
+  resolve(result: EvalItemResult): void;
+  reject(error: unknown): void;
+}
+
+let policyIds = 0;
+
+/** The thread's code: compiled JavaScript next to this file, or (running from sources, in tests) a loader for the TypeScript. */
+function defaultWorkerUrl(): URL {
+  const self = import.meta.url;
+  return self.endsWith('.ts') ? new URL('./eval-worker-source.mjs', self) : new URL('./eval-worker.js', self);
+}
+
+class EvalThread {
+  readonly worker: Worker;
+  readonly #index: Int32Array;
+  readonly #startedMs: Float64Array;
+  /** Policies posted to this thread (their load may still be under way). */
+  readonly loaded = new Set<number>();
+  readonly #loadWaiters = new Map<number, { resolve(): void; reject(error: Error): void }[]>();
+  inFlight: Queued[] | undefined;
+  batch = 0;
+  timer: NodeJS.Timeout | undefined;
+  /** Set when this side ended it (terminate); an exit is then expected. */
+  ended = false;
+  /** Set on its first message: its code loaded. */
+  answered = false;
+
+  constructor(url: URL, onMessage: (thread: EvalThread, message: FromThread) => void, onExit: (thread: EvalThread, detail: string) => void) {
+    const progress = new SharedArrayBuffer(PROGRESS_BYTES);
+    this.#index = new Int32Array(progress, 0, 2);
+    this.#startedMs = new Float64Array(progress, 8, 1);
+    Atomics.store(this.#index, PROGRESS_INDEX, -1);
+    this.worker = new Worker(url, { workerData: { progress } });
+    this.worker.unref();
+    this.worker.on('message', (message: FromThread) => {
+      this.answered = true;
+      if (message.kind === 'loaded') this.#settleLoad(message.id, message.error);
+      onMessage(this, message);
+    });
+    this.worker.on('error', (error) => onExit(this, error.message));
+    this.worker.on('exit', (code) => onExit(this, `exit code ${code}`));
+  }
+
+  post(message: ToThread): void {
+    this.worker.postMessage(message);
+  }
+
+  load(policy: ThreadPolicy): void {
+    if (this.loaded.has(policy.id)) return;
+    this.loaded.add(policy.id);
+    const { id, module, data, entrypoint, maxMemoryBytes } = policy;
+    this.post({ kind: 'load', id, module, data, entrypoint, maxMemoryBytes });
+  }
+
+  /** Resolves once the thread has instantiated the policy; rejects with its error. */
+  loadedPromise(policy: ThreadPolicy): Promise<void> {
+    this.load(policy);
+    return new Promise((resolve, reject) => {
+      const waiters = this.#loadWaiters.get(policy.id) ?? [];
+      waiters.push({ resolve, reject });
+      this.#loadWaiters.set(policy.id, waiters);
+    });
+  }
+
+  #settleLoad(id: number, error: string | undefined): void {
+    const waiters = this.#loadWaiters.get(id);
+    this.#loadWaiters.delete(id);
+    if (error) this.loaded.delete(id);
+    for (const waiter of waiters ?? []) if (error) waiter.reject(new Error(error));
+    else waiter.resolve();
+  }
+
+  failLoads(detail: string): void {
+    for (const id of [...this.#loadWaiters.keys()]) this.#settleLoad(id, `the evaluation thread ended (${detail})`);
+  }
+
+  /** The batch position being evaluated and how long it has run (ms); undefined when none has started. */
+  running(): { position: number; elapsedMs: number } | undefined {
+    const position = Atomics.load(this.#index, PROGRESS_INDEX);
+    if (position < 0) return undefined;
+    return { position, elapsedMs: performance.timeOrigin + performance.now() - this.#startedMs[PROGRESS_STARTED_MS]! };
+  }
+
+  resetProgress(): void {
+    Atomics.store(this.#index, PROGRESS_INDEX, -1);
+  }
+}
+
+/**
+ * A process's evaluation threads: one active, one warm spare. Not for the CLI (`gatehouse check`
+ * evaluates inline). Call close() when done (threads are unref'd, so a forgotten pool does not
+ * hold the process open).
+ */
+export class EvalThreads {
+  readonly timeoutMs: number;
+  readonly #options: EvalThreadsOptions;
+  readonly #url: URL;
+  readonly #policies = new Map<number, ThreadPolicy>();
+  readonly #queue: Queued[] = [];
+  #active: EvalThread;
+  #spare: EvalThread | undefined;
+  #flushScheduled = false;
+  #closed = false;
+  #batches = 0;
+  /** Threads replaced since start (timeouts and crashes). */
+  replaced = 0;
+
+  constructor(options: EvalThreadsOptions) {
+    if (!(options.timeoutMs > 0)) throw new RangeError('EvalThreads needs timeoutMs > 0');
+    this.timeoutMs = options.timeoutMs;
+    this.#options = options;
+    this.#url = options.workerUrl ?? defaultWorkerUrl();
+    this.#active = this.#spawn();
+    if (options.spare !== false) this.#spare = this.#spawn();
+  }
+
+  /** A fresh id for a ThreadPolicy. */
+  static nextPolicyId(): number {
+    return ++policyIds;
+  }
+
+  /**
+   * Loads a policy into the threads (the active one and the spare) and resolves once the active
+   * thread has instantiated it, so a policy that cannot run there is refused at load time.
+   * @throws Error with the thread's message when it cannot be instantiated.
+   */
+  async prepare(policy: ThreadPolicy): Promise<void> {
+    this.#policies.set(policy.id, policy);
+    this.#spare?.load(policy);
+    await this.#active.loadedPromise(policy);
+  }
+
+  /** Forget a policy (it is no longer active): its instance is freed in every thread. */
+  release(id: number): void {
+    if (!this.#policies.delete(id)) return;
+    for (const thread of [this.#active, this.#spare]) {
+      if (thread?.loaded.delete(id)) thread.post({ kind: 'unload', id });
+    }
+  }
+
+  /**
+   * Evaluate on the active thread. Resolves with the thread's result (which may carry an
+   * evaluation error as text); rejects with GatehouseError `eval_timeout` when the evaluation ran
+   * past timeoutMs, or an Error when its thread died.
+   */
+  evaluate(policy: ThreadPolicy, item: EvalBatchItem): Promise<EvalItemResult> {
+    if (this.#closed) return Promise.reject(new Error('the evaluation threads are closed'));
+    if (!this.#policies.has(policy.id)) this.#policies.set(policy.id, policy);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ policy, item, resolve, reject });
+      if (!this.#flushScheduled && !this.#active.inFlight) {
+        this.#flushScheduled = true;
+        setImmediate(this.#scheduledFlush);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const threads = [this.#active, this.#spare].filter((thread): thread is EvalThread => thread !== undefined);
+    for (const thread of threads) {
+      thread.ended = true;
+      clearTimeout(thread.timer);
+      for (const queued of thread.inFlight ?? []) queued.reject(new Error('the evaluation threads were closed'));
+      thread.inFlight = undefined;
+    }
+    for (const queued of this.#queue.splice(0)) queued.reject(new Error('the evaluation threads were closed'));
+    await Promise.all(threads.map((thread) => thread.worker.terminate()));
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    const thread = this.#active;
+    if (this.#closed || thread.inFlight || this.#queue.length === 0) return;
+    const batch = this.#queue.splice(0, MAX_BATCH);
+    for (const queued of batch) thread.load(queued.policy);
+    thread.inFlight = batch;
+    thread.batch = ++this.#batches;
+    thread.resetProgress();
+    thread.post({ kind: 'batch', batch: thread.batch, items: batch.map((queued) => queued.item) });
+    this.#arm(thread, this.timeoutMs);
+  }
+
+  #arm(thread: EvalThread, ms: number): void {
+    thread.timer = setTimeout(this.#deadline, Math.max(1, Math.ceil(ms)), thread);
+  }
+
+  readonly #deadline = (thread: EvalThread): void => {
+    thread.timer = undefined;
+    if (thread.ended || !thread.inFlight) return;
+    const running = thread.running();
+    // Not started yet (a new thread still instantiating policies): only evaluation time counts.
+    if (!running) return this.#arm(thread, this.timeoutMs);
+    if (running.elapsedMs < this.timeoutMs) return this.#arm(thread, this.timeoutMs - running.elapsedMs);
+    const batch = thread.inFlight;
+    const victim = batch[running.position];
+    this.#retire(thread);
+    victim?.reject(
+      new GatehouseError('eval_timeout', `the policy evaluation ran past eval_timeout_ms (${this.timeoutMs} ms) and was stopped`),
+    );
+    // The others in the batch lost their results with the thread: they are evaluated again.
+    this.#queue.unshift(...batch.filter((_, position) => position !== running.position));
+    this.#options.onReplaced?.('timeout', `evaluation ran ${Math.round(running.elapsedMs)} ms`);
+    this.#flush();
+  };
+
+  readonly #onMessage = (thread: EvalThread, message: FromThread): void => {
+    if (message.kind !== 'results' || thread.ended || message.batch !== thread.batch || !thread.inFlight) return;
+    clearTimeout(thread.timer);
+    const batch = thread.inFlight;
+    thread.inFlight = undefined;
+    for (const [position, queued] of batch.entries()) queued.resolve(message.results[position] ?? { error: 'no result from the evaluation thread' });
+    this.#flush();
+  };
+
+  readonly #onExit = (thread: EvalThread, detail: string): void => {
+    if (thread.ended) return;
+    const batch = thread.inFlight ?? [];
+    // A thread that dies before it ever answered (its code does not load) is not respawned in a loop.
+    this.#retire(thread, thread.answered ? 0 : 1000);
+    for (const queued of batch) queued.reject(new Error(`the evaluation thread ended (${detail})`));
+    this.#options.onReplaced?.('exit', detail);
+    this.#flush();
+  };
+
+  /** Ends `thread` and puts another in its place (the spare, when it was the active one). */
+  #retire(thread: EvalThread, respawnDelayMs = 0): void {
+    thread.ended = true;
+    clearTimeout(thread.timer);
+    thread.inFlight = undefined;
+    thread.failLoads('replaced');
+    void thread.worker.terminate();
+    if (this.#closed) return;
+    this.replaced++;
+    if (respawnDelayMs > 0) {
+      setTimeout(() => {
+        if (this.#closed || !thread.ended) return;
+        if (thread === this.#active) this.#active = this.#spawn();
+        else if (thread === this.#spare) this.#spare = this.#spawn();
+        this.#flush();
+      }, respawnDelayMs).unref();
+      if (thread === this.#active && this.#spare) {
+        this.#active = this.#spare;
+        this.#spare = thread; // respawned after the delay
+      }
+      return;
+    }
+    if (thread === this.#active) {
+      this.#active = this.#spare ?? this.#spawn();
+      this.#spare = this.#options.spare === false ? undefined : this.#spawn();
+    } else if (thread === this.#spare) {
+      this.#spare = this.#spawn();
+    }
+  }
+
+  #spawn(): EvalThread {
+    const thread = new EvalThread(this.#url, this.#onMessage, this.#onExit);
+    for (const policy of this.#policies.values()) thread.load(policy);
+    return thread;
+  }
+}
