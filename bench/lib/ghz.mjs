@@ -2,7 +2,7 @@
 // generator (not the server) was the bottleneck can be recognised and refused.
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { cpuSeconds, startPinned } from './proc.mjs';
+import { cpuSeconds, runqueueWaitSeconds, startPinned } from './proc.mjs';
 import { ROOT } from './tools.mjs';
 
 const DEPS = path.join(ROOT, 'node_modules', '@grpc', 'grpc-js-xds', 'deps');
@@ -34,7 +34,9 @@ export async function runGhz(o) {
   const proc = startPinned(o.cpus, o.ghz, args, { logFile: `${o.outFile}.log` });
   const started = Date.now();
   let cpu = 0;
-  const sampler = setInterval(() => { try { cpu = cpuSeconds(proc.pid); } catch { /* exited */ } }, 100);
+  let wait = 0;
+  // ghz's CPU use and its time waiting for a CPU (other processes on a shared machine can starve it).
+  const sampler = setInterval(() => { try { cpu = cpuSeconds(proc.pid); wait = runqueueWaitSeconds(proc.pid); } catch { /* exited */ } }, 100);
   o.onStart?.(proc.pid);
   // Hard bound: the run's length plus a margin; ghz is killed if it hangs.
   const killer = setTimeout(() => proc.stop(1000), (o.seconds + 30) * 1000);
@@ -44,7 +46,7 @@ export async function runGhz(o) {
   const wall = (Date.now() - started) / 1000;
   if (code !== 0) throw new Error(`ghz exited with ${code}; see ${o.outFile}.log`);
   const report = JSON.parse(readFileSync(o.outFile, 'utf8'));
-  return summarise(report, { ghzCpuSeconds: cpu, ghzWallSeconds: wall });
+  return summarise(report, { ghzCpuSeconds: cpu, ghzWaitSeconds: wait, ghzWallSeconds: wall });
 }
 
 export function percentile(sorted, p) {
@@ -73,5 +75,7 @@ function summarise(report, ghz) {
     errorDistribution: report.errorDistribution ?? {},
     p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9),
     ghzCpuFraction: ghz.ghzCpuSeconds / ghz.ghzWallSeconds,
+    /** Fraction of the run ghz's threads spent runnable but waiting for a CPU (summed over threads). */
+    ghzWaitFraction: ghz.ghzWaitSeconds / ghz.ghzWallSeconds,
   };
 }

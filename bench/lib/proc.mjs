@@ -12,6 +12,35 @@ export function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
 }
 
+/** The process and all its descendants (gatehouse's cluster workers), from /proc/<pid>/stat ppid fields. */
+export function processTree(pid) {
+  const parent = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* exited */ }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, ppid] of parent) if (ppid === tree[i]) tree.push(child);
+  return tree;
+}
+
+/** CPU seconds used by the process and its live descendants together. */
+export function treeCpuSeconds(pid) {
+  let total = 0;
+  for (const p of processTree(pid)) { try { total += cpuSeconds(p); } catch { /* exited */ } }
+  return total;
+}
+
+/** Peak RSS (VmHWM) in MB of each process in the tree: `max` is the largest one process reached (a worker), `sum` all together. */
+export function treePeakRssMb(pid) {
+  const each = [];
+  for (const p of processTree(pid)) { try { const v = peakRssMb(p); if (v !== undefined) each.push(v); } catch { /* exited */ } }
+  return { max: each.length ? Math.max(...each) : undefined, sum: each.reduce((a, b) => a + b, 0), processes: each.length };
+}
+
 /** Peak resident set size in MB (VmHWM). */
 export function peakRssMb(pid) {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -30,13 +59,15 @@ export function freePort() {
 }
 
 /** Start `cmd args` pinned to `cpus` (a taskset list like "0" or "0,1"); stderr/stdout to a log file. */
-export function startPinned(cpus, cmd, args, { logFile, env } = {}) {
+export function startPinned(cpus, cmd, args, { logFile, env, decisionLog } = {}) {
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn('taskset', ['-c', cpus, cmd, ...args], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return {
     pid: child.pid,
     child,
+    /** The file this server writes its decision log to, when it writes one. */
+    decisionLog,
     exited,
     /** SIGTERM, then SIGKILL after `graceMs`. */
     async stop(graceMs = 5000) {
@@ -56,11 +87,15 @@ export function loadAverage() {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }
 
-/** Seconds the process's threads spent runnable but waiting for a CPU (/proc/<pid>/task/<tid>/schedstat, field 2). */
+/** Seconds the threads of the process and its descendants spent runnable but waiting for a CPU (/proc/<pid>/task/<tid>/schedstat, field 2). */
 export function runqueueWaitSeconds(pid) {
   let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]); } catch { /* thread exited */ }
+  for (const p of processTree(pid)) {
+    let tids = [];
+    try { tids = readdirSync(`/proc/${p}/task`); } catch { /* exited */ }
+    for (const tid of tids) {
+      try { ns += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[1]); } catch { /* thread exited */ }
+    }
   }
   return ns / 1e9;
 }

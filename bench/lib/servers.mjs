@@ -11,46 +11,77 @@ const POLICY_DIR = path.join(ROOT, 'bench', 'policy');
 const identity = (b) => b;
 
 /**
- * Server kinds. gatehouse runs with `--decision-log off`: neither the incumbent (decision logs
- * are off unless configured) nor the stand-in write one, so both do comparable work. Metrics
- * stay on (gatehouse records them per Check; /metrics is read for the cache hit rate).
+ * Server kinds, keyed as bench/run.mjs and bench/lib/report.mjs use them. Each `start({ cpus, port,
+ * adminPort, nodeArgs })` returns a startPinned handle (lib/proc.mjs).
+ *
+ * Decision logging is either on for both policy servers (the headline rows, `-logs` keys) or off for
+ * both: the real plugin with `decision_logs: console: true` (its console decision log goes to a file,
+ * as stdout/stderr of every server here do), gatehouse with `--decision-log <file>`. The stand-in has
+ * no decision log at all. Metrics stay on in gatehouse (it records them per Check; /metrics is read
+ * for the cache hit rate), and the plugin keeps its default Prometheus metrics.
+ *
+ * @param {object} o
+ * @param {{ kind: string, name: string, bin: string }} o.incumbent from ensureIncumbent
+ * @param {string} o.bundle gatehouse bundle built from bench/policy
+ * @param {string} o.workDir where logs, decision logs and the plugin's config go
  */
 export function serverKinds({ incumbent, bundle, workDir }) {
-  const gatehouse = (cache) => ({
-    name: `gatehouse-cache-${cache === "auto" ? "on" : "off"}`,
-    start: ({ cpus, port, adminPort, nodeArgs = [] }) =>
-      startPinned(cpus, process.execPath, [
-        ...nodeArgs, path.join(ROOT, 'dist', 'main.js'), 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`,
-        '--admin-addr', `127.0.0.1:${adminPort}`, '--decision-log', 'off', '--decision-cache', cache, '--watch', 'false', '--log-level', 'warn',
-        '--shutdown-drain-ms', '0',
-      ], { logFile: path.join(workDir, `gatehouse-${cache}-${port}.log`) }),
-    admin: true,
+  const gatehouse = ({ cache, logs, workers = 1 }) => {
+    const tag = `cache-${cache === 'auto' ? 'on' : 'off'}${logs ? '-logs' : ''}${workers > 1 ? `-w${workers}` : ''}`;
+    return {
+      name: `gatehouse ${workers} worker${workers > 1 ? 's' : ''}, cache ${cache === 'auto' ? 'on' : 'off'}, decision log ${logs ? 'on' : 'off'}`,
+      logs, workers,
+      start: ({ cpus, port, adminPort, nodeArgs = [] }) => {
+        const decisionLog = logs ? path.join(workDir, `decisions-gatehouse-${tag}-${port}.jsonl`) : 'off';
+        return startPinned(cpus, process.execPath, [
+          ...nodeArgs, path.join(ROOT, 'dist', 'main.js'), 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`,
+          '--admin-addr', `127.0.0.1:${adminPort}`, '--decision-log', decisionLog, '--decision-cache', cache, '--watch', 'false', '--log-level', 'warn',
+          '--shutdown-drain-ms', '0', '--workers', String(workers),
+        ], { logFile: path.join(workDir, `gatehouse-${tag}-${port}.log`), decisionLog: logs ? decisionLog : undefined });
+      },
+      admin: true,
+    };
+  };
+  const plugin = ({ logs, gomaxprocs = 1 }) => ({
+    name: incumbent.kind === 'opa-standin'
+      ? `${incumbent.name}, GOMAXPROCS=${gomaxprocs}, no decision log`
+      : `opa-envoy-plugin, GOMAXPROCS=${gomaxprocs}, decision log ${logs ? 'on' : 'off'}`,
+    logs, workers: gomaxprocs,
+    start: ({ cpus, port, adminPort }) => {
+      const env = { GOMAXPROCS: String(gomaxprocs) };
+      const tag = `${logs ? 'logs' : 'nologs'}-p${gomaxprocs}-${port}`;
+      if (incumbent.kind === 'opa-standin') {
+        return startPinned(cpus, incumbent.bin, ['-addr', `127.0.0.1:${port}`, '-policies', POLICY_DIR], { logFile: path.join(workDir, `opa-standin-${tag}.log`), env });
+      }
+      // The real plugin: same Rego and data; its defaults otherwise. Console decision logs are
+      // written by OPA's console logger to the process output, which goes to a file here.
+      const config = path.join(workDir, `opa-envoy-plugin-${tag}.yaml`);
+      writeFileSync(config, [
+        'plugins:', '  envoy_ext_authz_grpc:', `    addr: 127.0.0.1:${port}`, '    path: envoy/authz/allow',
+        'decision_logs:', `  console: ${logs ? 'true' : 'false'}`, '',
+      ].join('\n'));
+      const out = path.join(workDir, `opa-envoy-plugin-${tag}.log`);
+      return startPinned(cpus, incumbent.bin, [
+        'run', '--server', '--addr', `127.0.0.1:${adminPort}`, '--config-file', config, '--log-level', 'error',
+        path.join(POLICY_DIR, 'authz.rego'), path.join(POLICY_DIR, 'data.json'),
+      ], { logFile: out, env, decisionLog: logs ? out : undefined });
+    },
   });
   return {
-    incumbent: {
-      name: incumbent.name,
-      start: ({ cpus, port, adminPort }) => {
-        if (incumbent.kind === 'opa-standin') {
-          return startPinned(cpus, incumbent.bin, ['-addr', `127.0.0.1:${port}`, '-policies', POLICY_DIR], { logFile: path.join(workDir, `${incumbent.name}.log`), env: { GOMAXPROCS: '1' } });
-        }
-        // The real plugin: same Rego and data, decision logs and console logging off.
-        const config = path.join(workDir, 'opa-envoy-plugin.yaml');
-        writeFileSync(config, [
-          'plugins:', '  envoy_ext_authz_grpc:', `    addr: 127.0.0.1:${port}`, '    path: envoy/authz/allow',
-          'decision_logs:', '  console: false', '',
-        ].join('\n'));
-        return startPinned(cpus, incumbent.bin, [
-          'run', '--server', '--addr', `127.0.0.1:${adminPort}`, '--config-file', config, '--log-level', 'error',
-          path.join(POLICY_DIR, 'authz.rego'), path.join(POLICY_DIR, 'data.json'),
-        ], { logFile: path.join(workDir, 'opa-envoy-plugin.log'), env: { GOMAXPROCS: '1' } });
-      },
-    },
-    'gatehouse-cache-off': gatehouse('off'),
-    'gatehouse-cache-on': gatehouse('auto'),
+    'incumbent-logs': plugin({ logs: true }),
+    'gatehouse-cache-off-logs': gatehouse({ cache: 'off', logs: true }),
+    'gatehouse-cache-on-logs': gatehouse({ cache: 'auto', logs: true }),
+    incumbent: plugin({ logs: false }),
+    'gatehouse-cache-off': gatehouse({ cache: 'off', logs: false }),
+    'gatehouse-cache-on': gatehouse({ cache: 'auto', logs: false }),
     noop: {
       name: 'grpc-js-noop',
       start: ({ cpus, port }) => startPinned(cpus, process.execPath, [path.join(ROOT, 'bench', 'noop-server.mjs'), String(port)], { logFile: path.join(workDir, 'noop.log') }),
     },
+    // Two cores: the server may use both CPUs (and shares them with ghz on a 2-core machine).
+    'incumbent-logs-2': plugin({ logs: true, gomaxprocs: 2 }),
+    'gatehouse-cache-on-logs-w2': gatehouse({ cache: 'auto', logs: true, workers: 2 }),
+    'gatehouse-cache-on-logs-w1-2cpu': gatehouse({ cache: 'auto', logs: true, workers: 1 }),
   };
 }
 

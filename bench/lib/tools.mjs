@@ -1,4 +1,5 @@
-// Pinned tools, installed on demand into bench/.tools/bin (git-ignored) with `go install`.
+// Pinned tools: ghz installed on demand into bench/.tools/bin (git-ignored) with `go install`;
+// the incumbent only from OPA_ENVOY_PLUGIN (never built here) or the labelled stand-in.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +8,7 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bench', '.tools', 'bin');
 
 export const GHZ_VERSION = 'v0.121.0';
-/** The `-envoy` tag: `@latest` resolves to an old release. It embeds OPA v1.19.1. */
+/** The release the published numbers use (the `-envoy` tag; it embeds OPA v1.19.1). */
 export const OPA_ENVOY_PLUGIN_VERSION = 'v1.19.1-envoy';
 
 function goInstall(pkg, log) {
@@ -27,19 +28,29 @@ export function ensureGhz(log) {
 }
 
 /**
- * The incumbent. The real opa-envoy-plugin when it is installed or installable; otherwise the
- * stand-in in bench/opa-standin (OPA v1.19.1's Go evaluator behind the same Check hot path), so
- * the harness still runs, clearly labelled. OPA_ENVOY_PLUGIN=/path/to/binary uses a binary built elsewhere.
+ * The incumbent. The real opa-envoy-plugin when OPA_ENVOY_PLUGIN=/path/to/binary names one built
+ * outside this repository (docs/performance.md, "Getting the real plugin": the Go module proxy
+ * refuses its module, so it is fetched and built by hand; this harness never builds it). Otherwise
+ * the stand-in in bench/opa-standin (OPA v1.19.1's Go evaluator behind the same Check hot path),
+ * loudly labelled: its numbers are not the published ones.
+ * @returns {{ kind: 'opa-envoy-plugin' | 'opa-standin', name: string, bin: string, version: string, why?: string }}
+ * @throws when OPA_ENVOY_PLUGIN is set but does not name a runnable opa-envoy-plugin
  */
 export function ensureIncumbent(log) {
   const given = process.env.OPA_ENVOY_PLUGIN;
-  if (given) return { kind: 'opa-envoy-plugin', name: 'opa-envoy-plugin', bin: given, version: OPA_ENVOY_PLUGIN_VERSION };
-  const real = path.join(BIN, 'opa-envoy-plugin');
-  let why;
-  if (!existsSync(real)) why = goInstall(`github.com/open-policy-agent/opa-envoy-plugin/cmd/opa-envoy-plugin@${OPA_ENVOY_PLUGIN_VERSION}`, log);
-  if (!why) return { kind: 'opa-envoy-plugin', name: 'opa-envoy-plugin', bin: real, version: OPA_ENVOY_PLUGIN_VERSION };
-  log(`WARNING: opa-envoy-plugin ${OPA_ENVOY_PLUGIN_VERSION} is not installable here (${why}).`);
-  log('WARNING: falling back to bench/opa-standin (OPA v1.19.1 Go evaluator, same hot path); ratios are against the STAND-IN, not the real plugin.');
+  if (given) {
+    const probe = spawnSync(given, ['version'], { encoding: 'utf8', timeout: 30_000 });
+    if (probe.status !== 0) throw new Error(`OPA_ENVOY_PLUGIN=${given} does not run (\`${given} version\` failed: ${(probe.stderr || probe.error?.message || '').trim().split('\n')[0]}); point it at an opa-envoy-plugin binary (docs/performance.md, "Getting the real plugin")`);
+    const version = /Version:\s*(\S+)/.exec(probe.stdout)?.[1] ?? 'unknown';
+    if (`v${version}-envoy` !== OPA_ENVOY_PLUGIN_VERSION) log(`WARNING: OPA_ENVOY_PLUGIN reports version ${version}; the published numbers use ${OPA_ENVOY_PLUGIN_VERSION}`);
+    return { kind: 'opa-envoy-plugin', name: 'opa-envoy-plugin', bin: given, version: `opa-envoy-plugin ${version}` };
+  }
+  const why = 'OPA_ENVOY_PLUGIN is not set';
+  const banner = '='.repeat(100);
+  log(banner);
+  log(`WARNING: ${why}: the baseline is bench/opa-standin (OPA v1.19.1 Go evaluator behind a hand-written Check server), NOT the real opa-envoy-plugin.`);
+  log(`WARNING: ratios below are against the STAND-IN. For the real incumbent set OPA_ENVOY_PLUGIN=/path/to/opa-envoy-plugin (${OPA_ENVOY_PLUGIN_VERSION}; docs/performance.md says how to get it).`);
+  log(banner);
   const standin = path.join(BIN, 'opa-standin');
   const source = path.join(ROOT, 'bench', 'opa-standin');
   const stale = !existsSync(standin) || spawnSync('find', [source, '-newer', standin, '-name', '*.go'], { encoding: 'utf8' }).stdout.trim() !== '';
@@ -47,7 +58,7 @@ export function ensureIncumbent(log) {
     log('building bench/opa-standin (go build)');
     execFileSync('go', ['build', '-o', standin, '.'], { cwd: source, stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60_000 });
   }
-  return { kind: 'opa-standin', name: 'opa-standin', bin: standin, version: 'opa v1.19.1 (stand-in)', why };
+  return { kind: 'opa-standin', name: 'opa-standin (STAND-IN, not the real plugin)', bin: standin, version: 'opa v1.19.1 (stand-in)', why };
 }
 
 export function envoyBinary() {
