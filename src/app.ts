@@ -21,7 +21,7 @@ import { createAdminServer } from './observability/admin-server.js';
 import { DecisionLog, openDecisionLogSink, type LineSink } from './observability/decision-log.js';
 import type { Logger } from './observability/logger.js';
 import { GatehouseMetrics } from './observability/metrics.js';
-import { createUpdatingStore } from './policy/policy-source.js';
+import { createUpdatingStore, type BundleFeed } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
 import { DEFAULT_GATE_TIMING, RecentInputs, type GateSummary } from './policy/activation-gate.js';
@@ -43,6 +43,12 @@ export interface AppDeps {
   /** Defaults to the sink named by config.decision_log. */
   decisionLogSink?: LineSink;
   metrics?: GatehouseMetrics;
+  /**
+   * Set in a cluster worker (workers > 1, src/cluster/worker.ts): bundles come from the primary
+   * through `bundles` instead of the `bundle` setting's file or URL; decision-log lines carry
+   * labels.worker = slot; the serving line says "worker is serving".
+   */
+  worker?: { slot: number; bundles: BundleFeed };
   /**
    * 48 bytes of TLS session ticket keys for the gRPC listener, the same in every worker process,
    * so a client resumes its TLS session on any of them. None: per-process random keys.
@@ -75,7 +81,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     deps.decisionLogSink ?? openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes),
     {
       path: config.entrypoint,
-      labels: { app: 'gatehouse', version: VERSION },
+      labels: { app: 'gatehouse', version: VERSION, ...(deps.worker ? { worker: String(deps.worker.slot) } : {}) },
       maskPointers: config.decision_log_mask,
       maxValueBytes: config.decision_log_max_value_bytes,
       allowSamplePercent: config.decision_log_allow_sample_percent,
@@ -108,7 +114,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
           logger.debug({ revision: candidate.revision, inputs: recentInputs.size }, 'activation gate started');
           logGate(logger, candidate, await recentInputs.check(candidate, current));
         };
-  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate);
+  const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate, deps.worker?.bundles);
   const store = active.store;
   // The candidate is never cached: it runs after the response, and only on a sample.
   const candidate = config.candidate_bundle
@@ -235,7 +241,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   }
   logger.info(
     { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
-    tls ? `gatehouse is serving (${mutualTls ? 'mTLS' : 'TLS'})` : 'gatehouse is serving',
+    `${deps.worker ? 'worker' : 'gatehouse'} is serving${tls ? ` (${mutualTls ? 'mTLS' : 'TLS'})` : ''}`,
   );
 
   return {
@@ -307,7 +313,7 @@ function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsRelo
  * With bundle_verification_key_file, a verifier prepared once (a bad key fails start-up here);
  * without one, signed bundles are refused unless bundle_accept_unverified_signatures.
  */
-function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
+export function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
   const file = config.bundle_verification_key_file;
   if (file === undefined) return config.bundle_accept_unverified_signatures ? undefined : refuseUnverifiedSignatures;
   let publicKeyPem: string;

@@ -1,5 +1,9 @@
-/** `gatehouse serve`: run the server until SIGTERM/SIGINT. */
+/** `gatehouse serve`: run the server until SIGTERM/SIGINT; with workers > 1, as a node:cluster primary. */
+import cluster from 'node:cluster';
 import { startApp, type RunningApp } from '../app.js';
+import { startPrimary } from '../cluster/primary.js';
+import { runWorker } from '../cluster/worker.js';
+import { resolveWorkers } from '../cluster/worker-count.js';
 import { loadConfig } from '../config/load.js';
 import { CONFIG_KEYS, envName, flagName } from '../config/schema.js';
 import { describeThrown } from '../errors.js';
@@ -22,10 +26,16 @@ win over the environment, which wins over the file.
   --config FILE            YAML configuration file
 ${lines.join('\n')}
 
+Workers: with workers > 1 (auto: the CPUs this process may use) the process is a primary that
+forks that many workers sharing the gRPC listener, one connection to one worker; it serves the
+admin port (metrics summed over the workers), writes every worker's decision-log lines, owns the
+bundle source (all workers switch revisions together) and replaces a worker that dies.
+
 Signals: SIGTERM/SIGINT turn health (grpc.health.v1, /readyz) to NOT_SERVING at once and keep
 answering Checks for shutdown_drain_ms; then new calls are refused (GOAWAY), in-flight ones finish
 (up to shutdown_timeout_ms), logs flush, exit 0. A second SIGTERM/SIGINT ends the drain early.
 A signal before start-up finishes (say, a first HTTP bundle fetch that hangs) exits 0 at once.
+With workers, signals go to the primary; workers ignore them and follow the primary.
 Example:
   gatehouse serve --bundle build/bundle.tar.gz --addr 127.0.0.1:9191 --admin-addr 127.0.0.1:9192`;
 }
@@ -48,6 +58,9 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   const config = loadConfig({ flags, env: io.env, file: values.config as string | undefined });
   const logger = createLogger(config.log_level);
+  if (cluster.isWorker) return runWorker(config, logger);
+  const workers = resolveWorkers(config.workers);
+  if (workers > 1) return servePrimary(config, logger, workers);
   // Handlers first: a signal while start-up waits (a first HTTP bundle fetch that hangs) must not
   // kill the process with the signal's default exit status.
   let app: RunningApp | undefined;
@@ -95,3 +108,41 @@ export async function serve(args: string[], io: Io): Promise<number> {
   process.exit(0);
 }
 
+
+/** workers > 1: the cluster primary, with the same signal handling as a single process. */
+async function servePrimary(config: Parameters<typeof startPrimary>[0], logger: ReturnType<typeof createLogger>, workers: number): Promise<number> {
+  let primary: Awaited<ReturnType<typeof startPrimary>> | undefined;
+  let stopping = false;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.info({ signal }, 'second signal: ending the drain now');
+      primary?.endDrain();
+      return;
+    }
+    stopping = true;
+    if (!primary) {
+      logger.info({ signal }, 'shutting down before start-up finished');
+      logger.flush();
+      process.exit(0);
+    }
+    logger.info({ signal }, 'shutting down');
+    primary.shutdown().then(finish, (error: unknown) => {
+      logger.error({ error: describeThrown(error) }, 'error during shutdown');
+      finish();
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    primary = await startPrimary(config, logger, workers);
+  } catch (error) {
+    logger.fatal({ error: describeThrown(error) }, 'gatehouse failed to start');
+    logger.flush();
+    throw error;
+  }
+  await finished;
+  logger.flush();
+  process.exit(0);
+}

@@ -1,16 +1,23 @@
 /**
  * The admin HTTP listener: /healthz (the process is alive), /readyz (a policy is loaded and the
  * gRPC listener is bound; 503 with the reason otherwise), /metrics (Prometheus text format).
+ * With workers > 1 the cluster primary serves it: /metrics is every worker's metrics aggregated,
+ * /readyz the workers' readiness (src/cluster/primary.ts).
  */
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+
+/** What /metrics serves: a prom-client Registry, or the cluster primary's aggregation of its workers'. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 export interface Readiness {
   ready: boolean;
   detail: Record<string, unknown>;
 }
 
-export function createAdminServer(registry: Registry, readiness: () => Readiness): Server {
+export function createAdminServer(registry: MetricsSource, readiness: () => Readiness): Server {
   return createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -2,6 +2,11 @@
  * Prometheus metrics, on a Registry owned by the app (never prom-client's global one). Label sets
  * are closed: outcome, reason/code from the error catalogue, reload result. A path or a principal
  * is never a label.
+ *
+ * With workers > 1 each worker has its own registry and the primary serves their sum
+ * (src/cluster/cluster-metrics.ts, prom-client's AggregatorRegistry). Where a sum would be wrong
+ * the metric names its `aggregator`: state every worker shares (policy revision, readiness, reload
+ * outcomes, which the primary records once) is the max or min across processes, not the sum.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { HYGIENE_RULE_IDS } from '../authz/hygiene/index.js';
@@ -37,9 +42,17 @@ export class GatehouseMetrics {
   readonly #observeAllow: Histogram.Internal<'outcome'>;
   readonly #observeDeny: Histogram.Internal<'outcome'>;
 
-  constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
+  readonly #relayedDecisionLog: boolean;
+
+  /**
+   * `relayedDecisionLog`: this is a cluster worker whose decision-log lines the primary writes and
+   * counts (written, dropped at its sink); here only lines dropped before reaching it and
+   * sampled_out ones are counted, so the sum over processes counts every line once.
+   */
+  constructor(options: { processMetrics: boolean; relayedDecisionLog?: boolean } = { processMetrics: true }) {
     const registry = new Registry();
     this.registry = registry;
+    this.#relayedDecisionLog = options.relayedDecisionLog ?? false;
     if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
     this.#checkDuration = new Histogram({
       name: 'gatehouse_check_duration_seconds',
@@ -71,22 +84,26 @@ export class GatehouseMetrics {
       help: 'The active policy revision (value 1; the revision is a label).',
       labelNames: ['revision'],
       registers: [registry],
+      aggregator: 'max',
     });
     this.#reloads = new Counter({
       name: 'gatehouse_policy_reloads_total',
       help: 'Bundle load attempts by result: loaded, unchanged, failed.',
       labelNames: ['result'],
       registers: [registry],
+      aggregator: 'max',
     });
     this.#lastLoad = new Gauge({
       name: 'gatehouse_policy_last_load_timestamp_seconds',
       help: 'Unix time of the last successful bundle load.',
       registers: [registry],
+      aggregator: 'max',
     });
     this.#ready = new Gauge({
       name: 'gatehouse_ready',
-      help: '1 when a policy is loaded and Checks are being decided by it, else 0.',
+      help: '1 when a policy is loaded and Checks are being decided by it, else 0 (with workers: 1 only when every worker is).',
       registers: [registry],
+      aggregator: 'min',
     });
     this.#logLines = new Counter({
       name: 'gatehouse_decision_log_lines_total',
@@ -104,11 +121,13 @@ export class GatehouseMetrics {
       name: 'gatehouse_policy_last_reload_success',
       help: '1 when the last bundle load attempt succeeded (or found the bundle unchanged), 0 when it failed.',
       registers: [registry],
+      aggregator: 'min',
     });
     this.#lastReloadFailure = new Gauge({
       name: 'gatehouse_policy_last_reload_failure_timestamp_seconds',
       help: 'Unix time of the last failed bundle load attempt (0 if none).',
       registers: [registry],
+      aggregator: 'max',
     });
     // Series exist from the start at 0, so rate() and increase() see their first increment.
     this.#cacheHit = this.#cacheLookups.labels('hit');
@@ -171,9 +190,10 @@ export class GatehouseMetrics {
     if (this.#tlsReloads) return;
     this.#tlsReloads = new Counter({
       name: 'gatehouse_tls_reloads_total',
-      help: 'Reloads of the serving certificate, key and client CA files, by result: loaded or failed (the previous set keeps serving).',
+      help: 'Reloads of the serving certificate, key and client CA files, by result: loaded or failed (the previous set keeps serving). With workers, each worker reloads the files itself; the largest count is shown.',
       labelNames: ['result'],
       registers: [this.registry],
+      aggregator: 'max',
     });
     for (const result of ['loaded', 'failed']) this.#tlsReloads.labels(result).inc(0);
     const metrics = this;
@@ -181,6 +201,7 @@ export class GatehouseMetrics {
       name: 'gatehouse_tls_certificate_expiry_seconds',
       help: 'Seconds until the serving certificate of the gRPC listener expires (present only with TLS).',
       registers: [this.registry],
+      aggregator: 'min',
       collect() {
         if (metrics.#tlsNotAfterMs !== undefined) this.set((metrics.#tlsNotAfterMs - Date.now()) / 1000);
       },
@@ -232,7 +253,36 @@ export class GatehouseMetrics {
     this.#ready.set(ready ? 1 : 0);
   }
 
-  recordLogLine(result: 'written' | 'dropped' | 'sampled_out'): void {
-    this.#logLines.labels(result).inc();
+  recordLogLine(result: 'written' | 'dropped' | 'sampled_out', count = 1): void {
+    if (this.#relayedDecisionLog && result === 'written') return;
+    this.#logLines.labels(result).inc(count);
+  }
+
+  /**
+   * The cluster primary's own metrics (workers > 1): gatehouse_workers, read from `running` at each
+   * scrape, and gatehouse_worker_restarts_total (recordWorkerRestart).
+   */
+  enableWorkers(running: () => number): void {
+    if (this.#workerRestarts) return;
+    new Gauge({
+      name: 'gatehouse_workers',
+      help: 'Worker processes serving Checks now (workers > 1 only).',
+      registers: [this.registry],
+      collect() {
+        this.set(running());
+      },
+    });
+    this.#workerRestarts = new Counter({
+      name: 'gatehouse_worker_restarts_total',
+      help: 'Worker processes that exited unexpectedly (crash, exit, signal) and were replaced (workers > 1 only).',
+      registers: [this.registry],
+    });
+    this.#workerRestarts.inc(0);
+  }
+
+  #workerRestarts: Counter | undefined;
+
+  recordWorkerRestart(): void {
+    this.#workerRestarts?.inc();
   }
 }

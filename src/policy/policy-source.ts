@@ -1,13 +1,14 @@
 /**
  * Turning the `bundle` / `candidate_bundle` settings into a PolicyStore that keeps itself up to
- * date: a file or directory is watched for changes; an http(s) URL is polled.
+ * date: a file or directory is watched for changes; an http(s) URL is polled. In a cluster worker
+ * the primary does that and hands each bundle over (a BundleFeed); the worker only loads it.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { BundleLimits } from './bundle.js';
+import type { Bundle, BundleLimits } from './bundle.js';
 import type { EvaluatorOptions } from './evaluator.js';
 import { HttpBundleSource } from './http-source.js';
-import { PolicyStore, type BundleLocation, type PolicyStoreOptions } from './policy-store.js';
+import { PolicyStore, type BundleLocation, type LoadResult, type PolicyStoreOptions } from './policy-store.js';
 import { watchBundle } from './watcher.js';
 
 export interface UpdatingStore {
@@ -17,8 +18,58 @@ export interface UpdatingStore {
   stop(): void;
 }
 
+/**
+ * Bundles handed over by someone else (a cluster primary): `current()` is the bundle to load first,
+ * and `attach` gives the feed the store it drives with prepare()/commit() afterwards.
+ */
+export interface BundleFeed {
+  current(): Bundle | undefined;
+  attach(store: PolicyStore): void;
+  detach(): void;
+}
+
 export function isUrl(spec: string): boolean {
   return /^https?:\/\//i.test(spec);
+}
+
+/** The HTTP bundle source for an http(s) `spec`, else undefined. */
+export function httpBundleSource(spec: string, config: Readonly<Config>): HttpBundleSource | undefined {
+  if (!isUrl(spec)) return undefined;
+  return new HttpBundleSource({
+    url: spec,
+    bearerToken: config.bundle_bearer_token,
+    minDelayMs: config.bundle_poll_min_ms,
+    maxDelayMs: config.bundle_poll_max_ms,
+    timeoutMs: config.bundle_fetch_timeout_ms,
+    maxBytes: config.max_bundle_bytes,
+  });
+}
+
+/**
+ * Calls `reload` whenever the bundle may have changed: each HTTP poll, or each debounced change of
+ * the file or directory (when `watch` is on). Returns the function that stops it.
+ */
+export function keepUpdated(
+  spec: string,
+  http: HttpBundleSource | undefined,
+  config: Readonly<Config>,
+  logger: Logger,
+  reload: () => Promise<Pick<LoadResult, 'status'> & { error?: { code: string } }>,
+): () => void {
+  if (http) {
+    // A transport failure backs off; a bundle that downloads but is rejected does not
+    // (its ETag is remembered, so it is not downloaded again until it changes).
+    http.start(async () => {
+      const result = await reload();
+      return !(result.status === 'failed' && result.error?.code === 'bundle_read_error');
+    });
+    return () => http.stop();
+  }
+  if (!config.watch) return () => undefined;
+  const watcher = watchBundle(spec, config.reload_debounce_ms, () => void reload().catch(() => undefined), (error) =>
+    logger.warn({ err: error, bundle: spec }, 'cannot watch the bundle path; reloads on change are off'),
+  );
+  return () => watcher.close();
 }
 
 export function createUpdatingStore(
@@ -29,18 +80,14 @@ export function createUpdatingStore(
   logger: Logger,
   stateFile?: string,
   gate?: PolicyStoreOptions['gate'],
+  feed?: BundleFeed,
 ): UpdatingStore {
-  const http = isUrl(spec)
-    ? new HttpBundleSource({
-        url: spec,
-        bearerToken: config.bundle_bearer_token,
-        minDelayMs: config.bundle_poll_min_ms,
-        maxDelayMs: config.bundle_poll_max_ms,
-        timeoutMs: config.bundle_fetch_timeout_ms,
-        maxBytes: config.max_bundle_bytes,
-      })
-    : undefined;
-  const location: BundleLocation = http ? { kind: 'http', source: http } : { kind: 'file', path: spec };
+  const http = feed ? undefined : httpBundleSource(spec, config);
+  const location: BundleLocation = feed
+    ? { kind: 'pushed', name: spec, current: () => feed.current() }
+    : http
+      ? { kind: 'http', source: http }
+      : { kind: 'file', path: spec };
   const store = new PolicyStore({
     ...evaluator,
     ...limits,
@@ -49,27 +96,19 @@ export function createUpdatingStore(
     revisionStateFile: stateFile,
     gate,
   });
-  let stopWatching: (() => void) | undefined;
+  let stopUpdates: (() => void) | undefined;
   return {
     store,
     start() {
-      if (http) {
-        // A transport failure backs off; a bundle that downloads but is rejected does not
-        // (its ETag is remembered, so it is not downloaded again until it changes).
-        http.start(async () => {
-          const result = await store.reload();
-          return !(result.status === 'failed' && result.error.code === 'bundle_read_error');
-        });
-        stopWatching = () => http.stop();
-      } else if (config.watch) {
-        const watcher = watchBundle(spec, config.reload_debounce_ms, () => store.reload().catch(() => undefined), (error) =>
-          logger.warn({ err: error, bundle: spec }, 'cannot watch the bundle path; reloads on change are off'),
-        );
-        stopWatching = () => watcher.close();
+      if (feed) {
+        feed.attach(store);
+        stopUpdates = () => feed.detach();
+      } else {
+        stopUpdates = keepUpdated(spec, http, config, logger, () => store.reload());
       }
     },
     stop() {
-      stopWatching?.();
+      stopUpdates?.();
     },
   };
 }

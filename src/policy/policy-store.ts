@@ -15,8 +15,15 @@ export type LoadResult =
   | { status: 'unchanged'; policy: WasmPolicy | undefined }
   | { status: 'failed'; error: GatehouseError; kept: WasmPolicy | undefined };
 
-/** Where bundles come from: a local file or directory, or an HTTP(S) bundle server. */
-export type BundleLocation = { kind: 'file'; path: string } | { kind: 'http'; source: HttpBundleSource };
+/**
+ * Where bundles come from: a local file or directory, an HTTP(S) bundle server, or (in a cluster
+ * worker) whatever the primary handed over: `current()` is the bundle the primary committed last,
+ * and later ones arrive through prepare()/commit() (src/cluster/bundle-feed.ts).
+ */
+export type BundleLocation =
+  | { kind: 'file'; path: string }
+  | { kind: 'http'; source: HttpBundleSource }
+  | { kind: 'pushed'; name: string; current: () => Bundle | undefined };
 
 export interface PolicyStoreOptions extends EvaluatorOptions, BundleLimits {
   location: BundleLocation;
@@ -31,7 +38,8 @@ export interface PolicyStoreOptions extends EvaluatorOptions, BundleLimits {
   gate?: (candidate: WasmPolicy, active: WasmPolicy) => Promise<void>;
 }
 
-interface Activated {
+/** The last revision activated and its digest (replay protection; bundle_state_file). */
+export interface Activated {
   revision: string;
   digest: string;
 }
@@ -53,7 +61,7 @@ export class PolicyStore {
 
   constructor(options: PolicyStoreOptions) {
     this.#options = options;
-    this.#floor = readState(options.revisionStateFile);
+    this.#floor = readRevisionState(options.revisionStateFile);
   }
 
   /** The policy that answers Checks now (undefined until a first bundle loads). */
@@ -66,8 +74,7 @@ export class PolicyStore {
   }
 
   describe(): string {
-    const location = this.#options.location;
-    return location.kind === 'file' ? location.path : location.source.url;
+    return describeLocation(this.#options.location);
   }
 
   onLoad(listener: PolicyListener): void {
@@ -96,28 +103,60 @@ export class PolicyStore {
   async #loadOnce(): Promise<LoadResult> {
     let result: LoadResult;
     try {
-      const bundle = await this.#fetch();
+      const bundle = await fetchBundle(this.#options.location, this.#options);
       if (bundle === undefined || bundle.digest === this.#active?.digest) {
         // The active bundle put back in place clears a previous error; an HTTP 304 does not (the
         // server may still hold the bundle that was rejected).
         if (bundle !== undefined) this.#lastError = undefined;
         result = { status: 'unchanged', policy: this.#active };
       } else {
-        this.#checkFreshness(bundle);
-        const policy = await WasmPolicy.load(bundle, this.#options);
-        const previous = this.#active;
-        if (previous && this.#options.gate) await this.#options.gate(policy, previous);
-        this.#active = policy; // the swap: Checks from here on see the new policy
-        this.#floor = { revision: bundle.revision, digest: bundle.digest };
-        writeState(this.#options.revisionStateFile, this.#floor);
-        this.#lastError = undefined;
-        result = { status: 'loaded', policy, previous };
+        result = this.#activate(await this.prepare(bundle));
+        return result;
       }
     } catch (thrown) {
-      const error = toGatehouseError(thrown, 'bundle_invalid');
-      this.#lastError = error;
-      result = { status: 'failed', error, kept: this.#active };
+      result = this.#failed(thrown);
     }
+    this.#notify(result);
+    return result;
+  }
+
+  /**
+   * The first half of an activation, for a bundle already in hand (a cluster worker's, from its
+   * primary): freshness checked, policy loaded, activation gate run; nothing is swapped. Throws
+   * GatehouseError when the bundle is refused. Listeners are not told: a refusal is the caller's to
+   * report.
+   */
+  async prepare(bundle: Bundle): Promise<WasmPolicy> {
+    checkFreshness(bundle, this.#floor, this.#options.requireNewerRevision, this.#active !== undefined);
+    const policy = await WasmPolicy.load(bundle, this.#options);
+    const previous = this.#active;
+    if (previous && this.#options.gate) await this.#options.gate(policy, previous);
+    return policy;
+  }
+
+  /** The second half: `policy` (from prepare()) answers Checks from now on; listeners are told. */
+  commit(policy: WasmPolicy): LoadResult {
+    return this.#activate(policy);
+  }
+
+  #activate(policy: WasmPolicy): LoadResult {
+    const previous = this.#active;
+    this.#active = policy; // the swap: Checks from here on see the new policy
+    this.#floor = { revision: policy.revision, digest: policy.digest };
+    writeRevisionState(this.#options.revisionStateFile, this.#floor);
+    this.#lastError = undefined;
+    const result: LoadResult = { status: 'loaded', policy, previous };
+    this.#notify(result);
+    return result;
+  }
+
+  #failed(thrown: unknown): LoadResult {
+    const error = toGatehouseError(thrown, 'bundle_invalid');
+    this.#lastError = error;
+    return { status: 'failed', error, kept: this.#active };
+  }
+
+  #notify(result: LoadResult): void {
     for (const listener of this.#listeners) {
       try {
         listener(result);
@@ -125,38 +164,50 @@ export class PolicyStore {
         // A listener (logging, metrics) must not turn a reload into an unhandled rejection.
       }
     }
-    return result;
-  }
-
-  /** The bundle at the location, or undefined when an HTTP server says it has not changed. */
-  async #fetch(): Promise<Bundle | undefined> {
-    const location = this.#options.location;
-    if (location.kind === 'file') return readBundle(location.path, this.#options);
-    const fetched = await location.source.fetch();
-    if (fetched.status === 'unchanged') return undefined;
-    // Whatever happens to these bytes (activated or rejected), do not download them again.
-    location.source.acknowledge(fetched.etag);
-    return bundleFromArchive(location.source.url, fetched.bytes, this.#options);
-  }
-
-  #checkFreshness(bundle: Bundle): void {
-    const floor = this.#floor;
-    if (!this.#options.requireNewerRevision || !floor) return;
-    const which = this.#active ? 'the active revision' : 'the last revision activated (bundle_state_file)';
-    const order = compareRevisions(bundle.revision, floor.revision);
-    if (order < 0) {
-      throw new GatehouseError(
-        'bundle_invalid',
-        `bundle revision "${bundle.revision}" is older than ${which} "${floor.revision}" (bundle_require_newer_revision is on: a replayed bundle)`,
-      );
-    }
-    if (order === 0 && bundle.digest !== floor.digest) {
-      throw new GatehouseError('bundle_invalid', `bundle has ${which} "${floor.revision}" but different contents; give every new bundle a new revision`);
-    }
   }
 }
 
-function readState(file: string | undefined): Activated | undefined {
+/** The location for logs: a path or URL. */
+export function describeLocation(location: BundleLocation): string {
+  return location.kind === 'file' ? location.path : location.kind === 'http' ? location.source.url : location.name;
+}
+
+/**
+ * The bundle at the location, verified, or undefined when an HTTP server says it has not changed
+ * (or a pushed location has none yet). Throws GatehouseError (bundle_read_error, bundle_invalid).
+ */
+export async function fetchBundle(location: BundleLocation, limits: BundleLimits): Promise<Bundle | undefined> {
+  if (location.kind === 'file') return readBundle(location.path, limits);
+  if (location.kind === 'pushed') return location.current();
+  const fetched = await location.source.fetch();
+  if (fetched.status === 'unchanged') return undefined;
+  // Whatever happens to these bytes (activated or rejected), do not download them again.
+  location.source.acknowledge(fetched.etag);
+  return bundleFromArchive(location.source.url, fetched.bytes, limits);
+}
+
+/**
+ * Replay protection (bundle_require_newer_revision): throws GatehouseError('bundle_invalid') when
+ * `bundle` is older than `floor`, or has its revision with other contents. `active`: whether the
+ * floor is the active bundle's (else it came from bundle_state_file), for the message.
+ */
+export function checkFreshness(bundle: Bundle, floor: Activated | undefined, requireNewerRevision: boolean, active: boolean): void {
+  if (!requireNewerRevision || !floor) return;
+  const which = active ? 'the active revision' : 'the last revision activated (bundle_state_file)';
+  const order = compareRevisions(bundle.revision, floor.revision);
+  if (order < 0) {
+    throw new GatehouseError(
+      'bundle_invalid',
+      `bundle revision "${bundle.revision}" is older than ${which} "${floor.revision}" (bundle_require_newer_revision is on: a replayed bundle)`,
+    );
+  }
+  if (order === 0 && bundle.digest !== floor.digest) {
+    throw new GatehouseError('bundle_invalid', `bundle has ${which} "${floor.revision}" but different contents; give every new bundle a new revision`);
+  }
+}
+
+/** The record bundle_state_file holds; undefined without a file. Throws GatehouseError('config_invalid') on an unreadable one. */
+export function readRevisionState(file: string | undefined): Activated | undefined {
   if (!file || !existsSync(file)) return undefined;
   try {
     const state = JSON.parse(readFileSync(file, 'utf8')) as Partial<Activated>;
@@ -168,7 +219,7 @@ function readState(file: string | undefined): Activated | undefined {
 }
 
 /** Written beside and renamed into place, so a crash never leaves half a record. */
-function writeState(file: string | undefined, state: Activated): void {
+export function writeRevisionState(file: string | undefined, state: Activated): void {
   if (!file) return;
   try {
     writeFileSync(`${file}.tmp`, `${JSON.stringify(state)}\n`);

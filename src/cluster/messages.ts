@@ -1,0 +1,60 @@
+/**
+ * The IPC protocol between the cluster primary and its workers (node:cluster's channel, with
+ * `serialization: 'advanced'`, so Buffers in a Bundle arrive as Buffers). Every message carries a
+ * `gatehouse` tag so that messages of other modules on the same channel are ignored.
+ */
+import type { Registry } from 'prom-client';
+import type { Bundle } from '../policy/bundle.js';
+
+/** One registry's metrics as prom-client's getMetricsAsJSON() gives them (AggregatorRegistry.aggregate's input). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** Primary → worker. */
+export type PrimaryMessage =
+  /** The first message: which slot the worker fills, the committed bundle, shared TLS ticket keys. */
+  | { gatehouse: 'start'; slot: number; bundle: Bundle | undefined; tlsTicketKeys: Buffer }
+  /** Phase one of a bundle switch: load it and run the activation gate, answer `prepared`. */
+  | { gatehouse: 'bundle-prepare'; round: number; bundle: Bundle }
+  /** Phase two: every worker said ok; activate what `round` prepared. */
+  | { gatehouse: 'bundle-commit'; round: number }
+  /** Some worker refused (or did not answer): drop what `round` prepared, keep the active bundle. */
+  | { gatehouse: 'bundle-abort'; round: number }
+  /** A worker that started with an older bundle than the one committed meanwhile: load and activate it. */
+  | { gatehouse: 'bundle-activate'; bundle: Bundle }
+  | { gatehouse: 'metrics-request'; id: number }
+  /** SIGTERM reached the primary: drain, stop, flush decision lines, say `stopped`, exit. */
+  | { gatehouse: 'drain' }
+  /** A second signal: end the drain now. */
+  | { gatehouse: 'end-drain' };
+
+/** What a worker tells about itself for /readyz. */
+export interface WorkerState {
+  ready: boolean;
+  revision: string | null;
+  digest: string | null;
+  reason?: string;
+}
+
+/** Worker → primary. */
+export type WorkerMessage =
+  /** The worker listens for messages now; the primary answers with `start`. */
+  | { gatehouse: 'hello' }
+  | { gatehouse: 'started'; grpcPort: number; state: WorkerState }
+  /** Start-up failed (the worker exits 1 after this); the primary reports the message. */
+  | { gatehouse: 'failed'; code: string; message: string }
+  | { gatehouse: 'state'; state: WorkerState }
+  | { gatehouse: 'bundle-prepared'; round: number; ok: true }
+  | { gatehouse: 'bundle-prepared'; round: number; ok: false; code: string; message: string }
+  | { gatehouse: 'metrics'; id: number; metrics: MetricsJson }
+  /** Whole decision-log lines, `count` of them, each ending in "\n". */
+  | { gatehouse: 'log-lines'; text: string; count: number }
+  /** Drained and stopped; every decision line was sent before this message. */
+  | { gatehouse: 'stopped' };
+
+export function isPrimaryMessage(message: unknown): message is PrimaryMessage {
+  return typeof message === 'object' && message !== null && typeof (message as { gatehouse?: unknown }).gatehouse === 'string';
+}
+
+export function isWorkerMessage(message: unknown): message is WorkerMessage {
+  return isPrimaryMessage(message);
+}

@@ -1,0 +1,159 @@
+/**
+ * `gatehouse serve` with workers > 1: the node:cluster primary. It serves nothing itself; N worker
+ * processes share the one gRPC listener (the primary accepts and hands each connection to a worker
+ * in turn: balancing is per connection, see docs/operations.md#workers). To the operator it stays
+ * one server: the primary owns the admin port (/metrics aggregated over the workers by
+ * prom-client's AggregatorRegistry, /readyz from the workers' readiness), the decision-log sink
+ * (workers send whole lines), the bundle source (every worker switches to a new revision together
+ * or not at all), the TLS session-ticket keys, and the signals (SIGTERM drains every worker).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { bundleVerifier } from '../app.js';
+import type { Config, ListenAddress } from '../config/schema.js';
+import { describeThrown } from '../errors.js';
+import { createAdminServer, type Readiness } from '../observability/admin-server.js';
+import { openDecisionLogSink } from '../observability/log-sink.js';
+import type { Logger } from '../observability/logger.js';
+import { GatehouseMetrics } from '../observability/metrics.js';
+import { VERSION } from '../version.js';
+import { BundleDistributor } from './bundle-distributor.js';
+import { DecisionLogRelay } from './decision-log-relay.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface RunningPrimary {
+  grpcPort: number;
+  adminPort: number | undefined;
+  /** SIGTERM: every worker drains and stops, then the decision log flushes. */
+  shutdown(): Promise<void>;
+  /** A second signal: the workers end their drain now. */
+  endDrain(): void;
+}
+
+/**
+ * Starts `workers` worker processes and everything they share. Rejects (after stopping them) when
+ * every worker fails to start, with the worker's error.
+ */
+export async function startPrimary(config: Readonly<Config>, logger: Logger, workers: number): Promise<RunningPrimary> {
+  const metrics = new GatehouseMetrics({ processMetrics: true });
+  const relay = new DecisionLogRelay(openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes), metrics, logger, config.decision_log);
+  let stopping = false;
+  // One set of TLS session-ticket keys for every worker: a session resumes on whichever gets the connection.
+  const tlsTicketKeys = randomBytes(48);
+  let distributor: BundleDistributor | undefined;
+  const pool = new WorkerPool({
+    count: workers,
+    logger,
+    metrics,
+    tlsTicketKeys,
+    committedBundle: () => distributor?.committed(),
+    onLogLines: (text, count) => relay.write(text, count),
+    onStateChange: () => metrics.setReady(readiness().ready),
+  });
+  metrics.enableWorkers(() => pool.running());
+  distributor = new BundleDistributor(config, { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) }, logger, metrics, (bundle) => pool.switchTo(bundle));
+  if (config.bundle_accept_unverified_signatures) {
+    logger.warn('bundle_accept_unverified_signatures is on: signed bundles are loaded without checking their signatures; set bundle_verification_key_file to verify them');
+  }
+  const bundles = distributor;
+
+  const readiness = (): Readiness => {
+    const summary = pool.summary();
+    const running = summary.filter((worker) => worker.pid !== null);
+    const revisions = new Set(running.map((worker) => worker.revision));
+    const committed = bundles.committed();
+    const lastError = bundles.lastError();
+    const ready = !stopping && running.length > 0 && running.every((worker) => worker.ready) && revisions.size === 1;
+    const detail: Record<string, unknown> = {
+      policy: committed ? { revision: committed.revision, bundle: committed.source } : null,
+      workers: summary,
+    };
+    if (lastError) detail.last_reload_error = { code: lastError.code, message: lastError.message };
+    if (!ready) {
+      detail.reason = stopping
+        ? 'shutting down: draining, Checks are still answered until shutdown_drain_ms ends'
+        : running.length === 0
+          ? 'no worker is running'
+          : !committed
+            ? 'no policy bundle loaded'
+            : revisions.size > 1
+              ? 'workers are switching to a new revision'
+              : 'a worker is not ready (see workers)';
+    }
+    return { ready, detail };
+  };
+
+  await bundles.reload();
+  let grpcPort: number;
+  try {
+    grpcPort = await pool.start();
+  } catch (error) {
+    await pool.kill();
+    await relay.close(1000);
+    throw error;
+  }
+  bundles.start();
+  metrics.setReady(readiness().ready);
+
+  let admin: HttpServer | undefined;
+  let adminPort: number | undefined;
+  if (config.admin_addr) {
+    const aggregated = {
+      contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+      async metrics(): Promise<string> {
+        metrics.setReady(readiness().ready);
+        const [own, workerMetrics] = await Promise.all([metrics.registry.getMetricsAsJSON(), pool.collectMetrics()]);
+        return AggregatorRegistry.aggregate([own, ...workerMetrics]).metrics();
+      },
+    };
+    admin = createAdminServer(aggregated, readiness);
+    try {
+      adminPort = await listenHttp(admin, config.admin_addr);
+    } catch (error) {
+      await pool.kill();
+      throw error;
+    }
+  }
+  const tls = config.tls_cert_file !== undefined && config.tls_key_file !== undefined;
+  const mutualTls = config.tls_client_ca_file !== undefined || config.tls_client_trust_bundles.length > 0;
+  logger.info(
+    { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION, workers, pid: process.pid },
+    `gatehouse is serving${tls ? ` (${mutualTls ? 'mTLS' : 'TLS'})` : ''} with ${workers} workers`,
+  );
+
+  return {
+    grpcPort,
+    adminPort,
+    async shutdown() {
+      stopping = true;
+      metrics.setReady(false);
+      bundles.stop();
+      if (config.shutdown_drain_ms > 0) logger.info({ shutdown_drain_ms: config.shutdown_drain_ms, workers }, 'draining: every worker says NOT_SERVING and answers Checks until the drain ends');
+      // Workers stop within shutdown_drain_ms + shutdown_timeout_ms + their 2 s log flush; past that (and a margin), they are killed.
+      const limit = setTimeout(() => {
+        logger.error('workers did not stop in time; killing them');
+        void pool.kill();
+      }, config.shutdown_drain_ms + config.shutdown_timeout_ms + 10_000);
+      await pool.drain();
+      clearTimeout(limit);
+      const flushed = await relay.close(Math.min(2000, config.shutdown_timeout_ms));
+      if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
+      if (admin) await new Promise((resolve) => admin.close(resolve));
+      logger.info({ workers }, 'stopped after in-flight Checks finished on every worker');
+    },
+    endDrain() {
+      pool.endDrain();
+    },
+  };
+}
+
+function listenHttp(server: HttpServer, address: ListenAddress): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`)));
+    const onListening = () => resolve(address.kind === 'tcp' ? (server.address() as AddressInfo).port : undefined);
+    if (address.kind === 'unix') server.listen(address.path, onListening);
+    else server.listen(address.port, address.host, onListening);
+  });
+}

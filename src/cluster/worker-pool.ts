@@ -1,0 +1,326 @@
+/**
+ * The primary's worker processes (node:cluster): one slot per configured worker, each filled by a
+ * forked `gatehouse serve` that runs src/cluster/worker.ts. A worker that exits unexpectedly
+ * (crash, process.exit, SIGKILL) is replaced, counted and logged while the others keep serving;
+ * one that keeps dying soon after start is restarted with exponential backoff (crash loop), never
+ * in a tight loop. The pool also runs the two-phase bundle switch and collects metrics.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { GatehouseError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { GatehouseMetrics } from '../observability/metrics.js';
+import type { Bundle } from '../policy/bundle.js';
+import { isWorkerMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
+
+/** A worker that lived at least this long before exiting is restarted at once. */
+const STABLE_AFTER_MS = 10_000;
+/** Backoff for a worker that keeps dying early: 0.5 s, 1 s, 2 s ... up to 30 s. */
+export function restartDelayMs(quickExits: number): number {
+  return quickExits === 0 ? 0 : Math.min(30_000, 500 * 2 ** (quickExits - 1));
+}
+/** How long a worker may take to load and gate a bundle (the gate's own budget is 2 s). */
+const PREPARE_TIMEOUT_MS = 30_000;
+const METRICS_TIMEOUT_MS = 2_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAt: number;
+  started: boolean;
+  state: WorkerState | undefined;
+  quickExits: number;
+  restarts: number;
+  lastError: string | undefined;
+  lastErrorCode?: string;
+  timer: NodeJS.Timeout | undefined;
+  stopped: boolean;
+}
+
+export interface WorkerPoolOptions {
+  count: number;
+  logger: Logger;
+  metrics: GatehouseMetrics;
+  tlsTicketKeys: Buffer;
+  /** The bundle a (re)started worker begins with: the last one committed. */
+  committedBundle(): Bundle | undefined;
+  /** Whole decision-log lines from a worker. */
+  onLogLines(text: string, count: number): void;
+  /** A worker's readiness changed. */
+  onStateChange(): void;
+}
+
+export interface WorkerSummary {
+  worker: number;
+  pid: number | null;
+  ready: boolean;
+  revision: string | null;
+  restarts: number;
+  reason?: string;
+}
+
+export class WorkerPool {
+  readonly #options: WorkerPoolOptions;
+  readonly #slots: Slot[];
+  #stopping = false;
+  #round = 0;
+  readonly #prepares = new Map<number, Map<number, (answer: PrepareAnswer) => void>>();
+  #metricsRequest = 0;
+  readonly #metricsWaiters = new Map<string, (json: MetricsJson) => void>();
+  #boot: { resolve: (grpcPort: number) => void; reject: (error: Error) => void; failedSlots: Set<number> } | undefined;
+  #grpcPort = 0;
+  readonly #exitWaiters: (() => void)[] = [];
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+    this.#slots = Array.from({ length: options.count }, (_, index) => ({
+      index: index + 1,
+      worker: undefined,
+      startedAt: 0,
+      started: false,
+      state: undefined,
+      quickExits: 0,
+      restarts: 0,
+      lastError: undefined,
+      timer: undefined,
+      stopped: false,
+    }));
+    // Buffers (a bundle's wasm) cross the channel as Buffers, not as JSON arrays of numbers.
+    cluster.setupPrimary({ serialization: 'advanced' });
+  }
+
+  /**
+   * Forks every worker; resolves with the gRPC port once each has started or (after one started)
+   * failed at least once. Rejects with the workers' error when every one of them fails to start.
+   */
+  start(): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.#boot = { resolve, reject, failedSlots: new Set() };
+      for (const slot of this.#slots) this.#fork(slot);
+    });
+  }
+
+  /** Workers running now. */
+  running(): number {
+    return this.#slots.filter((slot) => slot.worker !== undefined && slot.started).length;
+  }
+
+  summary(): WorkerSummary[] {
+    return this.#slots.map((slot) => ({
+      worker: slot.index,
+      pid: slot.worker?.process.pid ?? null,
+      ready: slot.started && slot.state?.ready === true,
+      revision: slot.state?.revision ?? null,
+      restarts: slot.restarts,
+      ...(slot.started ? (slot.state?.reason ? { reason: slot.state.reason } : {}) : { reason: slot.worker ? 'starting' : 'restarting after an exit' }),
+    }));
+  }
+
+  /**
+   * Two-phase switch: every started worker loads `bundle` and runs its activation gate; only when
+   * all say ok does each activate it. Throws GatehouseError naming the refusing worker otherwise
+   * (every worker then keeps its active bundle). Workers starting meanwhile catch up on 'started'.
+   */
+  async switchTo(bundle: Bundle): Promise<void> {
+    const round = ++this.#round;
+    const targets = this.#slots.filter((slot) => slot.worker && slot.started);
+    const waiting = new Map<number, (answer: PrepareAnswer) => void>();
+    this.#prepares.set(round, waiting);
+    const answers = await Promise.all(
+      targets.map(
+        (slot) =>
+          new Promise<PrepareAnswer>((resolve) => {
+            const timer = setTimeout(() => resolve({ ok: false, code: 'bundle_invalid', message: `did not load it within ${PREPARE_TIMEOUT_MS / 1000} s` }), PREPARE_TIMEOUT_MS);
+            waiting.set(slot.index, (answer) => {
+              clearTimeout(timer);
+              resolve(answer);
+            });
+            this.#send(slot, { gatehouse: 'bundle-prepare', round, bundle });
+          }).then((answer) => ({ slot, answer })),
+      ),
+    );
+    this.#prepares.delete(round);
+    const refusals = answers.filter(({ answer }) => answer !== 'gone' && !answer.ok);
+    if (refusals.length > 0) {
+      for (const slot of targets) this.#send(slot, { gatehouse: 'bundle-abort', round });
+      const first = refusals[0]!;
+      const answer = first.answer as Extract<PrepareAnswer, { ok: false }>;
+      const others = refusals.length > 1 ? ` (and ${refusals.length - 1} other worker${refusals.length > 2 ? 's' : ''})` : '';
+      throw new GatehouseError(answer.code as ErrorCode, `refused by worker ${first.slot.index}${others}: ${answer.message}`);
+    }
+    for (const slot of targets) this.#send(slot, { gatehouse: 'bundle-commit', round });
+  }
+
+  /** Every running worker's metrics as JSON (a worker that does not answer in 2 s is left out). */
+  collectMetrics(): Promise<MetricsJson[]> {
+    const id = ++this.#metricsRequest;
+    return Promise.all(
+      this.#slots
+        .filter((slot) => slot.worker?.isConnected())
+        .map(
+          (slot) =>
+            new Promise<MetricsJson>((resolve) => {
+              const key = `${slot.index}:${id}`;
+              const timer = setTimeout(() => {
+                this.#metricsWaiters.delete(key);
+                resolve([]);
+              }, METRICS_TIMEOUT_MS);
+              this.#metricsWaiters.set(key, (json) => {
+                clearTimeout(timer);
+                this.#metricsWaiters.delete(key);
+                resolve(json);
+              });
+              this.#send(slot, { gatehouse: 'metrics-request', id });
+            }),
+        ),
+    );
+  }
+
+  /** SIGTERM: every worker drains and stops; resolves when all have exited. */
+  drain(): Promise<void> {
+    this.#stopping = true;
+    for (const slot of this.#slots) {
+      if (slot.timer) clearTimeout(slot.timer);
+      this.#send(slot, { gatehouse: 'drain' });
+    }
+    return this.#allExited();
+  }
+
+  /** A second signal: end the workers' drain now. */
+  endDrain(): void {
+    for (const slot of this.#slots) this.#send(slot, { gatehouse: 'end-drain' });
+  }
+
+  /** Kill every worker (start-up failed, or shutdown ran out of time). */
+  kill(): Promise<void> {
+    this.#stopping = true;
+    for (const slot of this.#slots) {
+      if (slot.timer) clearTimeout(slot.timer);
+      slot.worker?.process.kill('SIGKILL');
+    }
+    return this.#allExited();
+  }
+
+  #allExited(): Promise<void> {
+    for (const slot of this.#slots) if (slot.worker === undefined) slot.stopped = true;
+    if (this.#slots.every((slot) => slot.worker === undefined)) return Promise.resolve();
+    return new Promise((resolve) => this.#exitWaiters.push(resolve));
+  }
+
+  #send(slot: Slot, message: PrimaryMessage): void {
+    const worker = slot.worker;
+    if (!worker?.isConnected()) return;
+    try {
+      worker.send(message);
+    } catch {
+      // The worker is exiting; its 'exit' handler takes it from here.
+    }
+  }
+
+  #fork(slot: Slot): void {
+    slot.timer = undefined;
+    if (this.#stopping) return;
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    slot.started = false;
+    slot.state = undefined;
+    slot.lastError = undefined;
+    worker.on('message', (message: unknown) => {
+      if (isWorkerMessage(message)) this.#onMessage(slot, worker, message as WorkerMessage);
+    });
+    worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+    worker.on('error', () => undefined); // a send to a worker that just died: 'exit' follows
+  }
+
+  #onMessage(slot: Slot, worker: Worker, message: WorkerMessage): void {
+    if (slot.worker !== worker) return;
+    switch (message.gatehouse) {
+      case 'hello':
+        this.#send(slot, { gatehouse: 'start', slot: slot.index, bundle: this.#options.committedBundle(), tlsTicketKeys: this.#options.tlsTicketKeys });
+        return;
+      case 'started': {
+        slot.started = true;
+        slot.state = message.state;
+        this.#grpcPort = message.grpcPort;
+        // A switch committed while this worker started: it catches up.
+        const committed = this.#options.committedBundle();
+        if (committed && committed.digest !== message.state.digest) this.#send(slot, { gatehouse: 'bundle-activate', bundle: committed });
+        this.#options.onStateChange();
+        this.#checkBoot();
+        return;
+      }
+      case 'failed':
+        slot.lastError = message.message;
+        slot.lastErrorCode = message.code;
+        return;
+      case 'state':
+        slot.state = message.state;
+        this.#options.onStateChange();
+        return;
+      case 'bundle-prepared':
+        this.#prepares.get(message.round)?.get(slot.index)?.(message.ok ? { ok: true } : { ok: false, code: message.code, message: message.message });
+        return;
+      case 'metrics':
+        this.#metricsWaiters.get(`${slot.index}:${message.id}`)?.(message.metrics);
+        return;
+      case 'log-lines':
+        this.#options.onLogLines(message.text, message.count);
+        return;
+      case 'stopped':
+        return;
+    }
+  }
+
+  #onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.worker = undefined;
+    const wasStarted = slot.started;
+    slot.started = false;
+    slot.state = undefined;
+    for (const waiting of this.#prepares.values()) waiting.get(slot.index)?.('gone');
+    this.#options.onStateChange();
+    if (this.#stopping) {
+      // Every decision line a worker sent precedes the end of its channel; 'exit' may come first.
+      const done = () => {
+        slot.stopped = true;
+        if (this.#slots.every((s) => s.worker === undefined && s.stopped)) for (const resolve of this.#exitWaiters.splice(0)) resolve();
+      };
+      if (worker.isConnected()) worker.once('disconnect', done);
+      else done();
+      return;
+    }
+    const pid = worker.process.pid;
+    const boot = this.#boot;
+    if (boot && !wasStarted) {
+      boot.failedSlots.add(slot.index);
+      if (boot.failedSlots.size === this.#slots.length && this.#slots.every((s) => !s.started)) {
+        this.#boot = undefined;
+        boot.reject(new GatehouseError((slot.lastErrorCode ?? 'config_invalid') as ErrorCode, slot.lastError ?? `worker ${slot.index} exited during start-up (${signal ?? `exit code ${code}`})`));
+        return;
+      }
+    }
+    const lived = Date.now() - slot.startedAt;
+    slot.quickExits = wasStarted && lived >= STABLE_AFTER_MS ? 0 : slot.quickExits + 1;
+    slot.restarts++;
+    this.#options.metrics.recordWorkerRestart();
+    const delay = restartDelayMs(slot.quickExits);
+    this.#options.logger.error(
+      { worker: slot.index, pid, exit_code: code, signal, error: slot.lastError, restart_in_ms: delay, restarts: slot.restarts },
+      'worker exited unexpectedly; a replacement is starting while the other workers keep serving',
+    );
+    slot.timer = setTimeout(() => this.#fork(slot), delay);
+    this.#checkBoot();
+  }
+
+  #checkBoot(): void {
+    const boot = this.#boot;
+    if (!boot) return;
+    const started = this.#slots.filter((slot) => slot.started).length;
+    if (started > 0 && this.#slots.every((slot) => slot.started || boot.failedSlots.has(slot.index))) {
+      this.#boot = undefined;
+      boot.resolve(this.#grpcPort);
+    }
+  }
+}
+
+type PrepareAnswer = { ok: true } | { ok: false; code: string; message: string } | 'gone';

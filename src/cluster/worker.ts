@@ -1,0 +1,114 @@
+/**
+ * One cluster worker (workers > 1): the same app as a single process (startApp), minus what the
+ * primary does for all workers: no admin port (the primary serves it, asking each worker for its
+ * metrics), no bundle source (the primary hands bundles over, src/cluster/bundle-feed.ts), no
+ * decision-log sink of its own (lines go to the primary in batches, src/cluster/ipc-line-sink.ts).
+ * It ignores SIGTERM/SIGINT (a terminal or a process-group kill reaches every process): it drains
+ * when the primary says so, and exits when the primary is gone.
+ */
+import process from 'node:process';
+import { startApp, type RunningApp } from '../app.js';
+import type { Config } from '../config/schema.js';
+import { describeThrown, toGatehouseError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { GatehouseMetrics } from '../observability/metrics.js';
+import { WorkerBundleFeed } from './bundle-feed.js';
+import { IpcLineSink } from './ipc-line-sink.js';
+import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
+
+/** Runs until the primary says drain (exit 0) or goes away (exit 1); never returns normally. */
+export async function runWorker(config: Readonly<Config>, baseLogger: Logger): Promise<number> {
+  const ignore = () => undefined;
+  process.on('SIGTERM', ignore);
+  process.on('SIGINT', ignore);
+  const send = (message: WorkerMessage, callback: (error: Error | null) => void = ignore): boolean => {
+    if (!process.connected) {
+      callback(new Error('the primary is gone'));
+      return false;
+    }
+    return process.send!(message, undefined, undefined, callback);
+  };
+  process.on('disconnect', () => {
+    baseLogger.warn({ pid: process.pid }, 'the primary is gone; this worker exits');
+    baseLogger.flush();
+    process.exit(1);
+  });
+
+  const start = await new Promise<Extract<PrimaryMessage, { gatehouse: 'start' }>>((resolve) => {
+    const onStart = (message: unknown) => {
+      if (isPrimaryMessage(message) && message.gatehouse === 'start') {
+        process.off('message', onStart);
+        resolve(message);
+      }
+    };
+    process.on('message', onStart);
+    send({ gatehouse: 'hello' });
+  });
+  const logger = baseLogger.child({ worker: start.slot });
+  const metrics = new GatehouseMetrics({ processMetrics: true, relayedDecisionLog: true });
+  const sink = config.decision_log === 'off' ? undefined : new IpcLineSink(send, config.decision_log_buffer_bytes);
+  let app: RunningApp | undefined;
+  let draining = false;
+  const state = (): WorkerState => {
+    const policy = app?.store.current();
+    const ready = app !== undefined && !draining && policy !== undefined;
+    const reason = !app ? 'starting' : draining ? 'draining' : !policy ? 'no policy bundle loaded' : undefined;
+    return { ready, revision: policy?.revision ?? null, digest: policy?.digest ?? null, ...(reason ? { reason } : {}) };
+  };
+  const feed = new WorkerBundleFeed(start.bundle, (message) => send(message), logger, () => send({ gatehouse: 'state', state: state() }));
+
+  const stopAndExit = async () => {
+    draining = true;
+    send({ gatehouse: 'state', state: state() });
+    if (app) {
+      try {
+        await app.drain();
+        await app.stop(); // closes the decision log: every line is handed to the IPC channel first
+      } catch (error) {
+        logger.error({ error: describeThrown(error) }, 'error during shutdown');
+      }
+    }
+    logger.flush();
+    send({ gatehouse: 'stopped' }, () => process.exit(0));
+  };
+  process.on('message', (message: unknown) => {
+    if (!isPrimaryMessage(message) || feed.handle(message)) return;
+    switch (message.gatehouse) {
+      case 'metrics-request':
+        metrics.registry.getMetricsAsJSON().then(
+          (json) => send({ gatehouse: 'metrics', id: message.id, metrics: json }),
+          () => send({ gatehouse: 'metrics', id: message.id, metrics: [] }),
+        );
+        return;
+      case 'drain':
+        if (!draining) void stopAndExit();
+        return;
+      case 'end-drain':
+        app?.endDrain();
+        return;
+      default:
+    }
+  });
+
+  try {
+    // The primary serves the admin port and owns bundle_state_file.
+    app = await startApp(
+      { ...config, admin_addr: null, bundle_state_file: undefined },
+      { logger, metrics, decisionLogSink: sink, worker: { slot: start.slot, bundles: feed }, tlsTicketKeys: start.tlsTicketKeys },
+    );
+  } catch (thrown) {
+    const error = toGatehouseError(thrown, 'config_invalid');
+    logger.fatal({ error: error.message }, 'worker failed to start');
+    logger.flush();
+    send({ gatehouse: 'failed', code: error.code, message: error.message }, () => process.exit(1));
+    return new Promise<number>(() => undefined);
+  }
+  if (draining) {
+    // The primary said drain while start-up ran.
+    draining = false;
+    void stopAndExit();
+  } else {
+    send({ gatehouse: 'started', grpcPort: app.grpcPort, state: state() });
+  }
+  return new Promise<number>(() => undefined);
+}

@@ -1,0 +1,221 @@
+/**
+ * `gatehouse serve --workers 2`, the real CLI (dist/main.js) with a real compiled bundle: one
+ * listener spread over two worker processes that stay one server to the operator (one admin port,
+ * one decision log, one bundle revision, one shutdown), and a worker that dies is replaced.
+ */
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/app.js';
+import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { TestClient } from '../support/grpc-client.js';
+import { buildBundle, tempDir } from '../support/policy.js';
+import { CHECKOUT, checkRequestJson } from '../support/requests.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+
+const POLICY = (marker: string) => `package envoy.authz
+import rego.v1
+default allow := false
+allow if input.identity.source.principal == "${CHECKOUT}"
+marker := "${marker}"
+`;
+
+interface Readyz {
+  ready: boolean;
+  reason?: string;
+  policy: { revision: string } | null;
+  workers: { worker: number; pid: number | null; ready: boolean; revision: string | null; restarts: number }[];
+}
+
+/** A client with its own connection (grpc-js otherwise shares one per target across clients). */
+function connection(server: ServeProcess): TestClient {
+  return new TestClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+}
+
+async function readyz(server: ServeProcess): Promise<Readyz> {
+  return (await (await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).json()) as Readyz;
+}
+
+async function metricsText(server: ServeProcess): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+}
+
+/** The value of one series in Prometheus text, e.g. series(text, 'gatehouse_workers'). */
+function series(text: string, name: string): number {
+  const escaped = name.replace(/[{}"\\]/g, (c) => `\\${c}`);
+  const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : NaN;
+}
+
+function sumOf(text: string, metric: string): number {
+  let total = 0;
+  for (const match of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(match[1]);
+  return total;
+}
+
+/** Decision-log lines of a file, every one parsed (a torn line fails JSON.parse). */
+function decisionLines(file: string): Record<string, any>[] {
+  const text = readFileSync(file, 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, any>);
+}
+
+let servers: ServeProcess[] = [];
+afterEach(() => {
+  for (const server of servers) server.child.kill('SIGKILL');
+  servers = [];
+});
+
+async function serve(bundle: string, args: string[]): Promise<ServeProcess> {
+  const server = await startServe(bundle, ['--workers', '2', ...args]);
+  servers.push(server);
+  await eventually(async () => (await readyz(server)).ready, 15_000);
+  return server;
+}
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
+});
+
+describe.skipIf(tool.skip)('serve --workers 2', () => {
+  it('spreads connections over both workers; /metrics sums them; the one decision log holds whole lines only', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const log = path.join(dir, 'decisions.log');
+    const server = await serve(bundle, ['--decision-log', log, '--decision-cache', 'off']);
+    const state = await readyz(server);
+    expect(state.workers.map((w) => w.ready)).toEqual([true, true]);
+    expect(new Set(state.workers.map((w) => w.pid)).size).toBe(2);
+
+    // Lines of ~9 KiB (over PIPE_BUF) from 8 connections at once: torn lines would show here.
+    const request = checkRequestJson({ source: CHECKOUT, headers: { 'x-padding': 'p'.repeat(9000) } });
+    const clients = Array.from({ length: 8 }, () => connection(server));
+    const replies = await Promise.all(clients.flatMap((client) => Array.from({ length: 40 }, () => client.check(request))));
+    for (const client of clients) client.close();
+    expect(replies.filter((reply) => reply.allowed)).toHaveLength(320);
+
+    // Lines reach the primary asynchronously (batched over IPC); it counts them as it writes them.
+    await eventually(async () => series(await metricsText(server), 'gatehouse_decision_log_lines_total{result="written"}') === 320);
+    const metrics = await metricsText(server);
+    expect(series(metrics, 'gatehouse_decision_log_lines_total{result="dropped"}')).toBe(0);
+    expect(sumOf(metrics, 'gatehouse_decisions_total')).toBe(320);
+    expect(series(metrics, 'gatehouse_check_duration_seconds_count{outcome="allow"}')).toBe(320);
+    expect(series(metrics, 'gatehouse_workers')).toBe(2);
+    expect(series(metrics, 'gatehouse_worker_restarts_total')).toBe(0);
+    expect(series(metrics, 'gatehouse_ready')).toBe(1);
+    expect(series(metrics, 'gatehouse_policy_info{revision="r1"}')).toBe(1);
+    expect(series(metrics, 'gatehouse_policy_reloads_total{result="loaded"}')).toBe(1);
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    const lines = decisionLines(log);
+    expect(lines).toHaveLength(320);
+    expect(new Set(lines.map((line) => line.decision_id))).toEqual(new Set(replies.map((reply) => reply.metadata.decision_id)));
+    // Both workers answered: each line names its worker.
+    expect(new Set(lines.map((line) => line.labels.worker))).toEqual(new Set(['1', '2']));
+  });
+
+  it('switches every worker to a new bundle together; a bundle one worker refuses is refused by all, counted once, and the old keeps serving', async () => {
+    const dir = tempDir();
+    const bundle = path.join(dir, 'bundle.tar.gz');
+    buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, bundle, { revision: 'r1' });
+    const log = path.join(dir, 'decisions.log');
+    const server = await serve(bundle, ['--decision-log', log, '--reload-debounce-ms', '50', '--activation-gate-inputs', '0']);
+
+    buildBundle(tool.opa, { 'policy.rego': POLICY('b') }, path.join(dir, 'next.tar.gz'), { revision: 'r2' });
+    renameSync(path.join(dir, 'next.tar.gz'), bundle);
+    await eventually(async () => {
+      const state = await readyz(server);
+      return state.ready && state.policy?.revision === 'r2' && state.workers.every((w) => w.revision === 'r2');
+    }, 15_000);
+
+    // A bundle without the entrypoint: the primary can read it, every worker refuses to load it.
+    buildBundle(tool.opa, { 'policy.rego': 'package other\nimport rego.v1\nallow := true\n' }, path.join(dir, 'bad.tar.gz'), { revision: 'r3', entrypoint: 'other/allow' });
+    renameSync(path.join(dir, 'bad.tar.gz'), bundle);
+    await eventually(async () => series(await metricsText(server), 'gatehouse_policy_reloads_total{result="failed"}') === 1, 15_000);
+    const state = await readyz(server);
+    expect(state.workers.map((w) => w.revision)).toEqual(['r2', 'r2']);
+    expect(state.ready).toBe(true);
+    expect((state as unknown as { last_reload_error: { message: string } }).last_reload_error.message).toMatch(/^refused by worker \d \(and 1 other worker\): bundle does not define entrypoint/);
+    expect(server.stderr().split('\n').filter((line) => line.includes('policy bundle rejected'))).toHaveLength(1);
+
+    const clients = Array.from({ length: 6 }, () => connection(server));
+    const replies = await Promise.all(clients.map((client) => client.check(checkRequestJson({ source: CHECKOUT }))));
+    for (const client of clients) client.close();
+    expect(replies.every((reply) => reply.allowed)).toBe(true);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    const lines = decisionLines(log);
+    expect(lines).toHaveLength(6);
+    expect(new Set(lines.map((line) => Object.values(line.bundles as Record<string, { revision: string }>)[0]!.revision))).toEqual(new Set(['r2']));
+    expect(new Set(lines.map((line) => line.labels.worker))).toEqual(new Set(['1', '2']));
+  });
+
+  it('replaces a worker killed with SIGKILL, counts and logs it, while the other keeps answering', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const server = await serve(bundle, ['--decision-log', 'off']);
+    const before = await readyz(server);
+    const victim = before.workers[0]!;
+    process.kill(victim.pid!, 'SIGKILL');
+    await eventually(async () => series(await metricsText(server), 'gatehouse_worker_restarts_total') === 1);
+    // Until the replacement is up, new connections go to the surviving worker.
+    const clients = Array.from({ length: 4 }, () => connection(server));
+    const replies = await Promise.all(clients.map((client) => client.check(checkRequestJson({ source: CHECKOUT }))));
+    expect(replies.every((reply) => reply.allowed)).toBe(true);
+    for (const client of clients) client.close();
+    await eventually(async () => {
+      const state = await readyz(server);
+      return state.ready && state.workers[0]!.pid !== null && state.workers[0]!.pid !== victim.pid && state.workers[0]!.ready;
+    }, 15_000);
+    const after = await readyz(server);
+    expect(after.workers[0]!.restarts).toBe(1);
+    expect(after.workers[1]!.pid).toBe(before.workers[1]!.pid);
+    const exitLine = server.stderr().split('\n').find((line) => line.includes('worker exited unexpectedly'));
+    expect(JSON.parse(exitLine!)).toMatchObject({ worker: 1, pid: victim.pid, signal: 'SIGKILL' });
+    expect(series(await metricsText(server), 'gatehouse_workers')).toBe(2);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('drains every worker on SIGTERM: health NOT_SERVING at once, Checks still answered and logged, exit 0', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const log = path.join(dir, 'decisions.log');
+    const server = await serve(bundle, ['--decision-log', log, '--shutdown-drain-ms', '1500']);
+    const clients = Array.from({ length: 4 }, () => connection(server));
+    const first = await Promise.all(clients.map((client) => client.check(checkRequestJson({ source: CHECKOUT }))));
+    expect(first.every((reply) => reply.allowed)).toBe(true);
+    expect(await Promise.all(clients.map((client) => client.health()))).toEqual(['SERVING', 'SERVING', 'SERVING', 'SERVING']);
+    server.child.kill('SIGTERM');
+    // Every connection (both workers) turns NOT_SERVING while still answering Checks.
+    await eventually(async () => (await Promise.all(clients.map((client) => client.health()))).every((status) => status === 'NOT_SERVING'), 1000);
+    const during = await Promise.all(clients.flatMap((client) => Array.from({ length: 25 }, () => client.check(checkRequestJson({ source: CHECKOUT })))));
+    expect(during.every((reply) => reply.allowed)).toBe(true);
+    expect(await server.exited).toBe(0);
+    for (const client of clients) client.close();
+    const ids = new Set(decisionLines(log).map((line) => line.decision_id));
+    for (const reply of [...first, ...during]) expect(ids.has(reply.metadata.decision_id)).toBe(true);
+    expect(server.stderr()).toContain('stopped after in-flight Checks finished on every worker');
+  });
+
+  it('fails start-up with the workers\' error when every worker fails to start', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const { spawnSync } = await import('node:child_process');
+    const missing = path.join(dir, 'missing.pem');
+    const result = spawnSync(process.execPath, [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--workers', '2', '--tls-cert-file', missing, '--tls-key-file', missing], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(missing);
+    expect(result.stderr).not.toContain('gatehouse is serving');
+  });
+});
