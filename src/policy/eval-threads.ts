@@ -37,6 +37,11 @@ export interface EvalThreadsOptions {
   onReplaced?: (why: 'timeout' | 'exit', detail: string) => void;
   /** Where the thread's code is; default the eval-worker module next to this one. */
   workerUrl?: URL;
+  /**
+   * Nice value the threads run at on Linux (0-19), so the gRPC thread wins a shared core over an
+   * evaluation (a runaway one included). Default 10.
+   */
+  niceness?: number;
 }
 
 /** Items per message; more wait for the next batch. */
@@ -72,12 +77,12 @@ class EvalThread {
   /** Set on its first message: its code loaded. */
   answered = false;
 
-  constructor(url: URL, onMessage: (thread: EvalThread, message: FromThread) => void, onExit: (thread: EvalThread, detail: string) => void) {
+  constructor(url: URL, niceness: number, onMessage: (thread: EvalThread, message: FromThread) => void, onExit: (thread: EvalThread, detail: string) => void) {
     const progress = new SharedArrayBuffer(PROGRESS_BYTES);
     this.#index = new Int32Array(progress, 0, 2);
     this.#startedMs = new Float64Array(progress, 8, 1);
     Atomics.store(this.#index, PROGRESS_INDEX, -1);
-    this.worker = new Worker(url, { workerData: { progress } });
+    this.worker = new Worker(url, { workerData: { progress, niceness } });
     this.worker.unref();
     this.worker.on('message', (message: FromThread) => {
       this.answered = true;
@@ -305,7 +310,7 @@ export class EvalThreads {
   }
 
   #spawn(): EvalThread {
-    const thread = new EvalThread(this.#url, this.#onMessage, this.#onExit);
+    const thread = new EvalThread(this.#url, this.#options.niceness ?? 10, this.#onMessage, this.#onExit);
     for (const policy of this.#policies.values()) thread.load(policy);
     return thread;
   }

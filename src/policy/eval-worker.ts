@@ -6,19 +6,33 @@
  * the main thread can tell a runaway evaluation from a queue and terminate the thread
  * (V8's TerminateExecution interrupts a running Wasm loop). Nothing here knows about Checks.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { describeThrown } from '../errors.js';
-import { systemClockNs } from './evaluator.js';
 import type { EvalBatchItem, EvalItemResult, ToThread } from './eval-protocol.js';
 import { PROGRESS_INDEX, PROGRESS_STARTED_MS } from './eval-protocol.js';
-import { OpaWasmInstance } from './wasm-runtime.js';
+import type { OpaWasmInstance as Instance } from './wasm-runtime.js';
+
+const { progress, niceness } = workerData as { progress: SharedArrayBuffer; niceness: number };
+// On Linux a thread has its own nice value (setpriority on "process" 0 is the calling thread):
+// when evaluations and the gRPC thread compete for one core, the gRPC thread (cache hits, I/O,
+// answers) goes first. Set before the runtime's modules load, so a replacement thread starting up
+// also yields. Best effort: other systems may apply it to the whole process or refuse it.
+if (niceness > 0 && process.platform === 'linux') {
+  try {
+    setPriority(0, niceness);
+  } catch {
+    // not permitted: evaluate at normal priority
+  }
+}
+const { describeThrown } = await import('../errors.js');
+const { systemClockNs } = await import('./evaluator.js');
+const { OpaWasmInstance } = await import('./wasm-runtime.js');
 
 interface Hosted {
-  instance: OpaWasmInstance;
+  instance: Instance;
   entrypoint: number;
 }
 
-const { progress } = workerData as { progress: SharedArrayBuffer };
 const index = new Int32Array(progress, 0, 2);
 const startedMs = new Float64Array(progress, 8, 1);
 const hosted = new Map<number, Hosted>();
