@@ -6,7 +6,7 @@
 // OPA_ENVOY_PLUGIN is not set); bench/README.md explains the method. Every number printed is
 // measured in this invocation, and ratios are against the incumbent measured in this invocation.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -82,6 +82,15 @@ function window(pid) {
   };
 }
 
+/**
+ * Decision logs grow by ~3 KB per Check (tens of MB per row): once measured, keep only the first
+ * 64 KiB (start-up messages and the first decisions, enough to inspect the format).
+ */
+function keepHead(file) {
+  if (!file) return;
+  try { if (statSync(file).size > 65_536) truncateSync(file, 65_536); } catch { /* never written */ }
+}
+
 /** Bytes in a server's decision-log file (0 when it has none yet). */
 const fileBytes = (file) => { try { return statSync(file).size; } catch { return 0; } };
 
@@ -148,6 +157,7 @@ async function measureServer(kind, tools, corpus, round) {
     m.invalid.push(`run failed: ${error.message}`);
   } finally {
     await proc.stop();
+    keepHead(proc.decisionLog);
   }
   const brief = m.saturation ? `sat ${m.saturation.rps}/s = ${m.saturation.perCpuSecond}/CPU-s (server ${pct(m.saturation.serverBusy)} busy + ${pct(m.saturation.serverWait)} waiting, ghz ${pct(m.saturation.ghzCpu)}, others ${m.saturation.foreignCores} cores), p99 @1000 ${m.r1000?.p99} ms, @3000 ${m.r3000?.p99} ms, ${m.r1000?.cpuUsPerCheck} µs CPU/Check, RSS ${m.peakRssMb} MB${m.decisionLogBytesPerCheck ? `, ${m.decisionLogBytesPerCheck} log bytes/Check` : ''}` : '';
   const notes = [m.saturation?.lowerBound && `saturation is a lower bound: ${m.saturation.lowerBound}`, ...RATES.map((rate) => m[`r${rate}`]?.notOffered && `${rate}/s latencies void: ${m[`r${rate}`].notOffered}`)].filter(Boolean);
@@ -184,6 +194,7 @@ async function twoCores(kind, tools, corpus, round) {
     m.invalid.push(`run failed: ${error.message}`);
   } finally {
     await proc.stop();
+    keepHead(proc.decisionLog);
   }
   log(`  round ${round + 1} ${kind.name} on CPUs ${TWO_CPUS}: ${m.rps}/s = ${m.perCpuSecond}/server CPU-s (server ${m.serverCores} cores, ghz ${m.ghzCores} cores, ${m.processes} process(es), largest RSS ${m.peakRssMb} MB)${m.invalid.length ? `  INVALID: ${m.invalid.join('; ')}` : ''}`);
   return m;
