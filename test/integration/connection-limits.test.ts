@@ -39,7 +39,8 @@ describe.skipIf(tool.skip)('stream and connection limits', () => {
   beforeAll(async () => {
     const dir = tempDir('gatehouse-limits-');
     body = framed(encodeRequest(checkRequestJson({ source: CHECKOUT })));
-    serve = await startServe(buildExampleBundle(tool.opa, dir), ['--max-concurrent-streams', String(MAX_STREAMS), '--max-connections', '2', '--decision-log', 'off']);
+    // One process: the limits are per worker, and the RSS read is this process's.
+    serve = await startServe(buildExampleBundle(tool.opa, dir), ['--max-concurrent-streams', String(MAX_STREAMS), '--max-connections', '2', '--decision-log', 'off', '--workers', '1']);
   }, 30_000);
   afterAll(async () => {
     serve?.child.kill('SIGKILL');
