@@ -5,14 +5,39 @@
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { credentials } from '@grpc/grpc-js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { ROOT } from '../support/tools.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
+
+/** Whether a process exists (signal 0). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Like startServe, but the server leads its own process group (so the group can be signalled). */
+async function startGroupLeader(bundle: string, args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--workers', '2', ...args], { cwd: ROOT, detached: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await eventually(() => stderr.includes('gatehouse is serving'), 15_000);
+  const serving = JSON.parse(stderr.split('\n').find((line) => line.includes('gatehouse is serving'))!) as { grpc_port: number; admin_port: number };
+  return { child, grpcPort: serving.grpc_port, adminPort: serving.admin_port, stdout: () => stdout, stderr: () => stderr, exited };
+}
 
 const tool = opaOrSkip();
 
@@ -203,6 +228,38 @@ describe.skipIf(tool.skip)('serve --workers 2', () => {
     const ids = new Set(decisionLines(log).map((line) => line.decision_id));
     for (const reply of [...first, ...during]) expect(ids.has(reply.metadata.decision_id)).toBe(true);
     expect(server.stderr()).toContain('stopped after in-flight Checks finished on every worker');
+  });
+
+  it('follows the primary: a TERM to the whole process group drains once (workers ignore it), a second TERM ends the drain, exit 0', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const server = await startGroupLeader(bundle, ['--decision-log', 'off', '--shutdown-drain-ms', '600000']);
+    servers.push(server);
+    await eventually(async () => (await readyz(server)).ready, 15_000);
+    const pids = (await readyz(server)).workers.map((w) => w.pid!);
+    const client = connection(server);
+    process.kill(-server.child.pid!, 'SIGTERM');
+    await eventually(() => server.stderr().includes('draining: every worker says NOT_SERVING'));
+    // Still draining (600 s): the workers did not die of the TERM they got, and still answer.
+    expect((await client.check(checkRequestJson({ source: CHECKOUT }))).allowed).toBe(true);
+    expect(await client.health()).toBe('NOT_SERVING');
+    expect(pids.every(alive)).toBe(true);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    client.close();
+    expect(server.stderr()).not.toContain('worker exited unexpectedly');
+    expect(server.stderr().split('\n').filter((line) => line.includes('"stopped after in-flight Checks finished"'))).toHaveLength(2);
+  });
+
+  it('workers exit when their primary dies', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const server = await serve(bundle, ['--decision-log', 'off']);
+    const pids = (await readyz(server)).workers.map((w) => w.pid!);
+    expect(pids.every(alive)).toBe(true);
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await eventually(() => !pids.some(alive), 10_000);
   });
 
   it('fails start-up with the workers\' error when every worker fails to start', async () => {
