@@ -129,7 +129,7 @@ async function measureServer(kind, tools, corpus, round) {
       const ghzLoad = (sat.ghzCpuFraction + sat.ghzWaitFraction) / LOAD_CPU_COUNT;
       m.saturation.lowerBound = sat.ghzCpuFraction >= 0.85 * LOAD_CPU_COUNT
         ? `ghz at ${pct(sat.ghzCpuFraction / LOAD_CPU_COUNT)} of its CPU while the server ran or waited only ${pct(acc.busy + acc.wait)} of the time: ${GHZ_FIX}`
-        : ghzLoad >= 0.85
+        : ghzLoad >= 0.85 || acc.foreign >= 0.5
           ? `ghz ran ${pct(sat.ghzCpuFraction / LOAD_CPU_COUNT)} and waited for its CPU ${pct(sat.ghzWaitFraction / LOAD_CPU_COUNT)} of the time (other processes used ${fmtCores(acc.foreign)} cores): rerun when the machine is quieter, or ${GHZ_FIX}`
           : `neither the server (${pct(acc.busy)} busy + ${pct(acc.wait)} waiting) nor ghz (${pct(sat.ghzCpuFraction / LOAD_CPU_COUNT)} + ${pct(sat.ghzWaitFraction / LOAD_CPU_COUNT)} waiting) was saturated: raise the in-flight calls (-c in bench/lib/ghz.mjs) or look for a stall in the server log`;
     }
