@@ -46,6 +46,8 @@ export class DecisionLog {
   readonly #pointers: string[][];
   readonly #onLine: (result: LogLineResult) => void;
   readonly #random: () => number;
+  /** The parts of every line that depend only on the options, serialised once. */
+  readonly #prepared: PreparedOptions;
   #dropped = false;
 
   constructor(sink: LineSink | undefined, options: DecisionLogOptions, onLine: (result: LogLineResult) => void) {
@@ -58,6 +60,7 @@ export class DecisionLog {
     }
     this.#onLine = onLine;
     this.#random = options.random ?? Math.random;
+    this.#prepared = prepareOptions(options);
     sink?.on?.('drop', () => {
       this.#dropped = true;
     });
@@ -88,12 +91,9 @@ export class DecisionLog {
       this.#onLine('sampled_out');
       return;
     }
-    let event = decisionEvent(outcome, this.#options, now);
-    Object.assign(event.gatehouse as Record<string, unknown>, extra);
-    for (const pointer of this.#pointers) event = maskAt(event, pointer, 0) as Record<string, unknown>;
     let line: string;
     try {
-      line = JSON.stringify(event);
+      line = this.#pointers.length === 0 ? decisionLine(outcome, this.#prepared, now, extra) : this.#maskedLine(outcome, extra, now);
     } catch (error) {
       // Unserialisable (should not happen: inputs are depth-limited); log what can be logged.
       line = JSON.stringify({ decision_id: outcome.decisionId, timestamp: now.toISOString(), path: this.#options.path, gatehouse: { outcome: outcome.allowed ? 'allow' : 'deny', reason_code: outcome.reasonLabel, log_error: String(error) } });
@@ -119,6 +119,14 @@ export class DecisionLog {
       this.#onSinkError(error as Error);
     }
     this.#onLine(this.#dropped ? 'dropped' : 'written');
+  }
+
+  /** With mask_pointers: the event as objects, masked by pointer, then serialised (the general path). */
+  #maskedLine(outcome: Outcome, extra: Record<string, unknown>, now: Date): string {
+    let event = decisionEvent(outcome, this.#options, now);
+    Object.assign(event.gatehouse as Record<string, unknown>, extra);
+    for (const pointer of this.#pointers) event = maskAt(event, pointer, 0) as Record<string, unknown>;
+    return JSON.stringify(event);
   }
 
   /**
@@ -154,22 +162,32 @@ type LoggedHttp = {
   rawBody?: string;
 };
 
+/** What the options contribute to every line, serialised once at construction. */
+interface PreparedOptions {
+  pathJson: string;
+  labelsJson: string;
+  maxValueBytes: number;
+}
+
+function prepareOptions(options: Pick<DecisionLogOptions, 'path' | 'labels' | 'maxValueBytes'>): PreparedOptions {
+  return { pathJson: JSON.stringify(options.path), labelsJson: JSON.stringify(options.labels), maxValueBytes: options.maxValueBytes };
+}
+
+/**
+ * The decision-log event as an object (what `decisionLine` serialises); with mask pointers, the
+ * object the pointers are applied to.
+ */
 export function decisionEvent(outcome: Outcome, options: Pick<DecisionLogOptions, 'path' | 'labels' | 'maxValueBytes'>, now: Date): Record<string, unknown> {
   const input = outcome.input as unknown as Record<string, unknown> | undefined;
-  const http = (input?.attributes as { request?: { http?: LoggedHttp } } | undefined)?.request?.http;
   const event: Record<string, unknown> = {
     decision_id: outcome.decisionId,
     timestamp: now.toISOString(),
     path: options.path,
     input: input ? logView(input, options.maxValueBytes) : undefined,
     labels: options.labels,
-    metrics: {
-      timer_gatehouse_input_ns: outcome.timings.inputNs,
-      timer_rego_query_eval_ns: outcome.timings.evalNs,
-      timer_server_handler_ns: outcome.timings.totalNs,
-    },
+    metrics: eventMetrics(outcome),
   };
-  const trace = traceContext(http?.headers);
+  const trace = traceContext(httpOf(input)?.headers);
   if (trace) {
     event.trace_id = trace.trace_id;
     event.span_id = trace.span_id;
@@ -177,6 +195,47 @@ export function decisionEvent(outcome: Outcome, options: Pick<DecisionLogOptions
   if (outcome.error) event.error = { code: outcome.error.code, message: outcome.error.message };
   else event.result = outcome.result;
   if (outcome.revision !== undefined) event.bundles = { main: { revision: outcome.revision } };
+  event.gatehouse = gatehouseSection(outcome);
+  return event;
+}
+
+/**
+ * The line (without its newline) for an event without mask pointers: the same text as
+ * `JSON.stringify(decisionEvent(...))` with `extra` merged into `gatehouse` (the unit tests hold
+ * the two equal), composed from parts instead of serialising one event object. When the logged
+ * view of the input is the input itself (no secret header, nothing to truncate) and the policy
+ * evaluated it, the text the policy was given (`outcome.inputJson`) is reused: the input is then
+ * serialised once per Check, not twice.
+ */
+export function decisionLine(outcome: Outcome, prepared: PreparedOptions, now: Date, extra: Record<string, unknown> = {}): string {
+  const input = outcome.input as unknown as Record<string, unknown> | undefined;
+  let line = `{"decision_id":${JSON.stringify(outcome.decisionId)},"timestamp":${JSON.stringify(now.toISOString())},"path":${prepared.pathJson}`;
+  if (input) {
+    const view = logView(input, prepared.maxValueBytes);
+    line += `,"input":${view === input && outcome.inputJson !== undefined ? outcome.inputJson : JSON.stringify(view)}`;
+  }
+  line += `,"labels":${prepared.labelsJson},"metrics":${JSON.stringify(eventMetrics(outcome))}`;
+  const trace = traceContext(httpOf(input)?.headers);
+  if (trace) line += `,"trace_id":${JSON.stringify(trace.trace_id)},"span_id":${JSON.stringify(trace.span_id)}`;
+  if (outcome.error) {
+    line += `,"error":${JSON.stringify({ code: outcome.error.code, message: outcome.error.message })}`;
+  } else {
+    const result = JSON.stringify(outcome.result);
+    if (result !== undefined) line += `,"result":${result}`;
+  }
+  if (outcome.revision !== undefined) line += `,"bundles":{"main":{"revision":${JSON.stringify(outcome.revision)}}}`;
+  return `${line},"gatehouse":${JSON.stringify(Object.assign(gatehouseSection(outcome), extra))}}`;
+}
+
+function eventMetrics(outcome: Outcome): Record<string, number> {
+  return {
+    timer_gatehouse_input_ns: outcome.timings.inputNs,
+    timer_rego_query_eval_ns: outcome.timings.evalNs,
+    timer_server_handler_ns: outcome.timings.totalNs,
+  };
+}
+
+function gatehouseSection(outcome: Outcome): Record<string, unknown> {
   const identity = outcome.input?.identity;
   const gatehouse: Record<string, unknown> = {
     outcome: outcome.allowed ? 'allow' : 'deny',
@@ -190,40 +249,71 @@ export function decisionEvent(outcome: Outcome, options: Pick<DecisionLogOptions
   if (identity?.source_certificate) gatehouse.source_certificate = { valid: identity.source_certificate.valid, errors: identity.source_certificate.errors };
   if (outcome.hygiene) gatehouse.hygiene = outcome.hygiene;
   if (outcome.builtinErrors) gatehouse.builtin_errors = outcome.builtinErrors;
-  event.gatehouse = gatehouse;
-  return event;
+  return gatehouse;
+}
+
+function httpOf(input: Record<string, unknown> | undefined): LoggedHttp | undefined {
+  return (input?.attributes as { request?: { http?: LoggedHttp } } | undefined)?.request?.http;
 }
 
 /**
  * The input as logged: secret headers masked (in `headers` and `header_map`), long header values
  * and bodies truncated. Objects are copied along the changed paths only; the input the policy
- * evaluated is left untouched.
+ * evaluated is left untouched, and returned itself when nothing needs changing.
  */
 function logView(input: Record<string, unknown>, maxValueBytes: number): Record<string, unknown> {
-  const attributes = input.attributes as { request?: { http?: LoggedHttp } } | undefined;
-  const http = attributes?.request?.http;
+  const http = httpOf(input);
   if (!http) return input;
+  const headers = http.headers && headersNeedView(http.headers, maxValueBytes) ? headersView(http.headers, maxValueBytes) : http.headers;
+  const list = http.headerMap?.headers;
+  const headerMap = list && headerMapNeedsView(list, maxValueBytes) ? { headers: list.map((h) => headerMapEntryView(h, maxValueBytes)) } : http.headerMap;
+  const body = http.body === undefined ? undefined : truncate(http.body, maxValueBytes);
+  const rawBody = http.rawBody === undefined ? undefined : truncate(http.rawBody, maxValueBytes);
+  if (headers === http.headers && headerMap === http.headerMap && body === http.body && rawBody === http.rawBody) return input;
   const view: LoggedHttp = { ...http };
-  if (http.headers) {
-    view.headers = {};
-    for (const [name, value] of Object.entries(http.headers)) view.headers[name] = MASKED_HEADERS.has(name) ? MASKED : truncate(value, maxValueBytes);
+  if (headers) view.headers = headers;
+  if (headerMap) view.headerMap = headerMap;
+  if (body !== undefined) view.body = body;
+  if (rawBody !== undefined) view.rawBody = rawBody;
+  const attributes = input.attributes as { request: { http: LoggedHttp } };
+  return { ...input, attributes: { ...attributes, request: { ...attributes.request, http: view } } };
+}
+
+function headersNeedView(headers: Record<string, string>, maxValueBytes: number): boolean {
+  for (const name in headers) {
+    if (MASKED_HEADERS.has(name) || isLong(headers[name]!, maxValueBytes)) return true;
   }
-  if (http.headerMap?.headers) {
-    view.headerMap = {
-      headers: http.headerMap.headers.map((h) =>
-        MASKED_HEADERS.has((h.key ?? '').toLowerCase())
-          ? { key: h.key, value: MASKED }
-          : { key: h.key, ...(h.value !== undefined ? { value: truncate(h.value, maxValueBytes) } : {}), ...(h.rawValue !== undefined ? { rawValue: truncate(h.rawValue, maxValueBytes) } : {}) },
-      ),
-    };
+  return false;
+}
+
+function headersView(headers: Record<string, string>, maxValueBytes: number): Record<string, string> {
+  const view: Record<string, string> = {};
+  for (const name in headers) view[name] = MASKED_HEADERS.has(name) ? MASKED : truncate(headers[name]!, maxValueBytes);
+  return view;
+}
+
+type HeaderMapEntry = NonNullable<NonNullable<LoggedHttp['headerMap']>['headers']>[number];
+
+function headerMapNeedsView(list: readonly HeaderMapEntry[], maxValueBytes: number): boolean {
+  for (const h of list) {
+    if (MASKED_HEADERS.has((h.key ?? '').toLowerCase())) return true;
+    if ((h.value !== undefined && isLong(h.value, maxValueBytes)) || (h.rawValue !== undefined && isLong(h.rawValue, maxValueBytes))) return true;
   }
-  if (http.body !== undefined) view.body = truncate(http.body, maxValueBytes);
-  if (http.rawBody !== undefined) view.rawBody = truncate(http.rawBody, maxValueBytes);
-  return { ...input, attributes: { ...attributes, request: { ...attributes!.request, http: view } } };
+  return false;
+}
+
+function headerMapEntryView(h: HeaderMapEntry, maxValueBytes: number): HeaderMapEntry {
+  if (MASKED_HEADERS.has((h.key ?? '').toLowerCase())) return { key: h.key, value: MASKED };
+  return { key: h.key, ...(h.value !== undefined ? { value: truncate(h.value, maxValueBytes) } : {}), ...(h.rawValue !== undefined ? { rawValue: truncate(h.rawValue, maxValueBytes) } : {}) };
+}
+
+/** Whether `truncate` would shorten the value. */
+function isLong(value: string, maxBytes: number): boolean {
+  return value.length > maxBytes / 4 && Buffer.byteLength(value) > maxBytes;
 }
 
 function truncate(value: string, maxBytes: number): string {
-  if (value.length <= maxBytes / 4 || Buffer.byteLength(value) <= maxBytes) return value;
+  if (!isLong(value, maxBytes)) return value;
   const kept = Buffer.from(value).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
   return `${kept}…[truncated ${Buffer.byteLength(value) - Buffer.byteLength(kept)} bytes]`;
 }

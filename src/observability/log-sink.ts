@@ -27,11 +27,76 @@ export interface LineSink {
  */
 export function openDecisionLogSink(target: string, maxBufferBytes: number): LineSink | undefined {
   if (target === 'off') return undefined;
-  const options = { sync: false, minLength: 0, maxLength: maxBufferBytes, mkdir: true };
-  if (target !== 'stdout' && target !== 'stderr') return new SonicBoom({ ...options, dest: target }) as unknown as LineSink;
+  const options = { sync: false, minLength: 0, maxLength: maxBufferBytes, mkdir: true, contentMode: 'buffer' as const, maxWrite: MAX_WRITE_BYTES };
+  if (target !== 'stdout' && target !== 'stderr') return new BufferedFileSink(new SonicBoom({ ...options, dest: target }));
   const fd = target === 'stdout' ? 1 : 2;
-  if (fstatSync(fd).isFile()) return new SonicBoom({ ...options, fd }) as unknown as LineSink;
+  if (fstatSync(fd).isFile()) return new BufferedFileSink(new SonicBoom({ ...options, fd }));
   return new BoundedStreamSink(fd === 1 ? process.stdout : process.stderr, maxBufferBytes);
+}
+
+/** Largest single write(2) of buffered lines. */
+const MAX_WRITE_BYTES = 256 * 1024;
+
+type SonicBoomInstance = InstanceType<typeof SonicBoom>;
+
+/**
+ * SonicBoom in buffer mode: each line is encoded to UTF-8 once and kept as its own Buffer until a
+ * write gathers them. (In its default string mode SonicBoom appends lines to one string and
+ * measures that string's UTF-8 length on every write, copying the pending text once per line.)
+ */
+class BufferedFileSink implements LineSink {
+  readonly #sonic: SonicBoomInstance;
+  /** Bytes accepted and not yet written (SonicBoom's own flush returns at once when minLength is 0). */
+  #pending = 0;
+  #droppedNow = false;
+
+  constructor(sonic: SonicBoomInstance) {
+    this.#sonic = sonic;
+    sonic.on('drop', () => {
+      this.#droppedNow = true;
+    });
+    sonic.on('write', (bytes: number) => {
+      this.#pending = Math.max(0, this.#pending - bytes);
+    });
+  }
+
+  write(line: string): void {
+    const bytes = Buffer.from(line, 'utf8');
+    this.#droppedNow = false;
+    this.#sonic.write(bytes as unknown as string);
+    if (!this.#droppedNow) this.#pending += bytes.length;
+  }
+
+  /** Calls back once every accepted line has been written (or the sink failed). */
+  flush(callback: (error?: Error | null) => void): void {
+    if (this.#pending === 0) {
+      callback();
+      return;
+    }
+    const sonic = this.#sonic;
+    const onDrain = () => {
+      sonic.off('error', onError);
+      callback();
+    };
+    const onError = (error: Error) => {
+      sonic.off('drain', onDrain);
+      callback(error);
+    };
+    sonic.once('drain', onDrain);
+    sonic.once('error', onError);
+  }
+
+  on(event: 'drop' | 'error', listener: (error?: Error) => void): void {
+    this.#sonic.on(event, listener);
+  }
+
+  destroy(): void {
+    this.#sonic.destroy();
+  }
+
+  reopen(): void {
+    this.#sonic.reopen();
+  }
 }
 
 /** A writable stream with a cap on what may wait in its buffer. */
