@@ -24,9 +24,10 @@ export interface GrpcServerOptions {
   /** Told when grpc-js' internals do not allow that, so longer requests get RESOURCE_EXHAUSTED. */
   onOversizeUnsupported(): void;
   /**
-   * Close each client connection gracefully (GOAWAY, in-flight calls finish) after this age (grpc-js
-   * adds ±10% jitter), so a rotated certificate or a removed CA reaches every client: TLS is only
-   * checked at the handshake. 0: connections live forever.
+   * Close each client connection after this age (grpc-js adds ±10% jitter) with GOAWAY, in-flight
+   * calls finishing, so a rotated certificate or a removed CA reaches every client: TLS is only
+   * checked at the handshake. Calls the client sent before it read the GOAWAY are refused and must
+   * be retried by the client (see the constructor). 0: connections live forever.
    */
   maxConnectionAgeMs: number;
   /** After that GOAWAY, how long in-flight calls may take before the connection is cut. */
@@ -79,6 +80,11 @@ export class GrpcServer {
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
       // channelz (grpc's introspection service) is not exposed; its per-call bookkeeping costs CPU.
       'grpc.enable_channelz': 0,
+      // grpc-js sends GOAWAY (last stream 2^31-1), then closes the session (a second GOAWAY naming the
+      // last stream processed). nghttp2 drops every stream that arrives after the first GOAWAY, so the
+      // Checks a client sent before reading it are reported unprocessed (REFUSED_STREAM at the client):
+      // a client must retry them (README, TLS section). Node exposes no way to send the RFC 9113 §6.8
+      // shutdown notice (nghttp2_submit_shutdown_notice) that would avoid that.
       ...(options.maxConnectionAgeMs > 0
         ? { 'grpc.max_connection_age_ms': options.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs }
         : {}),

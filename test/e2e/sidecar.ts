@@ -66,6 +66,12 @@ export interface SidecarOptions {
   gatehouseMaxConnectionDuration?: string;
   /** Active grpc.health.v1 checks of the gatehouse hosts every this many ms (one failure marks a host unhealthy; panic mode off). */
   gatehouseHealthCheckMs?: number;
+  /**
+   * Retry Checks gatehouse refused unprocessed (a GOAWAY's last-stream-id, REFUSED_STREAM): the
+   * ext_authz grpc_service retry_policy plus room for concurrent retries on the gatehouse cluster
+   * (README, TLS section: what gatehouse's max_connection_age_ms needs from Envoy).
+   */
+  gatehouseRetryRefused?: boolean;
 }
 
 export interface Sidecar {
@@ -127,7 +133,11 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
     failure_mode_allow: options.failureModeAllow,
     include_peer_certificate: true,
     validate_mutations: true,
-    grpc_service: { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: options.authzTimeout ?? '10s' },
+    grpc_service: {
+      envoy_grpc: { cluster_name: 'gatehouse' },
+      timeout: options.authzTimeout ?? '10s',
+      ...(options.gatehouseRetryRefused ? { retry_policy: { retry_on: 'refused-stream', num_retries: 3 } } : {}),
+    },
   };
   if (options.encodeRawHeaders) extAuthz.encode_raw_headers = true;
   if (options.maxRequestBytes) extAuthz.with_request_body = { max_request_bytes: options.maxRequestBytes, allow_partial_message: false, ...(options.packAsBytes ? { pack_as_bytes: true } : {}) };
@@ -181,6 +191,8 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
           ...staticCluster('gatehouse', [options.gatehousePort, ...(options.moreGatehousePorts ?? [])], true, options.gatehouseMaxConnectionDuration),
           ...(options.gatehouseTls ? { transport_socket: upstreamTls(options.gatehouseTls) } : {}),
           ...(options.gatehouseHealthCheckMs ? grpcHealthCheck(options.gatehouseHealthCheckMs) : {}),
+          // Envoy allows 3 concurrent retries per cluster by default; a GOAWAY can refuse more Checks at once.
+          ...(options.gatehouseRetryRefused ? { circuit_breakers: { thresholds: [{ max_retries: 1024 }] } } : {}),
         },
       ],
     },
