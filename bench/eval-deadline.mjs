@@ -14,9 +14,10 @@
 //    how long the evaluation had run when it was stopped, the time from the call to the
 //    eval_timeout rejection (includes waiting for a thread that is still starting), and until the
 //    next evaluation is answered (warm spare thread vs none: a thread started after the timeout).
-// 3. Through gRPC (a real server): cache-hit Check latency unloaded, and while runaway Checks keep
-//    an evaluation running the whole time; with --inline-runaway also one hit behind an inline
+// 3. Through gRPC (a real server): cache-hit Check latency unloaded, and while a runaway evaluation
+//    runs (6 runaways, hits sent one after another until each one's deny arrives); with --inline-runaway also one hit behind an inline
 //    (eval_timeout_ms 0) runaway.
+// 4. Through gRPC, cache off: Checks per second and CPU per Check with eval_timeout_ms 0 and 100.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
 });
 const EVALS = Number(values.evals);
 const HITS = Number(values.hits);
+const RUNAWAYS = 6;
 const root = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-eval-deadline-'));
 const gatehouse = (args) => execFileSync(process.execPath, [path.join(root, 'dist/main.js'), ...args], { stdio: 'ignore' });
@@ -216,24 +218,23 @@ console.log(`\n3. Cache-hit Checks through gRPC (${HITS} serial), eval_timeout_m
   await check(hitBytes); // the miss that fills the cache
   await hitLatencies(check, 500); // warm up
   const unloaded = await hitLatencies(check, HITS);
-  let running = true;
-  let runaways = 0;
-  const cutoffs = [];
-  const driver = (async () => {
-    while (running) {
-      const { us } = await check(runawayBytes);
-      cutoffs.push(us / 1000);
-      runaways++;
-    }
-  })();
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  const loaded = await hitLatencies(check, HITS);
-  running = false;
-  await driver;
+  // Serial hits sent while a runaway evaluation runs (from 10 ms after the runaway Check until its
+  // deny arrives), for several runaways, each after the spare thread has had time to start.
+  const during = [];
+  const denied = [];
+  for (let run = 0; run < RUNAWAYS; run++) {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    let done = false;
+    const runaway = check(runawayBytes).then((result) => ((done = true), result));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!done) during.push((await check(hitBytes)).us);
+    denied.push((await runaway).us / 1000);
+  }
+  during.sort((a, b) => a - b);
   const u99 = pct(unloaded, 99);
-  const l99 = pct(loaded, 99);
+  const d99 = pct(during, 99);
   console.log(`   unloaded:                p50 ${fmt(pct(unloaded, 50), 0)} µs  p99 ${fmt(u99, 0)} µs`);
-  console.log(`   while runaways run:      p50 ${fmt(pct(loaded, 50), 0)} µs  p99 ${fmt(l99, 0)} µs  (p99 ratio ${(l99 / u99).toFixed(2)}; ${runaways} runaway Checks denied eval_timeout meanwhile, each after ${Math.min(...cutoffs).toFixed(0)}-${Math.max(...cutoffs).toFixed(0)} ms end to end)`);
+  console.log(`   during a runaway:        p50 ${fmt(pct(during, 50), 0)} µs  p99 ${fmt(d99, 0)} µs  (p99 ratio ${(d99 / u99).toFixed(2)}; ${during.length} hits during ${RUNAWAYS} runaways, each denied eval_timeout ${Math.min(...denied).toFixed(0)}-${Math.max(...denied).toFixed(0)} ms after it was sent)`);
   client.close();
   await app.stop();
 }
@@ -253,6 +254,30 @@ console.log(`\n3. Cache-hit Checks through gRPC (${HITS} serial), eval_timeout_m
   }
   client.close();
   await app.stop();
+}
+
+// ---- 4. cache-miss Checks through gRPC, 32 in flight ---------------------------------------------
+console.log(`\n4. Cache-off Checks through gRPC (benchmark policy and corpus, ${HITS * 2} Checks, 32 in flight; client in this process)`);
+const corpusBytes = makeCorpus(data, 1000).map((r) => protos.encodeCheckRequest(r));
+const missRows = [];
+for (const evalTimeoutMs of [0, 100]) {
+  const config = loadConfig({ flags: { bundle: benchBundle, addr: '127.0.0.1:0', 'decision-log': 'off', 'decision-cache': 'off', 'eval-timeout-ms': String(evalTimeoutMs) }, env: {} });
+  const app = await startApp(config, { logger: pino({ level: 'silent' }) });
+  const client = new Client(`127.0.0.1:${app.grpcPort}`, credentials.createInsecure());
+  const check = (bytes) => new Promise((resolve, reject) => client.Check(bytes, (error, reply) => (error ? reject(error) : resolve(reply))));
+  const run = async (n) => {
+    let next = 0;
+    const lane = async () => {
+      while (next < n) await check(corpusBytes[next++ % corpusBytes.length]);
+    };
+    await Promise.all(Array.from({ length: 32 }, lane));
+  };
+  missRows.push(await measure(`eval_timeout_ms ${evalTimeoutMs}`, HITS * 2, run));
+  client.close();
+  await app.stop();
+}
+for (const row of missRows) {
+  console.log(`   ${row.label.padEnd(22)} ${fmt(row.wallUs)} µs wall/Check (${fmt(1e6 / row.wallUs, 0)} Checks/s)  ${fmt(row.cpuUs)} CPU µs/Check  ratio to eval_timeout_ms 0: wall ${(row.wallUs / missRows[0].wallUs).toFixed(2)}, CPU ${(row.cpuUs / missRows[0].cpuUs).toFixed(2)}`);
 }
 await threads.close();
 

@@ -288,7 +288,7 @@ function newEvalThreads(config: Readonly<Config>, logger: Logger, role: 'active'
     timeoutMs: config.eval_timeout_ms,
     spare: role === 'active',
     onReplaced: (why, detail) =>
-      logger.warn({ policy: role, why, detail, eval_timeout_ms: config.eval_timeout_ms }, why === 'timeout' ? 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' : 'evaluation thread ended; replaced'),
+      logger.warn({ policy: role, why, detail, eval_timeout_ms: config.eval_timeout_ms }, why === 'timeout' ? 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' : 'evaluation thread replaced'),
   });
 }
 

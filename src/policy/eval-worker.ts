@@ -6,34 +6,25 @@
  * the main thread can tell a runaway evaluation from a queue and terminate the thread
  * (V8's TerminateExecution interrupts a running Wasm loop). Nothing here knows about Checks.
  */
-import { setPriority } from 'node:os';
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { describeThrown } from '../errors.js';
 import type { EvalBatchItem, EvalItemResult, ToThread } from './eval-protocol.js';
-import { PROGRESS_INDEX, PROGRESS_STARTED_MS } from './eval-protocol.js';
-import type { OpaWasmInstance as Instance } from './wasm-runtime.js';
+import { PROGRESS_INDEX, PROGRESS_STARTED_MS, PROGRESS_THREAD_ID } from './eval-protocol.js';
+import { systemClockNs } from './evaluator.js';
+import { OpaWasmInstance } from './wasm-runtime.js';
 
-const { progress, niceness } = workerData as { progress: SharedArrayBuffer; niceness: number };
-// On Linux a thread has its own nice value (setpriority on "process" 0 is the calling thread):
-// when evaluations and the gRPC thread compete for one core, the gRPC thread (cache hits, I/O,
-// answers) goes first. Set before the runtime's modules load, so a replacement thread starting up
-// also yields. Best effort: other systems may apply it to the whole process or refuse it.
-if (niceness > 0 && process.platform === 'linux') {
-  try {
-    setPriority(0, niceness);
-  } catch {
-    // not permitted: evaluate at normal priority
-  }
-}
-const { describeThrown } = await import('../errors.js');
-const { systemClockNs } = await import('./evaluator.js');
-const { OpaWasmInstance } = await import('./wasm-runtime.js');
+const { progress } = workerData as { progress: SharedArrayBuffer };
+const index = new Int32Array(progress, 0, 2);
+// The Linux thread id (/proc/thread-self -> "<pid>/task/<tid>"), so the main thread can lower this
+// thread's priority while an evaluation runs long; 0 elsewhere.
+Atomics.store(index, PROGRESS_THREAD_ID, linuxThreadId());
 
 interface Hosted {
-  instance: Instance;
+  instance: OpaWasmInstance;
   entrypoint: number;
 }
 
-const index = new Int32Array(progress, 0, 2);
 const startedMs = new Float64Array(progress, 8, 1);
 const hosted = new Map<number, Hosted>();
 /** The print lines of the evaluation in progress, handed back with its result. */
@@ -79,5 +70,13 @@ function evaluate(item: EvalBatchItem, position: number): EvalItemResult {
     return { error: describeThrown(error), prints };
   } finally {
     prints = undefined;
+  }
+}
+
+function linuxThreadId(): number {
+  try {
+    return Number(/\/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
