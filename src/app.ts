@@ -90,9 +90,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     (result) => metrics.recordLogLine(result),
   );
   // eval_timeout_ms > 0: evaluations run on evaluation threads under that deadline (policy/eval-threads.ts).
-  const evalThreads = config.eval_timeout_ms > 0 ? newEvalThreads(config, logger, 'active') : undefined;
+  const evalThreads = config.eval_timeout_ms > 0 ? newEvalThreads(config, logger, 'active', () => store.current()?.revision) : undefined;
   // The candidate's own thread: a runaway candidate never holds up the active policy's evaluations.
-  const candidateThreads = evalThreads && config.candidate_bundle ? newEvalThreads(config, logger, 'candidate') : undefined;
+  const candidateThreads = evalThreads && config.candidate_bundle ? newEvalThreads(config, logger, 'candidate', (): string | undefined => candidate?.store.current()?.revision) : undefined;
   const evaluatorOptions = {
     evalThreads,
     entrypoint: config.entrypoint,
@@ -283,12 +283,12 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
 }
 
 /** Evaluation threads under eval_timeout_ms; a replaced thread (a timeout, a crash) is logged. */
-function newEvalThreads(config: Readonly<Config>, logger: Logger, role: 'active' | 'candidate'): EvalThreads {
+function newEvalThreads(config: Readonly<Config>, logger: Logger, role: 'active' | 'candidate', revision: () => string | undefined): EvalThreads {
   return new EvalThreads({
     timeoutMs: config.eval_timeout_ms,
     spare: role === 'active',
     onReplaced: (why, detail) =>
-      logger.warn({ policy: role, why, detail, eval_timeout_ms: config.eval_timeout_ms }, why === 'timeout' ? 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' : 'evaluation thread replaced'),
+      logger.warn({ policy: role, revision: revision() ?? null, why, detail, eval_timeout_ms: config.eval_timeout_ms }, why === 'timeout' ? 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' : 'evaluation thread replaced'),
   });
 }
 

@@ -5,6 +5,7 @@
  * evaluation thread is replaced and the next Checks are decided normally. With eval_timeout_ms 0
  * evaluation stays inline.
  */
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
@@ -13,6 +14,8 @@ import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+
+const ALLOW_ALL = 'package envoy.authz\n\nallow := true\n';
 
 const RUNAWAY = `package envoy.authz
 
@@ -70,7 +73,7 @@ describe.skipIf(tool.skip)('evaluation deadline (eval_timeout_ms)', () => {
     expect(line.bundles).toEqual({ main: { revision: 'rev-runaway' } });
     expect(line.gatehouse.reason_code).toBe('eval_timeout');
     expect(t!.decisions.find((d) => d.decision_id === hit.metadata.decision_id)?.gatehouse?.cache).toBe('hit');
-    expect(t!.logs.some((l) => l.msg === 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' && l.why === 'timeout')).toBe(true);
+    expect(t!.logs.some((l) => l.msg === 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' && l.why === 'timeout' && l.revision === 'rev-runaway')).toBe(true);
     const metrics = (await t!.admin('/metrics')).text;
     expect(metrics).toMatch(/gatehouse_decisions_total\{outcome="deny",reason="eval_timeout"\} 1/);
 
@@ -81,6 +84,38 @@ describe.skipIf(tool.skip)('evaluation deadline (eval_timeout_ms)', () => {
     expect(after.map((r) => r.metadata.reason_code)).toEqual(['policy_denied', 'policy_denied', 'policy_denied']);
     expect((await check('printed')).allowed).toBe(true);
     await eventually(() => t!.logs.some((l) => l.print === 'printed for GET' && typeof l.decision_id === 'string'));
+  });
+
+  it('a runaway shadow candidate is a candidate error at the deadline; the active policy answers meanwhile', async () => {
+    const dir = tempDir();
+    const candidate = buildBundle(tool.opa, { 'p.rego': RUNAWAY }, path.join(dir, 'candidate.tar.gz'));
+    const bundle = buildBundle(tool.opa, { 'p.rego': ALLOW_ALL }, path.join(dir, 'bundle.tar.gz'));
+    t = await startTestApp({ bundle, 'candidate-bundle': candidate, 'candidate-sample-percent': '100', 'eval-timeout-ms': '100' });
+    const first = await check('runaway');
+    expect(first.allowed).toBe(true);
+    // Answered while the candidate's evaluation of the first Check may still be running.
+    expect((await check('public')).allowed).toBe(true);
+    await eventually(() => t!.decisions.some((d) => d.decision_id === first.metadata.decision_id));
+    const shadow = t!.decisions.find((d) => d.decision_id === first.metadata.decision_id)!.gatehouse.shadow;
+    expect(shadow).toMatchObject({ outcome: 'deny', comparison: 'allow_to_deny' });
+    expect(shadow.reason).toContain('eval_timeout');
+    expect(t!.logs.some((l) => l.policy === 'candidate' && l.why === 'timeout')).toBe(true);
+  });
+
+  it('the activation gate refuses a bundle that runs past the deadline on a recent input the active one allowed', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'p.rego': ALLOW_ALL }, path.join(dir, 'bundle.tar.gz'));
+    t = await startTestApp({ bundle, 'eval-timeout-ms': '100' });
+    const allowed = await check('runaway');
+    expect(allowed.allowed).toBe(true);
+    const reloads = () => t!.logs.filter((l) => l.msg?.startsWith('policy bundle')).length;
+    const before = reloads();
+    renameSync(buildBundle(tool.opa, { 'p.rego': RUNAWAY }, path.join(dir, 'next.tar.gz')), bundle);
+    await eventually(() => reloads() > before);
+    const ready = JSON.parse((await t!.admin('/readyz')).text);
+    expect(ready.last_reload_error.message).toContain(`(decision_id ${allowed.metadata.decision_id}): eval_timeout`);
+    // The active (allow-all) policy keeps serving.
+    expect((await check('runaway')).allowed).toBe(true);
   });
 
   it('with eval_timeout_ms 0 evaluates inline and decides as before', async () => {
