@@ -235,10 +235,15 @@ function median(values) {
 /** One row per server: the median over rounds; refused when any round was invalid. */
 function aggregate(runs) {
   const rows = {};
-  for (const [key, list] of Object.entries(runs)) {
+  for (const [key, all] of Object.entries(runs)) {
+    // A round the harness could not finish (server did not start, ghz did not exit) is dropped
+    // and noted when another round of the same server completed; failed calls always refuse the row.
+    const completed = all.filter((m) => !m.runFailed);
+    const list = completed.length ? completed : all;
+    const dropped = completed.length ? all.filter((m) => m.runFailed).map((m) => `round ${m.round + 1} dropped: ${m.invalid.join('; ')}`) : [];
     const invalid = list.flatMap((m) => m.invalid.map((r) => `round ${m.round + 1}: ${r}`));
     const get = (f) => median(list.map(f));
-    const row = { server: list[0].server, rounds: list.length, invalid };
+    const row = { server: list[0].server, rounds: list.length, invalid, dropped };
     row.saturationRps = get((m) => m.saturation?.rps);
     row.saturationRpsPerRound = list.map((m) => m.saturation?.rps);
     row.perCpuSecond = get((m) => m.saturation?.perCpuSecond);

@@ -27,7 +27,9 @@ export async function runGhz(o) {
     '--cpus', String(o.ghzCpus ?? 1), '--connections', String(o.connections ?? 1), '-c', String(o.concurrency ?? 50),
     '--timeout', '5s', '--duration-stop', 'wait', '-O', 'json', '-o', o.outFile,
   ];
-  if (o.rate) args.push('-r', String(o.rate), '-n', String(Math.round(o.rate * o.seconds)));
+  // Fixed rate for a fixed time (not a fixed count): a server slower than the rate then shows as
+  // an achieved rate below it, instead of stretching the run past its time bound.
+  if (o.rate) args.push('-r', String(o.rate), '-z', `${o.seconds}s`);
   else args.push('-z', `${o.seconds}s`);
   args.push(`127.0.0.1:${o.port}`);
   rmSync(o.outFile, { force: true });

@@ -99,6 +99,8 @@ export function renderReport(result) {
   table('1 core, decision logs ON for both (headline)', ['incumbent-logs', 'gatehouse-cache-off-logs', 'gatehouse-cache-on-logs'], 'incumbent-logs');
   if (s.incumbent) table('1 core, decision logs OFF for both', ['incumbent', 'gatehouse-cache-off', 'gatehouse-cache-on', 'noop'], 'incumbent');
   else table('1 core, reference', ['noop'], 'incumbent-logs');
+  const dropped = Object.values(s).filter((r) => r.dropped?.length);
+  if (dropped.length) out.push('', `Rounds dropped (the row is the median of the remaining rounds): ${dropped.map((r) => `${r.server}: ${r.dropped.join('; ')}`).join('; ').replace(/\|/g, '/')}.`);
   const foreign = Math.max(...Object.values(s).map((r) => r.foreignCores ?? 0));
   out.push('');
   out.push(`Other processes used up to ${fmt(foreign)} cores during the measured phases; "calls per server CPU-second" (saturation calls ÷ server CPU seconds, all the server's processes and threads) is the figure that contention does not bias, and the throughput targets are judged on it. ⚠ saturated = the server could not sustain that rate, so those percentiles are queueing. ⚠ contended = the server waited for its CPU more than a quarter of the time (other processes on the machine): its figures, even per CPU-second, are noisy. "log bytes per Check" proves the decision log was written.`);
