@@ -93,7 +93,9 @@ class EvalThread {
     this.#index = new Int32Array(progress, 0, 2);
     this.#startedMs = new Float64Array(progress, 8, 1);
     Atomics.store(this.#index, PROGRESS_INDEX, -1);
-    this.worker = new Worker(url, { workerData: { progress } });
+    // A small young generation: an evaluation thread allocates little JavaScript (the runtime's
+    // strings); ~6 MiB less RSS per thread, measured.
+    this.worker = new Worker(url, { workerData: { progress }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     this.worker.unref();
     this.worker.on('message', (message: FromThread) => {
       this.answered = true;
@@ -209,7 +211,15 @@ export class EvalThreads {
   async prepare(policy: ThreadPolicy): Promise<void> {
     this.#policies.set(policy.id, policy);
     this.#spare?.load(policy);
-    await this.#active.loadedPromise(policy);
+    for (;;) {
+      const thread = this.#active;
+      try {
+        return await thread.loadedPromise(policy);
+      } catch (error) {
+        // The thread was replaced meanwhile (a timeout): its successor already loads the policy.
+        if (!thread.ended || this.#closed || this.#active === thread) throw error;
+      }
+    }
   }
 
   /** Forget a policy (it is no longer active): its instance is freed in every thread. */
