@@ -42,22 +42,19 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   let stopping = false;
   // One set of TLS session-ticket keys for every worker: a session resumes on whichever gets the connection.
   const tlsTicketKeys = randomBytes(48);
-  let distributor: BundleDistributor | undefined;
   const pool = new WorkerPool({
     count: workers,
     logger,
     metrics,
     tlsTicketKeys,
-    committedBundle: () => distributor?.committed(),
     onLogLines: (text, count) => relay.write(text, count),
     onStateChange: () => metrics.setReady(readiness().ready),
   });
   metrics.enableWorkers(() => pool.running());
-  distributor = new BundleDistributor(config, { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) }, logger, metrics, (bundle) => pool.switchTo(bundle));
+  const bundles = new BundleDistributor(config, { maxBytes: config.max_bundle_bytes, verify: bundleVerifier(config) }, logger, metrics, (bundle) => pool.switchTo(bundle));
   if (config.bundle_accept_unverified_signatures) {
     logger.warn('bundle_accept_unverified_signatures is on: signed bundles are loaded without checking their signatures; set bundle_verification_key_file to verify them');
   }
-  const bundles = distributor;
 
   const readiness = (): Readiness => {
     const summary = pool.summary();

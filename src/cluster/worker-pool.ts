@@ -41,8 +41,6 @@ export interface WorkerPoolOptions {
   logger: Logger;
   metrics: GatehouseMetrics;
   tlsTicketKeys: Buffer;
-  /** The bundle a (re)started worker begins with: the last one committed. */
-  committedBundle(): Bundle | undefined;
   /** Whole decision-log lines from a worker. */
   onLogLines(text: string, count: number): void;
   /** A worker's readiness changed. */
@@ -68,6 +66,8 @@ export class WorkerPool {
   readonly #metricsWaiters = new Map<string, (json: MetricsJson) => void>();
   #boot: { resolve: (grpcPort: number) => void; reject: (error: Error) => void; failedSlots: Set<number> } | undefined;
   #grpcPort = 0;
+  /** The bundle every worker serves: a (re)started worker begins with it. */
+  #committed: Bundle | undefined;
   readonly #exitWaiters: (() => void)[] = [];
 
   constructor(options: WorkerPoolOptions) {
@@ -118,7 +118,9 @@ export class WorkerPool {
   /**
    * Two-phase switch: every started worker loads `bundle` and runs its activation gate; only when
    * all say ok does each activate it. Throws GatehouseError naming the refusing worker otherwise
-   * (every worker then keeps its active bundle). Workers starting meanwhile catch up on 'started'.
+   * (every worker then keeps its active bundle). A worker that started during the switch (it began
+   * with the previous bundle) is sent the new one once it is committed; with no worker running yet
+   * the bundle is simply what workers start with.
    */
   async switchTo(bundle: Bundle): Promise<void> {
     const round = ++this.#round;
@@ -148,6 +150,10 @@ export class WorkerPool {
       throw new GatehouseError(answer.code as ErrorCode, `refused by worker ${first.slot.index}${others}: ${answer.message}`);
     }
     for (const slot of targets) this.#send(slot, { gatehouse: 'bundle-commit', round });
+    this.#committed = bundle;
+    for (const slot of this.#slots) {
+      if (slot.started && !targets.includes(slot) && slot.state?.digest !== bundle.digest) this.#send(slot, { gatehouse: 'bundle-activate', bundle });
+    }
   }
 
   /** Every running worker's metrics as JSON (a worker that does not answer in 2 s is left out). */
@@ -236,14 +242,14 @@ export class WorkerPool {
     if (slot.worker !== worker) return;
     switch (message.gatehouse) {
       case 'hello':
-        this.#send(slot, { gatehouse: 'start', slot: slot.index, bundle: this.#options.committedBundle(), tlsTicketKeys: this.#options.tlsTicketKeys });
+        this.#send(slot, { gatehouse: 'start', slot: slot.index, bundle: this.#committed, tlsTicketKeys: this.#options.tlsTicketKeys });
         return;
       case 'started': {
         slot.started = true;
         slot.state = message.state;
         this.#grpcPort = message.grpcPort;
         // A switch committed while this worker started: it catches up.
-        const committed = this.#options.committedBundle();
+        const committed = this.#committed;
         if (committed && committed.digest !== message.state.digest) this.#send(slot, { gatehouse: 'bundle-activate', bundle: committed });
         this.#options.onStateChange();
         this.#checkBoot();
