@@ -6,6 +6,7 @@
  *   (GOAWAY naming the last stream taken); the server's peak RSS stays under 200 MB.
  * - A client that honours the SETTINGS (as Envoy does) queues on its side and is fully served.
  * - Connections past max_connections are closed at once, and logged; below it, served again.
+ * One process (`workers: 1`): the limits are per worker, and its RSS is the server's.
  * Peak RSS is the kernel's high-water mark (VmHWM in /proc/<pid>/status): a memory bound, not a timing.
  */
 import { readFileSync } from 'node:fs';
