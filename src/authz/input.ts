@@ -128,9 +128,32 @@ function forwardedClient(header: string, source: PeerIdentity, trusted: Readonly
   }
 }
 
+const NO_PRINCIPAL: PeerIdentity = deepFreeze({ principal: null, valid: false, error: 'no principal (the peer did not present a certificate)' });
+
+/**
+ * Parsed peer identities by principal. A mesh has a bounded set of workloads, and every Check
+ * names two of them, so each is parsed once. The entries are frozen: inputs share them.
+ */
+const identities = new Map<string, PeerIdentity>();
+const MAX_REMEMBERED_IDENTITIES = 4096;
+
 function peerIdentity(principal: string | undefined): PeerIdentity {
-  if (!principal) return { principal: null, valid: false, error: 'no principal (the peer did not present a certificate)' };
-  return { principal, ...parseSpiffeId(principal) };
+  if (!principal) return NO_PRINCIPAL;
+  let identity = identities.get(principal);
+  if (identity === undefined) {
+    if (identities.size >= MAX_REMEMBERED_IDENTITIES) identities.clear();
+    identity = deepFreeze({ principal, ...parseSpiffeId(principal) });
+    identities.set(principal, identity);
+  }
+  return identity;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /**

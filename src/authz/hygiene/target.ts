@@ -62,20 +62,22 @@ export function screenQuery(rawQuery: string, query: Record<string, string[]>, s
     if (on.has('bracketed_parameter_name') && BRACKET.test(key)) {
       throw new HygieneRefusal('bracketed_parameter_name', `${what} key ${quote(key)}`, 'has "[" or "]", which PHP, Rails and qs turn into a nested or array parameter');
     }
-    checkText(key, `${what} key ${quote(key)}`, control, settings, what === 'query');
-    for (const value of query[key]!) checkText(value, `${what} parameter ${quote(key)}`, control, settings, what === 'query');
+    checkText(key, what, 'key', key, control, settings);
+    for (const value of query[key]!) checkText(value, what, 'parameter', key, control, settings);
   }
 }
 
 /** Controls and anything non-ASCII: one test for the clean case. */
 const SUSPECT_TEXT = /[\u0000-\u001f\u007f-\uffff]/;
 
-function checkText(text: string, part: string, control: RegExp, settings: HygieneSettings, lookalike: boolean): void {
+/** `text` is the key or a value of the parameter `key`; the part is named only when refused. */
+function checkText(text: string, what: 'query' | 'form body', role: 'key' | 'parameter', key: string, control: RegExp, settings: HygieneSettings): void {
   if (!SUSPECT_TEXT.test(text)) return;
   const on = settings.on;
+  const part = `${what} ${role} ${quote(key)}`;
   if (on.has('invalid_utf8') && text.includes(REPLACEMENT)) throw new HygieneRefusal('invalid_utf8', part, 'is not UTF-8');
   if (on.has('control_character') && control.test(text)) throw new HygieneRefusal('control_character', part, `holds control character ${describeControl(text, control)}`);
-  if (lookalike && on.has('unicode_lookalike_query') && isLookalike(text)) {
+  if (what === 'query' && on.has('unicode_lookalike_query') && isLookalike(text)) {
     throw new HygieneRefusal('unicode_lookalike_query', part, 'changes under Unicode normalisation or holds an invisible character');
   }
 }
