@@ -6,7 +6,11 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorize } from '../../src/authz/authorize.js';
+import { DecisionCache } from '../../src/cache/decision-cache.js';
 import { GatehouseError } from '../../src/errors.js';
+import { authzProtos } from '../../src/grpc/protos.js';
+import { encodeRequest } from '../support/requests.js';
 import { readBundle } from '../../src/policy/bundle.js';
 import { EvalThreads } from '../../src/policy/eval-threads.js';
 import { WasmPolicy, type EvaluationCall } from '../../src/policy/evaluator.js';
@@ -51,12 +55,13 @@ describe.skipIf(tool.skip)('evaluation threads', () => {
   let threads: EvalThreads;
   let policy: WasmPolicy;
   let inline: WasmPolicy;
+  let bundle: Awaited<ReturnType<typeof readBundle>>;
   const printed: [string, string | undefined][] = [];
   const replaced: string[] = [];
 
   beforeAll(async () => {
     const out = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'));
-    const bundle = await readBundle(out, { maxBytes: 1 << 26 });
+    bundle = await readBundle(out, { maxBytes: 1 << 26 });
     threads = new EvalThreads({ timeoutMs: 200, onReplaced: (why) => replaced.push(why) });
     policy = await WasmPolicy.load(bundle, { ...OPTIONS, evalThreads: threads, print: (line, id) => printed.push([line, id]) });
     inline = await WasmPolicy.load(bundle, { ...OPTIONS, print: () => undefined });
@@ -83,6 +88,33 @@ describe.skipIf(tool.skip)('evaluation threads', () => {
     const direct: EvaluationCall = {};
     inline.evaluate(new TextEncoder().encode(JSON.stringify({ path: '/token', token })), direct);
     expect(timed.validUntilNs).toBe(direct.validUntilNs);
+  });
+
+  it('through authorize: a miss is a Promise of the Outcome, a cache hit an Outcome at once', async () => {
+    const cached = await WasmPolicy.load(bundle, { ...OPTIONS, cache: { mode: 'auto', ttlMs: 60_000, keyFields: [], nondeterministicTtlMs: 60_000 }, evalThreads: threads, print: () => undefined });
+    expect(cached.cachePlan.enabled, cached.cachePlan.why).toBe(true);
+    const protos = authzProtos();
+    const deps = {
+      decode: protos.decodeCheckRequest,
+      currentPolicy: () => cached,
+      inputOptions: { maxBodyBytes: 1 << 20, xfccTrustedSources: new Set<string>() },
+      trustDomains: new Set<string>(),
+      newDecisionId: () => 'id',
+      nowNs: process.hrtime.bigint,
+      cache: new DecisionCache({ maxEntries: 10, maxBytes: 1 << 20, nowMs: Date.now }),
+      offThread: true,
+    };
+    const bytes = encodeRequest({ attributes: { request: { http: { method: 'GET', path: '/other', headers: {} } } } });
+    const miss = authorize(bytes, deps);
+    expect(miss).toBeInstanceOf(Promise);
+    expect(await miss).toMatchObject({ allowed: false, reasonLabel: 'policy_denied', cache: 'miss' });
+    const hit = authorize(bytes, deps);
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toMatchObject({ allowed: false, cache: 'hit' });
+    // Inline when the deps do not ask for the thread.
+    const inline = authorize(bytes, { ...deps, offThread: false, cache: undefined });
+    expect(inline).not.toBeInstanceOf(Promise);
+    expect(inline).toMatchObject({ reasonLabel: 'policy_denied', cache: 'off' });
   });
 
   it('stops a runaway evaluation with eval_timeout; evaluations queued with it are decided by the next thread', async () => {
