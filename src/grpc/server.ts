@@ -35,8 +35,10 @@ export interface GrpcServerOptions {
   /**
    * HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on every connection (max_concurrent_streams).
    * nghttp2 enforces it: a stream over it that the client sent before acknowledging the SETTINGS is
-   * reset with REFUSED_STREAM (the client may retry it); a client that exceeds the acknowledged
-   * limit has broken the protocol and its connection is closed with GOAWAY PROTOCOL_ERROR.
+   * reset with REFUSED_STREAM (never processed; the client may retry it); a client that keeps
+   * going loses the connection (GOAWAY: PROTOCOL_ERROR from nghttp2 once the limit is acknowledged,
+   * or INTERNAL_ERROR from Node's guard against a flood of refused streams, after about 1,000).
+   * grpc-js disables Node's per-session memory guard (maxSessionMemory), so this bounds memory.
    */
   maxConcurrentStreams: number;
   /**
