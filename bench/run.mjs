@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { writeCorpus } from './corpus.mjs';
 import { envoyOverhead } from './envoy-overhead.mjs';
 import { runGhz } from './lib/ghz.mjs';
-import { cpuCount, freePort, loadAverage, machineBusySeconds, runqueueWaitSeconds, treeCpuSeconds, treePeakRssMb } from './lib/proc.mjs';
+import { cpuCount, freePort, loadAverage, machineBusySeconds, runqueueWaitSeconds, sleep, treeCpuSeconds, treePeakRssMb } from './lib/proc.mjs';
 import { cacheLookups, decisions, serverKinds, waitReady } from './lib/servers.mjs';
 import { ROOT, ensureGhz, ensureIncumbent, envoyBinary, versions } from './lib/tools.mjs';
 import { print as printProfile, summarise as summariseProfile } from './profile-summary.mjs';
@@ -29,6 +29,7 @@ const { values: opts } = parseArgs({
     'no-logs-off': { type: 'boolean', default: false },
     'server-cpu': { type: 'string', default: '0' },
     'load-cpus': { type: 'string', default: '1' },
+    'quiet-wait': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'profile-only': { type: 'boolean', default: false },
   },
@@ -37,6 +38,8 @@ const QUICK = opts.quick;
 const ROUNDS = Number(opts.rounds ?? (QUICK ? 1 : 2));
 const SECONDS = Number(opts.seconds ?? (QUICK ? 3 : 6));
 const WARM_SECONDS = QUICK ? 1 : 2;
+/** Longest wait for a quiet gap on a shared machine before each server (`--quiet-wait S`). */
+const QUIET_WAIT_SECONDS = Number(opts['quiet-wait'] ?? (QUICK ? 10 : 30));
 const RATES = [1000, 3000];
 const DIFF_SAMPLE = QUICK ? 200 : 500;
 const SERVER_CPU = opts['server-cpu'];
@@ -94,11 +97,32 @@ function keepHead(file) {
 /** Bytes in a server's decision-log file (0 when it has none yet). */
 const fileBytes = (file) => { try { return statSync(file).size; } catch { return 0; } };
 
+/**
+ * On a shared machine: before starting a server, wait (at most `maxSeconds`) until other
+ * processes use under 0.3 cores over one second, so each measurement starts in a quiet gap if
+ * there is one. Returns the cores other processes used at the last sample and the seconds waited.
+ */
+async function awaitQuiet(maxSeconds) {
+  const t0 = performance.now();
+  for (;;) {
+    const m0 = machineBusySeconds();
+    const s0 = process.cpuUsage();
+    await sleep(1000);
+    const self = process.cpuUsage(s0);
+    const foreign = Math.max(0, machineBusySeconds() - m0 - (self.user + self.system) / 1e6);
+    const waited = (performance.now() - t0) / 1000;
+    if (foreign < 0.3 || waited >= maxSeconds) return { foreign: round2(foreign), waited: Math.round(waited) };
+    await sleep(1000);
+  }
+}
+
 async function measureServer(kind, tools, corpus, round) {
+  const quiet = await awaitQuiet(QUIET_WAIT_SECONDS);
+  if (quiet.waited > 1) log(`  (waited ${quiet.waited} s for a quiet machine; other processes at ${quiet.foreign} cores)`);
   const port = await freePort();
   const adminPort = await freePort();
   const proc = kind.start({ cpus: SERVER_CPU, port, adminPort });
-  const m = { server: kind.name, round, invalid: [] };
+  const m = { server: kind.name, round, invalid: [], quiet };
   try {
     await waitReady(port, corpus.requests[0], proc);
     if (kind.name !== 'grpc-js-noop') m.decisions = await decisions(port, corpus.requests, DIFF_SAMPLE);
@@ -171,6 +195,7 @@ async function measureServer(kind, tools, corpus, round) {
  * calls per CPU-second is the comparable figure; raw calls/s is shown beside it.
  */
 async function twoCores(kind, tools, corpus, round) {
+  await awaitQuiet(QUIET_WAIT_SECONDS);
   const port = await freePort();
   const proc = kind.start({ cpus: TWO_CPUS, port, adminPort: await freePort() });
   const m = { server: kind.name, round, invalid: [] };
