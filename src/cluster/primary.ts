@@ -58,7 +58,8 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
 
   const readiness = (): Readiness => {
     const summary = pool.summary();
-    const running = summary.filter((worker) => worker.pid !== null);
+    // Workers still starting (a replacement) are not listening yet and get no connections.
+    const running = summary.filter((worker) => worker.started);
     const revisions = new Set(running.map((worker) => worker.revision));
     const committed = bundles.committed();
     const lastError = bundles.lastError();

@@ -50,6 +50,8 @@ export interface WorkerPoolOptions {
 export interface WorkerSummary {
   worker: number;
   pid: number | null;
+  /** Serving: started and listening (a worker still starting gets no connections). */
+  started: boolean;
   ready: boolean;
   revision: string | null;
   restarts: number;
@@ -108,6 +110,7 @@ export class WorkerPool {
     return this.#slots.map((slot) => ({
       worker: slot.index,
       pid: slot.worker?.process.pid ?? null,
+      started: slot.started,
       ready: slot.started && slot.state?.ready === true,
       revision: slot.state?.revision ?? null,
       restarts: slot.restarts,

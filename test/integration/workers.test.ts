@@ -3,7 +3,7 @@
  * listener spread over two worker processes that stay one server to the operator (one admin port,
  * one decision log, one bundle revision, one shutdown), and a worker that dies is replaced.
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
@@ -242,6 +242,42 @@ describe.skipIf(tool.skip)('serve --workers 2', () => {
     const exitLine = server.stderr().split('\n').find((line) => line.includes('worker exited unexpectedly'));
     expect(JSON.parse(exitLine!)).toMatchObject({ worker: 1, pid: victim.pid, signal: 'SIGKILL' });
     expect(series(await metricsText(server), 'gatehouse_workers')).toBe(2);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('retries a replacement that cannot start with growing delays (no crash loop) while the other worker serves, until it can', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const ca = createCa(dir, 'mesh-ca', 'mesh.local');
+    const serverCert = issueLeaf(dir, 'server', ca, 'subjectAltName=DNS:localhost,IP:127.0.0.1', 'basicConstraints=critical,CA:FALSE');
+    const server = await serve(bundle, ['--decision-log', 'off', '--tls-cert-file', serverCert.cert, '--tls-key-file', serverCert.key, '--tls-reload-interval-ms', '600000']);
+    const victim = (await readyz(server)).workers[0]!;
+    // From now on a new worker cannot start: its certificate file is not PEM.
+    copyFileSync(serverCert.cert, path.join(dir, 'good.pem'));
+    writeFileSync(serverCert.cert, 'not a certificate\n');
+    process.kill(victim.pid!, 'SIGKILL');
+    const exits = () =>
+      server
+        .stderr()
+        .split('\n')
+        .filter((line) => line.includes('worker exited unexpectedly'))
+        .map((line) => JSON.parse(line) as { worker: number; restart_in_ms: number; error?: string });
+    await eventually(() => exits().length >= 3, 15_000);
+    const [killed, ...failed] = exits();
+    expect(killed!.restart_in_ms).toBe(500);
+    expect(failed.slice(0, 2).map((exit) => exit.restart_in_ms)).toEqual([1000, 2000]);
+    expect(failed.every((exit) => exit.worker === 1 && exit.error !== undefined)).toBe(true);
+    // The other worker keeps serving meanwhile, and the server stays ready.
+    const client = issueSvid(dir, 'inventory-envoy', 'spiffe://mesh.local/ns/shop/sa/inventory', ca);
+    for (let i = 0; i < 3; i++) expect((await tlsVisit(server.grpcPort, ca.cert, client)).decisionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await readyz(server)).toMatchObject({ ready: true });
+    // Fixed: the next attempt starts.
+    copyFileSync(path.join(dir, 'good.pem'), serverCert.cert);
+    await eventually(async () => {
+      const state = await readyz(server);
+      return state.workers.every((w) => w.ready);
+    }, 15_000);
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
