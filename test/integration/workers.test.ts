@@ -6,6 +6,8 @@
 import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import http2 from 'node:http2';
 import tls, { type TLSSocket } from 'node:tls';
 import { credentials } from '@grpc/grpc-js';
@@ -217,6 +219,28 @@ describe.skipIf(tool.skip)('serve --workers 2', () => {
     expect(lines).toHaveLength(6);
     expect(new Set(lines.map((line) => Object.values(line.bundles as Record<string, { revision: string }>)[0]!.revision))).toEqual(new Set(['r2']));
     expect(new Set(lines.map((line) => line.labels.worker))).toEqual(new Set(['1', '2']));
+  });
+
+  it('polls a bundle server from the primary and moves every worker to the new revision', async () => {
+    const dir = tempDir();
+    let served = readFileSync(buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'r1.tar.gz'), { revision: 'r1' }));
+    const bundleServer = createServer((req, res) => {
+      const etag = `"${served.length}-${served.subarray(-16).toString('hex')}"`;
+      if (req.headers['if-none-match'] === etag) res.writeHead(304).end();
+      else res.writeHead(200, { etag, 'content-type': 'application/gzip' }).end(served);
+    });
+    await new Promise<void>((resolve) => bundleServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(bundleServer.address() as AddressInfo).port}/bundle.tar.gz`;
+      const server = await serve(url, ['--decision-log', 'off', '--bundle-poll-min-ms', '100', '--bundle-poll-max-ms', '200']);
+      expect((await readyz(server)).workers.map((w) => w.revision)).toEqual(['r1', 'r1']);
+      served = readFileSync(buildBundle(tool.opa, { 'policy.rego': POLICY('b') }, path.join(dir, 'r2.tar.gz'), { revision: 'r2' }));
+      await eventually(async () => (await readyz(server)).workers.every((w) => w.revision === 'r2'), 15_000);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      bundleServer.close();
+    }
   });
 
   it('replaces a worker killed with SIGKILL, counts and logs it, while the other keeps answering', async () => {
