@@ -45,6 +45,16 @@ export async function runWorker(config: Readonly<Config>, baseLogger: Logger): P
     send({ gatehouse: 'hello' });
   });
   const logger = baseLogger.child({ worker: start.slot });
+  // A crash is logged here and reported to the primary, which replaces this worker.
+  const crash = (error: unknown) => {
+    const message = describeThrown(error);
+    logger.fatal({ error: message }, 'worker crashed');
+    logger.flush();
+    setTimeout(() => process.exit(1), 1000).unref();
+    send({ gatehouse: 'failed', code: 'internal_error', message }, () => process.exit(1));
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   const metrics = new GatehouseMetrics({ processMetrics: true, relayedDecisionLog: true });
   const sink = config.decision_log === 'off' ? undefined : new IpcLineSink(send, config.decision_log_buffer_bytes);
   let app: RunningApp | undefined;
