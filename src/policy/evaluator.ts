@@ -77,7 +77,7 @@ export class WasmPolicy implements EvaluablePolicy {
     this.#instance = instance;
     this.#entrypointId = entrypointId;
     this.#threads = threads;
-    if (threads) releaseWhenCollected.register(this, { pool: threads.pool, id: threads.policy.id });
+    if (threads) releaseWhenCollected.register(this, { pool: threads.pool, id: threads.policy.id }, this);
   }
 
   static async load(bundle: Bundle, options: EvaluatorOptions): Promise<WasmPolicy> {
@@ -120,6 +120,17 @@ export class WasmPolicy implements EvaluablePolicy {
       threads = { pool: options.evalThreads, policy, print: options.print ?? printToStderr };
     }
     return new WasmPolicy(bundle, instance, options.entrypoint, entrypointId, planCache(bundle.cacheAnalysis, options.cache), threads);
+  }
+
+  /**
+   * Frees this policy's instances in the evaluation threads now (otherwise that happens once the
+   * policy is garbage-collected). Evaluating it off-thread afterwards loads it again.
+   */
+  releaseThreads(): void {
+    const threads = this.#threads;
+    if (!threads) return;
+    threads.pool.release(threads.policy.id);
+    releaseWhenCollected.unregister(this);
   }
 
   /** True when evaluateOffThread is available (loaded with evalThreads). */
