@@ -38,4 +38,46 @@ describe('the fast HttpRequest decoder', () => {
     expect(() => authzProtos().decodeCheckRequest(bytes.subarray(0, bytes.length - 3))).toThrow();
     expect(() => reference.decode(bytes.subarray(0, bytes.length - 3))).toThrow();
   });
+
+  it('decodes non-ASCII and invalid UTF-8 header bytes exactly as protobufjs does', () => {
+    const field = (number: number, bytes: Buffer) => Buffer.concat([Buffer.from([(number << 3) | 2]), Buffer.from([bytes.length]), bytes]);
+    const entry = (key: Buffer, value: Buffer) => field(3, Buffer.concat([field(1, key), field(2, value)]));
+    for (const value of [Buffer.from('plain'), Buffer.from('héllo'), Buffer.from([0x61, 0xff, 0x62]), Buffer.from([0xc3]), Buffer.from([0x7f, 0x00, 0x80])]) {
+      const http = Buffer.concat([field(2, Buffer.from('GET')), entry(Buffer.from('x-a'), value), entry(Buffer.from('x-b'), Buffer.from('ascii')), field(4, Buffer.from('/x'))]);
+      const bytes = field(1, field(4, field(2, http)));
+      expect(fastDecode(bytes)).toEqual(referenceDecode(bytes));
+    }
+  });
+
+  // Stricter than protobufjs in one way: a header map entry whose key or value runs past the
+  // entry is refused (protobufjs reads on into the next field). Refusing is a deny, never an allow.
+  it('agrees with protobufjs on corrupted requests: the same fields, or it refuses', () => {
+    const requests = [
+      checkRequestJson({ source: 'spiffe://td/a', headers: { 'x-a': '1', 'x-long': 'v'.repeat(300), 'x-u': 'é✓' } }),
+      checkRequestJson({ source: 'spiffe://td/a', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":[1,2,{"b":"c"}]}' }),
+    ].map((request) => encodeRequest(request));
+    // Seeded, so a failure reproduces.
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const outcome = (decode: () => unknown) => {
+      try {
+        return { value: decode() };
+      } catch {
+        return { refused: true };
+      }
+    };
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const bytes = Buffer.from(requests[i % requests.length]!);
+      for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      const cut = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+      const fast = outcome(() => fastDecode(cut));
+      const expected = outcome(() => referenceDecode(cut));
+      if ('refused' in fast) refused++;
+      else expect(fast).toEqual(expected);
+      if ('refused' in expected) expect(fast).toEqual(expected);
+    }
+    expect(refused).toBeGreaterThan(100);
+    expect(refused).toBeLessThan(3000);
+  });
 });
