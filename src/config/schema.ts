@@ -232,7 +232,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   max_connection_age_ms: {
     type: 'integer', default: 0, min: 0, max: 86_400_000, example: '1800000',
-    help: 'close each gRPC connection with a GOAWAY after this age, ±10% jitter, so certificate rotation and CA removal reach every client; 0 (default) keeps connections, otherwise at least 10000. Checks the client sent while the GOAWAY was on its way are refused unprocessed: behind Envoy give the ext_authz grpc_service a retry_policy (retry_on: refused-stream) and the gatehouse cluster circuit_breakers room for retries, or use the cluster\'s max_connection_duration instead (README, TLS section)',
+    help: 'close each gRPC connection with a GOAWAY after this age, ±10% jitter, so certificate rotation and CA removal reach every client; 0 (default) keeps connections, otherwise at least 10000. Checks the client sent while the GOAWAY was on its way are refused unprocessed: behind Envoy give the ext_authz grpc_service a retry_policy (retry_on: refused-stream, a short retry_back_off) and the gatehouse cluster circuit_breakers room for retries, or use the cluster\'s max_connection_duration instead (README, TLS section)',
     // Each cycle refuses the Checks already sent (nghttp2 ignores streams that arrive after it sent a
     // GOAWAY; Node cannot send the RFC 9113 shutdown notice): at 1 ms, 2856 of 6224 grpc-js Checks
     // failed UNAVAILABLE. Ten seconds keeps the cycles, and so the refusals, rare.

@@ -136,7 +136,8 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
     grpc_service: {
       envoy_grpc: { cluster_name: 'gatehouse' },
       timeout: options.authzTimeout ?? '10s',
-      ...(options.gatehouseRetryRefused ? { retry_policy: { retry_on: 'refused-stream', num_retries: 3 } } : {}),
+      // Envoy uses max_interval as the per-try timeout too (convertCoreToRouteRetryPolicy): keep it at the call's timeout.
+      ...(options.gatehouseRetryRefused ? { retry_policy: { retry_on: 'refused-stream', num_retries: 3, retry_back_off: { base_interval: '0.005s', max_interval: options.authzTimeout ?? '10s' } } } : {}),
     },
   };
   if (options.encodeRawHeaders) extAuthz.encode_raw_headers = true;
