@@ -63,12 +63,15 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
     const revisions = new Set(running.map((worker) => worker.revision));
     const committed = bundles.committed();
     const lastError = bundles.lastError();
-    const ready = !stopping && running.length > 0 && running.every((worker) => worker.ready) && revisions.size === 1;
+    // Ready when the workers are; revisions differ only for the moment of a switch (or when a worker
+    // could not load the revision the others serve, which is logged): shown, not held against readiness.
+    const ready = !stopping && running.length > 0 && running.every((worker) => worker.ready);
     const detail: Record<string, unknown> = {
       policy: committed ? { revision: committed.revision, bundle: committed.source } : null,
       workers: summary,
     };
     if (lastError) detail.last_reload_error = { code: lastError.code, message: lastError.message };
+    if (revisions.size > 1) detail.revisions_differ = true;
     if (!ready) {
       detail.reason = stopping
         ? 'shutting down: draining, Checks are still answered until shutdown_drain_ms ends'
@@ -76,9 +79,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
           ? 'no worker is running'
           : !committed
             ? 'no policy bundle loaded'
-            : revisions.size > 1
-              ? 'workers are switching to a new revision'
-              : 'a worker is not ready (see workers)';
+            : 'a worker is not ready (see workers)';
     }
     return { ready, detail };
   };
