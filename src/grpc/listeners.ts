@@ -2,7 +2,7 @@
  * The `net.Server`s (http2 servers) a grpc-js `Server` listens with. grpc-js creates them inside
  * `bindAsync` and exposes none; it keeps them as the keys of its private `http2Servers` map
  * (node_modules/@grpc/grpc-js/build/src/server.js, 1.14). Reached here, and only here, to set
- * options grpc-js has no channel argument for (`maxConnections`).
+ * things grpc-js has no channel argument for (the max_connections limit in grpc/server.ts).
  *
  * test/integration/connection-limits.test.ts fails if a grpc-js version moves them; until then
  * `grpcListeners` returns undefined and start-up fails with the fix.

@@ -1,6 +1,7 @@
 /**
  * gRPC server lifecycle: bind, serve Authorization and grpc.health.v1, stop gracefully.
  */
+import type { Server as NetServer, Socket } from 'node:net';
 import { Server, ServerCredentials, type experimental, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ListenAddress } from '../config/schema.js';
@@ -42,14 +43,14 @@ export interface GrpcServerOptions {
    */
   maxConcurrentStreams: number;
   /**
-   * Connections this process holds at once (max_connections), set as the listener's
-   * `net.Server.maxConnections`: one more is closed as soon as it is accepted, before any TLS
-   * handshake (the client sees its connection closed by the peer and connects again).
+   * Connections this process holds at once (max_connections): one more is closed as soon as it
+   * is accepted, before any TLS handshake (the client sees its connection closed by the peer and
+   * connects again). See limitConnections.
    */
   maxConnections: number;
   /**
-   * Told how many connections were closed because maxConnections were open (Node's 'drop'
-   * events): at the first, then at most every 10 s while it goes on.
+   * Told how many connections were closed because maxConnections were open: at the first, then
+   * at most every 10 s while it goes on.
    */
   onConnectionsRefused?(count: number): void;
 }
@@ -64,6 +65,43 @@ export interface GrpcTls {
    * None: each process issues tickets only it accepts.
    */
   ticketKeys?: Buffer;
+}
+
+/**
+ * At most `max` connections open at once over `listeners`: one more is destroyed as soon as it is
+ * accepted, before any TLS handshake or HTTP/2 session, and counted for `report` (at the first
+ * refusal, then at most every REFUSED_REPORT_MS).
+ *
+ * Not `net.Server.maxConnections`: in a node:cluster worker, a connection the worker turns away
+ * that way goes back to the primary, which hands it to a worker again, over and over while all
+ * are full (the client hangs and the primary spins). Destroying it here answers it at once in
+ * both modes.
+ */
+function limitConnections(listeners: readonly NetServer[], max: number, report: ((count: number) => void) | undefined): void {
+  let open = 0;
+  let refused = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (refused === 0) return;
+    report?.(refused);
+    refused = 0;
+    timer = setTimeout(flush, REFUSED_REPORT_MS).unref();
+  };
+  for (const listener of listeners) {
+    // Before grpc-js' and Node's own 'connection' listeners (grpc-js drops connections the same way
+    // while it has no TLS credentials).
+    listener.prependListener('connection', (socket: Socket) => {
+      if (open >= max) {
+        socket.destroy();
+        refused++;
+        if (!timer) flush();
+        return;
+      }
+      open++;
+      socket.once('close', () => open--);
+    });
+  }
 }
 
 export class GrpcServer {
@@ -115,23 +153,7 @@ export class GrpcServer {
           reject(new Error('max_connections: this grpc-js version does not expose its listeners (grpc/listeners.ts), so the connection limit cannot be applied. Fix: use the grpc-js version in package-lock.json'));
           return;
         }
-        const report = this.#options.onConnectionsRefused;
-        let refused = 0;
-        let timer: NodeJS.Timeout | undefined;
-        const flush = () => {
-          timer = undefined;
-          if (refused === 0) return;
-          report?.(refused);
-          refused = 0;
-          timer = setTimeout(flush, REFUSED_REPORT_MS).unref();
-        };
-        for (const listener of listeners) {
-          listener.maxConnections = this.#options.maxConnections;
-          listener.on('drop', () => {
-            refused++;
-            if (!timer) flush();
-          });
-        }
+        limitConnections(listeners, this.#options.maxConnections, this.#options.onConnectionsRefused);
         resolve(port);
       });
     });

@@ -5,7 +5,8 @@
  *   the rest are refused (REFUSED_STREAM), and a client that keeps going loses the connection
  *   (GOAWAY naming the last stream taken); the server's peak RSS stays under 200 MB.
  * - A client that honours the SETTINGS (as Envoy does) queues on its side and is fully served.
- * - Connections past max_connections are closed at once, and logged; below it, served again.
+ * - Connections past max_connections are closed at once, and logged; below it, served again; with
+ *   node:cluster workers too (each worker holds at most max_connections).
  * One process (`workers: 1`): the limits are per worker, and its RSS is the server's.
  * Peak RSS is the kernel's high-water mark (VmHWM in /proc/<pid>/status): a memory bound, not a timing.
  */
@@ -148,5 +149,37 @@ describe.skipIf(tool.skip)('stream and connection limits', () => {
       return again.settled === 'connected';
     }, 5_000);
     await closed(second.session);
+  }, 30_000);
+});
+
+describe.skipIf(tool.skip)('max_connections with node:cluster workers', () => {
+  let serve: ServeProcess | undefined;
+  afterAll(async () => {
+    serve?.child.kill('SIGKILL');
+    await serve?.exited;
+  });
+
+  // With net.Server.maxConnections, a connection a full worker turned away went back to the
+  // cluster primary, which offered it to a worker again and again: the client hung, the primary spun.
+  it('closes connections past max_connections in every worker at once, instead of leaving them hanging', async () => {
+    serve = await startServe(buildExampleBundle(tool.opa, tempDir('gatehouse-limits-cluster-')), ['--workers', '2', '--max-connections', '1', '--decision-log', 'off']);
+    const sessions: http2.ClientHttp2Session[] = [];
+    const open = () => new Promise<'connected' | 'closed' | 'no answer'>((resolve) => {
+      const session = http2.connect(`http://127.0.0.1:${serve!.grpcPort}`);
+      sessions.push(session);
+      session.on('error', () => undefined);
+      session.once('remoteSettings', () => resolve('connected'));
+      session.once('close', () => resolve('closed'));
+      setTimeout(() => resolve('no answer'), 5_000).unref();
+    });
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await open());
+    sessions.forEach((session) => session.destroy());
+    // Every connection answered at once: at most one per worker served (the primary hands them out
+    // in turn), the rest closed.
+    expect(outcomes).not.toContain('no answer');
+    expect(outcomes.filter((o) => o === 'connected').length).toBeLessThanOrEqual(2);
+    expect(outcomes.filter((o) => o === 'closed').length).toBeGreaterThanOrEqual(2);
+    await eventually(() => serve!.stderr().includes('connections refused'), 5_000);
   }, 30_000);
 });
