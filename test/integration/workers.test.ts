@@ -327,30 +327,44 @@ describe.skipIf(tool.skip)('serve --workers 2', () => {
     expect(server.stderr()).toContain('stopped after in-flight Checks finished on every worker');
   });
 
-  // The primary hands every worker the same ticket keys (AppDeps.tlsTicketKeys). Workers were seen
-  // to resume each other's tickets even without them (not explained yet), so this test shows the
-  // behaviour, not that the shared keys are what causes it.
-  it('resumes TLS sessions on whichever worker the next connection lands on', async () => {
+  // Node's cluster already hands the first worker's ticket keys to the others at listen time
+  // (tls.Server _getServerData/_setServerData), but each certificate rotation builds a new TLS
+  // context with fresh random keys in each worker. The primary's shared keys
+  // (AppDeps.tlsTicketKeys) keep sessions resumable across workers after a rotation too.
+  it('resumes TLS sessions on whichever worker the next connection lands on, before and after a certificate rotation', async () => {
     const dir = tempDir();
     const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
     const ca = createCa(dir, 'mesh-ca', 'mesh.local');
     const serverCert = issueLeaf(dir, 'server', ca, 'subjectAltName=DNS:localhost,IP:127.0.0.1', 'basicConstraints=critical,CA:FALSE');
     const client = issueSvid(dir, 'inventory-envoy', 'spiffe://mesh.local/ns/shop/sa/inventory', ca);
     const log = path.join(dir, 'decisions.log');
-    const server = await serve(bundle, ['--decision-log', log, '--tls-cert-file', serverCert.cert, '--tls-key-file', serverCert.key, '--tls-client-ca-file', ca.cert]);
+    const server = await serve(bundle, [
+      '--decision-log', log, '--tls-cert-file', serverCert.cert, '--tls-key-file', serverCert.key, '--tls-client-ca-file', ca.cert, '--tls-reload-interval-ms', '100',
+    ]);
     expect(server.stderr()).toContain('gatehouse is serving (mTLS) with 2 workers');
-    const visits = [await tlsVisit(server.grpcPort, ca.cert, client)];
-    // The ticket of the first, full handshake (a resumed one need not send a new ticket).
-    const ticket = visits[0]!.session;
-    expect(ticket).toBeInstanceOf(Buffer);
-    for (let i = 0; i < 5; i++) visits.push(await tlsVisit(server.grpcPort, ca.cert, client, ticket));
-    expect(visits.map((visit) => visit.resumed)).toEqual([false, true, true, true, true, true]);
+    const round = async () => {
+      const visits = [await tlsVisit(server.grpcPort, ca.cert, client)];
+      // The ticket of the full handshake (a resumed one need not send a new ticket).
+      const ticket = visits[0]!.session;
+      expect(ticket).toBeInstanceOf(Buffer);
+      for (let i = 0; i < 5; i++) visits.push(await tlsVisit(server.grpcPort, ca.cert, client, ticket));
+      return visits;
+    };
+    const before = await round();
+    expect(before.map((visit) => visit.resumed)).toEqual([false, true, true, true, true, true]);
+
+    const rotated = issueLeaf(dir, 'server-rotated', ca, 'subjectAltName=DNS:localhost,IP:127.0.0.1', 'basicConstraints=critical,CA:FALSE');
+    copyFileSync(rotated.key, serverCert.key);
+    copyFileSync(rotated.cert, serverCert.cert);
+    await eventually(() => server.stderr().split('\n').filter((line) => line.includes('serving certificate rotated')).length === 2, 10_000);
+    const after = await round();
+    expect(after.map((visit) => visit.resumed)).toEqual([false, true, true, true, true, true]);
+
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-    // The connections went to both workers (round-robin), so tickets were resumed across them.
+    // The connections alternated between the workers (round-robin), so tickets were resumed across them.
     const workerOf = new Map(decisionLines(log).map((line) => [line.decision_id as string, line.labels.worker as string]));
-    const workers = visits.map((visit) => workerOf.get(visit.decisionId));
-    expect(new Set(workers)).toEqual(new Set(['1', '2']));
+    for (const visits of [before, after]) expect(new Set(visits.map((visit) => workerOf.get(visit.decisionId)))).toEqual(new Set(['1', '2']));
   });
 
   it('follows the primary: a TERM to the whole process group drains once (workers ignore it), a second TERM ends the drain, exit 0', async () => {
