@@ -12,6 +12,12 @@ import type { GatehouseMetrics } from '../observability/metrics.js';
 import type { Bundle } from '../policy/bundle.js';
 import { isWorkerMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
 
+/**
+ * Set in the environment of the workers this pool forks, so that `gatehouse serve` run as a worker
+ * of some other cluster (a process manager's cluster mode) is not mistaken for one of ours.
+ */
+export const WORKER_ENV = 'GATEHOUSE_CLUSTER_WORKER_SLOT';
+
 /** A worker that lived at least this long before exiting is restarted at once. */
 const STABLE_AFTER_MS = 10_000;
 /** Backoff for a worker that keeps dying early: 0.5 s, 1 s, 2 s ... up to 30 s. */
@@ -228,7 +234,7 @@ export class WorkerPool {
   #fork(slot: Slot): void {
     slot.timer = undefined;
     if (this.#stopping) return;
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) });
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.started = false;

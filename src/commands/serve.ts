@@ -4,6 +4,7 @@ import { startApp, type RunningApp } from '../app.js';
 import { startPrimary } from '../cluster/primary.js';
 import { runWorker } from '../cluster/worker.js';
 import { resolveWorkers } from '../cluster/worker-count.js';
+import { WORKER_ENV } from '../cluster/worker-pool.js';
 import { loadConfig } from '../config/load.js';
 import { CONFIG_KEYS, envName, flagName } from '../config/schema.js';
 import { describeThrown } from '../errors.js';
@@ -58,8 +59,13 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   const config = loadConfig({ flags, env: io.env, file: values.config as string | undefined });
   const logger = createLogger(config.log_level);
-  if (cluster.isWorker) return runWorker(config, logger);
-  const workers = resolveWorkers(config.workers);
+  if (cluster.isWorker && process.env[WORKER_ENV] !== undefined) return runWorker(config, logger);
+  // Run as a worker of someone else's cluster (a process manager's cluster mode): that cluster
+  // already spreads the connections; this process serves alone.
+  const workers = cluster.isWorker ? 1 : resolveWorkers(config.workers);
+  if (cluster.isWorker && config.workers !== 'auto' && config.workers !== '1') {
+    logger.warn({ workers: config.workers }, 'this process is a worker of another node:cluster; workers is ignored and it serves as one process');
+  }
   if (workers > 1) return servePrimary(config, logger, workers);
   // Handlers first: a signal while start-up waits (a first HTTP bundle fetch that hangs) must not
   // kill the process with the signal's default exit status.
