@@ -5,8 +5,6 @@
 
 /** Int32 slot: the batch position being evaluated now, -1 when the thread is idle. */
 export const PROGRESS_INDEX = 0;
-/** Int32 slot: the thread's Linux thread id (0 when unknown), written once at start. */
-export const PROGRESS_THREAD_ID = 1;
 /** Float64 slot (at byte 8): when that evaluation started, ms on the shared clock (timeOrigin + now). */
 export const PROGRESS_STARTED_MS = 0;
 export const PROGRESS_BYTES = 16;

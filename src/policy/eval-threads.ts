@@ -11,16 +11,15 @@
  * thread writes, eval-protocol.ts); when that item has run for `timeoutMs`, the thread is
  * terminated, that item fails with `eval_timeout`, and the rest of its batch (results of a killed
  * thread are lost) and the queue go to a warm spare thread that already holds every policy; a new
- * spare is started behind it. An evaluation still running after `demoteAfterMs` (10 ms) has its
- * thread reniced to 19 (Linux threads have their own nice value), so on a shared core the gRPC
- * thread (cache hits, answers) runs first until the deadline; normal evaluations keep normal
- * priority. Only where priority can be raised back (root or CAP_SYS_NICE, probed once): a demoted
- * thread whose evaluation finishes in time is reniced back to 0. Cache hits never come here.
+ * spare is started behind it. Cache hits never come here.
+ *
+ * The thread runs at the gRPC thread's priority. Lowering a long-running evaluation's thread
+ * (renice) was tried and dropped: under CPU contention it pushed slow but legitimate evaluations
+ * (a few ms) past the deadline.
  */
-import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../errors.js';
-import { PROGRESS_BYTES, PROGRESS_INDEX, PROGRESS_STARTED_MS, PROGRESS_THREAD_ID, type EvalBatchItem, type EvalItemResult, type FromThread, type ToThread } from './eval-protocol.js';
+import { PROGRESS_BYTES, PROGRESS_INDEX, PROGRESS_STARTED_MS, type EvalBatchItem, type EvalItemResult, type FromThread, type ToThread } from './eval-protocol.js';
 
 /** A compiled policy as an evaluation thread needs it. */
 export interface ThreadPolicy {
@@ -38,19 +37,10 @@ export interface EvalThreadsOptions {
   timeoutMs: number;
   /** Keep a warm spare thread holding every policy, to take over at once after a timeout. Default true. */
   spare?: boolean;
-  /**
-   * Told when a thread is replaced: `timeout` (terminated at the deadline), `exit` (it died), or
-   * `demoted` (an evaluation ran long but finished, and the thread's priority cannot be restored).
-   */
-  onReplaced?: (why: 'timeout' | 'exit' | 'demoted', detail: string) => void;
+  /** Told when a thread is replaced: `timeout` (terminated at the deadline) or `exit` (it died). */
+  onReplaced?: (why: 'timeout' | 'exit', detail: string) => void;
   /** Where the thread's code is; default the eval-worker module next to this one. */
   workerUrl?: URL;
-  /**
-   * An evaluation still running after this long (ms) has its thread's priority lowered to nice 19
-   * (Linux), so the gRPC thread wins a shared core over it until the deadline. Default: 10, or
-   * half of timeoutMs when that is shorter.
-   */
-  demoteAfterMs?: number;
 }
 
 /** Items per message; more wait for the next batch. */
@@ -85,8 +75,6 @@ class EvalThread {
   ended = false;
   /** Set on its first message: its code loaded. */
   answered = false;
-  /** Its priority was lowered because an evaluation ran long. */
-  demoted = false;
 
   constructor(url: URL, onMessage: (thread: EvalThread, message: FromThread) => void, onExit: (thread: EvalThread, detail: string) => void) {
     const progress = new SharedArrayBuffer(PROGRESS_BYTES);
@@ -146,22 +134,6 @@ class EvalThread {
     return { position, elapsedMs: performance.timeOrigin + performance.now() - this.#startedMs[PROGRESS_STARTED_MS]! };
   }
 
-  /**
-   * Sets the thread's nice value (Linux: a thread id is a valid setpriority target). Returns false
-   * when that is not possible (no thread id, another OS, or not permitted: raising priority back
-   * needs CAP_SYS_NICE).
-   */
-  renice(niceness: number): boolean {
-    const threadId = Atomics.load(this.#index, PROGRESS_THREAD_ID);
-    if (threadId <= 0) return false;
-    try {
-      setPriority(threadId, niceness);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   resetProgress(): void {
     Atomics.store(this.#index, PROGRESS_INDEX, -1);
   }
@@ -174,7 +146,6 @@ class EvalThread {
  */
 export class EvalThreads {
   readonly timeoutMs: number;
-  readonly #demoteAfterMs: number;
   readonly #options: EvalThreadsOptions;
   readonly #url: URL;
   readonly #policies = new Map<number, ThreadPolicy>();
@@ -183,7 +154,6 @@ export class EvalThreads {
   #spare: EvalThread | undefined;
   #flushScheduled = false;
   #closed = false;
-  #canRestorePriority: boolean | undefined;
   #batches = 0;
   /** Threads replaced since start (timeouts and crashes). */
   replaced = 0;
@@ -191,7 +161,6 @@ export class EvalThreads {
   constructor(options: EvalThreadsOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError('EvalThreads needs timeoutMs > 0');
     this.timeoutMs = options.timeoutMs;
-    this.#demoteAfterMs = Math.min(options.demoteAfterMs ?? 10, options.timeoutMs / 2);
     this.#options = options;
     this.#url = options.workerUrl ?? defaultWorkerUrl();
     this.#active = this.#spawn();
@@ -274,17 +243,7 @@ export class EvalThreads {
     thread.batch = ++this.#batches;
     thread.resetProgress();
     thread.post({ kind: 'batch', batch: thread.batch, items: batch.map((queued) => queued.item) });
-    this.#arm(thread, this.#demoteAfterMs);
-  }
-
-  /**
-   * Whether a thread's priority can be raised back after lowering it (root or CAP_SYS_NICE), tried
-   * once on a real thread (1 and back to 0). Without that, threads are never demoted: a slow
-   * evaluation that finishes would cost a thread.
-   */
-  #mayDemote(thread: EvalThread): boolean {
-    this.#canRestorePriority ??= thread.renice(1) && thread.renice(0);
-    return this.#canRestorePriority;
+    this.#arm(thread, this.timeoutMs);
   }
 
   #arm(thread: EvalThread, ms: number): void {
@@ -296,14 +255,8 @@ export class EvalThreads {
     if (thread.ended || !thread.inFlight) return;
     const running = thread.running();
     // Not started yet (a new thread still instantiating policies): only evaluation time counts.
-    if (!running) return this.#arm(thread, this.#demoteAfterMs);
-    if (running.elapsedMs < this.timeoutMs) {
-      if (!thread.demoted && running.elapsedMs >= this.#demoteAfterMs) {
-        // Long enough to be suspect: until the deadline it only gets the CPU the gRPC thread leaves.
-        thread.demoted = this.#mayDemote(thread) && thread.renice(19);
-      }
-      return this.#arm(thread, (running.elapsedMs >= this.#demoteAfterMs ? this.timeoutMs : this.#demoteAfterMs) - running.elapsedMs);
-    }
+    if (!running) return this.#arm(thread, this.timeoutMs);
+    if (running.elapsedMs < this.timeoutMs) return this.#arm(thread, this.timeoutMs - running.elapsedMs);
     const batch = thread.inFlight;
     const victim = batch[running.position];
     this.#retire(thread);
@@ -322,14 +275,6 @@ export class EvalThreads {
     const batch = thread.inFlight;
     thread.inFlight = undefined;
     for (const [position, queued] of batch.entries()) queued.resolve(message.results[position] ?? { error: 'no result from the evaluation thread' });
-    if (thread.demoted) {
-      // A slow evaluation finished in time: back to normal priority, or (not permitted) a fresh thread.
-      if (thread.renice(0)) thread.demoted = false;
-      else {
-        this.#retire(thread);
-        this.#options.onReplaced?.('demoted', 'an evaluation ran long and its thread\'s priority could not be raised again');
-      }
-    }
     this.#flush();
   };
 

@@ -6,26 +6,22 @@
  * the main thread can tell a runaway evaluation from a queue and terminate the thread
  * (V8's TerminateExecution interrupts a running Wasm loop). Nothing here knows about Checks.
  */
-import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeThrown } from '../errors.js';
 import type { EvalBatchItem, EvalItemResult, ToThread } from './eval-protocol.js';
-import { PROGRESS_INDEX, PROGRESS_STARTED_MS, PROGRESS_THREAD_ID } from './eval-protocol.js';
+import { PROGRESS_INDEX, PROGRESS_STARTED_MS } from './eval-protocol.js';
 import { systemClockNs } from './evaluator.js';
 import { OpaWasmInstance } from './wasm-runtime.js';
 
 const { progress } = workerData as { progress: SharedArrayBuffer };
 const index = new Int32Array(progress, 0, 2);
-// The Linux thread id (/proc/thread-self -> "<pid>/task/<tid>"), so the main thread can lower this
-// thread's priority while an evaluation runs long; 0 elsewhere.
-Atomics.store(index, PROGRESS_THREAD_ID, linuxThreadId());
+const startedMs = new Float64Array(progress, 8, 1);
 
 interface Hosted {
   instance: OpaWasmInstance;
   entrypoint: number;
 }
 
-const startedMs = new Float64Array(progress, 8, 1);
 const hosted = new Map<number, Hosted>();
 /** The print lines of the evaluation in progress, handed back with its result. */
 let prints: string[] | undefined;
@@ -73,10 +69,3 @@ function evaluate(item: EvalBatchItem, position: number): EvalItemResult {
   }
 }
 
-function linuxThreadId(): number {
-  try {
-    return Number(/\/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}

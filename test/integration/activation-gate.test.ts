@@ -101,7 +101,10 @@ describe.skipIf(tool.skip)('activation gate', () => {
   });
 
   it('keeps answering Checks while it checks a slow candidate', async () => {
-    await start({ watch: 'false', 'decision-cache': 'off' }); // every Check evaluated, so every one is sampled
+    // Every Check evaluated, so every one is sampled. The slow candidate takes milliseconds per
+    // input, but on a loaded CI machine one can take over 100 ms of wall time: this test is about
+    // the gate yielding, not the evaluation deadline (eval-deadline.test.ts), so the deadline is far.
+    await start({ watch: 'false', 'decision-cache': 'off', 'eval-timeout-ms': '10000' });
     await Promise.all(Array.from({ length: 100 }, (_, i) => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', path: `/api/v1/stock/sku-${i}` }))));
     renameSync(buildBundle(tool.opa, { 'p.rego': SLOW_GET_ONLY }, path.join(dir, 'next.tar.gz')), bundle);
     let reloaded = false;

@@ -14,6 +14,8 @@ import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+// Far below the runaway's seconds, far above what a normal evaluation takes on a loaded CI machine.
+const DEADLINE_MS = '500';
 
 const ALLOW_ALL = 'package envoy.authz\n\nallow := true\n';
 
@@ -48,7 +50,7 @@ describe.skipIf(tool.skip)('evaluation deadline (eval_timeout_ms)', () => {
   const check = (p: string) => t!.client.check(checkRequestJson({ source: CHECKOUT, method: 'GET', path: `/${p}` }));
 
   it('denies a runaway evaluation with eval_timeout while a concurrent cache hit is answered first, and keeps serving', async () => {
-    await start({ 'eval-timeout-ms': '100' });
+    await start({ 'eval-timeout-ms': DEADLINE_MS });
     const first = await check('public');
     expect(first.allowed).toBe(true);
 
@@ -90,7 +92,7 @@ describe.skipIf(tool.skip)('evaluation deadline (eval_timeout_ms)', () => {
     const dir = tempDir();
     const candidate = buildBundle(tool.opa, { 'p.rego': RUNAWAY }, path.join(dir, 'candidate.tar.gz'));
     const bundle = buildBundle(tool.opa, { 'p.rego': ALLOW_ALL }, path.join(dir, 'bundle.tar.gz'));
-    t = await startTestApp({ bundle, 'candidate-bundle': candidate, 'candidate-sample-percent': '100', 'eval-timeout-ms': '100' });
+    t = await startTestApp({ bundle, 'candidate-bundle': candidate, 'candidate-sample-percent': '100', 'eval-timeout-ms': DEADLINE_MS });
     const first = await check('runaway');
     expect(first.allowed).toBe(true);
     // Answered while the candidate's evaluation of the first Check may still be running.
@@ -105,7 +107,7 @@ describe.skipIf(tool.skip)('evaluation deadline (eval_timeout_ms)', () => {
   it('the activation gate refuses a bundle that runs past the deadline on a recent input the active one allowed', async () => {
     const dir = tempDir();
     const bundle = buildBundle(tool.opa, { 'p.rego': ALLOW_ALL }, path.join(dir, 'bundle.tar.gz'));
-    t = await startTestApp({ bundle, 'eval-timeout-ms': '100' });
+    t = await startTestApp({ bundle, 'eval-timeout-ms': DEADLINE_MS });
     const allowed = await check('runaway');
     expect(allowed.allowed).toBe(true);
     const reloads = () => t!.logs.filter((l) => l.msg?.startsWith('policy bundle')).length;

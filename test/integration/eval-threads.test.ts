@@ -62,7 +62,7 @@ describe.skipIf(tool.skip)('evaluation threads', () => {
   beforeAll(async () => {
     const out = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'));
     bundle = await readBundle(out, { maxBytes: 1 << 26 });
-    threads = new EvalThreads({ timeoutMs: 200, onReplaced: (why) => replaced.push(why) });
+    threads = new EvalThreads({ timeoutMs: 1000, onReplaced: (why) => replaced.push(why) });
     policy = await WasmPolicy.load(bundle, { ...OPTIONS, evalThreads: threads, print: (line, id) => printed.push([line, id]) });
     inline = await WasmPolicy.load(bundle, { ...OPTIONS, print: () => undefined });
   });
