@@ -216,7 +216,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   max_concurrent_streams: {
     type: 'integer', default: 256, min: 1, max: 100_000, example: '256',
-    help: 'HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on each gRPC connection; streams beyond it are refused (REFUSED_STREAM, which Envoy retries or takes to another connection)',
+    help: 'HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised on each gRPC connection (Envoy honours it: a full connection makes it open another); streams a client sends past it are refused (REFUSED_STREAM, never processed), and a client that keeps exceeding it loses the connection',
   },
   max_connections: {
     type: 'integer', default: 4096, min: 1, max: 1_000_000, example: '4096',
