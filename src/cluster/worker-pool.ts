@@ -10,6 +10,7 @@ import { GatehouseError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseMetrics } from '../observability/metrics.js';
 import type { Bundle } from '../policy/bundle.js';
+import { Replies } from './replies.js';
 import { isWorkerMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
 
 /**
@@ -68,10 +69,8 @@ export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots: Slot[];
   #stopping = false;
-  #round = 0;
-  readonly #prepares = new Map<number, Map<number, (answer: PrepareAnswer) => void>>();
-  #metricsRequest = 0;
-  readonly #metricsWaiters = new Map<string, (json: MetricsJson) => void>();
+  readonly #prepares = new Replies<PrepareAnswer>();
+  readonly #metricsReplies = new Replies<MetricsJson>();
   #boot: { resolve: (grpcPort: number) => void; reject: (error: Error) => void; failedSlots: Set<number> } | undefined;
   #grpcPort = 0;
   /** The bundle every worker serves: a (re)started worker begins with it. */
@@ -132,31 +131,24 @@ export class WorkerPool {
    * the bundle is simply what workers start with.
    */
   async switchTo(bundle: Bundle): Promise<void> {
-    const round = ++this.#round;
     const targets = this.#slots.filter((slot) => slot.worker && slot.started);
-    const waiting = new Map<number, (answer: PrepareAnswer) => void>();
-    this.#prepares.set(round, waiting);
-    const answers = await Promise.all(
-      targets.map(
-        (slot) =>
-          new Promise<PrepareAnswer>((resolve) => {
-            const timer = setTimeout(() => resolve({ ok: false, code: 'bundle_invalid', message: `did not load it within ${PREPARE_TIMEOUT_MS / 1000} s` }), PREPARE_TIMEOUT_MS);
-            waiting.set(slot.index, (answer) => {
-              clearTimeout(timer);
-              resolve(answer);
-            });
-            this.#send(slot, { gatehouse: 'bundle-prepare', round, bundle });
-          }).then((answer) => ({ slot, answer })),
-      ),
+    let round = 0;
+    const answers = await this.#prepares.ask(
+      targets.map((slot) => slot.index),
+      (index, id) => {
+        round = id;
+        this.#send(this.#slot(index), { gatehouse: 'bundle-prepare', round: id, bundle });
+      },
+      PREPARE_TIMEOUT_MS,
+      { ok: false, code: 'bundle_invalid', message: `did not load it within ${PREPARE_TIMEOUT_MS / 1000} s` },
+      'gone',
     );
-    this.#prepares.delete(round);
-    const refusals = answers.filter(({ answer }) => answer !== 'gone' && !answer.ok);
+    const refusals = answers.flatMap((answer, i) => (answer !== 'gone' && !answer.ok ? [{ slot: targets[i]!, answer }] : []));
     if (refusals.length > 0) {
       for (const slot of targets) this.#send(slot, { gatehouse: 'bundle-abort', round });
-      const first = refusals[0]!;
-      const answer = first.answer as Extract<PrepareAnswer, { ok: false }>;
+      const { slot, answer } = refusals[0]!;
       const others = refusals.length > 1 ? ` (and ${refusals.length - 1} other worker${refusals.length > 2 ? 's' : ''})` : '';
-      throw new GatehouseError(answer.code as ErrorCode, `refused by worker ${first.slot.index}${others}: ${answer.message}`);
+      throw new GatehouseError(answer.code as ErrorCode, `refused by worker ${slot.index}${others}: ${answer.message}`);
     }
     for (const slot of targets) this.#send(slot, { gatehouse: 'bundle-commit', round });
     this.#committed = bundle;
@@ -167,27 +159,12 @@ export class WorkerPool {
 
   /** Every running worker's metrics as JSON (a worker that does not answer in 2 s is left out). */
   collectMetrics(): Promise<MetricsJson[]> {
-    const id = ++this.#metricsRequest;
-    return Promise.all(
-      this.#slots
-        .filter((slot) => slot.worker?.isConnected())
-        .map(
-          (slot) =>
-            new Promise<MetricsJson>((resolve) => {
-              const key = `${slot.index}:${id}`;
-              const timer = setTimeout(() => {
-                this.#metricsWaiters.delete(key);
-                resolve([]);
-              }, METRICS_TIMEOUT_MS);
-              this.#metricsWaiters.set(key, (json) => {
-                clearTimeout(timer);
-                this.#metricsWaiters.delete(key);
-                resolve(json);
-              });
-              this.#send(slot, { gatehouse: 'metrics-request', id });
-            }),
-        ),
-    );
+    const connected = this.#slots.filter((slot) => slot.worker?.isConnected()).map((slot) => slot.index);
+    return this.#metricsReplies.ask(connected, (index, id) => this.#send(this.#slot(index), { gatehouse: 'metrics-request', id }), METRICS_TIMEOUT_MS, [], []);
+  }
+
+  #slot(index: number): Slot {
+    return this.#slots[index - 1]!;
   }
 
   /** SIGTERM: every worker drains and stops; resolves when all have exited. */
@@ -273,10 +250,10 @@ export class WorkerPool {
         this.#options.onStateChange();
         return;
       case 'bundle-prepared':
-        this.#prepares.get(message.round)?.get(slot.index)?.(message.ok ? { ok: true } : { ok: false, code: message.code, message: message.message });
+        this.#prepares.answer(slot.index, message.round, message.ok ? { ok: true } : { ok: false, code: message.code, message: message.message });
         return;
       case 'metrics':
-        this.#metricsWaiters.get(`${slot.index}:${message.id}`)?.(message.metrics);
+        this.#metricsReplies.answer(slot.index, message.id, message.metrics);
         return;
       case 'log-lines':
         this.#options.onLogLines(message.text, message.count);
@@ -292,7 +269,8 @@ export class WorkerPool {
     const wasStarted = slot.started;
     slot.started = false;
     slot.state = undefined;
-    for (const waiting of this.#prepares.values()) waiting.get(slot.index)?.('gone');
+    this.#prepares.exited(slot.index);
+    this.#metricsReplies.exited(slot.index);
     this.#options.onStateChange();
     if (this.#stopping) {
       // Every decision line a worker sent precedes the end of its channel; 'exit' may come first.
