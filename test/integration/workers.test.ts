@@ -185,6 +185,32 @@ describe.skipIf(tool.skip)('serve --workers 2', () => {
     expect(new Set(lines.map((line) => line.labels.worker))).toEqual(new Set(['1', '2']));
   });
 
+  it('drops and counts decision lines (whole batches) when the sink stops reading, and still shuts down', async () => {
+    const dir = tempDir();
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    // Nobody reads stdout: once the pipe (64 KiB) and the primary's buffer (64 KiB) are full, the sink is stalled.
+    const server = await startServe(bundle, ['--workers', '2', '--decision-log-buffer-bytes', '65536'], { readStdout: false });
+    servers.push(server);
+    const request = checkRequestJson({ source: CHECKOUT, headers: { 'x-padding': 'p'.repeat(2000) } });
+    const clients = Array.from({ length: 4 }, () => connection(server));
+    let answered = 0;
+    for (let batch = 0; batch < 10; batch++) {
+      const replies = await Promise.all(clients.flatMap((client) => Array.from({ length: 50 }, () => client.check(request))));
+      answered += replies.filter((reply) => reply.allowed).length;
+    }
+    for (const client of clients) client.close();
+    expect(answered).toBe(2000);
+    const count = (metrics: string, result: string) => series(metrics, `gatehouse_decision_log_lines_total{result="${result}"}`);
+    // Every line is counted once, as written or dropped, wherever it was dropped (worker or primary).
+    await eventually(async () => {
+      const metrics = await metricsText(server);
+      return count(metrics, 'written') + count(metrics, 'dropped') === 2000;
+    });
+    expect(count(await metricsText(server), 'dropped')).toBeGreaterThan(1000);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
   it('switches every worker to a new bundle together; a bundle one worker refuses is refused by all, counted once, and the old keeps serving', async () => {
     const dir = tempDir();
     const bundle = path.join(dir, 'bundle.tar.gz');
