@@ -50,7 +50,7 @@ export async function runWorker(config: Readonly<Config>, baseLogger: Logger): P
     const message = describeThrown(error);
     logger.fatal({ error: message }, 'worker crashed');
     logger.flush();
-    setTimeout(() => process.exit(1), 1000).unref();
+    setTimeout(() => process.exit(1), 1000);
     send({ gatehouse: 'failed', code: 'internal_error', message }, () => process.exit(1));
   };
   process.on('uncaughtException', crash);
