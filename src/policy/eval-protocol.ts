@@ -3,7 +3,10 @@
  * (policy/eval-worker.ts), and the layout of the progress SharedArrayBuffer the thread writes.
  */
 
-/** Int32 slot: the batch position being evaluated now, -1 when the thread is idle. */
+/**
+ * Int32 slot: what is being evaluated now, -1 when the thread is idle: the batch id's low 15 bits
+ * << 16 | the position in that batch (< 2^16). One word, so it is never read half-updated.
+ */
 export const PROGRESS_INDEX = 0;
 /** Float64 slot (at byte 8): when that evaluation started, ms on the shared clock (timeOrigin + now). */
 export const PROGRESS_STARTED_MS = 0;

@@ -6,10 +6,11 @@
  *
  * Evaluations queue on the main thread and go to the thread in batches: everything queued in one
  * event-loop turn, or while the previous batch was being evaluated, travels in one message, and
- * the results come back in one message. One batch is in flight at a time. A deadline timer on the
+ * the results come back in one message. Up to two batches are in flight, so the thread has the next
+ * one at hand while the gRPC thread handles the results of the last. A deadline timer on the
  * main thread reads which item the thread is evaluating and since when (a SharedArrayBuffer the
  * thread writes, eval-protocol.ts); when that item has run for `timeoutMs`, the thread is
- * terminated, that item fails with `eval_timeout`, and the rest of its batch (results of a killed
+ * terminated, that item fails with `eval_timeout`, and the rest of the batches in flight (results of a killed
  * thread are lost) and the queue go to a warm spare thread that already holds every policy; a new
  * spare is started behind it. Cache hits never come here.
  *
@@ -43,6 +44,8 @@ export interface EvalThreadsOptions {
   workerUrl?: URL;
 }
 
+/** Batches a thread holds at once. */
+const MAX_IN_FLIGHT = 2;
 /** Items per message; more wait for the next batch. */
 const MAX_BATCH = 64;
 
@@ -68,8 +71,8 @@ class EvalThread {
   /** Policies posted to this thread (their load may still be under way). */
   readonly loaded = new Set<number>();
   readonly #loadWaiters = new Map<number, { resolve(): void; reject(error: Error): void }[]>();
-  inFlight: Queued[] | undefined;
-  batch = 0;
+  /** Batches posted and not answered yet, by batch id, in posting order. */
+  readonly inFlight = new Map<number, Queued[]>();
   timer: NodeJS.Timeout | undefined;
   /** Set when this side ended it (terminate); an exit is then expected. */
   ended = false;
@@ -127,15 +130,21 @@ class EvalThread {
     for (const id of [...this.#loadWaiters.keys()]) this.#settleLoad(id, `the evaluation thread ended (${detail})`);
   }
 
-  /** The batch position being evaluated and how long it has run (ms); undefined when none has started. */
-  running(): { position: number; elapsedMs: number } | undefined {
-    const position = Atomics.load(this.#index, PROGRESS_INDEX);
-    if (position < 0) return undefined;
-    return { position, elapsedMs: performance.timeOrigin + performance.now() - this.#startedMs[PROGRESS_STARTED_MS]! };
+  /**
+   * The batch item being evaluated (by the batch id's low 15 bits and the position) and how long
+   * it has run (ms); undefined when none is.
+   */
+  running(): { batchTag: number; position: number; elapsedMs: number } | undefined {
+    const word = Atomics.load(this.#index, PROGRESS_INDEX);
+    if (word < 0) return undefined;
+    return { batchTag: word >>> 16, position: word & 0xffff, elapsedMs: performance.timeOrigin + performance.now() - this.#startedMs[PROGRESS_STARTED_MS]! };
   }
 
-  resetProgress(): void {
-    Atomics.store(this.#index, PROGRESS_INDEX, -1);
+  /** Every item in flight, in posting order, and none left in flight. */
+  takeInFlight(): Queued[] {
+    const all = [...this.inFlight.values()].flat();
+    this.inFlight.clear();
+    return all;
   }
 }
 
@@ -209,7 +218,7 @@ export class EvalThreads {
     if (!this.#policies.has(policy.id)) this.#policies.set(policy.id, policy);
     return new Promise((resolve, reject) => {
       this.#queue.push({ policy, item, resolve, reject });
-      if (!this.#flushScheduled && !this.#active.inFlight) {
+      if (!this.#flushScheduled && this.#active.inFlight.size < MAX_IN_FLIGHT) {
         this.#flushScheduled = true;
         setImmediate(this.#scheduledFlush);
       }
@@ -222,8 +231,7 @@ export class EvalThreads {
     for (const thread of threads) {
       thread.ended = true;
       clearTimeout(thread.timer);
-      for (const queued of thread.inFlight ?? []) queued.reject(new Error('the evaluation threads were closed'));
-      thread.inFlight = undefined;
+      for (const queued of thread.takeInFlight()) queued.reject(new Error('the evaluation threads were closed'));
     }
     for (const queued of this.#queue.splice(0)) queued.reject(new Error('the evaluation threads were closed'));
     await Promise.all(threads.map((thread) => thread.worker.terminate()));
@@ -236,14 +244,14 @@ export class EvalThreads {
 
   #flush(): void {
     const thread = this.#active;
-    if (this.#closed || thread.inFlight || this.#queue.length === 0) return;
-    const batch = this.#queue.splice(0, MAX_BATCH);
-    for (const queued of batch) thread.load(queued.policy);
-    thread.inFlight = batch;
-    thread.batch = ++this.#batches;
-    thread.resetProgress();
-    thread.post({ kind: 'batch', batch: thread.batch, items: batch.map((queued) => queued.item) });
-    this.#arm(thread, this.timeoutMs);
+    while (!this.#closed && thread.inFlight.size < MAX_IN_FLIGHT && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      for (const queued of batch) thread.load(queued.policy);
+      const id = ++this.#batches;
+      thread.inFlight.set(id, batch);
+      thread.post({ kind: 'batch', batch: id, items: batch.map((queued) => queued.item) });
+      if (!thread.timer) this.#arm(thread, this.timeoutMs);
+    }
   }
 
   #arm(thread: EvalThread, ms: number): void {
@@ -252,35 +260,40 @@ export class EvalThreads {
 
   readonly #deadline = (thread: EvalThread): void => {
     thread.timer = undefined;
-    if (thread.ended || !thread.inFlight) return;
+    if (thread.ended || thread.inFlight.size === 0) return;
     const running = thread.running();
     // Not started yet (a new thread still instantiating policies): only evaluation time counts.
     if (!running) return this.#arm(thread, this.timeoutMs);
     if (running.elapsedMs < this.timeoutMs) return this.#arm(thread, this.timeoutMs - running.elapsedMs);
-    const batch = thread.inFlight;
-    const victim = batch[running.position];
+    const batchId = [...thread.inFlight.keys()].find((id) => (id & 0x7fff) === running.batchTag);
+    const victim = batchId === undefined ? undefined : thread.inFlight.get(batchId)?.[running.position];
+    const held = thread.takeInFlight();
     this.#retire(thread);
     victim?.reject(
       new GatehouseError('eval_timeout', `the policy evaluation ran past eval_timeout_ms (${this.timeoutMs} ms) and was stopped`),
     );
-    // The others in the batch lost their results with the thread: they are evaluated again.
-    this.#queue.unshift(...batch.filter((_, position) => position !== running.position));
+    // The others in flight lost their results with the thread: they are evaluated again.
+    this.#queue.unshift(...held.filter((queued) => queued !== victim));
     this.#options.onReplaced?.('timeout', `evaluation ran ${Math.round(running.elapsedMs)} ms`);
     this.#flush();
   };
 
   readonly #onMessage = (thread: EvalThread, message: FromThread): void => {
-    if (message.kind !== 'results' || thread.ended || message.batch !== thread.batch || !thread.inFlight) return;
-    clearTimeout(thread.timer);
-    const batch = thread.inFlight;
-    thread.inFlight = undefined;
+    if (message.kind !== 'results' || thread.ended) return;
+    const batch = thread.inFlight.get(message.batch);
+    if (!batch) return;
+    thread.inFlight.delete(message.batch);
+    if (thread.inFlight.size === 0) {
+      clearTimeout(thread.timer);
+      thread.timer = undefined;
+    }
     for (const [position, queued] of batch.entries()) queued.resolve(message.results[position] ?? { error: 'no result from the evaluation thread' });
     this.#flush();
   };
 
   readonly #onExit = (thread: EvalThread, detail: string): void => {
     if (thread.ended) return;
-    const batch = thread.inFlight ?? [];
+    const batch = thread.takeInFlight();
     // A thread that dies before it ever answered (its code does not load) is not respawned in a loop.
     this.#retire(thread, thread.answered ? 0 : 1000);
     for (const queued of batch) queued.reject(new Error(`the evaluation thread ended (${detail})`));
@@ -292,7 +305,7 @@ export class EvalThreads {
   #retire(thread: EvalThread, respawnDelayMs = 0): void {
     thread.ended = true;
     clearTimeout(thread.timer);
-    thread.inFlight = undefined;
+    thread.inFlight.clear();
     thread.failLoads('replaced');
     void thread.worker.terminate();
     if (this.#closed) return;

@@ -26,6 +26,8 @@ const hosted = new Map<number, Hosted>();
 /** The print lines of the evaluation in progress, handed back with its result. */
 let prints: string[] | undefined;
 const encoder = new TextEncoder();
+/** The batch being evaluated, in the progress word's upper half (eval-protocol.ts). */
+let batchTag = 0;
 
 const port = parentPort!;
 port.on('message', (message: ToThread) => {
@@ -47,6 +49,7 @@ port.on('message', (message: ToThread) => {
       hosted.delete(message.id);
       return;
     case 'batch':
+      batchTag = (message.batch & 0x7fff) << 16;
       port.postMessage({ kind: 'results', batch: message.batch, results: message.items.map(evaluate) });
       Atomics.store(index, PROGRESS_INDEX, -1);
   }
@@ -54,7 +57,7 @@ port.on('message', (message: ToThread) => {
 
 function evaluate(item: EvalBatchItem, position: number): EvalItemResult {
   startedMs[PROGRESS_STARTED_MS] = performance.timeOrigin + performance.now();
-  Atomics.store(index, PROGRESS_INDEX, position);
+  Atomics.store(index, PROGRESS_INDEX, batchTag | position);
   const policy = hosted.get(item.policy);
   if (!policy) return { error: `policy ${item.policy} is not loaded in the evaluation thread` };
   const call = { decisionId: item.decisionId, quiet: item.quiet } as { quiet?: boolean; validUntilNs?: bigint; builtinErrors?: string[] };

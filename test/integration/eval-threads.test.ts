@@ -117,13 +117,16 @@ describe.skipIf(tool.skip)('evaluation threads', () => {
     expect(inline).toMatchObject({ reasonLabel: 'policy_denied', cache: 'off' });
   });
 
-  it('stops a runaway evaluation with eval_timeout; evaluations queued with it are decided by the next thread', async () => {
+  it('stops a runaway evaluation with eval_timeout; evaluations in flight with it are decided by the next thread', async () => {
     const before = threads.replaced;
     const runaway = policy.evaluateOffThread(JSON.stringify({ path: '/runaway' }), {}).then(
       () => 'finished',
       (error: unknown) => error,
     );
-    const queued = [1, 2, 3].map(() => policy.evaluateOffThread(JSON.stringify({ path: '/public' }), { quiet: true }));
+    // One in the runaway's batch, two in the next batch (in flight on the same thread meanwhile).
+    const queued = [policy.evaluateOffThread(JSON.stringify({ path: '/public' }), { quiet: true })];
+    await new Promise((resolve) => setImmediate(resolve));
+    queued.push(...[1, 2].map(() => policy.evaluateOffThread(JSON.stringify({ path: '/public' }), { quiet: true })));
     const error = await runaway;
     expect(error).toBeInstanceOf(GatehouseError);
     expect((error as GatehouseError).code).toBe('eval_timeout');
