@@ -289,6 +289,7 @@ function aggregate(runs) {
     row.cpuUsPerCheckAtSaturation = get((m) => m.saturation?.cpuUsPerCheck);
     row.peakRssMb = Math.max(...list.map((m) => m.peakRssMb ?? 0));
     row.decisionLogBytesPerCheck = get((m) => m.decisionLogBytesPerCheck);
+    row.processes = Math.max(...list.map((m) => m.processes ?? 0));
     if (list[0].cache) row.cacheHitRate = round2(median(list.map((m) => m.cache.hit / Math.max(1, m.cache.hit + m.cache.miss))));
     rows[key] = row;
   }
