@@ -110,6 +110,7 @@ class EvalThread {
 
   /** Resolves once the thread has instantiated the policy; rejects with its error. */
   loadedPromise(policy: ThreadPolicy): Promise<void> {
+    if (this.ended) return Promise.reject(new Error('the evaluation thread is being replaced'));
     this.load(policy);
     return new Promise((resolve, reject) => {
       const waiters = this.#loadWaiters.get(policy.id) ?? [];
@@ -244,7 +245,8 @@ export class EvalThreads {
 
   #flush(): void {
     const thread = this.#active;
-    while (!this.#closed && thread.inFlight.size < MAX_IN_FLIGHT && this.#queue.length > 0) {
+    // An ended thread is only active while its replacement waits to be started; the queue waits too.
+    while (!this.#closed && !thread.ended && thread.inFlight.size < MAX_IN_FLIGHT && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, MAX_BATCH);
       for (const queued of batch) thread.load(queued.policy);
       const id = ++this.#batches;
