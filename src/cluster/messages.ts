@@ -40,8 +40,8 @@ export type WorkerMessage =
   /** The worker listens for messages now; the primary answers with `start`. */
   | { gatehouse: 'hello' }
   | { gatehouse: 'started'; grpcPort: number; state: WorkerState }
-  /** Start-up failed (the worker exits 1 after this); the primary reports the message. */
-  | { gatehouse: 'failed'; code: string; message: string }
+  /** Start-up failed or the worker crashed (it exits 1 after this); `code` when it was a GatehouseError. */
+  | { gatehouse: 'failed'; code: string | undefined; message: string }
   | { gatehouse: 'state'; state: WorkerState }
   | { gatehouse: 'bundle-prepared'; round: number; ok: true }
   | { gatehouse: 'bundle-prepared'; round: number; ok: false; code: string; message: string }

@@ -288,7 +288,8 @@ export class WorkerPool {
       boot.failedSlots.add(slot.index);
       if (boot.failedSlots.size === this.#slots.length && this.#slots.every((s) => !s.started)) {
         this.#boot = undefined;
-        boot.reject(new GatehouseError((slot.lastErrorCode ?? 'config_invalid') as ErrorCode, slot.lastError ?? `worker ${slot.index} exited during start-up (${signal ?? `exit code ${code}`})`));
+        const message = slot.lastError ?? `worker ${slot.index} exited during start-up (${signal ?? `exit code ${code}`})`;
+        boot.reject(slot.lastErrorCode ? new GatehouseError(slot.lastErrorCode as ErrorCode, message) : new Error(message));
         return;
       }
     }

@@ -9,7 +9,7 @@
 import process from 'node:process';
 import { startApp, type RunningApp } from '../app.js';
 import type { Config } from '../config/schema.js';
-import { describeThrown, toGatehouseError } from '../errors.js';
+import { GatehouseError, describeThrown } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { GatehouseMetrics } from '../observability/metrics.js';
 import { WorkerBundleFeed } from './bundle-feed.js';
@@ -107,10 +107,11 @@ export async function runWorker(config: Readonly<Config>, baseLogger: Logger): P
       { logger, metrics, decisionLogSink: sink, worker: { slot: start.slot, bundles: feed }, tlsTicketKeys: start.tlsTicketKeys },
     );
   } catch (thrown) {
-    const error = toGatehouseError(thrown, 'config_invalid');
-    logger.fatal({ error: error.message }, 'worker failed to start');
+    // As a single process would: serve logs it, main prints it (a GatehouseError with its code).
+    const message = describeThrown(thrown);
+    logger.fatal({ error: message }, 'worker failed to start');
     logger.flush();
-    send({ gatehouse: 'failed', code: error.code, message: error.message }, () => process.exit(1));
+    send({ gatehouse: 'failed', code: thrown instanceof GatehouseError ? thrown.code : undefined, message }, () => process.exit(1));
     return new Promise<number>(() => undefined);
   }
   if (draining) {
