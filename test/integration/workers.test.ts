@@ -147,7 +147,8 @@ beforeAll(() => {
   if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
 });
 
-describe.skipIf(tool.skip)('serve --workers 2', () => {
+// Each test starts three processes (primary and two workers); a full suite on two cores is slow.
+describe.skipIf(tool.skip)('serve --workers 2', { timeout: 60_000 }, () => {
   it('spreads connections over both workers; /metrics sums them; the one decision log holds whole lines only', async () => {
     const dir = tempDir();
     const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
