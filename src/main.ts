@@ -19,6 +19,9 @@ runCli(process.argv.slice(2), io).then(
     } else {
       io.stderr(`gatehouse: ${describeThrown(error)}\n`);
     }
-    process.exitCode = 2;
+    // Exit now: a command that failed part-way (serve whose TLS files cannot be read after its
+    // evaluation threads and bundle watcher started) must not linger on the handles it opened.
+    // stderr is a file, pipe or terminal here: all written synchronously on Linux before exit.
+    process.exit(2);
   },
 );

@@ -63,6 +63,19 @@ describe.skipIf(tool.skip)('gatehouse check and serve with the example policy', 
     expect(result.stderr).toContain('unknown field "nope"');
   });
 
+  it.each(['1', '2'])('serve --workers %s with unreadable TLS files exits 2 at once, naming the file', (workers) => {
+    // Start-up fails after the bundle loaded (evaluation threads, watcher): nothing may keep it alive.
+    const missing = path.join(tempDir(), 'missing.pem');
+    const result = spawnSync(
+      process.execPath,
+      [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', 'off', '--workers', workers, '--tls-cert-file', missing, '--tls-key-file', missing],
+      { encoding: 'utf8', cwd: ROOT, timeout: 20_000 },
+    );
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`tls_cert_file ${missing} cannot be read`);
+  });
+
   it('serve answers Checks and on SIGTERM finishes, flushes the decision log and exits 0', async () => {
     const server = await startServe(bundle);
     const client = new TestClient(`127.0.0.1:${server.grpcPort}`);
