@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// npm run soak -- --minutes N [--clients 16] [--rate 300]
+// npm run soak -- --minutes N [--workers auto] [--clients 16] [--rate 300]
 //
 // Issue 14 part 5: gatehouse under steady load while its bundle is reloaded every 30 s (every
-// third reload a bad bundle the server must refuse) and its TLS certificate is rotated every 60 s.
-// Loopback only, bounded in clients, rate and time; it stops by itself. Exit 1 when any Check
-// failed (an RPC error or a decision other than the one recorded before the load) or when RSS grew
-// by 10% or more between the end of a 30 s warm-up and the end. docs/operations.md has a result.
+// third reload a bad bundle the server must refuse), its TLS certificate is rotated every 60 s and,
+// when it runs more than one worker, one worker is SIGKILLed every 2 minutes (the primary replaces
+// it). The load client behaves like Envoy: a connection that closes is reopened, and a Check that
+// ends UNAVAILABLE because its connection closed under it is retried once (counted as a retry, not
+// as a failure, when the retry gets the expected decision). Loopback only, bounded in clients, rate
+// and time; it stops by itself. Exit 1 when any Check failed (an RPC error, also after its one
+// retry, or a decision other than the one recorded before the load) or when the RSS of any process
+// alive at the end (the primary, each worker) grew by 10% or more between the end of its own 30 s
+// warm-up and the end. docs/operations.md has a result.
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -16,7 +21,7 @@ import { parseArgs } from 'node:util';
 import grpc from '@grpc/grpc-js';
 import { authzProtos, CHECK_METHOD_PATH } from '../dist/grpc/protos.js';
 import { makeCorpus, POLICY_DIR } from './corpus.mjs';
-import { freePort, sleep } from './lib/proc.mjs';
+import { freePort, processTree, sleep } from './lib/proc.mjs';
 import { createCa } from '../lab/pki.mjs';
 
 const { values: opts } = parseArgs({
@@ -24,22 +29,35 @@ const { values: opts } = parseArgs({
     minutes: { type: 'string', default: '10' },
     clients: { type: 'string', default: '16' },
     rate: { type: 'string', default: '300' }, // Checks/s over all clients: leaves the 2-core machine usable
+    workers: { type: 'string', default: 'auto' }, // passed to `gatehouse serve --workers`; auto is serve's default
+    // Envoy's max_requests_per_connection (docs/operations.md "Envoy: enough connections"): each
+    // client replaces its connection after this many Checks, so connections re-spread over the
+    // workers after a crash (about every 16 s per client at the default rate). 0: never.
+    'max-requests-per-connection': { type: 'string', default: '300' },
     'keep-dir': { type: 'boolean', default: false },
     // Shorter schedules, only to shake out the harness quickly; the soak uses 30 s and 60 s.
     'reload-every-s': { type: 'string', default: '30' },
     'rotate-every-s': { type: 'string', default: '60' },
+    'crash-every-s': { type: 'string', default: '120' },
   },
 });
 const MINUTES = Number(opts.minutes);
 const CLIENTS = Number(opts.clients);
 const RATE = Number(opts.rate);
-if (!(MINUTES > 0 && MINUTES <= 60) || !(CLIENTS >= 1 && CLIENTS <= 64) || !(RATE >= 1 && RATE <= 5000)) {
-  console.error('usage: npm run soak -- --minutes N (1–60) [--clients 1–64] [--rate 1–5000 Checks/s]');
+const WORKERS = opts.workers;
+const MAX_REQUESTS_PER_CONNECTION = Number(opts['max-requests-per-connection']);
+if (!(MINUTES > 0 && MINUTES <= 60) || !(CLIENTS >= 1 && CLIENTS <= 64) || !(RATE >= 1 && RATE <= 5000)
+  || !(WORKERS === 'auto' || (/^\d+$/.test(WORKERS) && Number(WORKERS) >= 1 && Number(WORKERS) <= 16))) {
+  console.error('usage: npm run soak -- --minutes N (1–60) [--workers auto|1–16] [--clients 1–64] [--rate 1–5000 Checks/s]');
   process.exit(2);
 }
 const WARMUP_MS = 30_000;
 const RELOAD_EVERY_MS = Math.max(2, Number(opts['reload-every-s'])) * 1000;
 const ROTATE_EVERY_MS = Math.max(5, Number(opts['rotate-every-s'])) * 1000;
+const CRASH_EVERY_MS = Math.max(10, Number(opts['crash-every-s'])) * 1000;
+/** No crash this close to the end: the replacement must get through its own warm-up and be measured. */
+const CRASH_MIN_REMAINING_MS = 45_000;
+const RSS_SAMPLE_EVERY_MS = 5_000;
 const CALL_DEADLINE_MS = 2_000;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'main.js');
@@ -94,7 +112,7 @@ const decisionLog = path.join(dir, 'decisions.log');
 const serverLog = path.join(dir, 'gatehouse.log');
 let server = spawn(process.execPath, [MAIN, 'serve', '--bundle', BUNDLE, '--addr', `127.0.0.1:${port}`, '--admin-addr', `127.0.0.1:${adminPort}`,
   '--tls-cert-file', path.join(dir, 'tls.crt'), '--tls-key-file', path.join(dir, 'tls.key'), '--decision-log', decisionLog,
-  '--log-level', 'info', '--shutdown-drain-ms', '0'], { stdio: ['ignore', openSync(serverLog, 'a'), openSync(serverLog, 'a')] });
+  '--log-level', 'info', '--shutdown-drain-ms', '0', '--workers', WORKERS], { stdio: ['ignore', openSync(serverLog, 'a'), openSync(serverLog, 'a')] });
 let serverExit;
 server.once('exit', (code, signal) => { serverExit = { code, signal }; });
 
@@ -122,7 +140,23 @@ function metric(text, name, labels = '') {
   for (const line of text.split('\n')) if (line.startsWith(name) && line.includes(labels) && !line.startsWith('#')) sum += Number(line.split(' ').pop());
   return sum;
 }
-const rssMb = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]) / 1024;
+/** VmRSS of one process in MiB, undefined once it has exited. */
+function rssMb(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+/** The workers as the primary's /readyz lists them ({worker slot, pid, started, ready}); [] for a single process. */
+async function readyWorkers() {
+  try {
+    const body = JSON.parse(await admin('/readyz'));
+    return Array.isArray(body.workers) ? body.workers : [];
+  } catch {
+    return [];
+  }
+}
 
 // --- wait for the first decision, then record the expected decision of every corpus request --------
 const probe = newClient();
@@ -134,35 +168,119 @@ const expected = [];
 for (const bytes of corpus) expected.push(await check(probe, bytes));
 probe.close();
 const allowed = expected.filter((e) => e === 'ok').length;
-log(`soak: ${MINUTES} min, ${CLIENTS} clients, ${RATE} Checks/s, ${corpus.length} distinct requests (${allowed} allowed), gatehouse pid ${server.pid}, TLS on 127.0.0.1:${port}, work dir ${dir}`);
+// Wait until every worker the primary started is serving, so the process list below is complete.
+let workerList = await readyWorkers();
+for (let t = Date.now(); workerList.some((w) => !w.started || !w.ready) && Date.now() - t < 30_000; await sleep(200)) workerList = await readyWorkers();
+const workerCount = workerList.length; // 0: a single process (workers: 1)
+log(`soak: ${MINUTES} min, workers ${WORKERS} (${workerCount > 0 ? `a primary and ${workerCount} workers` : 'one process'}), ${CLIENTS} clients, ${RATE} Checks/s, `
+  + `a new connection every ${MAX_REQUESTS_PER_CONNECTION || '∞'} Checks per client, `
+  + `${corpus.length} distinct requests (${allowed} allowed), gatehouse pid ${server.pid}, TLS on 127.0.0.1:${port}, work dir ${dir}`);
+
+// --- processes and their RSS --------------------------------------------------------------------
+// One record per process ever seen: the primary, and each worker pid (a replacement is a new record).
+// Its warm-up ends 30 s after the load started (the processes there from the start) or 30 s after it
+// was first seen (a replacement); its RSS growth is measured from that moment.
+const started = Date.now();
+const procs = new Map();
+function track(pid, name, bornAt) {
+  if (!procs.has(pid)) procs.set(pid, { pid, name, bornAt, warmAt: bornAt + WARMUP_MS, rssWarm: undefined, rssLast: undefined, rssPeak: 0, gone: false, killed: false });
+  return procs.get(pid);
+}
+track(server.pid, 'primary', started);
+for (const w of workerList) track(w.pid, `worker ${w.worker}`, started);
+async function sampleRss() {
+  const now = Date.now();
+  const slots = await readyWorkers();
+  for (const w of slots) if (w.pid) track(w.pid, `worker ${w.worker}`, now);
+  // Any other process under the primary that /readyz did not list (there should be none).
+  let tree = [];
+  try { tree = processTree(server.pid); } catch { /* exited */ }
+  for (const pid of tree) if (!procs.has(pid)) track(pid, `child of the primary`, now);
+  for (const p of procs.values()) {
+    if (p.gone) continue;
+    const rss = rssMb(p.pid);
+    if (rss === undefined) { p.gone = true; continue; }
+    p.rssLast = rss;
+    p.rssPeak = Math.max(p.rssPeak, rss);
+    if (p.rssWarm === undefined && now >= p.warmAt) {
+      p.rssWarm = rss;
+      log(`  ${elapsed()} RSS of ${p.name} (pid ${p.pid}) after its warm-up: ${rss.toFixed(1)} MB`);
+    }
+  }
+}
+const rssLine = () => [...procs.values()].filter((p) => !p.gone).map((p) => `${p.name} ${p.rssLast?.toFixed(1) ?? '?'}`).join(', ');
 
 // --- load ----------------------------------------------------------------------------------------
-const started = Date.now();
+// Like Envoy's ext_authz client: grpc-js reopens a closed connection by itself on the next Check,
+// and a Check that ends UNAVAILABLE because the HTTP/2 connection under it closed or was reset
+// ("Connection dropped", "Stream refused by server", ECONNRESET in grpc-js; Envoy's retry_on
+// reset / refused-stream) is retried once, with a new 2 s deadline. Nothing else is retried: a
+// deadline, any other status or a wrong decision is a failed Check at once. A connection that is
+// not established within a Check's 2 s deadline (grpc-js: "Waiting for LB pick"; grpc-js has no
+// handshake timeout of its own) is abandoned and a new one opened, as Envoy's cluster
+// connect_timeout (default 5 s, TCP and TLS handshake) would; the Checks that waited for it failed.
+const NO_CONNECTION = /Waiting for LB pick/;
+const RETRYABLE_DETAILS = /^Connection dropped$|^Stream refused by server$|ECONNRESET/;
+const isRetryable = (error) => error?.code === grpc.status.UNAVAILABLE && RETRYABLE_DETAILS.test(error.details ?? '');
 const endAt = started + MINUTES * 60_000;
-let minute = { checks: 0, failed: 0, latencies: [] };
+let minute = { checks: 0, failed: 0, retried: 0, latencies: [] };
 let minuteStarted = started;
-const totals = { checks: 0, failed: 0, errors: {} };
+const totals = { checks: 0, failed: 0, retried: 0, retriedOk: 0, errors: {}, retryReasons: {}, abandoned: [], connections: CLIENTS };
 const perClientIntervalMs = (1000 * CLIENTS) / RATE;
 let stopping = false;
+/** Worker crashes: when, which worker, and which client connections had to retry right after. */
+const crashes = [];
 
 async function clientLoop(i) {
-  const client = newClient();
+  let client = newClient();
+  let onConnection = 0;
   let next = Date.now() + (i * perClientIntervalMs) / CLIENTS;
   for (let k = i * 125; !stopping; k++) {
     const wait = next - Date.now();
     if (wait > 0) await sleep(wait);
     next += perClientIntervalMs;
+    if (MAX_REQUESTS_PER_CONNECTION > 0 && onConnection >= MAX_REQUESTS_PER_CONNECTION) {
+      client.close(); // nothing is in flight: each client sends one Check at a time
+      client = newClient();
+      onConnection = 0;
+      totals.connections++;
+    }
+    onConnection++;
     const idx = k % corpus.length;
     const t0 = performance.now();
     let outcome;
+    let got;
     try {
-      const got = await check(client, corpus[idx]);
-      outcome = got === expected[idx] ? undefined : `unexpected ${got} (expected ${expected[idx]}) for request ${idx}`;
+      got = await check(client, corpus[idx]);
     } catch (error) {
-      outcome = `rpc ${grpc.status[error.code] ?? error.code}: ${error.details ?? error.message}`;
+      if (isRetryable(error)) {
+        minute.retried++;
+        totals.retried++;
+        const reason = `rpc UNAVAILABLE: ${error.details}`;
+        totals.retryReasons[reason] = (totals.retryReasons[reason] ?? 0) + 1;
+        const crash = crashes.at(-1);
+        if (crash && Date.now() - crash.at < 10_000) { crash.retries++; crash.clients.add(i); } else totals.retriedUnattributed = (totals.retriedUnattributed ?? 0) + 1;
+        try {
+          got = await check(client, corpus[idx]);
+          totals.retriedOk++;
+        } catch (again) {
+          outcome = `rpc ${grpc.status[again.code] ?? again.code}: ${again.details ?? again.message} (on the retry, after ${reason})`;
+        }
+      } else {
+        outcome = `rpc ${grpc.status[error.code] ?? error.code}: ${error.details ?? error.message}`;
+      }
     }
+    if (!outcome && got !== expected[idx]) outcome = `unexpected ${got} (expected ${expected[idx]}) for request ${idx}`;
     minute.checks++;
     totals.checks++;
+    if (outcome && NO_CONNECTION.test(outcome)) {
+      client.close();
+      client = newClient();
+      onConnection = 0;
+      totals.connections++;
+      totals.abandoned.push(`client ${i} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      log(`  ${elapsed()} client ${i}: connection not established within 2 s, abandoned; opening a new one`);
+    }
     if (outcome) {
       minute.failed++;
       totals.failed++;
@@ -225,31 +343,62 @@ async function rotate() {
 }
 const elapsed = () => `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]`;
 
+// --- worker crashes --------------------------------------------------------------------------
+let pendingCrash = Promise.resolve();
+/** SIGKILL one worker (slots in turn) when every worker is serving, then wait for its replacement. */
+async function crashWorker() {
+  if (endAt - Date.now() < CRASH_MIN_REMAINING_MS) return;
+  const slots = await readyWorkers();
+  const notServing = slots.filter((w) => !w.started || !w.ready);
+  if (slots.length < 2 || notServing.length > 0) {
+    log(`  ${elapsed()} worker crash skipped: ${slots.length < 2 ? 'fewer than 2 workers' : `worker ${notServing.map((w) => w.worker).join(', ')} not serving`}`);
+    return;
+  }
+  const victim = slots[crashes.length % slots.length];
+  const crash = { at: Date.now(), worker: victim.worker, pid: victim.pid, retries: 0, clients: new Set(), replacement: undefined, readyAfterS: undefined };
+  crashes.push(crash);
+  const proc = procs.get(victim.pid);
+  if (proc) { proc.killed = true; proc.rssLast = rssMb(victim.pid) ?? proc.rssLast; }
+  process.kill(victim.pid, 'SIGKILL');
+  log(`  ${elapsed()} worker crash ${crashes.length}: SIGKILL worker ${victim.worker} (pid ${victim.pid})`);
+  for (let t = Date.now(); Date.now() - t < 60_000; await sleep(250)) {
+    const now = (await readyWorkers()).find((w) => w.worker === victim.worker);
+    if (now && now.pid && now.pid !== victim.pid && now.started && now.ready) {
+      crash.replacement = now.pid;
+      crash.readyAfterS = (Date.now() - crash.at) / 1000;
+      track(now.pid, `worker ${now.worker}`, Date.now());
+      log(`  ${elapsed()} worker ${victim.worker} replaced by pid ${now.pid}, serving ${crash.readyAfterS.toFixed(1)} s after the kill`);
+      return;
+    }
+  }
+  log(`  ${elapsed()} worker ${victim.worker} NOT replaced within 60 s`);
+}
+
 const timers = [
   setInterval(reload, RELOAD_EVERY_MS),
   setInterval(() => { pendingRotation = rotate().catch((e) => log(`  rotation error: ${e.message}`)); }, ROTATE_EVERY_MS),
+  setInterval(() => { sampleRss().catch((e) => log(`  RSS sample error: ${e.message}`)); }, RSS_SAMPLE_EVERY_MS),
   setInterval(() => {
     const m = minute;
-    minute = { checks: 0, failed: 0, latencies: [] };
+    minute = { checks: 0, failed: 0, retried: 0, latencies: [] };
     minuteStarted = Date.now();
-    log(`minute ${Math.round((Date.now() - started) / 60_000)}: ${m.checks} Checks, ${m.failed} failed, p99 ${p99(m.latencies).toFixed(2)} ms, RSS ${rssMb().toFixed(1)} MB`);
+    log(`minute ${Math.round((Date.now() - started) / 60_000)}: ${m.checks} Checks, ${m.failed} failed, ${m.retried} retried, p99 ${p99(m.latencies).toFixed(2)} ms, RSS MB: ${rssLine()}`);
   }, 60_000),
 ];
-let rssStart;
-const warm = setTimeout(() => { rssStart = rssMb(); log(`  ${elapsed()} RSS after warm-up: ${rssStart.toFixed(1)} MB`); }, WARMUP_MS);
+if (workerCount > 1) timers.push(setInterval(() => { pendingCrash = crashWorker().catch((e) => log(`  crash error: ${e.message}`)); }, CRASH_EVERY_MS));
 
 const loops = Array.from({ length: CLIENTS }, (_, i) => clientLoop(i));
 await sleep(Math.max(0, endAt - Date.now()));
 stopping = true;
 for (const t of timers) clearInterval(t);
-clearTimeout(warm);
 await Promise.all(loops);
 await pendingRotation;
+await pendingCrash;
 await sleep(2000); // a reload written just before the end: past the debounce and the activation gate
-if (minute.checks > 0) log(`minute ${Math.floor((minuteStarted - started) / 60_000) + 1} (last ${((Date.now() - minuteStarted) / 1000).toFixed(0)} s): ${minute.checks} Checks, ${minute.failed} failed, p99 ${p99(minute.latencies).toFixed(2)} ms`);
+if (minute.checks > 0) log(`minute ${Math.floor((minuteStarted - started) / 60_000) + 1} (last ${((Date.now() - minuteStarted) / 1000).toFixed(0)} s): ${minute.checks} Checks, ${minute.failed} failed, ${minute.retried} retried, p99 ${p99(minute.latencies).toFixed(2)} ms`);
 
 // --- result --------------------------------------------------------------------------------------
-const rssEnd = rssMb();
+await sampleRss();
 const metrics = await admin('/metrics');
 const serverReloads = {
   loaded: metric(metrics, 'gatehouse_policy_reloads_total', 'result="loaded"'),
@@ -258,25 +407,43 @@ const serverReloads = {
 };
 const tlsReloads = { loaded: metric(metrics, 'gatehouse_tls_reloads_total', 'result="loaded"'), failed: metric(metrics, 'gatehouse_tls_reloads_total', 'result="failed"') };
 const logLines = { written: metric(metrics, 'gatehouse_decision_log_lines_total', 'result="written"'), dropped: metric(metrics, 'gatehouse_decision_log_lines_total', 'result="dropped"') };
+const workerRestarts = metric(metrics, 'gatehouse_worker_restarts_total');
 const revision = /gatehouse_policy_info\{[^}]*revision="([^"]*)"/.exec(metrics)?.[1];
 server.kill('SIGTERM');
 for (let i = 0; i < 100 && !serverExit; i++) await sleep(100);
 if (!serverExit) server.kill('SIGKILL');
 
-rssStart ??= NaN;
-const growth = ((rssEnd - rssStart) / rssStart) * 100;
 const problems = [];
 if (totals.failed > 0) problems.push(`${totals.failed} failed Checks`);
-if (!(growth < 10)) problems.push(`RSS grew ${growth.toFixed(1)}% (limit 10%)`);
 if (serverExit && serverExit.signal !== 'SIGTERM' && serverExit.code !== 0) problems.push(`gatehouse exited ${JSON.stringify(serverExit)}`);
 log('');
-log(`total: ${totals.checks} Checks in ${((Date.now() - started) / 60_000).toFixed(1)} min, failed Checks: ${totals.failed}`);
-for (const [what, n] of Object.entries(totals.errors)) log(`  ${n} × ${what}`);
-log(`RSS: ${rssStart.toFixed(1)} MB after the ${WARMUP_MS / 1000} s warm-up, ${rssEnd.toFixed(1)} MB at the end, growth ${growth.toFixed(1)}%`);
+log(`total: ${totals.checks} Checks in ${((Date.now() - started) / 60_000).toFixed(1)} min, failed Checks: ${totals.failed}; retried once after their connection closed: ${totals.retried} (${totals.retriedOk} succeeded on the retry)`);
+for (const [what, n] of Object.entries(totals.errors)) log(`  ${n} × failed: ${what}`);
+for (const [what, n] of Object.entries(totals.retryReasons)) log(`  ${n} × retried: ${what}`);
+log(`connections opened by the clients: ${totals.connections}`);
+if (totals.abandoned.length) log(`  connections abandoned (not established within 2 s): ${totals.abandoned.length}: ${totals.abandoned.join(', ')}`);
+if (totals.retriedUnattributed) log(`  ${totals.retriedUnattributed} retries not within 10 s of a worker crash`);
+if (workerCount > 1) {
+  log(`worker crashes: ${crashes.length} (SIGKILL); gatehouse counted ${workerRestarts} worker restarts`);
+  for (const [n, c] of crashes.entries()) {
+    log(`  crash ${n + 1} at ${((c.at - started) / 1000).toFixed(0)} s: worker ${c.worker} pid ${c.pid}; ${c.replacement ? `replacement pid ${c.replacement} serving after ${c.readyAfterS.toFixed(1)} s` : 'NOT replaced'}; `
+      + `${c.retries} Checks retried on ${c.clients.size} of ${CLIENTS} client connections`);
+    if (!c.replacement) problems.push(`worker ${c.worker} was not replaced after crash ${n + 1}`);
+  }
+}
+log(`RSS per process (MB; growth from the end of each process's own ${WARMUP_MS / 1000} s warm-up to the end; a killed worker's last value is its last sample before the kill and is shown, not judged):`);
+for (const p of procs.values()) {
+  const growth = ((p.rssLast - p.rssWarm) / p.rssWarm) * 100;
+  const judged = !p.killed && !p.gone;
+  log(`  ${p.name.padEnd(9)} pid ${String(p.pid).padEnd(7)} from ${((p.bornAt - started) / 1000).toFixed(0).padStart(3)} s: after warm-up ${p.rssWarm?.toFixed(1) ?? '–'}, `
+    + `${p.killed ? 'before the kill' : p.gone ? 'last seen' : 'at the end'} ${p.rssLast?.toFixed(1) ?? '–'}, peak ${p.rssPeak.toFixed(1)}, growth ${Number.isFinite(growth) ? `${growth.toFixed(1)}%` : '–'}${judged ? '' : ' (not judged)'}`);
+  if (judged && !(growth < 10)) problems.push(`RSS of ${p.name} (pid ${p.pid}) grew ${Number.isFinite(growth) ? `${growth.toFixed(1)}%` : 'by an unknown amount (no warm-up sample)'} (limit 10%)`);
+  if (p.gone && !p.killed) problems.push(`${p.name} (pid ${p.pid}) exited without being killed by the soak`);
+}
 log(`bundle reloads: ${reloads.written} written (${reloads.good} good, ${reloads.bad} bad); gatehouse counted ${serverReloads.loaded} loaded (incl. the first), ${serverReloads.failed} failed, ${serverReloads.unchanged} unchanged; serving revision ${revision}`);
 log(`certificate rotations: ${rotations.done} (${rotations.verified} seen on a new connection); gatehouse counted TLS reloads ${tlsReloads.loaded} loaded, ${tlsReloads.failed} failed`);
 log(`decision log: ${logLines.written} lines written, ${logLines.dropped} dropped, ${(statSync(decisionLog).size / 2 ** 20).toFixed(0)} MiB`);
-log(problems.length ? `FAIL: ${problems.join('; ')}` : 'PASS: no failed Checks, RSS growth under 10%');
+log(problems.length ? `FAIL: ${problems.join('; ')}` : `PASS: no failed Checks, RSS growth under 10% for every process${workerCount > 1 ? ', every killed worker replaced' : ''}`);
 if (!opts['keep-dir'] && problems.length === 0) rmSync(dir, { recursive: true, force: true });
 else log(`kept ${dir} (gatehouse.log, decisions.log)`);
 process.exit(problems.length ? 1 : 0);
