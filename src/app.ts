@@ -287,6 +287,7 @@ function newEvalThreads(config: Readonly<Config>, logger: Logger, role: 'active'
   return new EvalThreads({
     timeoutMs: config.eval_timeout_ms,
     spare: role === 'active',
+    onWallClockDeadline: (detail) => logger.warn({ policy: role }, detail),
     onReplaced: (why, detail) =>
       logger.warn({ policy: role, revision: revision() ?? null, why, detail, eval_timeout_ms: config.eval_timeout_ms }, why === 'timeout' ? 'policy evaluation stopped at eval_timeout_ms; its thread was replaced' : 'evaluation thread replaced'),
   });

@@ -18,9 +18,23 @@
  * (renice) was tried and dropped: under CPU contention it pushed slow but legitimate evaluations
  * (a few ms) past the deadline.
  */
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../errors.js';
-import { PROGRESS_BYTES, PROGRESS_INDEX, PROGRESS_STARTED_MS, type EvalBatchItem, type EvalItemResult, type FromThread, type ToThread } from './eval-protocol.js';
+import {
+  PROGRESS_BATCH_CPU_NS,
+  PROGRESS_BATCH_STARTED_MS,
+  PROGRESS_BYTES,
+  PROGRESS_FLOATS_OFFSET,
+  PROGRESS_INDEX,
+  PROGRESS_STARTED_MS,
+  PROGRESS_TID,
+  readRunTimeNs,
+  type EvalBatchItem,
+  type EvalItemResult,
+  type FromThread,
+  type ToThread,
+} from './eval-protocol.js';
 
 /** A compiled policy as an evaluation thread needs it. */
 export interface ThreadPolicy {
@@ -42,7 +56,15 @@ export interface EvalThreadsOptions {
   onReplaced?: (why: 'timeout' | 'exit', detail: string) => void;
   /** Where the thread's code is; default the eval-worker module next to this one. */
   workerUrl?: URL;
+  /**
+   * Told once (at construction) when threads' CPU time cannot be read (no Linux /proc): the
+   * deadline is then wall-clock time.
+   */
+  onWallClockDeadline?: (detail: string) => void;
 }
+
+/** Wall-clock backstop, as a multiple of timeoutMs: a starved evaluation is stopped after this much wall time whatever CPU it had. */
+export const WALL_BACKSTOP_FACTOR = 10;
 
 /** Batches a thread holds at once. */
 const MAX_IN_FLIGHT = 2;
@@ -67,7 +89,9 @@ function defaultWorkerUrl(): URL {
 class EvalThread {
   readonly worker: Worker;
   readonly #index: Int32Array;
-  readonly #startedMs: Float64Array;
+  readonly #floats: Float64Array;
+  /** The thread's schedstat opened from this side (on the first deadline that needs it). */
+  #schedstat: { fd: number; buffer: Buffer } | undefined;
   /** Policies posted to this thread (their load may still be under way). */
   readonly loaded = new Set<number>();
   readonly #loadWaiters = new Map<number, { resolve(): void; reject(error: Error): void }[]>();
@@ -82,7 +106,7 @@ class EvalThread {
   constructor(url: URL, onMessage: (thread: EvalThread, message: FromThread) => void, onExit: (thread: EvalThread, detail: string) => void) {
     const progress = new SharedArrayBuffer(PROGRESS_BYTES);
     this.#index = new Int32Array(progress, 0, 2);
-    this.#startedMs = new Float64Array(progress, 8, 1);
+    this.#floats = new Float64Array(progress, PROGRESS_FLOATS_OFFSET, 3);
     Atomics.store(this.#index, PROGRESS_INDEX, -1);
     // A small young generation: an evaluation thread allocates little JavaScript (the runtime's
     // strings); ~6 MiB less RSS per thread, measured.
@@ -135,10 +159,43 @@ class EvalThread {
    * The batch item being evaluated (by the batch id's low 15 bits and the position) and how long
    * it has run (ms); undefined when none is.
    */
-  running(): { batchTag: number; position: number; elapsedMs: number } | undefined {
+  running(): { word: number; batchTag: number; position: number; elapsedMs: number; startedMs: number } | undefined {
     const word = Atomics.load(this.#index, PROGRESS_INDEX);
     if (word < 0) return undefined;
-    return { batchTag: word >>> 16, position: word & 0xffff, elapsedMs: performance.timeOrigin + performance.now() - this.#startedMs[PROGRESS_STARTED_MS]! };
+    const startedMs = this.#floats[PROGRESS_STARTED_MS]!;
+    return { word, batchTag: word >>> 16, position: word & 0xffff, elapsedMs: performance.timeOrigin + performance.now() - startedMs, startedMs };
+  }
+
+  /**
+   * A lower bound of the CPU time (ms) the running evaluation `running` has used: the thread's run
+   * time since its batch started, less the wall time the batch's earlier items took (they cannot
+   * have used more CPU than that). Exact for a batch's first item. Undefined when the thread's run
+   * time cannot be read, or the thread moved on to another item meanwhile.
+   */
+  cpuMs(running: { word: number; startedMs: number }): number | undefined {
+    if (Atomics.load(this.#index, PROGRESS_TID) <= 0) return undefined;
+    const batchCpuNs = this.#floats[PROGRESS_BATCH_CPU_NS]!;
+    const batchStartedMs = this.#floats[PROGRESS_BATCH_STARTED_MS]!;
+    let nowNs: number;
+    try {
+      this.#schedstat ??= { fd: openSync(`/proc/self/task/${Atomics.load(this.#index, PROGRESS_TID)}/schedstat`, 'r'), buffer: Buffer.alloc(64) };
+      nowNs = readRunTimeNs(this.#schedstat.fd, this.#schedstat.buffer);
+    } catch {
+      return undefined;
+    }
+    if (Atomics.load(this.#index, PROGRESS_INDEX) !== running.word || !Number.isFinite(batchCpuNs)) return undefined;
+    return Math.max(0, (nowNs - batchCpuNs) / 1e6 - Math.max(0, running.startedMs - batchStartedMs));
+  }
+
+  /** Whether the thread publishes its run time (known once it started; -1 = not readable). */
+  cpuTimeKnown(): boolean | undefined {
+    const tid = Atomics.load(this.#index, PROGRESS_TID);
+    return tid === 0 ? undefined : tid > 0;
+  }
+
+  closeSchedstat(): void {
+    if (this.#schedstat) closeSync(this.#schedstat.fd);
+    this.#schedstat = undefined;
   }
 
   /** Every item in flight, in posting order, and none left in flight. */
@@ -173,6 +230,9 @@ export class EvalThreads {
     this.timeoutMs = options.timeoutMs;
     this.#options = options;
     this.#url = options.workerUrl ?? defaultWorkerUrl();
+    if (!existsSync('/proc/thread-self/schedstat')) {
+      options.onWallClockDeadline?.('/proc/thread-self/schedstat is not available (not Linux, or /proc is not mounted): eval_timeout_ms counts wall-clock time');
+    }
     this.#active = this.#spawn();
     if (options.spare !== false) this.#spare = this.#spawn();
   }
@@ -232,6 +292,7 @@ export class EvalThreads {
     for (const thread of threads) {
       thread.ended = true;
       clearTimeout(thread.timer);
+      thread.closeSchedstat();
       for (const queued of thread.takeInFlight()) queued.reject(new Error('the evaluation threads were closed'));
     }
     for (const queued of this.#queue.splice(0)) queued.reject(new Error('the evaluation threads were closed'));
@@ -267,6 +328,17 @@ export class EvalThreads {
     // Not started yet (a new thread still instantiating policies): only evaluation time counts.
     if (!running) return this.#arm(thread, this.timeoutMs);
     if (running.elapsedMs < this.timeoutMs) return this.#arm(thread, this.timeoutMs - running.elapsedMs);
+    // Past the deadline in wall time: count the thread's CPU time instead (a starved CPU is not the
+    // policy's fault), up to the wall-clock backstop.
+    const backstopMs = this.timeoutMs * WALL_BACKSTOP_FACTOR;
+    const cpuMs = running.elapsedMs < backstopMs ? thread.cpuMs(running) : undefined;
+    if (cpuMs === undefined && thread.cpuTimeKnown() && running.elapsedMs < backstopMs) {
+      // It moved on to another item meanwhile (or the read failed once): look again soon.
+      return this.#arm(thread, 1);
+    }
+    if (cpuMs !== undefined && cpuMs < this.timeoutMs) {
+      return this.#arm(thread, Math.min(this.timeoutMs - cpuMs, backstopMs - running.elapsedMs));
+    }
     const batchId = [...thread.inFlight.keys()].find((id) => (id & 0x7fff) === running.batchTag);
     const victim = batchId === undefined ? undefined : thread.inFlight.get(batchId)?.[running.position];
     const held = thread.takeInFlight();
@@ -276,7 +348,8 @@ export class EvalThreads {
     );
     // The others in flight lost their results with the thread: they are evaluated again.
     this.#queue.unshift(...held.filter((queued) => queued !== victim));
-    this.#options.onReplaced?.('timeout', `evaluation ran ${Math.round(running.elapsedMs)} ms`);
+    const ran = cpuMs === undefined ? `${Math.round(running.elapsedMs)} ms wall-clock${running.elapsedMs >= backstopMs ? ` (the ${WALL_BACKSTOP_FACTOR}x eval_timeout_ms backstop)` : ''}` : `${Math.round(cpuMs)} ms of CPU time (${Math.round(running.elapsedMs)} ms wall-clock)`;
+    this.#options.onReplaced?.('timeout', `evaluation ran ${ran}`);
     this.#flush();
   };
 
@@ -307,6 +380,7 @@ export class EvalThreads {
   #retire(thread: EvalThread, respawnDelayMs = 0): void {
     thread.ended = true;
     clearTimeout(thread.timer);
+    thread.closeSchedstat();
     thread.inFlight.clear();
     thread.failLoads('replaced');
     void thread.worker.terminate();

@@ -2,20 +2,50 @@
  * The body of an evaluation thread (policy/eval-threads.ts starts it with node:worker_threads):
  * it hosts compiled policies sent to it and evaluates batches of inputs, one at a time, with the
  * same runtime and host builtins as the inline path (policy/wasm-runtime.ts). Before each
- * evaluation it publishes which batch item is running and since when in a SharedArrayBuffer, so
- * the main thread can tell a runaway evaluation from a queue and terminate the thread
+ * evaluation it publishes which batch item is running and since when in a SharedArrayBuffer, and at
+ * the start of each batch its own CPU run time (Linux schedstat), so the main thread can tell a
+ * runaway evaluation from a queue or a starved CPU and terminate the thread
  * (V8's TerminateExecution interrupts a running Wasm loop). Nothing here knows about Checks.
  */
+import { openSync, readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeThrown } from '../errors.js';
 import type { EvalBatchItem, EvalItemResult, ToThread } from './eval-protocol.js';
-import { PROGRESS_INDEX, PROGRESS_STARTED_MS } from './eval-protocol.js';
+import {
+  PROGRESS_BATCH_CPU_NS,
+  PROGRESS_BATCH_STARTED_MS,
+  PROGRESS_FLOATS_OFFSET,
+  PROGRESS_INDEX,
+  PROGRESS_STARTED_MS,
+  PROGRESS_TID,
+  readRunTimeNs,
+} from './eval-protocol.js';
 import { systemClockNs } from './evaluator.js';
 import { OpaWasmInstance } from './wasm-runtime.js';
 
 const { progress } = workerData as { progress: SharedArrayBuffer };
 const index = new Int32Array(progress, 0, 2);
-const startedMs = new Float64Array(progress, 8, 1);
+const floats = new Float64Array(progress, PROGRESS_FLOATS_OFFSET, 3);
+
+/**
+ * This thread's schedstat, kept open: its run time is read once per batch, so the main thread can
+ * count the deadline in CPU time (eval-threads.ts). Undefined where Linux's /proc is not there.
+ */
+const schedstat = ((): { fd: number; buffer: Buffer } | undefined => {
+  try {
+    // "/proc/thread-self" links to "<pid>/task/<tid>".
+    const tid = Number(readlinkSync('/proc/thread-self').split('/task/')[1]);
+    const fd = openSync('/proc/thread-self/schedstat', 'r');
+    const buffer = Buffer.alloc(64);
+    readRunTimeNs(fd, buffer);
+    if (!(tid > 0)) throw new Error('no thread id');
+    Atomics.store(index, PROGRESS_TID, tid);
+    return { fd, buffer };
+  } catch {
+    Atomics.store(index, PROGRESS_TID, -1);
+    return undefined;
+  }
+})();
 
 interface Hosted {
   instance: OpaWasmInstance;
@@ -50,13 +80,24 @@ port.on('message', (message: ToThread) => {
       return;
     case 'batch':
       batchTag = (message.batch & 0x7fff) << 16;
+      floats[PROGRESS_BATCH_CPU_NS] = runTimeNs();
+      floats[PROGRESS_BATCH_STARTED_MS] = performance.timeOrigin + performance.now();
       port.postMessage({ kind: 'results', batch: message.batch, results: message.items.map(evaluate) });
       Atomics.store(index, PROGRESS_INDEX, -1);
   }
 });
 
+/** This thread's run time, ns; NaN when it cannot be read (the deadline then counts wall time). */
+function runTimeNs(): number {
+  try {
+    return schedstat ? readRunTimeNs(schedstat.fd, schedstat.buffer) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function evaluate(item: EvalBatchItem, position: number): EvalItemResult {
-  startedMs[PROGRESS_STARTED_MS] = performance.timeOrigin + performance.now();
+  floats[PROGRESS_STARTED_MS] = performance.timeOrigin + performance.now();
   Atomics.store(index, PROGRESS_INDEX, batchTag | position);
   const policy = hosted.get(item.policy);
   if (!policy) return { error: `policy ${item.policy} is not loaded in the evaluation thread` };
