@@ -4,8 +4,7 @@
  * fresh app and leak nothing into the next.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { GatehouseError, describeThrown } from './errors.js';
+import { describeThrown } from './errors.js';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
@@ -27,8 +26,7 @@ import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
 import { DEFAULT_GATE_TIMING, RecentInputs, type GateSummary } from './policy/activation-gate.js';
 import type { WasmPolicy } from './policy/evaluator.js';
 import { EvalThreads } from './policy/eval-threads.js';
-import type { BundleLimits } from './policy/bundle.js';
-import { prepareSignatureVerifier, refuseUnverifiedSignatures, type SignatureAlgorithm } from './policy/signature.js';
+import { bundleVerifier } from './policy/bundle-verifier.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
 
@@ -308,27 +306,6 @@ function logTlsReload(logger: Logger, metrics: GatehouseMetrics, result: TlsRelo
     metrics.recordTlsReload('failed');
     logger.error({ error: result.error.message }, 'new TLS files rejected; the previous certificate keeps serving');
   }
-}
-
-/**
- * With bundle_verification_key_file, a verifier prepared once (a bad key fails start-up here);
- * without one, signed bundles are refused unless bundle_accept_unverified_signatures.
- */
-export function bundleVerifier(config: Readonly<Config>): BundleLimits['verify'] {
-  const file = config.bundle_verification_key_file;
-  if (file === undefined) return config.bundle_accept_unverified_signatures ? undefined : refuseUnverifiedSignatures;
-  let publicKeyPem: string;
-  try {
-    publicKeyPem = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new GatehouseError('config_invalid', `bundle_verification_key_file ${file} cannot be read: ${describeThrown(error)}`);
-  }
-  const id = config.bundle_verification_key_id;
-  return prepareSignatureVerifier({
-    keys: { [id]: { algorithm: config.bundle_verification_algorithm as SignatureAlgorithm, publicKeyPem } },
-    defaultKeyId: id,
-    scope: config.bundle_verification_scope,
-  });
 }
 
 function logGate(logger: Logger, candidate: WasmPolicy, summary: GateSummary): void {

@@ -1,13 +1,7 @@
 /**
  * The `gatehouse` command line: dispatches to the commands in commands/.
  */
-import { BUILD_USAGE, build } from './commands/build.js';
-import { BUILTINS_USAGE, builtins } from './commands/builtins.js';
-import { CHECK_USAGE, check } from './commands/check.js';
 import type { Io } from './commands/common.js';
-import { REPLAY_USAGE, replay } from './commands/replay.js';
-import { serve, serveUsage } from './commands/serve.js';
-import { TEST_USAGE, decisionTable } from './commands/decision-table.js';
 import { VERSION } from './version.js';
 
 export type { Io } from './commands/common.js';
@@ -27,14 +21,42 @@ Usage:
 
 Run "gatehouse help serve" for every server flag.`;
 
-const HELP: Record<string, () => string> = {
-  serve: serveUsage,
-  check: () => CHECK_USAGE,
-  build: () => BUILD_USAGE,
-  builtins: () => BUILTINS_USAGE,
-  test: () => TEST_USAGE,
-  replay: () => REPLAY_USAGE,
+interface Command {
+  run(args: string[], io: Io): number | Promise<number>;
+  usage(): string;
+}
+
+/**
+ * Each command's module is loaded when that command runs, so a process loads only what it uses
+ * (the cluster primary of `serve` never loads the policy runtime).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => {
+    const m = await import('./commands/serve.js');
+    return { run: m.serve, usage: m.serveUsage };
+  },
+  check: async () => {
+    const m = await import('./commands/check.js');
+    return { run: m.check, usage: () => m.CHECK_USAGE };
+  },
+  build: async () => {
+    const m = await import('./commands/build.js');
+    return { run: m.build, usage: () => m.BUILD_USAGE };
+  },
+  builtins: async () => {
+    const m = await import('./commands/builtins.js');
+    return { run: m.builtins, usage: () => m.BUILTINS_USAGE };
+  },
+  test: async () => {
+    const m = await import('./commands/decision-table.js');
+    return { run: m.decisionTable, usage: () => m.TEST_USAGE };
+  },
+  replay: async () => {
+    const m = await import('./commands/replay.js');
+    return { run: m.replay, usage: () => m.REPLAY_USAGE };
+  },
 };
+COMMANDS.capabilities = COMMANDS.builtins!;
 
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,29 +64,20 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     case undefined:
     case 'help':
     case '--help':
-    case '-h':
-      io.stdout(`${HELP[rest[0] ?? '']?.() ?? USAGE}\n`);
+    case '-h': {
+      const load = Object.prototype.hasOwnProperty.call(COMMANDS, rest[0] ?? '') ? COMMANDS[rest[0]!] : undefined;
+      io.stdout(`${load ? (await load()).usage() : USAGE}\n`);
       return 0;
+    }
     case 'version':
     case '--version':
       io.stdout(`${VERSION}\n`);
       return 0;
-    case 'serve':
-      return serve(rest, io);
-    case 'check':
-      return check(rest, io);
-    case 'build':
-      return build(rest, io);
-    case 'builtins':
-    case 'capabilities':
-      return builtins(rest, io);
-    case 'test':
-      return decisionTable(rest, io);
-    case 'replay':
-      return replay(rest, io);
-    default:
-      io.stderr(`gatehouse: unknown command "${command}"\n\n${USAGE}\n`);
-      return 2;
   }
+  const load = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!load) {
+    io.stderr(`gatehouse: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  return (await load()).run(rest, io);
 }
-

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { bundleVerifier } from '../app.js';
+import { bundleVerifier } from '../policy/bundle-verifier.js';
 import type { Config, ListenAddress } from '../config/schema.js';
 import { describeThrown } from '../errors.js';
 import { createAdminServer, type Readiness } from '../observability/admin-server.js';

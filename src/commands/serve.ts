@@ -1,14 +1,11 @@
 /** `gatehouse serve`: run the server until SIGTERM/SIGINT; with workers > 1, as a node:cluster primary. */
 import cluster from 'node:cluster';
-import { startApp, type RunningApp } from '../app.js';
-import { startPrimary } from '../cluster/primary.js';
-import { runWorker } from '../cluster/worker.js';
 import { resolveWorkers } from '../cluster/worker-count.js';
 import { WORKER_ENV } from '../cluster/worker-pool.js';
 import { loadConfig } from '../config/load.js';
 import { CONFIG_KEYS, envName, flagName } from '../config/schema.js';
 import { describeThrown } from '../errors.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 import type { ParseArgsConfig } from 'node:util';
 import { parse, type Io } from './common.js';
 
@@ -59,49 +56,70 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   const config = loadConfig({ flags, env: io.env, file: values.config as string | undefined });
   const logger = createLogger(config.log_level);
-  if (cluster.isWorker && process.env[WORKER_ENV] !== undefined) return runWorker(config, logger);
+  // Each mode loads only its own modules: the primary never loads the policy runtime.
+  if (cluster.isWorker && process.env[WORKER_ENV] !== undefined) {
+    const { runWorker } = await import('../cluster/worker.js');
+    return runWorker(config, logger);
+  }
   // Run as a worker of someone else's cluster (a process manager's cluster mode): that cluster
   // already spreads the connections; this process serves alone.
   const workers = cluster.isWorker ? 1 : resolveWorkers(config.workers);
   if (cluster.isWorker && config.workers !== 'auto' && config.workers !== '1') {
     logger.warn({ workers: config.workers }, 'this process is a worker of another node:cluster; workers is ignored and it serves as one process');
   }
-  if (workers > 1) return servePrimary(config, logger, workers);
+  if (workers > 1) {
+    const { startPrimary } = await import('../cluster/primary.js');
+    return serveUntilSignalled(logger, () => startPrimary(config, logger, workers));
+  }
+  const { startApp } = await import('../app.js');
+  return serveUntilSignalled(logger, async () => {
+    const app = await startApp(config, { logger });
+    return { endDrain: () => app.endDrain(), shutdown: () => app.drain().then(() => app.stop()) };
+  });
+}
+
+/** A started server as the signal handling sees it: one process, or the cluster primary. */
+interface Serving {
+  /** Drain (health NOT_SERVING, Checks answered for shutdown_drain_ms), then stop; resolves when stopped. */
+  shutdown(): Promise<void>;
+  /** Cut a running drain short (a second signal). */
+  endDrain(): void;
+}
+
+/**
+ * Starts the server and runs it until SIGTERM/SIGINT: the first signal drains and stops it, a
+ * second ends the drain early; exits 0. Start-up failures are logged and rethrown (exit 2).
+ */
+async function serveUntilSignalled(logger: Logger, start: () => Promise<Serving>): Promise<number> {
   // Handlers first: a signal while start-up waits (a first HTTP bundle fetch that hangs) must not
   // kill the process with the signal's default exit status.
-  let app: RunningApp | undefined;
+  let serving: Serving | undefined;
   let stopping = false;
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
-  const shutdown = (running: RunningApp) =>
-    running
-      .drain()
-      .then(() => running.stop())
-      .then(finish, (error: unknown) => {
-        logger.error({ error: describeThrown(error) }, 'error during shutdown');
-        finish();
-      });
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.info({ signal }, 'second signal: ending the drain now');
-      app?.endDrain();
+      serving?.endDrain();
       return;
     }
     stopping = true;
-    if (app) {
-      logger.info({ signal }, 'shutting down');
-      void shutdown(app);
-      return;
+    if (!serving) {
+      // Nothing is serving yet: nothing to drain.
+      logger.info({ signal }, 'shutting down before start-up finished');
+      logger.flush();
+      process.exit(0);
     }
-    // Nothing is serving yet: nothing to drain.
-    logger.info({ signal }, 'shutting down before start-up finished');
-    logger.flush();
-    process.exit(0);
+    logger.info({ signal }, 'shutting down');
+    serving.shutdown().then(finish, (error: unknown) => {
+      logger.error({ error: describeThrown(error) }, 'error during shutdown');
+      finish();
+    });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    app = await startApp(config, { logger });
+    serving = await start();
   } catch (error) {
     logger.fatal({ error: describeThrown(error) }, 'gatehouse failed to start');
     logger.flush();
@@ -111,44 +129,5 @@ export async function serve(args: string[], io: Io): Promise<number> {
   logger.flush();
   // Explicitly: a write stuck on a stalled decision-log sink would keep the process alive, and a
   // further signal arriving now must not turn a clean shutdown into 130 or 143.
-  process.exit(0);
-}
-
-
-/** workers > 1: the cluster primary, with the same signal handling as a single process. */
-async function servePrimary(config: Parameters<typeof startPrimary>[0], logger: ReturnType<typeof createLogger>, workers: number): Promise<number> {
-  let primary: Awaited<ReturnType<typeof startPrimary>> | undefined;
-  let stopping = false;
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.info({ signal }, 'second signal: ending the drain now');
-      primary?.endDrain();
-      return;
-    }
-    stopping = true;
-    if (!primary) {
-      logger.info({ signal }, 'shutting down before start-up finished');
-      logger.flush();
-      process.exit(0);
-    }
-    logger.info({ signal }, 'shutting down');
-    primary.shutdown().then(finish, (error: unknown) => {
-      logger.error({ error: describeThrown(error) }, 'error during shutdown');
-      finish();
-    });
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    primary = await startPrimary(config, logger, workers);
-  } catch (error) {
-    logger.fatal({ error: describeThrown(error) }, 'gatehouse failed to start');
-    logger.flush();
-    throw error;
-  }
-  await finished;
-  logger.flush();
   process.exit(0);
 }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError, toGatehouseError } from '../errors.js';
 import { bundleFromArchive, readBundle, type Bundle, type BundleLimits } from './bundle.js';
-import { WasmPolicy, type EvaluatorOptions } from './evaluator.js';
+import type { WasmPolicy, EvaluatorOptions } from './evaluator.js';
 import type { HttpBundleSource } from './http-source.js';
 
 export type LoadResult =
@@ -128,6 +128,9 @@ export class PolicyStore {
    */
   async prepare(bundle: Bundle): Promise<WasmPolicy> {
     checkFreshness(bundle, this.#floor, this.#options.requireNewerRevision, this.#active !== undefined);
+    // Loaded on first use: a process that only fetches and checks bundles (the cluster primary)
+    // never loads the Wasm runtime and its builtins.
+    const { WasmPolicy } = await import('./evaluator.js');
     const policy = await WasmPolicy.load(bundle, this.#options);
     const previous = this.#active;
     if (previous && this.#options.gate) await this.#options.gate(policy, previous);
