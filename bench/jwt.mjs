@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { HOST_BUILTINS } from '../dist/policy/builtins/catalogue.js';
+import { HOST_BUILTINS } from '../dist/policy/builtins/all.js';
 import { readBundle } from '../dist/policy/bundle.js';
 import { WasmPolicy } from '../dist/policy/evaluator.js';
 

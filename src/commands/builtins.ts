@@ -1,5 +1,6 @@
 /** `gatehouse builtins`: which Rego builtins gatehouse evaluates, and how (from policy/builtins/catalogue.ts). */
-import { HOST_BUILTINS, OPA_VERSION, REFUSED_BUILTINS, WASM_NATIVE_BUILTINS } from '../policy/builtins/catalogue.js';
+import { HOST_BUILTINS } from '../policy/builtins/all.js';
+import { OPA_VERSION, REFUSED_BUILTINS, WASM_NATIVE_BUILTINS } from '../policy/builtins/catalogue.js';
 import { parse, type Io } from './common.js';
 
 export const BUILTINS_USAGE = `Usage: gatehouse builtins [--format text|json|markdown]

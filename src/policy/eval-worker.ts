@@ -60,32 +60,61 @@ const encoder = new TextEncoder();
 let batchTag = 0;
 
 const port = parentPort!;
+/**
+ * Messages wait behind a policy being loaded (its host builtin families are imported
+ * asynchronously), so a batch never overtakes the load it needs.
+ */
+let pending: Promise<void> | undefined;
 port.on('message', (message: ToThread) => {
+  if (pending) {
+    const next: Promise<void> = pending.then(() => handle(message));
+    pending = next;
+    void next.finally(() => {
+      if (pending === next) pending = undefined;
+    });
+    return;
+  }
+  const loading = handle(message);
+  if (loading) {
+    pending = loading;
+    void loading.finally(() => {
+      if (pending === loading) pending = undefined;
+    });
+  }
+});
+
+/** Handles one message; a Promise while a policy's builtins load. */
+function handle(message: ToThread): Promise<void> | undefined {
   switch (message.kind) {
     case 'load':
-      try {
-        const instance = OpaWasmInstance.instantiate(message.module, message.data, {
-          maxMemoryBytes: message.maxMemoryBytes,
-          wallClockNs: systemClockNs,
-          print: (line) => prints?.push(line),
-        });
-        hosted.set(message.id, { instance, entrypoint: message.entrypoint });
-        port.postMessage({ kind: 'loaded', id: message.id });
-      } catch (error) {
-        port.postMessage({ kind: 'loaded', id: message.id, error: describeThrown(error) });
-      }
-      return;
+      return load(message);
     case 'unload':
       hosted.delete(message.id);
-      return;
+      return undefined;
     case 'batch':
       batchTag = (message.batch & 0x7fff) << 16;
       floats[PROGRESS_BATCH_CPU_NS] = runTimeNs();
       floats[PROGRESS_BATCH_STARTED_MS] = performance.timeOrigin + performance.now();
       port.postMessage({ kind: 'results', batch: message.batch, results: message.items.map(evaluate) });
       Atomics.store(index, PROGRESS_INDEX, -1);
+      return undefined;
   }
-});
+}
+
+async function load(message: Extract<ToThread, { kind: 'load' }>): Promise<void> {
+  try {
+    const instance = OpaWasmInstance.instantiate(message.module, message.data, {
+      maxMemoryBytes: message.maxMemoryBytes,
+      wallClockNs: systemClockNs,
+      print: (line) => prints?.push(line),
+    });
+    await instance.loadBuiltins();
+    hosted.set(message.id, { instance, entrypoint: message.entrypoint });
+    port.postMessage({ kind: 'loaded', id: message.id });
+  } catch (error) {
+    port.postMessage({ kind: 'loaded', id: message.id, error: describeThrown(error) });
+  }
+}
 
 /** This thread's run time, ns; NaN when it cannot be read (the deadline then counts wall time). */
 function runTimeNs(): number {

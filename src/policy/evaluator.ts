@@ -88,6 +88,8 @@ export class WasmPolicy implements EvaluablePolicy {
         wallClockNs: options.wallClockNs ?? systemClockNs,
         print: options.print ?? printToStderr,
       });
+      // Only the host builtin families this policy imports are loaded (catalogue.ts).
+      await instance.loadBuiltins();
     } catch (error) {
       throw new GatehouseError('bundle_invalid', `policy.wasm does not load: ${describeThrown(error)}`, { cause: error });
     }

@@ -12,7 +12,7 @@
  * its result undefined, as OPA does with its default (non-strict) builtin errors.
  */
 import type { EvaluationCall } from '../authz/authorize.js';
-import { HOST_BUILTINS, unsupportedReason } from './builtins/catalogue.js';
+import { HOST_BUILTIN_FAMILIES, loadHostBuiltins, loadedHostBuiltin, unsupportedReason } from './builtins/catalogue.js';
 import type { BuiltinContext, HostBuiltin, RegoValue } from './builtins/types.js';
 import { formatRegoValue, parseRegoValue } from './rego-value.js';
 
@@ -26,7 +26,10 @@ export interface RuntimeOptions {
   wallClockNs: () => bigint;
   /** Where `print` output goes (the operational log), with the decision id when known. */
   print: (message: string, decisionId: string | undefined) => void;
-  /** The host builtins to offer; default: the catalogue's (tests of the ABI bring their own). */
+  /**
+   * The host builtins to offer; default: the catalogue's, as far as their families are loaded in
+   * this thread (loadBuiltins) (tests of the ABI bring their own).
+   */
   builtins?: ReadonlyMap<string, HostBuiltin>;
 }
 
@@ -89,7 +92,7 @@ export class OpaWasmInstance {
     this.importedBuiltins = Object.keys(imported).sort();
     for (const [name, id] of Object.entries(imported)) {
       this.#builtinNames[id] = name;
-      this.#builtins[id] = (options.builtins ?? HOST_BUILTINS).get(name);
+      this.#builtins[id] = options.builtins ? options.builtins.get(name) : loadedHostBuiltin(name);
     }
   }
 
@@ -108,7 +111,7 @@ export class OpaWasmInstance {
    */
   static instantiate(module: WebAssembly.Module, data: Uint8Array, options: RuntimeOptions): OpaWasmInstance {
     const instance = new OpaWasmInstance(module, options);
-    const missing = instance.importedBuiltins.filter((name) => !(options.builtins ?? HOST_BUILTINS).has(name));
+    const missing = instance.importedBuiltins.filter((name) => !(options.builtins ? options.builtins.has(name) : HOST_BUILTIN_FAMILIES.has(name)));
     if (missing.length > 0) {
       const byReason = new Map<string, string[]>();
       for (const name of missing) byReason.set(unsupportedReason(name), [...(byReason.get(unsupportedReason(name)) ?? []), name]);
@@ -117,6 +120,17 @@ export class OpaWasmInstance {
     }
     instance.#loadData(data);
     return instance;
+  }
+
+  /**
+   * Load (import) the host builtin families this policy imports, in this thread; evaluate only
+   * after it resolved (a builtin whose family is not loaded fails the evaluation, never its result).
+   * @throws Error when a family module fails to import.
+   */
+  async loadBuiltins(): Promise<void> {
+    if (this.#options.builtins) return;
+    await loadHostBuiltins(this.importedBuiltins);
+    for (const [id, name] of this.#builtinNames.entries()) if (name !== undefined) this.#builtins[id] ??= loadedHostBuiltin(name);
   }
 
   /**
@@ -171,8 +185,13 @@ export class OpaWasmInstance {
 
   /** Returns the address of the result value, or 0 (undefined) when the builtin has none or fails. */
   #callBuiltin(id: number, argAddrs: number[]): number {
-    const builtin = this.#builtins[id];
     const name = this.#builtinNames[id] ?? `#${id}`;
+    const builtin = (this.#builtins[id] ??= this.#options.builtins ? undefined : loadedHostBuiltin(name));
+    if (!builtin && !this.#options.builtins && HOST_BUILTIN_FAMILIES.has(name)) {
+      // A programming error (evaluated before loadBuiltins resolved): fail the evaluation (a deny),
+      // never hand the policy an undefined result it could read as "no match".
+      throw new PolicyAbort(`host builtin ${name} is not loaded in this thread (OpaWasmInstance.loadBuiltins was not awaited)`);
+    }
     let result: RegoValue | undefined;
     try {
       if (!builtin) throw new Error('not provided by gatehouse');

@@ -13,6 +13,10 @@ import { readTar } from '../../src/policy/tar.js';
 import { OpaWasmInstance } from '../../src/policy/wasm-runtime.js';
 import { tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
+import { loadAllHostBuiltins } from '../../src/policy/builtins/catalogue.js';
+
+// The host builtin families load on demand (catalogue.ts); these evaluations call OpaWasmInstance directly.
+await loadAllHostBuiltins();
 
 const tool = opaOrSkip();
 

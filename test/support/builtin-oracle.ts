@@ -18,6 +18,10 @@ import { parseJsonExact } from '../../src/policy/rego-value.js';
 import { readTar } from '../../src/policy/tar.js';
 import { OpaWasmInstance } from '../../src/policy/wasm-runtime.js';
 import { tempDir } from './policy.js';
+import { loadAllHostBuiltins } from '../../src/policy/builtins/catalogue.js';
+
+// The host builtin families load on demand (catalogue.ts); these evaluations call OpaWasmInstance directly.
+await loadAllHostBuiltins();
 
 export interface BuiltinCase {
   builtin: string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseJsonExact } from '../../src/policy/rego-value.js';
 import { buildBundle } from '../../src/policy/build.js';
-import { HOST_BUILTINS } from '../../src/policy/builtins/catalogue.js';
+import { HOST_BUILTINS } from '../../src/policy/builtins/all.js';
 import { readBundle } from '../../src/policy/bundle.js';
 import { WasmPolicy } from '../../src/policy/evaluator.js';
 import type { BuiltinContext, RegoValue } from '../../src/policy/builtins/types.js';

@@ -5,7 +5,7 @@
  * value order the builtins share. Exactness on everything else: test/integration/builtins-*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { HOST_BUILTINS } from '../../../src/policy/builtins/catalogue.js';
+import { HOST_BUILTINS } from '../../../src/policy/builtins/all.js';
 import type { BuiltinContext, RegoValue } from '../../../src/policy/builtins/types.js';
 import { compareValues, regoEqual, ValueSet, valueKey } from '../../../src/policy/builtins/value-order.js';
 import { testContext } from '../../support/jose-fixtures.js';
