@@ -145,6 +145,8 @@ function validate(key: keyof Config, given: { value: unknown; origin: string } |
   const value = given.value;
   switch (spec.type) {
     case 'string': {
+      // `workers: 2` in YAML is a number: the key's string form is its decimal text ("2").
+      if (key === 'workers' && typeof value === 'number' && Number.isSafeInteger(value)) return validate(key, { value: String(value), origin: given.origin });
       if (typeof value !== 'string') return fail(`must be a string, got ${JSON.stringify(value)}`);
       const problem = spec.check?.(value);
       return problem ? fail(problem) : value;
