@@ -4,6 +4,7 @@
  * `gatehouse` tag so that messages of other modules on the same channel are ignored.
  */
 import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
 import type { Bundle } from '../policy/bundle.js';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON() gives them (AggregatorRegistry.aggregate's input). */
@@ -11,8 +12,12 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /** Primary → worker. */
 export type PrimaryMessage =
-  /** The first message: which slot the worker fills, the committed bundle, shared TLS ticket keys. */
-  | { gatehouse: 'start'; slot: number; bundle: Bundle | undefined; tlsTicketKeys: Buffer }
+  /**
+   * The first message: which slot the worker fills, the configuration the primary loaded (a worker
+   * never reads the config file or flags itself: a replacement serves what the others serve), the
+   * committed bundle, shared TLS ticket keys.
+   */
+  | { gatehouse: 'start'; slot: number; config: Config; bundle: Bundle | undefined; tlsTicketKeys: Buffer }
   /** Phase one of a bundle switch: load it and run the activation gate, answer `prepared`. */
   | { gatehouse: 'bundle-prepare'; round: number; bundle: Bundle }
   /** Phase two: every worker said ok; activate what `round` prepared. */
@@ -22,6 +27,8 @@ export type PrimaryMessage =
   /** A worker that started with an older bundle than the one committed meanwhile: load and activate it. */
   | { gatehouse: 'bundle-activate'; bundle: Bundle }
   | { gatehouse: 'metrics-request'; id: number }
+  /** Heartbeat: answer `pong` (a worker that stops answering is marked not ready, then replaced). */
+  | { gatehouse: 'ping'; id: number }
   /** SIGTERM reached the primary: drain, stop, flush decision lines, say `stopped`, exit. */
   | { gatehouse: 'drain' }
   /** A second signal: end the drain now. */
@@ -46,6 +53,7 @@ export type WorkerMessage =
   | { gatehouse: 'bundle-prepared'; round: number; ok: true }
   | { gatehouse: 'bundle-prepared'; round: number; ok: false; code: string; message: string }
   | { gatehouse: 'metrics'; id: number; metrics: MetricsJson }
+  | { gatehouse: 'pong'; id: number }
   /** Whole decision-log lines, `count` of them, each ending in "\n". */
   | { gatehouse: 'log-lines'; text: string; count: number }
   /** Drained and stopped; every decision line was sent before this message. */

@@ -44,6 +44,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   const tlsTicketKeys = randomBytes(48);
   const pool = new WorkerPool({
     count: workers,
+    config,
     logger,
     metrics,
     tlsTicketKeys,

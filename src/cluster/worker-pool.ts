@@ -6,6 +6,7 @@
  * in a tight loop. The pool also runs the two-phase bundle switch and collects metrics.
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { Config } from '../config/schema.js';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseMetrics } from '../observability/metrics.js';
@@ -28,6 +29,12 @@ export function restartDelayMs(quickExits: number): number {
 /** How long a worker may take to load and gate a bundle (the gate's own budget is 2 s). */
 const PREPARE_TIMEOUT_MS = 30_000;
 const METRICS_TIMEOUT_MS = 2_000;
+/** The primary pings every started worker this often; the worker answers from its event loop. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+/** A worker silent this long is not ready (/readyz) and left out of metrics scrapes. */
+export const UNRESPONSIVE_AFTER_MS = 3_000;
+/** A worker silent this long is killed and replaced (counted as a restart). */
+export const HUNG_KILL_AFTER_MS = 10_000;
 
 interface Slot {
   index: number;
@@ -41,10 +48,18 @@ interface Slot {
   lastErrorCode?: string;
   timer: NodeJS.Timeout | undefined;
   stopped: boolean;
+  /** When the current worker last answered a ping (or started). */
+  lastPongAt: number;
+  /** The current worker has not answered for UNRESPONSIVE_AFTER_MS. */
+  unresponsive: boolean;
+  /** The current worker's last metrics reply: stands in for it when it misses a scrape. */
+  lastMetrics: MetricsJson | undefined;
 }
 
 export interface WorkerPoolOptions {
   count: number;
+  /** The configuration the primary loaded: every worker (and every replacement) serves with it. */
+  config: Readonly<Config>;
   logger: Logger;
   metrics: GatehouseMetrics;
   tlsTicketKeys: Buffer;
@@ -70,12 +85,19 @@ export class WorkerPool {
   readonly #slots: Slot[];
   #stopping = false;
   readonly #prepares = new Replies<PrepareAnswer>();
-  readonly #metricsReplies = new Replies<MetricsJson>();
+  readonly #metricsReplies = new Replies<MetricsJson | undefined>();
   #boot: { resolve: (grpcPort: number) => void; reject: (error: Error) => void; failedSlots: Set<number> } | undefined;
   #grpcPort = 0;
   /** The bundle every worker serves: a (re)started worker begins with it. */
   #committed: Bundle | undefined;
   readonly #exitWaiters: (() => void)[] = [];
+  /**
+   * Counters and histograms of workers that exited, as of their last metrics reply, summed: added
+   * to every scrape so that summed counters never go down when a worker is replaced.
+   */
+  #retired: MetricsJson = [];
+  #heartbeat: NodeJS.Timeout | undefined;
+  #pingId = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -90,6 +112,9 @@ export class WorkerPool {
       lastError: undefined,
       timer: undefined,
       stopped: false,
+      lastPongAt: 0,
+      unresponsive: false,
+      lastMetrics: undefined,
     }));
     // Buffers (a bundle's wasm) cross the channel as Buffers, not as JSON arrays of numbers.
     cluster.setupPrimary({ serialization: 'advanced' });
@@ -103,7 +128,43 @@ export class WorkerPool {
     return new Promise<number>((resolve, reject) => {
       this.#boot = { resolve, reject, failedSlots: new Set() };
       for (const slot of this.#slots) this.#fork(slot);
+      this.#heartbeat = setInterval(() => this.#checkHeartbeats(), HEARTBEAT_INTERVAL_MS);
+      this.#heartbeat.unref();
     });
+  }
+
+  /**
+   * Pings every started worker; one silent for UNRESPONSIVE_AFTER_MS (stopped, or its event loop
+   * stuck) is marked not ready (it still gets its share of connections, whose Checks hang), one
+   * silent for HUNG_KILL_AFTER_MS is killed with SIGKILL, and the exit handler replaces it.
+   */
+  #checkHeartbeats(): void {
+    if (this.#stopping) return;
+    const now = Date.now();
+    const id = ++this.#pingId;
+    for (const slot of this.#slots) {
+      const worker = slot.worker;
+      if (!worker || !slot.started) continue;
+      const silentMs = now - slot.lastPongAt;
+      if (silentMs >= HUNG_KILL_AFTER_MS) {
+        this.#options.logger.error(
+          { worker: slot.index, pid: worker.process.pid, silent_ms: silentMs },
+          `worker did not answer heartbeats for ${HUNG_KILL_AFTER_MS / 1000} s; killing it (SIGKILL) so that a replacement takes its connections`,
+        );
+        slot.lastError = `hung: no heartbeat answer for ${Math.round(silentMs / 1000)} s; killed`;
+        worker.process.kill('SIGKILL');
+        continue;
+      }
+      if (silentMs >= UNRESPONSIVE_AFTER_MS && !slot.unresponsive) {
+        slot.unresponsive = true;
+        this.#options.logger.error(
+          { worker: slot.index, pid: worker.process.pid, silent_ms: silentMs, kill_after_ms: HUNG_KILL_AFTER_MS },
+          'worker does not answer heartbeats; it is not ready and is killed and replaced if it stays silent',
+        );
+        this.#options.onStateChange();
+      }
+      this.#send(slot, { gatehouse: 'ping', id });
+    }
   }
 
   /** Workers running now. */
@@ -116,10 +177,16 @@ export class WorkerPool {
       worker: slot.index,
       pid: slot.worker?.process.pid ?? null,
       started: slot.started,
-      ready: slot.started && slot.state?.ready === true,
+      ready: slot.started && !slot.unresponsive && slot.state?.ready === true,
       revision: slot.state?.revision ?? null,
       restarts: slot.restarts,
-      ...(slot.started ? (slot.state?.reason ? { reason: slot.state.reason } : {}) : { reason: slot.worker ? 'starting' : 'restarting after an exit' }),
+      ...(slot.started
+        ? slot.unresponsive
+          ? { reason: `not answering heartbeats for ${Math.round((Date.now() - slot.lastPongAt) / 1000)} s (stopped or its event loop is blocked); killed and replaced after ${HUNG_KILL_AFTER_MS / 1000} s` }
+          : slot.state?.reason
+            ? { reason: slot.state.reason }
+            : {}
+        : { reason: slot.worker ? 'starting' : 'restarting after an exit' }),
     }));
   }
 
@@ -132,6 +199,9 @@ export class WorkerPool {
    */
   async switchTo(bundle: Bundle): Promise<void> {
     const targets = this.#slots.filter((slot) => slot.worker && slot.started);
+    // The worker processes asked to prepare: a slot's worker may be replaced during the switch, and
+    // its replacement (same slot, started with the previous bundle) never prepared this round.
+    const preparers = new Map(targets.map((slot) => [slot.index, slot.worker!]));
     let round = 0;
     const answers = await this.#prepares.ask(
       targets.map((slot) => slot.index),
@@ -150,17 +220,38 @@ export class WorkerPool {
       const others = refusals.length > 1 ? ` (and ${refusals.length - 1} other worker${refusals.length > 2 ? 's' : ''})` : '';
       throw new GatehouseError(answer.code as ErrorCode, `refused by worker ${slot.index}${others}: ${answer.message}`);
     }
-    for (const slot of targets) this.#send(slot, { gatehouse: 'bundle-commit', round });
     this.#committed = bundle;
     for (const slot of this.#slots) {
-      if (slot.started && !targets.includes(slot) && slot.state?.digest !== bundle.digest) this.#send(slot, { gatehouse: 'bundle-activate', bundle });
+      if (slot.worker !== undefined && slot.worker === preparers.get(slot.index)) this.#send(slot, { gatehouse: 'bundle-commit', round });
+      // A worker that did not prepare this round (started or replaced meanwhile) loads it now; one
+      // still starting catches up when it says started.
+      else if (slot.started && slot.state?.digest !== bundle.digest) this.#send(slot, { gatehouse: 'bundle-activate', bundle });
     }
   }
 
-  /** Every running worker's metrics as JSON (a worker that does not answer in 2 s is left out). */
-  collectMetrics(): Promise<MetricsJson[]> {
-    const connected = this.#slots.filter((slot) => slot.worker?.isConnected()).map((slot) => slot.index);
-    return this.#metricsReplies.ask(connected, (index, id) => this.#send(this.#slot(index), { gatehouse: 'metrics-request', id }), METRICS_TIMEOUT_MS, [], []);
+  /**
+   * The workers' metrics as JSON, for AggregatorRegistry.aggregate: each running worker's reply;
+   * for a worker that does not answer within 2 s (or is unresponsive: not asked), the counters and
+   * histograms of its last reply (its gauges are left out); and the summed counters and histograms
+   * of every worker that exited. So a summed counter never goes down when a worker dies or stalls.
+   */
+  async collectMetrics(): Promise<MetricsJson[]> {
+    const asked = this.#slots.filter((slot) => slot.worker?.isConnected() && !slot.unresponsive);
+    const replies = await this.#metricsReplies.ask(
+      asked.map((slot) => slot.index),
+      (index, id) => this.#send(this.#slot(index), { gatehouse: 'metrics-request', id }),
+      METRICS_TIMEOUT_MS,
+      undefined,
+      undefined,
+    );
+    const answered = new Set(asked.filter((_, i) => replies[i] !== undefined).map((slot) => slot.index));
+    const stale = this.#slots.filter((slot) => slot.worker && !answered.has(slot.index) && slot.lastMetrics).map((slot) => cumulativeOnly(slot.lastMetrics!));
+    return [...replies.filter((reply): reply is MetricsJson => reply !== undefined), ...stale, this.#retired];
+  }
+
+  /** Adds a departed worker's last counters and histograms to #retired (one summed set, not one per exit). */
+  #retire(metrics: MetricsJson | undefined): void {
+    if (metrics) this.#retired = addCumulative(this.#retired, metrics);
   }
 
   #slot(index: number): Slot {
@@ -170,6 +261,7 @@ export class WorkerPool {
   /** SIGTERM: every worker drains and stops; resolves when all have exited. */
   drain(): Promise<void> {
     this.#stopping = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
     for (const slot of this.#slots) {
       if (slot.timer) clearTimeout(slot.timer);
       this.#send(slot, { gatehouse: 'drain' });
@@ -185,6 +277,7 @@ export class WorkerPool {
   /** Kill every worker (start-up failed, or shutdown ran out of time). */
   kill(): Promise<void> {
     this.#stopping = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
     for (const slot of this.#slots) {
       if (slot.timer) clearTimeout(slot.timer);
       slot.worker?.process.kill('SIGKILL');
@@ -217,6 +310,8 @@ export class WorkerPool {
     slot.started = false;
     slot.state = undefined;
     slot.lastError = undefined;
+    slot.unresponsive = false;
+    slot.lastMetrics = undefined;
     worker.on('message', (message: unknown) => {
       if (isWorkerMessage(message)) this.#onMessage(slot, worker, message as WorkerMessage);
     });
@@ -228,10 +323,11 @@ export class WorkerPool {
     if (slot.worker !== worker) return;
     switch (message.gatehouse) {
       case 'hello':
-        this.#send(slot, { gatehouse: 'start', slot: slot.index, bundle: this.#committed, tlsTicketKeys: this.#options.tlsTicketKeys });
+        this.#send(slot, { gatehouse: 'start', slot: slot.index, config: this.#options.config as Config, bundle: this.#committed, tlsTicketKeys: this.#options.tlsTicketKeys });
         return;
       case 'started': {
         slot.started = true;
+        slot.lastPongAt = Date.now();
         slot.state = message.state;
         this.#grpcPort = message.grpcPort;
         // A switch committed while this worker started: it catches up.
@@ -253,7 +349,17 @@ export class WorkerPool {
         this.#prepares.answer(slot.index, message.round, message.ok ? { ok: true } : { ok: false, code: message.code, message: message.message });
         return;
       case 'metrics':
+        // Kept even when it comes after the scrape gave up: it stands in for the next missed one.
+        slot.lastMetrics = message.metrics;
         this.#metricsReplies.answer(slot.index, message.id, message.metrics);
+        return;
+      case 'pong':
+        slot.lastPongAt = Date.now();
+        if (slot.unresponsive) {
+          slot.unresponsive = false;
+          this.#options.logger.warn({ worker: slot.index, pid: worker.process.pid }, 'worker answers heartbeats again');
+          this.#options.onStateChange();
+        }
         return;
       case 'log-lines':
         this.#options.onLogLines(message.text, message.count);
@@ -269,6 +375,9 @@ export class WorkerPool {
     const wasStarted = slot.started;
     slot.started = false;
     slot.state = undefined;
+    slot.unresponsive = false;
+    this.#retire(slot.lastMetrics);
+    slot.lastMetrics = undefined;
     this.#prepares.exited(slot.index);
     this.#metricsReplies.exited(slot.index);
     this.#options.onStateChange();
@@ -315,6 +424,35 @@ export class WorkerPool {
       boot.resolve(this.#grpcPort);
     }
   }
+}
+
+/** Counters and histograms only: a departed or silent worker's gauges describe nothing now. */
+function cumulativeOnly(metrics: MetricsJson): MetricsJson {
+  return metrics.filter((metric) => String(metric.type) === 'counter' || String(metric.type) === 'histogram');
+}
+
+/**
+ * `total` plus the counters and histograms of `add`, summed value by value (same metric, sample
+ * name and labels), as AggregatorRegistry.aggregate sums them; a new array, the inputs unchanged.
+ */
+export function addCumulative(total: MetricsJson, add: MetricsJson): MetricsJson {
+  const result = total.map((metric) => ({ ...metric, values: metric.values.map((value) => ({ ...value })) }));
+  const key = (value: { metricName?: string; labels: object }) =>
+    `${value.metricName ?? ''}${JSON.stringify(Object.entries(value.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+  for (const metric of cumulativeOnly(add)) {
+    const into = result.find((m) => m.name === metric.name);
+    if (!into) {
+      result.push({ ...metric, values: metric.values.map((value) => ({ ...value })) });
+      continue;
+    }
+    const index = new Map(into.values.map((value) => [key(value), value]));
+    for (const value of metric.values) {
+      const existing = index.get(key(value));
+      if (existing) existing.value += value.value;
+      else into.values.push({ ...value });
+    }
+  }
+  return result;
 }
 
 type PrepareAnswer = { ok: true } | { ok: false; code: string; message: string } | 'gone';

@@ -16,8 +16,15 @@ import { WorkerBundleFeed } from './bundle-feed.js';
 import { IpcLineSink } from './ipc-line-sink.js';
 import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
 
-/** Runs until the primary says drain (exit 0) or goes away (exit 1); never returns normally. */
-export async function runWorker(config: Readonly<Config>, baseLogger: Logger): Promise<number> {
+/**
+ * Runs until the primary says drain (exit 0) or goes away (exit 1); never returns normally. The
+ * configuration comes from the primary's start message, never from the file, environment or
+ * flags: a replacement forked after the file changed serves what the other workers serve.
+ * `createWorkerLogger(level)`: the logger, once the configured log level is known.
+ */
+export async function runWorker(createWorkerLogger: (level: Config['log_level']) => Logger): Promise<number> {
+  // Until the primary's configuration arrives (only the primary's disconnect can be logged here).
+  let baseLogger = createWorkerLogger('info');
   const ignore = () => undefined;
   process.on('SIGTERM', ignore);
   process.on('SIGINT', ignore);
@@ -44,6 +51,8 @@ export async function runWorker(config: Readonly<Config>, baseLogger: Logger): P
     process.on('message', onStart);
     send({ gatehouse: 'hello' });
   });
+  const config: Readonly<Config> = start.config;
+  baseLogger = createWorkerLogger(config.log_level);
   const logger = baseLogger.child({ worker: start.slot });
   // A crash is logged here and reported to the primary, which replaces this worker.
   const crash = (error: unknown) => {
@@ -89,6 +98,9 @@ export async function runWorker(config: Readonly<Config>, baseLogger: Logger): P
           (json) => send({ gatehouse: 'metrics', id: message.id, metrics: json }),
           () => send({ gatehouse: 'metrics', id: message.id, metrics: [] }),
         );
+        return;
+      case 'ping':
+        send({ gatehouse: 'pong', id: message.id });
         return;
       case 'drain':
         if (!draining) void stopAndExit();

@@ -54,13 +54,15 @@ export async function serve(args: string[], io: Io): Promise<number> {
     if (name.startsWith('no-') && value === true) flags[name.slice(3)] = false;
     else flags[name] = value as string | boolean | undefined;
   }
-  const config = loadConfig({ flags, env: io.env, file: values.config as string | undefined });
-  const logger = createLogger(config.log_level);
-  // Each mode loads only its own modules: the primary never loads the policy runtime.
+  // Each mode loads only its own modules: the primary never loads the policy runtime. A worker
+  // never reads the config file, environment or flags: it serves with the configuration the
+  // primary loaded (sent in its start message), so a replacement cannot differ from the others.
   if (cluster.isWorker && process.env[WORKER_ENV] !== undefined) {
     const { runWorker } = await import('../cluster/worker.js');
-    return runWorker(config, logger);
+    return runWorker(createLogger);
   }
+  const config = loadConfig({ flags, env: io.env, file: values.config as string | undefined });
+  const logger = createLogger(config.log_level);
   // Run as a worker of someone else's cluster (a process manager's cluster mode): that cluster
   // already spreads the connections; this process serves alone.
   const workers = cluster.isWorker ? 1 : resolveWorkers(config.workers);
