@@ -27,7 +27,8 @@ ${lines.join('\n')}
 Workers: with workers > 1 (auto: the CPUs this process may use) the process is a primary that
 forks that many workers sharing the gRPC listener, one connection to one worker; it serves the
 admin port (metrics summed over the workers), writes every worker's decision-log lines, owns the
-bundle source (all workers switch revisions together) and replaces a worker that dies.
+bundle source (all workers switch revisions together) and replaces a worker that dies or stops
+answering heartbeats for 10 s. Workers serve the configuration the primary loaded at start.
 
 Signals: SIGTERM/SIGINT turn health (grpc.health.v1, /readyz) to NOT_SERVING at once and keep
 answering Checks for shutdown_drain_ms; then new calls are refused (GOAWAY), in-flight ones finish
