@@ -13,7 +13,7 @@
 // warm-up and the end. docs/operations.md has a result.
 import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -39,6 +39,8 @@ const { values: opts } = parseArgs({
     'reload-every-s': { type: 'string', default: '30' },
     'rotate-every-s': { type: 'string', default: '60' },
     'crash-every-s': { type: 'string', default: '120' },
+    // Each process's warm-up before its RSS baseline (the pass criterion is growth after it).
+    'warmup-s': { type: 'string', default: '30' },
   },
 });
 const MINUTES = Number(opts.minutes);
@@ -51,13 +53,17 @@ if (!(MINUTES > 0 && MINUTES <= 60) || !(CLIENTS >= 1 && CLIENTS <= 64) || !(RAT
   console.error('usage: npm run soak -- --minutes N (1–60) [--workers auto|1–16] [--clients 1–64] [--rate 1–5000 Checks/s]');
   process.exit(2);
 }
-const WARMUP_MS = 30_000;
+const WARMUP_MS = Math.max(10, Number(opts['warmup-s'])) * 1000;
 const RELOAD_EVERY_MS = Math.max(2, Number(opts['reload-every-s'])) * 1000;
 const ROTATE_EVERY_MS = Math.max(5, Number(opts['rotate-every-s'])) * 1000;
 const CRASH_EVERY_MS = Math.max(10, Number(opts['crash-every-s'])) * 1000;
 /** No crash this close to the end: the replacement must get through its own warm-up and be measured. */
 const CRASH_MIN_REMAINING_MS = 45_000;
 const RSS_SAMPLE_EVERY_MS = 5_000;
+// RSS swings by ±10% from one sample to the next with V8's garbage collection (the primary's most:
+// it parses and writes every decision-log line), so growth compares means over windows, not single
+// samples: the 20 s right after a process's warm-up against the last 20 s it was sampled.
+const RSS_WINDOW_MS = 20_000;
 const CALL_DEADLINE_MS = 2_000;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'main.js');
@@ -105,12 +111,20 @@ function writeBundle(bytes) {
 writeBundle(good[0]);
 
 // --- the server ----------------------------------------------------------------------------------
+// gatehouse runs from a copy of dist/ taken now: a cluster primary forks replacement workers from
+// the files on disk, so an `npm run build` during the soak (a shared checkout) would otherwise make
+// the old primary fork new worker code. node_modules is the checkout's (a symlink).
+const APP = path.join(dir, 'app');
+cpSync(path.join(ROOT, 'dist'), path.join(APP, 'dist'), { recursive: true });
+cpSync(path.join(ROOT, 'package.json'), path.join(APP, 'package.json'));
+symlinkSync(path.join(ROOT, 'node_modules'), path.join(APP, 'node_modules'), 'dir');
+const SERVE_MAIN = path.join(APP, 'dist', 'main.js');
 let fingerprint = rotateCert();
 const port = await freePort();
 const adminPort = await freePort();
 const decisionLog = path.join(dir, 'decisions.log');
 const serverLog = path.join(dir, 'gatehouse.log');
-let server = spawn(process.execPath, [MAIN, 'serve', '--bundle', BUNDLE, '--addr', `127.0.0.1:${port}`, '--admin-addr', `127.0.0.1:${adminPort}`,
+let server = spawn(process.execPath, [SERVE_MAIN, 'serve', '--bundle', BUNDLE, '--addr', `127.0.0.1:${port}`, '--admin-addr', `127.0.0.1:${adminPort}`,
   '--tls-cert-file', path.join(dir, 'tls.crt'), '--tls-key-file', path.join(dir, 'tls.key'), '--decision-log', decisionLog,
   '--log-level', 'info', '--shutdown-drain-ms', '0', '--workers', WORKERS], { stdio: ['ignore', openSync(serverLog, 'a'), openSync(serverLog, 'a')] });
 let serverExit;
@@ -183,7 +197,7 @@ log(`soak: ${MINUTES} min, workers ${WORKERS} (${workerCount > 0 ? `a primary an
 const started = Date.now();
 const procs = new Map();
 function track(pid, name, bornAt) {
-  if (!procs.has(pid)) procs.set(pid, { pid, name, bornAt, warmAt: bornAt + WARMUP_MS, rssWarm: undefined, rssLast: undefined, rssPeak: 0, gone: false, killed: false });
+  if (!procs.has(pid)) procs.set(pid, { pid, name, bornAt, warmAt: bornAt + WARMUP_MS, rssWarm: undefined, rssWarmPoint: undefined, rssLast: undefined, rssPeak: 0, samples: [], gone: false, killed: false });
   return procs.get(pid);
 }
 track(server.pid, 'primary', started);
@@ -201,13 +215,18 @@ async function sampleRss() {
     const rss = rssMb(p.pid);
     if (rss === undefined) { p.gone = true; continue; }
     p.rssLast = rss;
+    p.samples.push({ t: now, rss });
     p.rssPeak = Math.max(p.rssPeak, rss);
-    if (p.rssWarm === undefined && now >= p.warmAt) {
-      p.rssWarm = rss;
-      log(`  ${elapsed()} RSS of ${p.name} (pid ${p.pid}) after its warm-up: ${rss.toFixed(1)} MB`);
+    if (p.rssWarmPoint === undefined && now >= p.warmAt) p.rssWarmPoint = rss;
+    if (p.rssWarm === undefined && now >= p.warmAt + RSS_WINDOW_MS) {
+      p.rssWarm = mean(p.samples.filter((x) => x.t >= p.warmAt && x.t < p.warmAt + RSS_WINDOW_MS));
+      log(`  ${elapsed()} RSS of ${p.name} (pid ${p.pid}) after its warm-up: ${p.rssWarm.toFixed(1)} MB (mean of ${RSS_WINDOW_MS / 1000} s)`);
     }
   }
 }
+const mean = (samples) => samples.reduce((sum, x) => sum + x.rss, 0) / samples.length;
+/** Mean RSS over the last RSS_WINDOW_MS a process was sampled. */
+const rssEndMean = (p) => (p.samples.length ? mean(p.samples.filter((x) => x.t > p.samples.at(-1).t - RSS_WINDOW_MS)) : NaN);
 const rssLine = () => [...procs.values()].filter((p) => !p.gone).map((p) => `${p.name} ${p.rssLast?.toFixed(1) ?? '?'}`).join(', ');
 
 // --- load ----------------------------------------------------------------------------------------
@@ -431,12 +450,15 @@ if (workerCount > 1) {
     if (!c.replacement) problems.push(`worker ${c.worker} was not replaced after crash ${n + 1}`);
   }
 }
-log(`RSS per process (MB; growth from the end of each process's own ${WARMUP_MS / 1000} s warm-up to the end; a killed worker's last value is its last sample before the kill and is shown, not judged):`);
+log(`RSS per process (MB; growth = mean of the last ${RSS_WINDOW_MS / 1000} s against the mean of the ${RSS_WINDOW_MS / 1000} s after the process's own ${WARMUP_MS / 1000} s warm-up; `
+  + `samples every ${RSS_SAMPLE_EVERY_MS / 1000} s; a killed worker's figures end at its last sample before the kill and are shown, not judged):`);
 for (const p of procs.values()) {
-  const growth = ((p.rssLast - p.rssWarm) / p.rssWarm) * 100;
+  const rssEnd = rssEndMean(p);
+  const growth = ((rssEnd - p.rssWarm) / p.rssWarm) * 100;
   const judged = !p.killed && !p.gone;
   log(`  ${p.name.padEnd(9)} pid ${String(p.pid).padEnd(7)} from ${((p.bornAt - started) / 1000).toFixed(0).padStart(3)} s: after warm-up ${p.rssWarm?.toFixed(1) ?? '–'}, `
-    + `${p.killed ? 'before the kill' : p.gone ? 'last seen' : 'at the end'} ${p.rssLast?.toFixed(1) ?? '–'}, peak ${p.rssPeak.toFixed(1)}, growth ${Number.isFinite(growth) ? `${growth.toFixed(1)}%` : '–'}${judged ? '' : ' (not judged)'}`);
+    + `${p.killed ? 'before the kill' : p.gone ? 'last seen' : 'at the end'} ${Number.isFinite(rssEnd) ? rssEnd.toFixed(1) : '–'} `
+    + `(single samples: ${p.rssWarmPoint?.toFixed(1) ?? '–'} → ${p.rssLast?.toFixed(1) ?? '–'}), peak ${p.rssPeak.toFixed(1)}, growth ${Number.isFinite(growth) ? `${growth.toFixed(1)}%` : '–'}${judged ? '' : ' (not judged)'}`);
   if (judged && !(growth < 10)) problems.push(`RSS of ${p.name} (pid ${p.pid}) grew ${Number.isFinite(growth) ? `${growth.toFixed(1)}%` : 'by an unknown amount (no warm-up sample)'} (limit 10%)`);
   if (p.gone && !p.killed) problems.push(`${p.name} (pid ${p.pid}) exited without being killed by the soak`);
 }
