@@ -1,4 +1,6 @@
-// node thread-start.mjs <distRoot> <bundle>: CPU and RSS that one evaluation thread (spare off) adds, from creation until it holds the policy.
+// node bench/eval-thread-start.mjs <distRoot> <bundle.tar.gz>: CPU and RSS one evaluation thread (spare off) adds to a
+// process that already holds the policy inline, from its creation until it has evaluated once. Run
+// it for two dist/ trees (e.g. a git worktree of an older commit, built) to compare.
 const [root, bundlePath] = process.argv.slice(2);
 const { readBundle } = await import(`${root}/policy/bundle.js`);
 const { EvalThreads } = await import(`${root}/policy/eval-threads.js`);
