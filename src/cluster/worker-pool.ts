@@ -236,7 +236,9 @@ export class WorkerPool {
    * of every worker that exited. So a summed counter never goes down when a worker dies or stalls.
    */
   async collectMetrics(): Promise<MetricsJson[]> {
-    const asked = this.#slots.filter((slot) => slot.worker?.isConnected() && !slot.unresponsive);
+    // A worker still starting answers nothing until it has its start message (and has counted nothing).
+    const asked = this.#slots.filter((slot) => slot.started && slot.worker?.isConnected() && !slot.unresponsive);
+    const askedWorkers = asked.map((slot) => slot.worker);
     const replies = await this.#metricsReplies.ask(
       asked.map((slot) => slot.index),
       (index, id) => this.#send(this.#slot(index), { gatehouse: 'metrics-request', id }),
@@ -244,9 +246,11 @@ export class WorkerPool {
       undefined,
       undefined,
     );
-    const answered = new Set(asked.filter((_, i) => replies[i] !== undefined).map((slot) => slot.index));
-    const stale = this.#slots.filter((slot) => slot.worker && !answered.has(slot.index) && slot.lastMetrics).map((slot) => cumulativeOnly(slot.lastMetrics!));
-    return [...replies.filter((reply): reply is MetricsJson => reply !== undefined), ...stale, this.#retired];
+    // A worker that answered and exited before the others answered is already in #retired.
+    const fresh = asked.flatMap((slot, i) => (replies[i] !== undefined && slot.worker === askedWorkers[i] ? [{ slot, reply: replies[i]! }] : []));
+    const answered = new Set(fresh.map(({ slot }) => slot));
+    const stale = this.#slots.filter((slot) => slot.worker && !answered.has(slot) && slot.lastMetrics).map((slot) => cumulativeOnly(slot.lastMetrics!));
+    return [...fresh.map(({ reply }) => reply), ...stale, this.#retired];
   }
 
   /** Adds a departed worker's last counters and histograms to #retired (one summed set, not one per exit). */
