@@ -22,10 +22,11 @@ import type { Logger } from './observability/logger.js';
 import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore, type BundleFeed } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
-import { ShadowEvaluator, type ShadowResult } from './policy/shadow.js';
+import { MAX_SHADOW_PENDING, ShadowEvaluator, type ShadowNotReady, type ShadowResult } from './policy/shadow.js';
 import { DEFAULT_GATE_TIMING, RecentInputs, type GateSummary } from './policy/activation-gate.js';
 import type { WasmPolicy } from './policy/evaluator.js';
-import { EvalThreads } from './policy/eval-threads.js';
+import { EvalThreads, WALL_BACKSTOP_FACTOR } from './policy/eval-threads.js';
+import { RecentRunaways } from './authz/recent-runaways.js';
 import { bundleVerifier } from './policy/bundle-verifier.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
@@ -110,7 +111,13 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
             return;
           }
           logger.debug({ revision: candidate.revision, inputs: recentInputs.size }, 'activation gate started');
-          logGate(logger, candidate, await recentInputs.check(candidate, current));
+          // The candidate runs on the gate's own thread, never on the threads serving Checks; a runaway there names the candidate.
+          const thread = evalThreads && {
+            timeoutMs: config.eval_timeout_ms,
+            onReplaced: (why: string, detail: string) =>
+              logger.warn({ policy: 'gate_candidate', revision: candidate.revision, why, detail, eval_timeout_ms: config.eval_timeout_ms }, 'activation gate: the candidate\'s evaluation thread was replaced'),
+          };
+          logGate(logger, candidate, await recentInputs.check(candidate, current, undefined, thread));
         };
   const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate, deps.worker?.bundles);
   const store = active.store;
@@ -124,7 +131,22 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         logger,
       )
     : undefined;
-  const shadow = candidate ? new ShadowEvaluator(candidate.store, config.candidate_sample_percent) : undefined;
+  let shadowSkipLogged = 0;
+  const shadow = candidate
+    ? new ShadowEvaluator(candidate.store, config.candidate_sample_percent, {
+        // One evaluation's wall-clock backstop and a thread start: a line waits no longer for its shadow result.
+        holdMs: 1000 + WALL_BACKSTOP_FACTOR * config.eval_timeout_ms,
+        onSkipped: (total) => {
+          if (performance.now() - shadowSkipLogged < 10_000) return;
+          shadowSkipLogged = performance.now();
+          logger.warn({ skipped_total: total, max_pending: MAX_SHADOW_PENDING }, 'shadow evaluation: Checks not sampled, too many candidate evaluations are waiting (is the candidate slow or running away?)');
+        },
+        onLate: (outcome, late) => {
+          metrics.recordShadow(late.comparison);
+          if (late.comparison !== 'agree') logDivergence(logger, outcome, late);
+        },
+      })
+    : undefined;
   const cache =
     config.decision_cache === 'off'
       ? undefined
@@ -143,6 +165,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       trustDomains: new Set(config.trust_domains),
       invalidSourceCertificate: config.invalid_source_certificate,
       cache,
+      // A cache key that ran past eval_timeout_ms is denied at once for a few seconds (authz/recent-runaways.ts).
+      runaways: cache && evalThreads ? new RecentRunaways() : undefined,
       allowedClients: new Set(config.tls_allowed_clients),
       clientTrustBundles: () => tls?.current()?.trustBundles,
       newDecisionId: randomUUID,
@@ -163,8 +187,10 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
             metrics.recordDryRunOverride();
           }
         }
-        const withShadow = (shadowed: ShadowResult | undefined) => {
-          if (shadowed) {
+        const withShadow = (shadowed: ShadowResult | ShadowNotReady | undefined) => {
+          if (shadowed && 'notReady' in shadowed) {
+            extra.shadow = { revision: shadowed.revision, not_ready: true, reason: `the candidate's result was not ready within ${shadowed.heldMs} ms; this line was written without it` };
+          } else if (shadowed) {
             metrics.recordShadow(shadowed.comparison);
             extra.shadow = { revision: shadowed.revision, outcome: shadowed.allowed ? 'allow' : 'deny', reason: shadowed.reason, comparison: shadowed.comparison };
             if (shadowed.comparison !== 'agree') logDivergence(logger, outcome, shadowed);
@@ -184,7 +210,10 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       maxConnectionAgeGraceMs: config.max_connection_age_grace_ms,
       maxConcurrentStreams: config.max_concurrent_streams,
       maxConnections: config.max_connections,
-      onConnectionsRefused: (count) => logger.warn({ refused: count, max_connections: config.max_connections }, 'connections refused: max_connections are open (raise max_connections or add workers/instances)'),
+      onConnectionsRefused: (count) => {
+        metrics.recordConnectionsRefused(count);
+        logger.warn({ refused: count, max_connections: config.max_connections }, 'connections refused: max_connections are open (raise max_connections or add workers/instances)');
+      },
       onOversizeUnsupported: () => logger.error('this grpc-js version cannot be made to answer oversized CheckRequests with a deny; they get RESOURCE_EXHAUSTED (fails open under failure_mode_allow)'),
     },
   );

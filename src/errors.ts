@@ -21,6 +21,11 @@ export const CHECK_ERROR_STATUS = {
    * policy failed to decide, the caller may not pass; not 504, which would say an upstream was slow.
    */
   eval_timeout: 403,
+  /**
+   * Too many policy evaluations were waiting for an evaluation thread (policy/eval-threads.ts
+   * MAX_QUEUED): denied without evaluating. 503: the server is overloaded, the policy said nothing.
+   */
+  eval_queue_full: 503,
   /** The policy left its decision undefined. */
   decision_undefined: 403,
   /** The policy returned a value that is not a valid decision. */

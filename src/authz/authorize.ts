@@ -11,6 +11,7 @@ import { decisionFromResultSet, type Decision } from './decision.js';
 import { HygieneRefusal } from './hygiene/index.js';
 import { buildInput, type InputDocument, type InputOptions } from './input.js';
 import type { Outcome } from './outcome.js';
+import { RUNAWAY_MEMORY_MS, type RecentRunaways } from './recent-runaways.js';
 
 /** What authorize needs of a loaded policy (policy/evaluator implements it). */
 export interface EvaluablePolicy {
@@ -45,6 +46,11 @@ export interface EvaluationCall {
   validUntilNs?: bigint;
   /** Set when builtins failed (their results were undefined, as in OPA): the first few messages. */
   builtinErrors?: string[];
+  /**
+   * True once the Check's caller has given up (its deadline passed): an evaluation still waiting
+   * for an evaluation thread is then dropped (deadline_exceeded) instead of run.
+   */
+  expired?(): boolean;
 }
 
 export interface AuthorizeDeps {
@@ -70,6 +76,11 @@ export interface AuthorizeDeps {
    * then returns a Promise for cache misses. Unset: every evaluation runs inline, synchronously.
    */
   offThread?: boolean;
+  /**
+   * Cache keys whose evaluation hit eval_timeout lately: denied eval_timeout without evaluating
+   * (authz/recent-runaways.ts). Only consulted for Checks that have a cache key.
+   */
+  runaways?: RecentRunaways;
 }
 
 /** Keys longer than this (huge header values, say) are not cached. */
@@ -112,12 +123,22 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       const hit = deps.cache!.get(key);
       if (hit) return decided(hit.decision, check.decisionId, input, policy, hit.result, timings(deps, check.started, check.inputDone), 'hit');
     }
-    const evaluation: EvaluationCall = { decisionId: check.decisionId };
+    if (key !== undefined && deps.runaways?.has(key)) {
+      throw new GatehouseError(
+        'eval_timeout',
+        `the same request (same policy, same fields the policy reads) ran past eval_timeout_ms within the last ${RUNAWAY_MEMORY_MS / 1000} s; denied without evaluating`,
+      );
+    }
+    const evaluation: EvaluationCall = { decisionId: check.decisionId, expired: call.expired };
     const inputJson = JSON.stringify(input);
     if (deps.offThread && policy.evaluateOffThread) {
       return policy.evaluateOffThread(inputJson, evaluation).then(
         (resultSet) => concluded(check, resultSet, evaluation, inputJson, key),
-        (thrown: unknown) => failed(check, toGatehouseError(thrown, 'eval_error', 'policy evaluation failed')),
+        (thrown: unknown) => {
+          const error = toGatehouseError(thrown, 'eval_error', 'policy evaluation failed');
+          if (error.code === 'eval_timeout' && key !== undefined) deps.runaways?.add(key);
+          return failed(check, error);
+        },
       ).catch((thrown: unknown) => failed(check, thrown));
     }
     return concluded(check, evaluate(policy, inputJson, evaluation), evaluation, inputJson, key);

@@ -37,6 +37,7 @@ export class GatehouseMetrics {
   readonly #cacheMiss: Counter.Internal;
   readonly #dryRunOverrides: Counter;
   readonly #shadow: Counter<'result'>;
+  readonly #connectionsRefused: Counter;
   readonly #hygieneRefusals: Counter<'rule'>;
   #tlsNotAfterMs: number | undefined;
   readonly #observeAllow: Histogram.Internal<'outcome'>;
@@ -146,6 +147,11 @@ export class GatehouseMetrics {
       registers: [registry],
     });
     for (const result of ['agree', 'allow_to_deny', 'deny_to_allow']) this.#shadow.labels(result).inc(0);
+    this.#connectionsRefused = new Counter({
+      name: 'gatehouse_connections_refused_total',
+      help: 'Client connections closed at once because max_connections were open. Envoy fails the Checks on such a connection (403, or allow with failure_mode_allow: true) unless its retry_policy retries them.',
+      registers: [registry],
+    });
     this.#hygieneRefusals = new Counter({
       name: 'gatehouse_request_hygiene_refusals_total',
       help: 'Checks denied by a request-hygiene rule or limit, by rule (docs/input.md#request-hygiene).',
@@ -229,6 +235,11 @@ export class GatehouseMetrics {
         reportedEvictions = evictions;
       },
     });
+  }
+
+  /** `count` connections were refused (max_connections). */
+  recordConnectionsRefused(count: number): void {
+    this.#connectionsRefused.inc(count);
   }
 
   recordDryRunOverride(): void {

@@ -5,22 +5,28 @@
  * an invalid bundle and the active one keeps serving: such a bundle would turn working traffic into
  * error denies. An error on an input the active bundle denied is still a deny for that caller, and
  * any caller can send such inputs, so refusing on them would let anyone block every rollout: those
- * are counted and listed like flips. A decision that flips (allow ↔ deny) is the point of most
- * policy changes, so flips are only summarised.
+ * are counted and listed like flips. Two exceptions: a candidate that runs past eval_timeout_ms on
+ * any recent input is refused (a runaway would turn every such Check into eval_timeout and cost a
+ * thread each), and so is a candidate that erred on every input it checked before the budget ran out
+ * (it is not activated "on the inputs it checked"). A decision that flips (allow ↔ deny) is the
+ * point of most policy changes, so flips are only summarised.
  *
  * The sample is not emptied when a bundle becomes active, so the next candidate meets it too.
  * The inputs live in memory only, in a ring of distinct inputs (policy/sample-key.ts: the fields
  * the policy reads, or the input without per-request ids and times) bounded by count and bytes. The
  * gate runs inside a reload while Checks are being answered: it yields to the event loop every few
- * milliseconds of evaluation (with eval_timeout_ms, evaluations run on the evaluation thread, each
- * under the deadline: a timeout is an error like any other), and stops at a total time budget. Running out of budget is not a
- * refusal (a slow policy is not a broken one): the summary says how many inputs went unchecked.
+ * milliseconds of evaluation (with eval_timeout_ms, the candidate runs on a thread of its own,
+ * started for the gate and ended after it, under the deadline: never on the threads serving
+ * Checks), and stops at a total time budget, counted from when that thread holds the candidate.
+ * Running out of budget is not a refusal (a slow policy is not a broken one): the summary says how
+ * many inputs went unchecked.
  */
 import { decisionFromResultSet } from '../authz/decision.js';
 import type { Outcome } from '../authz/outcome.js';
 import { GatehouseError, toGatehouseError } from '../errors.js';
 import type { EvaluationCall } from '../authz/authorize.js';
 import type { CachePlan } from '../cache/plan.js';
+import { EvalThreads, type EvalThreadsOptions } from './eval-threads.js';
 import type { WasmPolicy } from './evaluator.js';
 import { sampleKey } from './sample-key.js';
 
@@ -56,6 +62,16 @@ export interface GateTiming {
   budgetMs: number;
   /** A monotonic clock in ms. */
   nowMs: () => number;
+}
+
+/** The gate's own evaluation thread for the candidate (when the policies run on evaluation threads). */
+export interface GateThread {
+  /** eval_timeout_ms. */
+  timeoutMs: number;
+  /** Told when the gate's thread is replaced (the candidate ran away): name the candidate. */
+  onReplaced?: EvalThreadsOptions['onReplaced'];
+  /** The thread's code; default as EvalThreads. */
+  workerUrl?: URL;
 }
 
 export const DEFAULT_GATE_TIMING: GateTiming = { sliceMs: 5, budgetMs: 2000, nowMs: () => performance.now() };
@@ -118,7 +134,22 @@ export class RecentInputs {
    * Samples are kept across activations (a second bad bundle right after a good one must still
    * meet them): one decided by an earlier bundle is decided again by `active` first.
    */
-  async check(candidate: WasmPolicy, active: WasmPolicy, timing: GateTiming = DEFAULT_GATE_TIMING): Promise<GateSummary> {
+  async check(candidate: WasmPolicy, active: WasmPolicy, timing: GateTiming = DEFAULT_GATE_TIMING, thread?: GateThread): Promise<GateSummary> {
+    if (!thread || !candidate.offThread) return this.#check(candidate, active, timing, undefined);
+    const pool = new EvalThreads({ timeoutMs: thread.timeoutMs, spare: false, onReplaced: thread.onReplaced, workerUrl: thread.workerUrl });
+    try {
+      try {
+        await candidate.prepareOn(pool);
+      } catch (error) {
+        throw new GatehouseError('bundle_invalid', `activation gate: revision ${candidate.revision} does not load in an evaluation thread: ${toGatehouseError(error, 'eval_error').message}`);
+      }
+      return await this.#check(candidate, active, timing, pool);
+    } finally {
+      await pool.close();
+    }
+  }
+
+  async #check(candidate: WasmPolicy, active: WasmPolicy, timing: GateTiming, pool: EvalThreads | undefined): Promise<GateSummary> {
     const summary: GateSummary = { checked: 0, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 };
     // A copy: Checks answered while the gate yields keep recording samples.
     const samples = [...this.#samples.values()];
@@ -145,8 +176,15 @@ export class RecentInputs {
       }
       let allowed: boolean;
       try {
-        allowed = decisionFromResultSet(await evaluate(candidate, input)).allowed;
+        allowed = decisionFromResultSet(await (pool ? candidate.evaluateOn(pool, input, quiet()) : evaluate(candidate, input))).allowed;
       } catch (error) {
+        if (error instanceof GatehouseError && error.code === 'eval_timeout') {
+          throw new GatehouseError(
+            'bundle_invalid',
+            `activation gate: revision ${candidate.revision} runs away on a recent input (decision_id ${sample.decisionId}): eval_timeout (stopped at eval_timeout_ms; every such Check would be denied eval_timeout). ` +
+              'Fix the policy, or set activation_gate_inputs: 0 to activate bundles unchecked',
+          );
+        }
         if (!before) {
           summary.checked++;
           summary.denyToError++;
@@ -168,6 +206,13 @@ export class RecentInputs {
       if (before) summary.allowToDeny++;
       else summary.denyToAllow++;
       if (summary.flipped.length < FLIPS_LISTED) summary.flipped.push(sample.decisionId);
+    }
+    if (summary.unchecked > 0 && summary.checked > 0 && summary.denyToError === summary.checked) {
+      throw new GatehouseError(
+        'bundle_invalid',
+        `activation gate: revision ${candidate.revision} erred on every one of the ${summary.checked} recent inputs it checked before the gate's time budget ran out (${summary.unchecked} unchecked); it is not activated on those. ` +
+          'Fix the policy, or set activation_gate_inputs: 0 to activate bundles unchecked',
+      );
     }
     return summary;
   }

@@ -4,15 +4,21 @@
  * and an evaluation that runs past the deadline is stopped by terminating its thread (V8's
  * TerminateExecution interrupts a running Wasm loop).
  *
- * Evaluations queue on the main thread and go to the thread in batches: everything queued in one
- * event-loop turn, or while the previous batch was being evaluated, travels in one message, and
- * the results come back in one message. Up to two batches are in flight, so the thread has the next
- * one at hand while the gRPC thread handles the results of the last. A deadline timer on the
- * main thread reads which item the thread is evaluating and since when (a SharedArrayBuffer the
- * thread writes, eval-protocol.ts); when that item has run for `timeoutMs`, the thread is
- * terminated, that item fails with `eval_timeout`, and the rest of the batches in flight (results of a killed
- * thread are lost) and the queue go to a warm spare thread that already holds every policy; a new
- * spare is started behind it. Cache hits never come here.
+ * Two threads serve (one with `spare: false`), each holding every policy. Evaluations queue on the
+ * main thread and go to an idle thread in batches: everything queued in one event-loop turn, or
+ * while the threads were busy, travels in one message, and the results come back in one message. A
+ * thread busy with a batch gets a second one only while its current evaluation is young
+ * (PIPELINE_MS), so a thread stuck in a long evaluation receives no more work while the other
+ * serves. A deadline timer on the main thread reads which item a thread is evaluating and since
+ * when (a SharedArrayBuffer the thread writes, eval-protocol.ts); when that item has run for
+ * `timeoutMs`, the thread is terminated, that item fails with `eval_timeout`, the rest of its
+ * batches in flight (results of a killed thread are lost) go back to the head of the queue for the
+ * surviving thread, and a replacement starts in the background: it gets work once it holds every
+ * policy (or when no warm thread is left). Cache hits never come here.
+ *
+ * The queue is bounded (MAX_QUEUED; beyond it an evaluation is refused with `eval_queue_full`), and
+ * an evaluation whose caller's deadline has passed while it waited is dropped before it runs
+ * (`deadline_exceeded`), as authorize does before queueing.
  *
  * The thread runs at the gRPC thread's priority. Lowering a long-running evaluation's thread
  * (renice) was tried and dropped: under CPU contention it pushed slow but legitimate evaluations
@@ -70,15 +76,42 @@ export const WALL_BACKSTOP_FACTOR = 10;
 const MAX_IN_FLIGHT = 2;
 /** Items per message; more wait for the next batch. */
 const MAX_BATCH = 64;
+/**
+ * A busy thread gets a second batch only while its current evaluation has run less than this (ms):
+ * an ordinary evaluation takes well under a millisecond, so an older one may be a runaway, and work
+ * posted behind it would wait for the deadline.
+ */
+const PIPELINE_MS = 2;
+/**
+ * Evaluations waiting for a thread, at most. 1024 ordinary evaluations (0.05-0.5 ms each) take two
+ * threads up to ~250 ms: beyond Envoy's default ext_authz timeout (200 ms), so a longer queue would
+ * only hold Checks whose callers have given up, and memory (each holds its input's JSON).
+ */
+export const MAX_QUEUED = 1024;
+
+/** What the caller of one evaluation tells the threads. */
+export interface EvalCaller {
+  /** True once the caller's deadline has passed: a queued evaluation is then dropped before it runs. */
+  expired?(): boolean;
+}
 
 interface Queued {
   policy: ThreadPolicy;
   item: EvalBatchItem;
+  expired: (() => boolean) | undefined;
   resolve(result: EvalItemResult): void;
   reject(error: unknown): void;
 }
 
 let policyIds = 0;
+
+/** The rejection of evaluations cut off by close(): they decided nothing. */
+export class EvalThreadsClosed extends Error {
+  constructor() {
+    super('the evaluation threads were closed');
+    this.name = 'EvalThreadsClosed';
+  }
+}
 
 /** The thread's code: compiled JavaScript next to this file, or (running from sources, in tests) a loader for the TypeScript. */
 function defaultWorkerUrl(): URL {
@@ -102,6 +135,9 @@ class EvalThread {
   ended = false;
   /** Set on its first message: its code loaded. */
   answered = false;
+  /** Policies posted at its start whose load has not answered yet: until then it is cold (not warm). */
+  readonly #startLoads = new Set<number>();
+  #started = false;
 
   constructor(url: URL, onMessage: (thread: EvalThread, message: FromThread) => void, onExit: (thread: EvalThread, detail: string) => void) {
     const progress = new SharedArrayBuffer(PROGRESS_BYTES);
@@ -125,9 +161,20 @@ class EvalThread {
     this.worker.postMessage(message);
   }
 
+  /** Holds every policy it was started with (its start-up loads all answered): it may take work. */
+  get warm(): boolean {
+    return this.#started && this.#startLoads.size === 0;
+  }
+
+  /** Ends the start: the policies loaded so far are the ones it must hold before it is warm. */
+  markStarted(): void {
+    this.#started = true;
+  }
+
   load(policy: ThreadPolicy): void {
     if (this.loaded.has(policy.id)) return;
     this.loaded.add(policy.id);
+    if (!this.#started) this.#startLoads.add(policy.id);
     const { id, module, data, entrypoint, maxMemoryBytes } = policy;
     this.post({ kind: 'load', id, module, data, entrypoint, maxMemoryBytes });
   }
@@ -144,6 +191,7 @@ class EvalThread {
   }
 
   #settleLoad(id: number, error: string | undefined): void {
+    this.#startLoads.delete(id);
     const waiters = this.#loadWaiters.get(id);
     this.#loadWaiters.delete(id);
     if (error) this.loaded.delete(id);
@@ -207,9 +255,10 @@ class EvalThread {
 }
 
 /**
- * A process's evaluation threads: one active, one warm spare. Not for the CLI (`gatehouse check`
- * evaluates inline). Call close() when done (threads are unref'd, so a forgotten pool does not
- * hold the process open).
+ * A process's evaluation threads: two serving (one with `spare: false`), a replacement started in
+ * the background for each one terminated at the deadline or dead. Not for the CLI (`gatehouse
+ * check` evaluates inline). Call close() when done (threads are unref'd, so a forgotten pool does
+ * not hold the process open).
  */
 export class EvalThreads {
   readonly timeoutMs: number;
@@ -217,13 +266,17 @@ export class EvalThreads {
   readonly #url: URL;
   readonly #policies = new Map<number, ThreadPolicy>();
   readonly #queue: Queued[] = [];
-  #active: EvalThread;
-  #spare: EvalThread | undefined;
+  /** The serving threads, oldest first (an ended one stays here only while its replacement waits to start). */
+  #threads: EvalThread[];
   #flushScheduled = false;
   #closed = false;
   #batches = 0;
   /** Threads replaced since start (timeouts and crashes). */
   replaced = 0;
+  /** Evaluations refused because MAX_QUEUED were waiting. */
+  queueFull = 0;
+  /** Queued evaluations dropped because their caller's deadline passed before they ran. */
+  expiredInQueue = 0;
 
   constructor(options: EvalThreadsOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError('EvalThreads needs timeoutMs > 0');
@@ -233,8 +286,7 @@ export class EvalThreads {
     if (!existsSync('/proc/thread-self/schedstat')) {
       options.onWallClockDeadline?.('/proc/thread-self/schedstat is not available (not Linux, or /proc is not mounted): eval_timeout_ms counts wall-clock time');
     }
-    this.#active = this.#spawn();
-    if (options.spare !== false) this.#spare = this.#spawn();
+    this.#threads = options.spare === false ? [this.#spawn()] : [this.#spawn(), this.#spawn()];
   }
 
   /** A fresh id for a ThreadPolicy. */
@@ -243,20 +295,21 @@ export class EvalThreads {
   }
 
   /**
-   * Loads a policy into the threads (the active one and the spare) and resolves once the active
-   * thread has instantiated it, so a policy that cannot run there is refused at load time.
+   * Loads a policy into every thread and resolves once one serving thread has instantiated it, so
+   * a policy that cannot run there is refused at load time.
    * @throws Error with the thread's message when it cannot be instantiated.
    */
   async prepare(policy: ThreadPolicy): Promise<void> {
     this.#policies.set(policy.id, policy);
-    this.#spare?.load(policy);
+    for (const thread of this.#threads) if (!thread.ended) thread.load(policy);
     for (;;) {
-      const thread = this.#active;
+      const thread = this.#threads.find((candidate) => !candidate.ended) ?? this.#threads[0]!;
       try {
         return await thread.loadedPromise(policy);
       } catch (error) {
         // The thread was replaced meanwhile (a timeout): its successor already loads the policy.
-        if (!thread.ended || this.#closed || this.#active === thread) throw error;
+        if (!thread.ended || this.#closed) throw error;
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
   }
@@ -264,38 +317,48 @@ export class EvalThreads {
   /** Forget a policy (it is no longer active): its instance is freed in every thread. */
   release(id: number): void {
     if (!this.#policies.delete(id)) return;
-    for (const thread of [this.#active, this.#spare]) {
-      if (thread?.loaded.delete(id)) thread.post({ kind: 'unload', id });
+    for (const thread of this.#threads) {
+      if (thread.loaded.delete(id) && !thread.ended) thread.post({ kind: 'unload', id });
     }
   }
 
   /**
-   * Evaluate on the active thread. Resolves with the thread's result (which may carry an
+   * Evaluate on an idle serving thread. Resolves with the thread's result (which may carry an
    * evaluation error as text); rejects with GatehouseError `eval_timeout` when the evaluation ran
-   * past timeoutMs, or an Error when its thread died.
+   * past timeoutMs, `eval_queue_full` when MAX_QUEUED evaluations are waiting, `deadline_exceeded`
+   * when `caller.expired()` turned true while it waited, or an Error when its thread died.
    */
-  evaluate(policy: ThreadPolicy, item: EvalBatchItem): Promise<EvalItemResult> {
-    if (this.#closed) return Promise.reject(new Error('the evaluation threads are closed'));
+  evaluate(policy: ThreadPolicy, item: EvalBatchItem, caller?: EvalCaller): Promise<EvalItemResult> {
+    if (this.#closed) return Promise.reject(new EvalThreadsClosed());
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.queueFull++;
+      return Promise.reject(new GatehouseError('eval_queue_full', `${MAX_QUEUED} policy evaluations are already waiting for an evaluation thread; denied without evaluating`));
+    }
     if (!this.#policies.has(policy.id)) this.#policies.set(policy.id, policy);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ policy, item, resolve, reject });
-      if (!this.#flushScheduled && this.#active.inFlight.size < MAX_IN_FLIGHT) {
+      this.#queue.push({ policy, item, expired: caller?.expired?.bind(caller), resolve, reject });
+      if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(this.#scheduledFlush);
       }
     });
   }
 
+  /** Evaluations waiting for a thread now. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
-    const threads = [this.#active, this.#spare].filter((thread): thread is EvalThread => thread !== undefined);
+    const threads = this.#threads;
     for (const thread of threads) {
       thread.ended = true;
       clearTimeout(thread.timer);
       thread.closeSchedstat();
-      for (const queued of thread.takeInFlight()) queued.reject(new Error('the evaluation threads were closed'));
+      for (const queued of thread.takeInFlight()) queued.reject(new EvalThreadsClosed());
     }
-    for (const queued of this.#queue.splice(0)) queued.reject(new Error('the evaluation threads were closed'));
+    for (const queued of this.#queue.splice(0)) queued.reject(new EvalThreadsClosed());
     await Promise.all(threads.map((thread) => thread.worker.terminate()));
   }
 
@@ -304,10 +367,37 @@ export class EvalThreads {
     this.#flush();
   };
 
+  /**
+   * The thread the next batch goes to: an idle warm thread; else a warm one whose current
+   * evaluation is young (PIPELINE_MS); cold threads (replacements still loading) only when no warm
+   * thread is alive. Undefined: every thread is busy, the batch waits.
+   */
+  #pick(): EvalThread | undefined {
+    const live = this.#threads.filter((thread) => !thread.ended);
+    const warm = live.filter((thread) => thread.warm);
+    const pool = warm.length > 0 ? warm : live;
+    const idle = pool.find((thread) => thread.inFlight.size === 0);
+    if (idle) return idle;
+    return pool.find((thread) => {
+      if (thread.inFlight.size >= MAX_IN_FLIGHT) return false;
+      const running = thread.running();
+      return running === undefined || running.elapsedMs < PIPELINE_MS;
+    });
+  }
+
   #flush(): void {
-    const thread = this.#active;
-    // An ended thread is only active while its replacement waits to be started; the queue waits too.
-    while (!this.#closed && !thread.ended && thread.inFlight.size < MAX_IN_FLIGHT && this.#queue.length > 0) {
+    while (!this.#closed && this.#queue.length > 0) {
+      this.#dropExpired();
+      if (this.#queue.length === 0) return;
+      const thread = this.#pick();
+      if (!thread) {
+        // Every thread is busy: look again when one may take a second batch.
+        if (!this.#flushScheduled && this.#threads.some((candidate) => !candidate.ended && candidate.inFlight.size < MAX_IN_FLIGHT)) {
+          this.#flushScheduled = true;
+          setTimeout(this.#scheduledFlush, PIPELINE_MS).unref();
+        }
+        return;
+      }
       const batch = this.#queue.splice(0, MAX_BATCH);
       for (const queued of batch) thread.load(queued.policy);
       const id = ++this.#batches;
@@ -315,6 +405,20 @@ export class EvalThreads {
       thread.post({ kind: 'batch', batch: id, items: batch.map((queued) => queued.item) });
       if (!thread.timer) this.#arm(thread, this.timeoutMs);
     }
+  }
+
+  /** Drops (deadline_exceeded) queued evaluations whose caller has given up. */
+  #dropExpired(): void {
+    let kept = 0;
+    for (const queued of this.#queue) {
+      if (queued.expired?.()) {
+        this.expiredInQueue++;
+        queued.reject(new GatehouseError('deadline_exceeded', 'the caller\'s deadline passed while the evaluation waited for an evaluation thread'));
+      } else {
+        this.#queue[kept++] = queued;
+      }
+    }
+    this.#queue.length = kept;
   }
 
   #arm(thread: EvalThread, ms: number): void {
@@ -354,7 +458,12 @@ export class EvalThreads {
   };
 
   readonly #onMessage = (thread: EvalThread, message: FromThread): void => {
-    if (message.kind !== 'results' || thread.ended) return;
+    if (thread.ended) return;
+    // A replacement that just became warm can take the queue.
+    if (message.kind === 'loaded') {
+      if (thread.warm && this.#queue.length > 0) this.#flush();
+      return;
+    }
     const batch = thread.inFlight.get(message.batch);
     if (!batch) return;
     thread.inFlight.delete(message.batch);
@@ -376,7 +485,7 @@ export class EvalThreads {
     this.#flush();
   };
 
-  /** Ends `thread` and puts another in its place (the spare, when it was the active one). */
+  /** Ends `thread` and starts another in its place (after `respawnDelayMs`). */
   #retire(thread: EvalThread, respawnDelayMs = 0): void {
     thread.ended = true;
     clearTimeout(thread.timer);
@@ -386,30 +495,20 @@ export class EvalThreads {
     void thread.worker.terminate();
     if (this.#closed) return;
     this.replaced++;
-    if (respawnDelayMs > 0) {
-      setTimeout(() => {
-        if (this.#closed || !thread.ended) return;
-        if (thread === this.#active) this.#active = this.#spawn();
-        else if (thread === this.#spare) this.#spare = this.#spawn();
-        this.#flush();
-      }, respawnDelayMs).unref();
-      if (thread === this.#active && this.#spare) {
-        this.#active = this.#spare;
-        this.#spare = thread; // respawned after the delay
-      }
-      return;
-    }
-    if (thread === this.#active) {
-      this.#active = this.#spare ?? this.#spawn();
-      this.#spare = this.#options.spare === false ? undefined : this.#spawn();
-    } else if (thread === this.#spare) {
-      this.#spare = this.#spawn();
-    }
+    const replace = () => {
+      if (this.#closed) return;
+      const at = this.#threads.indexOf(thread);
+      if (at >= 0) this.#threads[at] = this.#spawn();
+      this.#flush();
+    };
+    if (respawnDelayMs > 0) setTimeout(replace, respawnDelayMs).unref();
+    else replace();
   }
 
   #spawn(): EvalThread {
     const thread = new EvalThread(this.#url, this.#onMessage, this.#onExit);
     for (const policy of this.#policies.values()) thread.load(policy);
+    thread.markStarted();
     return thread;
   }
 }

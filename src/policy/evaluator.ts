@@ -146,9 +146,24 @@ export class WasmPolicy implements EvaluablePolicy {
    * @throws GatehouseError eval_timeout past the deadline; Error when the policy fails (as evaluate).
    */
   async evaluateOffThread(inputJson: string, call: EvaluationCall = {}): Promise<unknown> {
+    return this.evaluateOn(this.#threads?.pool, inputJson, call);
+  }
+
+  /**
+   * Loads this policy into another pool of evaluation threads (the activation gate's own thread),
+   * so evaluateOn(pool) runs there and never on the threads that serve Checks.
+   * @throws Error when the policy was not loaded with evalThreads, or does not load in `pool`.
+   */
+  async prepareOn(pool: EvalThreads): Promise<void> {
+    if (!this.#threads) throw new Error('the policy was not loaded for evaluation threads');
+    await pool.prepare(this.#threads.policy);
+  }
+
+  /** As evaluateOffThread, on `pool` (after prepareOn(pool)); inline when `pool` is undefined or the policy has no thread form. */
+  async evaluateOn(pool: EvalThreads | undefined, inputJson: string, call: EvaluationCall = {}): Promise<unknown> {
     const threads = this.#threads;
-    if (!threads) return this.evaluate(new TextEncoder().encode(inputJson), call);
-    const result = await threads.pool.evaluate(threads.policy, { policy: threads.policy.id, input: inputJson, decisionId: call.decisionId, quiet: call.quiet });
+    if (!threads || !pool) return this.evaluate(new TextEncoder().encode(inputJson), call);
+    const result = await pool.evaluate(threads.policy, { policy: threads.policy.id, input: inputJson, decisionId: call.decisionId, quiet: call.quiet }, call);
     if (!call.quiet) for (const line of result.prints ?? []) threads.print(line, call.decisionId);
     if (result.builtinErrors) call.builtinErrors = result.builtinErrors;
     if (result.validUntilNs !== undefined) call.validUntilNs = result.validUntilNs;
