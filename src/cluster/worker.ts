@@ -51,6 +51,14 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
     process.on('message', onStart);
     send({ gatehouse: 'hello' });
   });
+  if (typeof start.config !== 'object' || start.config === null) {
+    // dist/ replaced under a running primary of an older version: its start message has no config.
+    const message = 'the primary sent no configuration: it runs another gatehouse version (dist/ was replaced under it); restart the server';
+    baseLogger.fatal({ pid: process.pid }, message);
+    baseLogger.flush();
+    send({ gatehouse: 'failed', code: 'internal_error', message }, () => process.exit(1));
+    return new Promise<number>(() => undefined);
+  }
   const config: Readonly<Config> = start.config;
   baseLogger = createWorkerLogger(config.log_level);
   const logger = baseLogger.child({ worker: start.slot });
