@@ -231,9 +231,12 @@ const rssLine = () => [...procs.values()].filter((p) => !p.gone).map((p) => `${p
 
 // --- load ----------------------------------------------------------------------------------------
 // Like Envoy's ext_authz client: grpc-js reopens a closed connection by itself on the next Check,
-// and a Check that ends UNAVAILABLE because the HTTP/2 connection under it closed or was reset
-// ("Connection dropped", "Stream refused by server", ECONNRESET in grpc-js; Envoy's retry_on
-// reset / refused-stream) is retried once, with a new 2 s deadline. Nothing else is retried: a
+// and a Check that ends UNAVAILABLE because the HTTP/2 connection under it, or the one being
+// opened for it, closed or was reset ("Connection dropped", "Stream refused by server", or an
+// ECONNRESET, also "No connection established. Last error: Error: read ECONNRESET", in grpc-js;
+// Envoy's retry_on reset / refused-stream / connect-failure) is retried once, on a new connection
+// (a new grpc-js channel: the old one would fail the retry at once while it backs off before
+// reconnecting, which Envoy's connection pool does not do), with a new 2 s deadline. Nothing else is retried: a
 // deadline, any other status or a wrong decision is a failed Check at once. A connection that is
 // not established within a Check's 2 s deadline (grpc-js: "Waiting for LB pick"; grpc-js has no
 // handshake timeout of its own) is abandoned and a new one opened, as Envoy's cluster
@@ -279,6 +282,10 @@ async function clientLoop(i) {
         totals.retryReasons[reason] = (totals.retryReasons[reason] ?? 0) + 1;
         const crash = crashes.at(-1);
         if (crash && Date.now() - crash.at < 10_000) { crash.retries++; crash.clients.add(i); } else totals.retriedUnattributed = (totals.retriedUnattributed ?? 0) + 1;
+        client.close();
+        client = newClient();
+        onConnection = 0;
+        totals.connections++;
         try {
           got = await check(client, corpus[idx]);
           totals.retriedOk++;
