@@ -86,6 +86,29 @@ describe('RecentInputs', () => {
     expect(recent.size).toBe(7);
   });
 
+  it('refuses a candidate that erred on every input it checked before its budget ran out', async () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    for (let n = 0; n < 6; n++) recent.record(outcome(`denied${n}`, { n }, { allowed: false, reasonLabel: 'policy_denied' }), active);
+    let clock = 0;
+    const failing = { revision: 'r2', evaluate: () => {
+      clock += 1;
+      throw new Error('policy aborted');
+    } } as unknown as WasmPolicy;
+    await expect(recent.check(failing, active, { sliceMs: 100, budgetMs: 3, nowMs: () => clock })).rejects.toThrow(/erred on every one of the 3 recent inputs it checked/);
+    // With every input checked it is the usual summary (deny to error is still a deny).
+    clock = 0;
+    expect(await recent.check(failing, active, { sliceMs: 100, budgetMs: 100, nowMs: () => clock })).toMatchObject({ checked: 6, denyToError: 6, unchecked: 0 });
+  });
+
+  it('refuses a candidate that runs past eval_timeout_ms on an input the active policy denied', async () => {
+    const recent = new RecentInputs(10, 1 << 20);
+    recent.record(outcome('denied', { n: 1 }, { allowed: false, reasonLabel: 'policy_denied' }), active);
+    const runaway = { revision: 'r2', evaluate: () => {
+      throw new GatehouseError('eval_timeout', 'stopped');
+    } } as unknown as WasmPolicy;
+    await expect(recent.check(runaway, active)).rejects.toThrow(/\(decision_id denied\): eval_timeout/);
+  });
+
   it('counts flips and refuses a policy that errs, naming the decision id', async () => {
     const recent = new RecentInputs(10, 1 << 20);
     recent.record(outcome('odd-allowed', { n: 1 }), active);
