@@ -212,7 +212,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   eval_timeout_ms: {
     type: 'integer', default: 100, min: 0, max: 60_000, example: '100',
-    help: 'longest one policy evaluation may run; past it the evaluation is stopped and the Check denied (eval_timeout). Below Envoy\'s default ext_authz timeout (200 ms) so the deny carries gatehouse\'s reason. 0: no deadline (evaluations run on the gRPC thread, a runaway policy stalls every Check)',
+    help: 'longest one policy evaluation may run, in CPU time of its evaluation thread (a 10x wall-clock backstop stops a starved one); past it the evaluation is stopped and the Check denied (eval_timeout). Below Envoy\'s default ext_authz timeout (200 ms) so the deny carries gatehouse\'s reason. Below about 10 ordinary evaluations on a freshly started thread can be denied too. 0: no deadline (evaluations run on the gRPC thread, a runaway policy stalls every Check)',
   },
   max_concurrent_streams: {
     type: 'integer', default: 256, min: 1, max: 100_000, example: '256',
@@ -220,7 +220,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   },
   max_connections: {
     type: 'integer', default: 4096, min: 1, max: 1_000_000, example: '4096',
-    help: 'most gRPC connections one worker holds; more are closed at once (clients reconnect, ideally to another worker or instance)',
+    help: 'most gRPC connections one worker holds; more are closed at once and counted (gatehouse_connections_refused_total). Envoy fails the Checks it sent on such a connection (403, an allow under failure_mode_allow: true) unless its ext_authz retry_policy has retry_on: connect-failure,reset,refused-stream (docs/operations.md)',
   },
   watch: {
     type: 'boolean', default: true, example: 'true',
