@@ -131,7 +131,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         logger,
       )
     : undefined;
-  let shadowSkipLogged = 0;
+  let shadowSkipLogged = Number.NEGATIVE_INFINITY;
   const shadow = candidate
     ? new ShadowEvaluator(candidate.store, config.candidate_sample_percent, {
         // One evaluation's wall-clock backstop and a thread start: a line waits no longer for its shadow result.
