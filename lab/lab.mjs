@@ -281,7 +281,8 @@ async function startLabOnce(options) {
         });
         const serving = await waitFor('gatehouse to serve', () => {
           if (!proc.running) throw new Error(`gatehouse exited during start-up:\n${proc.stderr.join('\n')}`);
-          return proc.stderr.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'gatehouse is serving');
+          // "gatehouse is serving", "... (TLS)", "... with 2 workers" (workers: auto runs a cluster primary).
+          return proc.stderr.map((line) => JSON.parse(line)).find((entry) => typeof entry.msg === 'string' && entry.msg.startsWith('gatehouse is serving'));
         });
         lab.gatehouse.grpcPort = serving.grpc_port;
         lab.gatehouse.adminPort = serving.admin_port;
