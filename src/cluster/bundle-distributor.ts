@@ -5,6 +5,7 @@
  * to the new bundle in two phases (WorkerPool.switchTo): all load and gate it, then all activate
  * it; one refusal and all keep the active one. The refusal is logged and counted here, once.
  */
+import { coalesced } from '../policy/coalesce.js';
 import type { Config } from '../config/schema.js';
 import { GatehouseError, toGatehouseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,8 +41,7 @@ export class BundleDistributor {
   #committed: Bundle | undefined;
   #lastError: GatehouseError | undefined;
   #floor: Activated | undefined;
-  #loading: Promise<DistributeResult> | undefined;
-  #pending = false;
+  readonly #reload = coalesced(() => this.#loadOnce());
   #stop: (() => void) | undefined;
 
   constructor(config: Readonly<Config>, limits: BundleLimits, logger: Logger, metrics: GatehouseMetrics, switchWorkers: SwitchWorkers) {
@@ -81,18 +81,7 @@ export class BundleDistributor {
 
   /** Fetch and (if new) switch the workers; concurrent calls coalesce as in PolicyStore.reload. */
   reload(): Promise<DistributeResult> {
-    if (this.#loading) {
-      this.#pending = true;
-      return this.#loading;
-    }
-    this.#loading = this.#loadOnce().finally(() => {
-      this.#loading = undefined;
-      if (this.#pending) {
-        this.#pending = false;
-        void this.reload();
-      }
-    });
-    return this.#loading;
+    return this.#reload();
   }
 
   async #loadOnce(): Promise<DistributeResult> {

@@ -3,7 +3,7 @@
  * the sink `decision_log` names (openDecisionLogSink), bounded as in a single process: a sink that
  * cannot keep up drops the batch (whole lines), counted in gatehouse_decision_log_lines_total.
  */
-import type { LineSink } from '../observability/log-sink.js';
+import { closeSink, type LineSink } from '../observability/log-sink.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseMetrics } from '../observability/metrics.js';
 
@@ -65,23 +65,6 @@ export class DecisionLogRelay {
 
   /** Flush, waiting at most `timeoutMs`; a stalled sink is then discarded (as DecisionLog.close). */
   close(timeoutMs: number): Promise<'flushed' | 'timed_out'> {
-    const sink = this.#sink;
-    if (!sink?.flush) return Promise.resolve('flushed');
-    return new Promise<'flushed' | 'timed_out'>((resolve) => {
-      const timer = setTimeout(() => resolve('timed_out'), timeoutMs);
-      timer.unref();
-      try {
-        sink.flush!(() => {
-          clearTimeout(timer);
-          resolve('flushed');
-        });
-      } catch {
-        clearTimeout(timer);
-        resolve('flushed');
-      }
-    }).then((result) => {
-      if (result === 'timed_out') sink.destroy?.();
-      return result;
-    });
+    return closeSink(this.#sink, timeoutMs);
   }
 }

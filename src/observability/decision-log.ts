@@ -9,7 +9,7 @@
  * operator-chosen JSON pointers masked, long header values and bodies truncated.
  */
 import type { Outcome } from '../authz/outcome.js';
-import type { LineSink } from './log-sink.js';
+import { closeSink, type LineSink } from './log-sink.js';
 import { traceContext } from './trace-context.js';
 
 export const MASKED = '[masked]';
@@ -134,24 +134,7 @@ export class DecisionLog {
    * not block shutdown: what it has not taken by then is discarded.
    */
   close(timeoutMs: number): Promise<'flushed' | 'timed_out'> {
-    const sink = this.#sink;
-    if (!sink?.flush) return Promise.resolve('flushed');
-    return new Promise<'flushed' | 'timed_out'>((resolve) => {
-      const timer = setTimeout(() => resolve('timed_out'), timeoutMs);
-      timer.unref();
-      try {
-        sink.flush!(() => {
-          clearTimeout(timer);
-          resolve('flushed');
-        });
-      } catch {
-        clearTimeout(timer);
-        resolve('flushed');
-      }
-    }).then((result) => {
-      if (result === 'timed_out') sink.destroy?.();
-      return result;
-    });
+    return closeSink(this.#sink, timeoutMs);
   }
 }
 

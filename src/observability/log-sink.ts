@@ -133,3 +133,26 @@ class BoundedStreamSink implements LineSink {
   }
 }
 
+/**
+ * Flush what `sink` holds, waiting at most `timeoutMs`, then give up on it: a stalled sink must not
+ * block shutdown, so what it has not taken by then is discarded (`destroy`). Resolves, never rejects.
+ */
+export function closeSink(sink: LineSink | undefined, timeoutMs: number): Promise<'flushed' | 'timed_out'> {
+  if (!sink?.flush) return Promise.resolve('flushed');
+  return new Promise<'flushed' | 'timed_out'>((resolve) => {
+    const timer = setTimeout(() => resolve('timed_out'), timeoutMs);
+    timer.unref();
+    try {
+      sink.flush!(() => {
+        clearTimeout(timer);
+        resolve('flushed');
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve('flushed');
+    }
+  }).then((result) => {
+    if (result === 'timed_out') sink.destroy?.();
+    return result;
+  });
+}

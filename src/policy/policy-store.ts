@@ -4,6 +4,7 @@
  * published, with one assignment. Any failure leaves the running policy in place (last known
  * good) and is reported.
  */
+import { coalesced } from './coalesce.js';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { GatehouseError, toGatehouseError } from '../errors.js';
 import { bundleFromArchive, readBundle, type Bundle, type BundleLimits } from './bundle.js';
@@ -51,8 +52,7 @@ export interface PolicyListener {
 export class PolicyStore {
   #active: WasmPolicy | undefined;
   #lastError: GatehouseError | undefined;
-  #loading: Promise<LoadResult> | undefined;
-  #pending = false;
+  readonly #reload = coalesced(() => this.#loadOnce());
   readonly #options: PolicyStoreOptions;
   readonly #listeners: PolicyListener[] = [];
 
@@ -86,18 +86,7 @@ export class PolicyStore {
    * queued to pick up whatever changed meanwhile.
    */
   reload(): Promise<LoadResult> {
-    if (this.#loading) {
-      this.#pending = true;
-      return this.#loading;
-    }
-    this.#loading = this.#loadOnce().finally(() => {
-      this.#loading = undefined;
-      if (this.#pending) {
-        this.#pending = false;
-        void this.reload();
-      }
-    });
-    return this.#loading;
+    return this.#reload();
   }
 
   async #loadOnce(): Promise<LoadResult> {
