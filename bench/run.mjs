@@ -32,8 +32,32 @@ const { values: opts } = parseArgs({
     'quiet-wait': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'profile-only': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (opts.help) {
+  process.stdout.write(`Usage: npm run bench [-- flags]   (node bench/run.mjs [flags])
+
+gatehouse side by side with opa-envoy-plugin (OPA_ENVOY_PLUGIN=/path/to/binary; without it the
+labelled stand-in bench/opa-standin), same policy, requests and machine; prints a markdown table
+with ratios and issue 13's targets, writes bench/results/latest.{md,json}. bench/README.md has
+the method.
+
+  --quick              1 round, 3 s phases (~3 minutes)
+  --rounds N           rounds, server order reversed each round (default 2)
+  --seconds S          seconds per measured phase (default 6)
+  --no-envoy           skip the through-Envoy rows
+  --no-2core           skip the 2-core rows
+  --no-logs-off        skip the decision-logs-off rows
+  --server-cpu C       CPU the 1-core servers are pinned to (default 0)
+  --load-cpus LIST     CPUs for ghz (default 1)
+  --quiet-wait S       before each server, wait up to S seconds for other processes to go quiet
+  --profile            also CPU-profile gatehouse at saturation
+  --profile-only       only the profiles (bench/results/profiles/)
+  -h, --help           this help
+`);
+  process.exit(0);
+}
 const QUICK = opts.quick;
 const ROUNDS = Number(opts.rounds ?? (QUICK ? 1 : 2));
 const SECONDS = Number(opts.seconds ?? (QUICK ? 3 : 6));
