@@ -8,57 +8,22 @@ import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { credentials } from '@grpc/grpc-js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
-import { TestClient } from '../support/grpc-client.js';
+import { POLICY, alive, connection, metricsText, readyz, series, sumOf } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 
-const POLICY = (marker: string) => `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-marker := "${marker}"
-`;
 
-interface Readyz {
-  ready: boolean;
-  reason?: string;
-  policy: { revision: string } | null;
-  workers: { worker: number; pid: number | null; started: boolean; ready: boolean; revision: string | null; restarts: number; reason?: string }[];
-}
 
-function connection(server: ServeProcess): TestClient {
-  return new TestClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
-}
 
-async function readyz(server: ServeProcess): Promise<Readyz> {
-  return (await (await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).json()) as Readyz;
-}
 
-async function metricsText(server: ServeProcess): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
-}
 
-function sumOf(text: string, metric: string): number {
-  let total = 0;
-  for (const match of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(match[1]);
-  return total;
-}
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const stopped: number[] = [];
 let servers: ServeProcess[] = [];
@@ -228,8 +193,3 @@ describe.skipIf(tool.skip)('serve --workers 2: workers that die or hang', { time
   });
 });
 
-function series(text: string, name: string): number {
-  const escaped = name.replace(/[{}"\\]/g, (c) => `\\${c}`);
-  const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : NaN;
-}

@@ -10,12 +10,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import http2 from 'node:http2';
 import tls, { type TLSSocket } from 'node:tls';
-import { credentials } from '@grpc/grpc-js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
 import { ROOT } from '../support/tools.js';
-import { TestClient } from '../support/grpc-client.js';
+import { POLICY, alive, connection, metricsText, readyz, series, sumOf } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson, encodeRequest } from '../support/requests.js';
 import { createCa, issueLeaf, issueSvid } from '../support/pki.js';
@@ -56,14 +55,6 @@ async function tlsVisit(port: number, caCert: string, client: { cert: string; ke
 }
 
 /** Whether a process exists (signal 0). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Like startServe, but the server leads its own process group (so the group can be signalled). */
 async function startGroupLeader(bundle: string, args: string[]): Promise<ServeProcess> {
@@ -80,45 +71,12 @@ async function startGroupLeader(bundle: string, args: string[]): Promise<ServePr
 
 const tool = opaOrSkip();
 
-const POLICY = (marker: string) => `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-marker := "${marker}"
-`;
 
-interface Readyz {
-  ready: boolean;
-  reason?: string;
-  policy: { revision: string } | null;
-  workers: { worker: number; pid: number | null; ready: boolean; revision: string | null; restarts: number }[];
-}
 
-/** A client with its own connection (grpc-js otherwise shares one per target across clients). */
-function connection(server: ServeProcess): TestClient {
-  return new TestClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
-}
 
-async function readyz(server: ServeProcess): Promise<Readyz> {
-  return (await (await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).json()) as Readyz;
-}
 
-async function metricsText(server: ServeProcess): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
-}
 
-/** The value of one series in Prometheus text, e.g. series(text, 'gatehouse_workers'). */
-function series(text: string, name: string): number {
-  const escaped = name.replace(/[{}"\\]/g, (c) => `\\${c}`);
-  const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : NaN;
-}
 
-function sumOf(text: string, metric: string): number {
-  let total = 0;
-  for (const match of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(match[1]);
-  return total;
-}
 
 /** Decision-log lines of a file, every one parsed (a torn line fails JSON.parse). */
 function decisionLines(file: string): Record<string, any>[] {
