@@ -133,6 +133,20 @@ function optionalString(jwk: Record<string, unknown>, field: string): string | u
 
 const CURVES: Record<string, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66 };
 
+/**
+ * RFC 7518 §6.2.1.2: an EC public key's x and y are each the full size of a coordinate of the
+ * curve (leading zero bytes kept). OPA refuses a shorter encoding (the key then verifies nothing);
+ * Node's JWK import would accept it, so it is checked here.
+ */
+function checkCoordinates(jwk: Record<string, unknown>, bytes: number): void {
+  for (const field of ['x', 'y']) {
+    const value = optionalString(jwk, field);
+    if (value !== undefined && Buffer.from(value, 'base64url').length !== bytes) {
+      throw new Error(`invalid "${field}": ${String(jwk.crv)} coordinates are ${bytes} bytes`);
+    }
+  }
+}
+
 function parseJwk(value: unknown): ParsedJwk {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('a JWK must be an object');
   const jwk = value as Record<string, unknown>;
@@ -149,6 +163,7 @@ function parseJwk(value: unknown): ParsedJwk {
       case 'EC':
       case 'OKP': {
         if (kty === 'EC' && !(String(jwk.crv) in CURVES)) throw new Error(`unsupported curve ${String(jwk.crv)}`);
+        if (kty === 'EC') checkCoordinates(jwk, CURVES[String(jwk.crv)]!);
         if (kty === 'OKP' && jwk.crv !== 'Ed25519' && jwk.crv !== 'X25519') throw new Error(`unsupported curve ${String(jwk.crv)}`);
         if (hasPrivate) {
           const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });

@@ -133,3 +133,17 @@ describe('Go encodings', () => {
     expect(goJsonMarshal(new Set([1, 2]))).toBe('[1,2]');
   });
 });
+
+describe('io.jwt.verify_es256 and the JWK coordinate size', () => {
+  it('refuses an EC JWK whose x drops its leading zero byte (same point, as OPA does), and accepts it in full', () => {
+    // A P-256 key whose x starts with a zero byte (one in 256): the short encoding is the same point.
+    let pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    while (Buffer.from(jwkOf(pair.publicKey).x as string, 'base64url')[0] !== 0) pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = jwkOf(pair.publicKey) as Record<string, string>;
+    const token = signToken({ alg: 'ES256' }, { sub: 'alice' }, 'ES256', pair.privateKey);
+    const verify = (key: Record<string, string>) => jwtBuiltins['io.jwt.verify_es256']!.fn(testContext(NOW_NS), token, JSON.stringify(key));
+    expect(verify(jwk)).toBe(true);
+    const short = { ...jwk, x: Buffer.from(jwk.x!, 'base64url').subarray(1).toString('base64url') };
+    expect(() => verify(short)).toThrow(/coordinates are 32 bytes/);
+  });
+});
