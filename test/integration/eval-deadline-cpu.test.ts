@@ -86,11 +86,19 @@ describe.skipIf(tool.skip || !linux)('evaluation deadline in CPU time (skipped w
     affinity = execFileSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
     const cpu = affinity.split(/[,-]/)[0]!;
     setAffinity(cpu);
-    for (let i = 0; i < HOGS; i++) hogs.push(spawn('timeout', ['60', 'taskset', '-c', cpu, 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    // Each hog in its own process group (detached), killed as a group in afterAll: SIGKILL to
+    // `timeout` alone would leave its busy child running forever.
+    for (let i = 0; i < HOGS; i++) hogs.push(spawn('timeout', ['60', 'taskset', '-c', cpu, 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
   });
 
   afterAll(async () => {
-    for (const hog of hogs) hog.kill('SIGKILL');
+    for (const hog of hogs) {
+      try {
+        process.kill(-hog.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     if (affinity) setAffinity(affinity);
     await threads?.close();
   });
