@@ -3,7 +3,7 @@
  * the sink `decision_log` names (openDecisionLogSink), bounded as in a single process: a sink that
  * cannot keep up drops the batch (whole lines), counted in gatehouse_decision_log_lines_total.
  */
-import { closeSink, type LineSink } from '../observability/log-sink.js';
+import { closeSink, watchSink, type LineSink } from '../observability/log-sink.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseMetrics } from '../observability/metrics.js';
 
@@ -27,14 +27,15 @@ export class DecisionLogRelay {
       this.#lastReportMs = now;
       logger.error({ error: error?.message, decision_log: target }, 'the decision-log sink failed; lines are dropped and counted');
     };
-    sink?.on?.('drop', () => {
-      this.#dropped = true;
-    });
-    sink?.on?.('error', (error) => {
-      this.#dropped = true;
-      this.#failedAtMs = Date.now();
-      this.#onSinkError(error);
-    });
+    watchSink(
+      sink,
+      () => (this.#dropped = true),
+      (error) => {
+        this.#dropped = true;
+        this.#failedAtMs = Date.now();
+        this.#onSinkError(error);
+      },
+    );
   }
 
   /** `text`: `count` whole lines, each ending in "\n". */

@@ -9,7 +9,7 @@
  * operator-chosen JSON pointers masked, long header values and bodies truncated.
  */
 import type { Outcome } from '../authz/outcome.js';
-import { closeSink, type LineSink } from './log-sink.js';
+import { closeSink, watchSink, type LineSink } from './log-sink.js';
 import { traceContext } from './trace-context.js';
 
 export const MASKED = '[masked]';
@@ -61,16 +61,15 @@ export class DecisionLog {
     this.#onLine = onLine;
     this.#random = options.random ?? Math.random;
     this.#prepared = prepareOptions(options);
-    sink?.on?.('drop', () => {
-      this.#dropped = true;
-    });
-    // A failing sink (disk full, closed file) loses lines, never the process: without a
-    // listener, the 'error' event would be thrown.
-    sink?.on?.('error', (error) => {
-      this.#dropped = true;
-      this.#failedAtMs = Date.now();
-      this.#onSinkError(error);
-    });
+    watchSink(
+      sink,
+      () => (this.#dropped = true),
+      (error) => {
+        this.#dropped = true;
+        this.#failedAtMs = Date.now();
+        this.#onSinkError(error);
+      },
+    );
   }
 
   #lastSinkErrorMs = 0;

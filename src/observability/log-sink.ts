@@ -156,3 +156,13 @@ export function closeSink(sink: LineSink | undefined, timeoutMs: number): Promis
     return result;
   });
 }
+
+/**
+ * What a sink reports: `dropped` when its buffer overflowed (lines lost), `failed` when writing
+ * failed (disk full, closed file). The 'error' listener also keeps a failing sink from taking the
+ * process down: without one, an 'error' event is thrown.
+ */
+export function watchSink(sink: LineSink | undefined, dropped: () => void, failed: (error: Error | undefined) => void): void {
+  sink?.on?.('drop', dropped);
+  sink?.on?.('error', failed);
+}
