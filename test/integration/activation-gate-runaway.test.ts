@@ -9,7 +9,7 @@ import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, RUNAWAY_BODY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -24,7 +24,7 @@ import rego.v1
 default allow := false
 
 allow if {
-\tcount([x | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000); x := i * j]) > 0
+${RUNAWAY_BODY}
 }
 `;
 

@@ -14,7 +14,7 @@ import { readBundle } from '../../src/policy/bundle.js';
 import { EvalThreads, MAX_QUEUED } from '../../src/policy/eval-threads.js';
 import { WasmPolicy } from '../../src/policy/evaluator.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, RUNAWAY_BODY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
@@ -31,7 +31,7 @@ allow if input.parsed_path == ["public"]
 
 allow if {
 \tinput.parsed_path[0] == "runaway"
-\tcount([x | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000); x := i * j]) > 0
+${RUNAWAY_BODY}
 }
 `;
 

@@ -41,3 +41,11 @@ export function buildExampleBundle(opa: string, dir: string): string {
   buildPolicyBundle({ opa, policies: path.join(ROOT, 'policies'), out, entrypoint: 'envoy/authz/allow', log: () => undefined });
   return out;
 }
+
+/**
+ * Rego rule-body lines (tab-indented, one per line) that run for about 20 s of CPU (a billion
+ * comparisons over one 1,000-number range) without allocating: a runaway that only a deadline
+ * stops. An allocating runaway (a comprehension collecting millions of numbers) races the
+ * deadline against the Wasm memory limit and can end as opa_malloc failing instead.
+ */
+export const RUNAWAY_BODY = '\tr := numbers.range(1, 1000)\n\tsome i in r\n\tsome j in r\n\tsome k in r\n\ti > j\n\tj > k\n\tk > i';
