@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readTar, readTarGz } from '../../src/policy/tar.js';
+import { appendToTar, readTar, readTarGz, tarEntry } from '../../src/policy/tar.js';
 
 /** A minimal ustar entry, built by hand so that tests can make hostile archives. */
 function entry(name: string, content: string, type = '0'): Buffer {
@@ -51,5 +55,223 @@ describe('bundle archives', () => {
     const bomb = gzipSync(archive(entry('big', 'x'.repeat(100_000))));
     expect(() => readTarGz(bomb, { maxBytes: 10_000 })).toThrow('inflates past 10000 bytes');
     expect(() => readTarGz(Buffer.from('plain text'), { maxBytes: 10_000 })).toThrow('not a gzip archive');
+  });
+});
+
+/** A ustar header block with any field set by hand (the checksum is computed unless given). */
+function rawHeader(fields: { name: string; size?: number; sizeField?: string; type?: string; linkpath?: string; magic?: string; checksum?: number }): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(fields.name, 0, 100, 'utf8');
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(fields.sizeField ?? `${(fields.size ?? 0).toString(8).padStart(11, '0')}\0`, 124, 12, 'latin1');
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write(fields.type ?? '0', 156);
+  if (fields.linkpath) header.write(fields.linkpath, 157, 100, 'utf8');
+  header.write(fields.magic ?? 'ustar\u000000', 257, 'latin1');
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${(fields.checksum ?? sum).toString(8).padStart(6, '0')}\0 `, 148);
+  return header;
+}
+const padded = (data: Buffer) => Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+const withData = (header: Buffer, data: string | Buffer) => Buffer.concat([header, padded(Buffer.from(data))]);
+/** A pax extended header (`x`, or `g` for global) carrying `records`. */
+function pax(records: Record<string, string>, type = 'x'): Buffer {
+  const body = Object.entries(records).map(([key, value]) => {
+    const line = ` ${key}=${value}\n`;
+    let length = Buffer.byteLength(line) + 1;
+    while (`${length}${line}`.length !== length) length++;
+    return `${length}${line}`;
+  }).join('');
+  return withData(rawHeader({ name: 'PaxHeader', size: Buffer.byteLength(body), type }), body);
+}
+/** A ustar entry whose name is split into the prefix field (bytes 345..500) and the name field. */
+function prefixed(prefix: string, name: string): Buffer {
+  const header = rawHeader({ name, size: 1 });
+  header.write(prefix, 345, 155, 'utf8');
+  header.write('        ', 148);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return withData(header, 'x');
+}
+/** A GNU long-name (`L`) entry naming the next entry. */
+const gnuLongName = (name: string) => withData(rawHeader({ name: '././@LongLink', size: Buffer.byteLength(name) + 1, type: 'L', magic: 'ustar  \0' }), `${name}\0`);
+
+describe('hostile bundle archives', () => {
+  it.each([
+    ['a symlink with a target', rawHeader({ name: 'policy.wasm', type: '2', linkpath: '/etc/passwd' }), 'links and devices are not allowed'],
+    ['a hard link with a target', rawHeader({ name: 'data.json', type: '1', linkpath: 'other.json' }), 'links and devices are not allowed'],
+    ['a character device', rawHeader({ name: 'tty', type: '3' }), 'links and devices are not allowed'],
+    ['a block device', rawHeader({ name: 'sda', type: '4' }), 'links and devices are not allowed'],
+    ['a FIFO', rawHeader({ name: 'pipe', type: '6' }), 'links and devices are not allowed'],
+    ['a GNU dump directory', withData(rawHeader({ name: 'dump/', type: 'D', size: 3 }), 'a\0\0'), 'links and devices are not allowed'],
+    ['a GNU sparse file', withData(rawHeader({ name: 'sparse', type: 'S', size: 3 }), 'abc'), 'links and devices are not allowed'],
+    ['a vendor type (Solaris ACL)', withData(rawHeader({ name: 'acl', type: 'A', size: 3 }), 'abc'), 'links and devices are not allowed'],
+    ['an unknown type', withData(rawHeader({ name: 'data.json', type: 'Z', size: 2 }), '{}'), 'links and devices are not allowed'],
+  ])('refuses %s', (_what, hostile, message) => {
+    expect(() => readTar(archive(entry('ok.json', '{}'), hostile))).toThrow(message);
+  });
+
+  it.each([
+    ['".." in a ustar name', entry('a/../../etc/passwd', 'x')],
+    ['".." in a pax path', Buffer.concat([pax({ path: '../../etc/cron.d/evil' }), entry('harmless', 'x')])],
+    ['".." in a GNU long name', Buffer.concat([gnuLongName(`${'a/'.repeat(60)}../../../evil`), entry('harmless', 'x')])],
+    ['".." in a ustar prefix', prefixed('../..', 'evil')],
+    ['an empty segment', entry('a//b', 'x')],
+    ['a "." segment', entry('a/./b', 'x')],
+    ['a name that is only the root', entry('/', 'x')],
+    ['a NUL then more bytes in a pax path', Buffer.concat([pax({ path: 'data.json\u0000\nx' }), entry('harmless', 'x')])],
+    ['a control character', entry('data\u001b.json', 'x')],
+  ])('refuses %s', (_what, hostile) => {
+    expect(() => readTar(archive(hostile))).toThrow(/unsafe entry name|named like a directory|malformed pax record/);
+  });
+
+  it('strips the bundle root from absolute names and keeps them inside the bundle', () => {
+    const files = readTar(archive(entry('/etc/passwd', 'root'), entry('///data.json', '{}'), entry('./.manifest', '{}')));
+    expect([...files.keys()]).toEqual(['etc/passwd', 'data.json', '.manifest']);
+  });
+
+  it.each([
+    ['the same name twice', [entry('data.json', '1'), entry('data.json', '2')]],
+    ['the same name with and without the root', [entry('/data.json', '1'), entry('data.json', '2')]],
+    ['a pax path that repeats a ustar name', [entry('data.json', '1'), pax({ path: '/data.json' }), entry('other', '2')]],
+    ['a GNU long name that repeats a ustar name', [entry('data.json', '1'), gnuLongName('data.json'), entry('other', '2')]],
+  ])('refuses %s', (_what, entries) => {
+    expect(() => readTar(archive(...entries))).toThrow('duplicate entry "data.json"');
+  });
+
+  it('reads pax and GNU long names (past the 100-byte ustar name field)', () => {
+    const long = `${'d'.repeat(90)}/${'e'.repeat(90)}/file.json`;
+    const files = readTar(archive(pax({ path: `/${long}` }), entry('short-pax', '1'), gnuLongName(`/${long}2`), entry('short-gnu', '2')));
+    expect(Object.fromEntries([...files].map(([name, data]) => [name, data.toString()]))).toEqual({ [long]: '1', [`${long}2`]: '2' });
+  });
+
+  it('reads the pax size over the ustar size, as POSIX pax and Go do (the old reader ignored it)', () => {
+    // The ustar size says 0; the pax record says 5: the 5 bytes are the file, the next header follows them.
+    const files = readTar(archive(pax({ size: '5' }), withData(rawHeader({ name: 'a.json', size: 0 }), '"abc"'), entry('b.json', '1')));
+    expect(files.get('a.json')!.toString()).toBe('"abc"');
+    expect(files.get('b.json')!.toString()).toBe('1');
+  });
+
+  it('does not let a pax header change the framing of the long-name entry after it (node-tar tar-smuggling fix)', () => {
+    // pax size=0 must apply to the file, not to the GNU long-name entry between them.
+    const files = readTar(archive(pax({ size: '2' }), gnuLongName('long-name.json'), withData(rawHeader({ name: 'x', size: 0 }), '{}')));
+    expect([...files].map(([n, d]) => [n, d.toString()])).toEqual([['long-name.json', '{}']]);
+  });
+
+  it.each([
+    ['path', { path: 'data.json' }],
+    ['size', { size: '0' }],
+    ['linkpath', { linkpath: 'x' }],
+  ])('refuses a global pax header that sets %s (POSIX applies it to every entry, Go ignores it)', (_key, records) => {
+    expect(() => readTar(archive(pax(records, 'g'), entry('a.json', '{}')))).toThrow('global pax header');
+  });
+
+  it('accepts a global pax header with only a comment (git archive writes one)', () => {
+    expect([...readTar(archive(pax({ comment: 'abc123' }, 'g'), entry('a.json', '{}'))).keys()]).toEqual(['a.json']);
+  });
+
+  it('refuses a pax header over 1 MiB (Go refuses it; node-tar alone would skip it and use the ustar name)', () => {
+    const huge = pax({ path: 'p'.repeat(1 << 20) });
+    expect(() => readTar(archive(huge, entry('data.json', '{}')))).toThrow('over 1048576 bytes');
+  });
+
+  it('refuses a regular-file entry named like a directory (node-tar would skip its data, Go reads it)', () => {
+    const smuggled = withData(rawHeader({ name: 'dir/', size: 1024 }), Buffer.concat([entry('policy.wasm', 'evil'), Buffer.alloc(0)]));
+    expect(() => readTar(archive(smuggled))).toThrow('named like a directory');
+  });
+
+  it.each([
+    ['a size field with a non-octal digit', rawHeader({ name: 'a', sizeField: '0000000001x\0' })],
+    ['a size field with an 8', rawHeader({ name: 'a', sizeField: '00000000018\0' })],
+  ])('refuses %s (node-tar would read a number, Go refuses)', (_what, header) => {
+    expect(() => readTar(archive(withData(header, 'x')))).toThrow('bad tar size field');
+  });
+
+  it('refuses a bad checksum', () => {
+    expect(() => readTar(archive(withData(rawHeader({ name: 'a', size: 1, checksum: 1234 }), 'x')))).toThrow('checksum');
+  });
+
+  it.each([
+    ['cut inside an entry', archive(entry('a.json', 'x'.repeat(2000))).subarray(0, 1024)],
+    ['cut inside a block', archive(entry('a.json', '{}')).subarray(0, 700)],
+    ['without an end-of-archive marker', entry('a.json', '{}')],
+    ['with one zero block only', Buffer.concat([entry('a.json', '{}'), Buffer.alloc(512)])],
+  ])('refuses an archive %s', (_what, bytes) => {
+    expect(() => readTar(bytes)).toThrow(/truncated/i);
+  });
+
+  it('refuses an entry hidden after a single zero block (Go refuses it; node-tar alone would read it)', () => {
+    const hidden = Buffer.concat([entry('a.json', '{}'), Buffer.alloc(512), entry('policy.wasm', 'evil'), Buffer.alloc(1024)]);
+    expect(() => readTar(hidden)).toThrow('follows a single zero block');
+  });
+
+  it('ignores bytes after the end-of-archive marker, as Go does', () => {
+    const files = readTar(Buffer.concat([archive(entry('a.json', '{}')), entry('after.json', 'x')]));
+    expect([...files.keys()]).toEqual(['a.json']);
+  });
+
+  it('reads an empty archive as no files, and refuses plain text', () => {
+    expect(readTar(Buffer.alloc(1024)).size).toBe(0);
+    expect(() => readTar(Buffer.from('x'.repeat(1024)))).toThrow(/checksum|bad tar/);
+  });
+
+  it.each([
+    ['a record whose length is wrong', '30 path=data.json\n'],
+    ['a record without "="', '12 pathdata\n'],
+    ['a record not ended by a newline', '15 path=data.jso'],
+    ['a non-decimal size', '12 size=1x\n'],
+  ])('refuses a pax header with %s (node-tar skips it, Go refuses)', (_what, body) => {
+    const header = withData(rawHeader({ name: 'PaxHeader', size: Buffer.byteLength(body), type: 'x' }), body);
+    expect(() => readTar(archive(header, entry('harmless', 'x')))).toThrow(/malformed pax/);
+  });
+
+  it('refuses a pax header with no entry after it', () => {
+    expect(() => readTar(archive(entry('a.json', '{}'), pax({ path: 'b.json' })))).toThrow('not followed by an entry');
+  });
+
+  it('stops a gzip bomb at the byte limit, whatever its ratio, and refuses truncated and nested gzip', () => {
+    // 64 MiB of zeros inside a tar entry compresses to about 64 KiB (ratio ~1000).
+    const bomb = gzipSync(archive(entry('big', '')), { level: 9 });
+    const zeros = gzipSync(Buffer.alloc(64 << 20), { level: 9 });
+    expect(zeros.length).toBeLessThan(128 << 10);
+    expect(() => readTarGz(zeros, { maxBytes: 1 << 20 })).toThrow(`inflates past ${1 << 20} bytes`);
+    expect(() => readTarGz(bomb.subarray(0, bomb.length - 10), { maxBytes: 1 << 20 })).toThrow('not a gzip archive');
+    const nested = gzipSync(Buffer.concat([gzipSync(archive(entry('a.json', '{}'))), Buffer.alloc(1024)]).subarray(0, 1024));
+    expect(() => readTarGz(nested, { maxBytes: 1 << 20 })).toThrow('gzip stream inside');
+  });
+});
+
+describe('archives written by gatehouse and by GNU tar', () => {
+  it('round-trips tarEntry and appendToTar, names up to 255 bytes through the ustar prefix', () => {
+    const long = `/${'p'.repeat(120)}/${'n'.repeat(90)}.json`;
+    let bytes = appendToTar(Buffer.alloc(0), tarEntry('/data.json', Buffer.from('{}')));
+    bytes = appendToTar(bytes, tarEntry(long, Buffer.from('[1]')));
+    expect(bytes.length % 512).toBe(0);
+    const files = readTar(bytes);
+    expect([...files].map(([n, d]) => [n, d.toString()])).toEqual([['data.json', '{}'], [long.slice(1), '[1]']]);
+    expect(() => tarEntry(`/${'x'.repeat(300)}`, Buffer.alloc(0))).toThrow('too long');
+  });
+
+  it.each(['gnu', 'pax', 'ustar'])('reads a --format=%s archive from GNU tar, long names included, and refuses its symlinks', (format) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-tar-'));
+    try {
+      const deep = path.join('a'.repeat(80), 'b'.repeat(80));
+      mkdirSync(path.join(dir, deep), { recursive: true });
+      writeFileSync(path.join(dir, deep, 'data.json'), '{"deep":true}');
+      writeFileSync(path.join(dir, 'policy.wasm'), 'wasm');
+      const tarred = execFileSync('tar', ['-c', `--format=${format}`, '-C', dir, '.']);
+      const files = readTar(tarred);
+      expect(files.get(`${deep}/data.json`)?.toString()).toBe('{"deep":true}');
+      expect(files.get('policy.wasm')?.toString()).toBe('wasm');
+      symlinkSync('/etc/passwd', path.join(dir, 'link'));
+      expect(() => readTar(execFileSync('tar', ['-c', `--format=${format}`, '-C', dir, '.']))).toThrow('links and devices are not allowed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
