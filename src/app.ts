@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeThrown } from './errors.js';
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
 import { dryRunLifts } from './authz/response.js';
 import { DecisionCache } from './cache/decision-cache.js';
@@ -56,7 +56,13 @@ export interface AppDeps {
 }
 
 export interface RunningApp {
+  /** The bound gRPC port (0 for a unix socket, and in a cluster worker, which binds nothing). */
   grpcPort: number;
+  /**
+   * In a cluster worker: serves one connection the primary accepted (a socket nothing was read
+   * from). Undefined in a single process, which listens itself.
+   */
+  injectConnection?: (socket: Socket) => void;
   adminPort: number | undefined;
   store: PolicyStore;
   metrics: GatehouseMetrics;
@@ -257,7 +263,10 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     tls.start(config.tls_reload_interval_ms);
   }
   const mutualTls = config.tls_client_ca_file !== undefined || config.tls_client_trust_bundles.length > 0;
-  const grpcPort = await grpc.bind(config.addr, tls ? { provider: tls, mutualTls, ticketKeys: deps.tlsTicketKeys } : undefined);
+  const grpcTls = tls ? { provider: tls, mutualTls, ticketKeys: deps.tlsTicketKeys } : undefined;
+  // A cluster worker binds nothing: the primary accepts and hands it connections (cluster/connections.ts).
+  const injectConnection = deps.worker ? grpc.acceptFromElsewhere(grpcTls) : undefined;
+  const grpcPort = injectConnection ? 0 : await grpc.bind(config.addr, grpcTls);
   listening = true;
   updateReadiness();
   let admin: HttpServer | undefined;
@@ -276,6 +285,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     adminPort,
     store,
     metrics,
+    injectConnection,
     async drain() {
       draining = true;
       updateReadiness();

@@ -6,6 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Bundle } from '../policy/bundle.js';
+import type { ConnectionMessage } from './connections.js';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON() gives them (AggregatorRegistry.aggregate's input). */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -32,7 +33,12 @@ export type PrimaryMessage =
   /** SIGTERM reached the primary: drain, stop, flush decision lines, say `stopped`, exit. */
   | { gatehouse: 'drain' }
   /** A second signal: end the drain now. */
-  | { gatehouse: 'end-drain' };
+  | { gatehouse: 'end-drain' }
+  /**
+   * A connection the primary accepted, as the message's handle (nothing read from it yet): answer
+   * `connection-taken` at once, then serve it (cluster/connections.ts).
+   */
+  | ConnectionMessage;
 
 /** What a worker tells about itself for /readyz. */
 export interface WorkerState {
@@ -46,7 +52,7 @@ export interface WorkerState {
 export type WorkerMessage =
   /** The worker listens for messages now; the primary answers with `start`. */
   | { gatehouse: 'hello' }
-  | { gatehouse: 'started'; grpcPort: number; state: WorkerState }
+  | { gatehouse: 'started'; state: WorkerState }
   /** Start-up failed or the worker crashed (it exits 1 after this); `code` when it was a GatehouseError. */
   | { gatehouse: 'failed'; code: string | undefined; message: string }
   | { gatehouse: 'state'; state: WorkerState }
@@ -56,6 +62,10 @@ export type WorkerMessage =
   | { gatehouse: 'pong'; id: number }
   /** Whole decision-log lines, `count` of them, each ending in "\n". */
   | { gatehouse: 'log-lines'; text: string; count: number }
+  /** The worker has connection `id` (the primary closes its copy); sent before the worker reads from it. */
+  | { gatehouse: 'connection-taken'; id: number }
+  /** A connection the worker took has closed (the primary counts open connections per worker). */
+  | { gatehouse: 'connection-closed'; id: number }
   /** Drained and stopped; every decision line was sent before this message. */
   | { gatehouse: 'stopped' };
 

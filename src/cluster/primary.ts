@@ -1,13 +1,15 @@
 /**
- * `gatehouse serve` with workers > 1: the node:cluster primary. It serves nothing itself; N worker
- * processes share the one gRPC listener (the primary accepts and hands each connection to a worker
- * in turn: balancing is per connection, see docs/operations.md#workers). To the operator it stays
+ * `gatehouse serve` with workers > 1: the node:cluster primary. It answers no Check itself; it
+ * owns the gRPC listener and hands each accepted connection to the worker with the fewest
+ * (cluster/connections.ts; balancing is per connection, see docs/operations.md#workers), and
+ * N worker processes serve them. To the operator it stays
  * one server: the primary owns the admin port (/metrics aggregated over the workers by
  * prom-client's AggregatorRegistry, /readyz from the workers' readiness), the decision-log sink
  * (workers send whole lines), the bundle source (every worker switches to a new revision together
  * or not at all), the TLS session-ticket keys, and the signals (SIGTERM drains every worker).
  */
 import { randomBytes } from 'node:crypto';
+import type { Worker } from 'node:cluster';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
@@ -20,6 +22,7 @@ import type { Logger } from '../observability/logger.js';
 import { GatehouseMetrics } from '../observability/metrics.js';
 import { VERSION } from '../version.js';
 import { BundleDistributor } from './bundle-distributor.js';
+import { ConnectionHandOff } from './connections.js';
 import { DecisionLogRelay } from './decision-log-relay.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -40,9 +43,19 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   const metrics = new GatehouseMetrics({ processMetrics: true });
   const relay = new DecisionLogRelay(openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes), metrics, logger, config.decision_log);
   let stopping = false;
+  let stopAccepting: NodeJS.Timeout | undefined;
   // One set of TLS session-ticket keys for every worker: a session resumes on whichever gets the connection.
   const tlsTicketKeys = randomBytes(48);
+  const connections: ConnectionHandOff = new ConnectionHandOff({
+    targets: (): readonly Worker[] => pool.connectionTargets(),
+    maxQueued: config.max_connections,
+    onRefused: (count) => {
+      metrics.recordConnectionsRefused(count);
+      logger.warn({ refused: count }, 'connections closed unserved: no worker could take them (all restarting) and max_connections were waiting, or the listener stopped');
+    },
+  });
   const pool = new WorkerPool({
+    connections,
     count: workers,
     config,
     logger,
@@ -88,8 +101,12 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   await bundles.reload();
   let grpcPort: number;
   try {
-    grpcPort = await pool.start();
+    // Bound first: a taken port fails start-up before any worker is forked. Connections that
+    // arrive before a worker started wait for it (up to max_connections of them).
+    grpcPort = await connections.listen(config.addr);
+    await pool.start();
   } catch (error) {
+    connections.close();
     await pool.kill();
     await relay.close(1000);
     throw error;
@@ -112,6 +129,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
     try {
       adminPort = await listenHttp(admin, config.admin_addr);
     } catch (error) {
+      connections.close();
       await pool.kill();
       throw error;
     }
@@ -136,14 +154,20 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
         logger.error('workers did not stop in time; killing them');
         void pool.kill();
       }, config.shutdown_drain_ms + config.shutdown_timeout_ms + 10_000);
+      // New connections are taken until the drain ends (as a single process does), then refused.
+      stopAccepting = setTimeout(() => connections.close(), config.shutdown_drain_ms);
       await pool.drain();
       clearTimeout(limit);
+      clearTimeout(stopAccepting);
+      connections.close();
       const flushed = await relay.close(Math.min(2000, config.shutdown_timeout_ms));
       if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
       if (admin) await new Promise((resolve) => admin.close(resolve));
       logger.info({ workers }, 'stopped after in-flight Checks finished on every worker');
     },
     endDrain() {
+      clearTimeout(stopAccepting);
+      connections.close();
       pool.endDrain();
     },
   };

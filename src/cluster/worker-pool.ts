@@ -11,6 +11,7 @@ import { GatehouseError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseMetrics } from '../observability/metrics.js';
 import type { Bundle } from '../policy/bundle.js';
+import type { ConnectionHandOff } from './connections.js';
 import { Replies } from './replies.js';
 import { isWorkerMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
 
@@ -67,6 +68,8 @@ export interface WorkerPoolOptions {
   onLogLines(text: string, count: number): void;
   /** A worker's readiness changed. */
   onStateChange(): void;
+  /** The primary's listener: told which workers take and close connections, and which exit. */
+  connections: ConnectionHandOff;
 }
 
 export interface WorkerSummary {
@@ -86,8 +89,7 @@ export class WorkerPool {
   #stopping = false;
   readonly #prepares = new Replies<PrepareAnswer>();
   readonly #metricsReplies = new Replies<MetricsJson | undefined>();
-  #boot: { resolve: (grpcPort: number) => void; reject: (error: Error) => void; failedSlots: Set<number> } | undefined;
-  #grpcPort = 0;
+  #boot: { resolve: () => void; reject: (error: Error) => void; failedSlots: Set<number> } | undefined;
   /** The bundle every worker serves: a (re)started worker begins with it. */
   #committed: Bundle | undefined;
   readonly #exitWaiters: (() => void)[] = [];
@@ -121,11 +123,11 @@ export class WorkerPool {
   }
 
   /**
-   * Forks every worker; resolves with the gRPC port once each has started or (after one started)
-   * failed at least once. Rejects with the workers' error when every one of them fails to start.
+   * Forks every worker; resolves once each has started or (after one started) failed at least
+   * once. Rejects with the workers' error when every one of them fails to start.
    */
-  start(): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
+  start(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.#boot = { resolve, reject, failedSlots: new Set() };
       for (const slot of this.#slots) this.#fork(slot);
       this.#heartbeat = setInterval(() => this.#checkHeartbeats(), HEARTBEAT_INTERVAL_MS);
@@ -165,6 +167,11 @@ export class WorkerPool {
       }
       this.#send(slot, { gatehouse: 'ping', id });
     }
+  }
+
+  /** The workers that may take a connection now: started, answering heartbeats, connected. */
+  connectionTargets(): Worker[] {
+    return this.#slots.flatMap((slot) => (slot.worker && slot.started && !slot.unresponsive && slot.worker.isConnected() ? [slot.worker] : []));
   }
 
   /** Workers running now. */
@@ -333,11 +340,11 @@ export class WorkerPool {
         slot.started = true;
         slot.lastPongAt = Date.now();
         slot.state = message.state;
-        this.#grpcPort = message.grpcPort;
         // A switch committed while this worker started: it catches up.
         const committed = this.#committed;
         if (committed && committed.digest !== message.state.digest) this.#send(slot, { gatehouse: 'bundle-activate', bundle: committed });
         this.#options.onStateChange();
+        this.#options.connections.flush();
         this.#checkBoot();
         return;
       }
@@ -363,10 +370,17 @@ export class WorkerPool {
           slot.unresponsive = false;
           this.#options.logger.warn({ worker: slot.index, pid: worker.process.pid }, 'worker answers heartbeats again');
           this.#options.onStateChange();
+          this.#options.connections.flush();
         }
         return;
       case 'log-lines':
         this.#options.onLogLines(message.text, message.count);
+        return;
+      case 'connection-taken':
+        this.#options.connections.taken(worker, message.id);
+        return;
+      case 'connection-closed':
+        this.#options.connections.closed(worker, message.id);
         return;
       case 'stopped':
         return;
@@ -374,6 +388,8 @@ export class WorkerPool {
   }
 
   #onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    // Connections handed to it and not yet taken go to another worker.
+    this.#options.connections.workerExited(worker);
     if (slot.worker !== worker) return;
     slot.worker = undefined;
     const wasStarted = slot.started;
@@ -425,7 +441,7 @@ export class WorkerPool {
     const started = this.#slots.filter((slot) => slot.started).length;
     if (started > 0 && this.#slots.every((slot) => slot.started || boot.failedSlots.has(slot.index))) {
       this.#boot = undefined;
-      boot.resolve(this.#grpcPort);
+      boot.resolve();
     }
   }
 }

@@ -6,6 +6,7 @@
  * It ignores SIGTERM/SIGINT (a terminal or a process-group kill reaches every process): it drains
  * when the primary says so, and exits when the primary is gone.
  */
+import { Socket } from 'node:net';
 import process from 'node:process';
 import { startApp, type RunningApp } from '../app.js';
 import type { Config } from '../config/schema.js';
@@ -98,9 +99,23 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
     logger.flush();
     send({ gatehouse: 'stopped' }, () => process.exit(0));
   };
-  process.on('message', (message: unknown) => {
+  process.on('message', (message: unknown, handle: unknown) => {
     if (!isPrimaryMessage(message) || feed.handle(message)) return;
     switch (message.gatehouse) {
+      case 'connection': {
+        // Taken before anything is read from it: from here on the primary never hands it to
+        // another worker, which could otherwise get a connection with its TLS handshake half read.
+        send({ gatehouse: 'connection-taken', id: message.id });
+        const socket = handle instanceof Socket ? handle : undefined;
+        if (!socket) return;
+        if (!app?.injectConnection) {
+          socket.destroy();
+          return;
+        }
+        socket.once('close', () => send({ gatehouse: 'connection-closed', id: message.id }));
+        app.injectConnection(socket);
+        return;
+      }
       case 'metrics-request':
         metrics.registry.getMetricsAsJSON().then(
           (json) => send({ gatehouse: 'metrics', id: message.id, metrics: json }),
@@ -139,7 +154,7 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
     draining = false;
     void stopAndExit();
   } else {
-    send({ gatehouse: 'started', grpcPort: app.grpcPort, state: state() });
+    send({ gatehouse: 'started', state: state() });
   }
   return new Promise<number>(() => undefined);
 }

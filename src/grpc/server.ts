@@ -67,15 +67,18 @@ export interface GrpcTls {
   ticketKeys?: Buffer;
 }
 
+function serverCredentials(tls: GrpcTls | undefined): ServerCredentials {
+  return tls ? new ProviderServerCredentials(tls.provider, tls.mutualTls, tls.ticketKeys) : ServerCredentials.createInsecure();
+}
+
 /**
  * At most `max` connections open at once over `listeners`: one more is destroyed as soon as it is
  * accepted, before any TLS handshake or HTTP/2 session, and counted for `report` (at the first
  * refusal, then at most every REFUSED_REPORT_MS).
  *
- * Not `net.Server.maxConnections`: in a node:cluster worker, a connection the worker turns away
- * that way goes back to the primary, which hands it to a worker again, over and over while all
- * are full (the client hangs and the primary spins). Destroying it here answers it at once in
- * both modes.
+ * Not `net.Server.maxConnections`: a connection injected into a cluster worker
+ * (acceptFromElsewhere) never passes through it. Destroying it here answers it at once in both
+ * modes.
  */
 function limitConnections(listeners: readonly NetServer[], max: number, report: ((count: number) => void) | undefined): void {
   let open = 0;
@@ -108,6 +111,7 @@ export class GrpcServer {
   readonly #server: Server;
   readonly #health: HealthImplementation;
   readonly #options: GrpcServerOptions;
+  #stopping = false;
 
   constructor(check: UntypedServiceImplementation, options: GrpcServerOptions) {
     this.#options = options;
@@ -139,7 +143,7 @@ export class GrpcServer {
    * provider the listener speaks TLS, and requires client certificates when `mutualTls`.
    */
   bind(address: ListenAddress, tls?: GrpcTls): Promise<number> {
-    const credentials = tls ? new ProviderServerCredentials(tls.provider, tls.mutualTls, tls.ticketKeys) : ServerCredentials.createInsecure();
+    const credentials = serverCredentials(tls);
     const target = address.kind === 'unix' ? `unix://${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(target, credentials, (error, port) => {
@@ -159,6 +163,25 @@ export class GrpcServer {
     });
   }
 
+  /**
+   * Serves connections accepted by another process instead of binding a listener: a cluster
+   * worker gets each connection from the primary's listener over IPC (src/cluster/connections.ts).
+   * Returns the function that takes one accepted socket (nothing read from it yet: TLS, when `tls`
+   * is given, starts here). The max_connections limit applies to injected connections as to
+   * accepted ones; once shutdown() has begun, a socket handed in is closed at once.
+   */
+  acceptFromElsewhere(tls?: GrpcTls): (socket: Socket) => void {
+    const injector = this.#server.createConnectionInjector(serverCredentials(tls));
+    // The injector's http2 server is the only one this Server has (no bind).
+    const listeners = grpcListeners(this.#server);
+    if (!listeners) throw new Error('max_connections: this grpc-js version does not expose its connection injector\'s server (grpc/listeners.ts), so the connection limit cannot be applied. Fix: use the grpc-js version in package-lock.json');
+    limitConnections(listeners, this.#options.maxConnections, this.#options.onConnectionsRefused);
+    return (socket) => {
+      if (this.#stopping) socket.destroy();
+      else injector.injectConnection(socket);
+    };
+  }
+
   setServing(serving: boolean): void {
     const status = serving ? 'SERVING' : 'NOT_SERVING';
     this.#health.setStatus('', status);
@@ -167,6 +190,7 @@ export class GrpcServer {
 
   /** Stop accepting calls, let in-flight ones finish; after `timeoutMs`, cancel what is left. */
   shutdown(timeoutMs: number): Promise<'graceful' | 'forced'> {
+    this.#stopping = true;
     this.setServing(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

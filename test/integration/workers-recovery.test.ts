@@ -18,13 +18,6 @@ import { ROOT, opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 
-
-
-
-
-
-
-
 const stopped: number[] = [];
 let servers: ServeProcess[] = [];
 afterEach(() => {
@@ -191,5 +184,29 @@ describe.skipIf(tool.skip)('serve --workers 2: workers that die or hang', { time
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
-});
 
+  it('a connection handed to a worker that dies before taking it is served by the other worker', async () => {
+    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(tempDir(), 'bundle.tar.gz'));
+    const server = await serve(bundle, ['--decision-log', 'off']);
+    const victim = (await readyz(server)).workers[0]!.pid!;
+    // Stopped, it is still a target for 3 s (until it misses heartbeats): the primary hands it
+    // connections it cannot take.
+    process.kill(victim, 'SIGSTOP');
+    stopped.push(victim);
+    const clients = Array.from({ length: 4 }, () => connection(server));
+    try {
+      let settled = 0;
+      const replies = clients.map((client) => client.check(checkRequestJson({ source: CHECKOUT })).finally(() => settled++));
+      await eventually(() => settled >= 1, 2000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Some connections went to the stopped worker: their Checks wait.
+      expect(settled).toBeLessThan(4);
+      process.kill(victim, 'SIGKILL');
+      // Handed on when it exits (node:cluster's own listener lost them: those Checks hung).
+      const answered = await Promise.all(replies);
+      expect(answered.map((reply) => reply.allowed)).toEqual([true, true, true, true]);
+    } finally {
+      for (const client of clients) client.close();
+    }
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * The primary's gRPC listener (workers > 1). The primary accepts each connection paused (nothing
+ * read from it) and hands it to a worker over IPC; the worker does TLS and HTTP/2
+ * (GrpcServer.acceptFromElsewhere).
+ *
+ * Not node:cluster's own round-robin listener: it forgets a connection it handed to a worker that
+ * dies before taking it, and the client waits on a connection nobody serves until its own timeout
+ * (the soak found 3 Checks in 180,014 lost that way, each at a worker SIGKILL). Here the primary
+ * keeps its copy of the socket until the worker says it took it, and hands it to another worker
+ * when that one exits first. It also gives each connection to the worker with the fewest open
+ * connections (ties in turn), so a replacement worker takes the next ones instead of every
+ * reconnect landing where the old connections are.
+ */
+import net, { type Server, type Socket } from 'node:net';
+import type { Worker } from 'node:cluster';
+import type { ListenAddress } from '../config/schema.js';
+import { describeThrown } from '../errors.js';
+
+export interface ConnectionHandOffOptions {
+  /** The workers that may take a connection now: started, answering heartbeats, connected. */
+  targets(): readonly Worker[];
+  /**
+   * Connections held (paused, nothing read) while no worker can take one, e.g. all restarting;
+   * handed out when one can. One more is closed at once.
+   */
+  maxQueued: number;
+  /** Told how many connections were closed because the queue was full (or the listener stopped). */
+  onRefused(count: number): void;
+}
+
+/** Primary → worker, with the socket as the message's handle. */
+export interface ConnectionMessage {
+  gatehouse: 'connection';
+  id: number;
+}
+
+interface Pending {
+  socket: Socket;
+  worker: Worker;
+}
+
+export class ConnectionHandOff {
+  readonly #options: ConnectionHandOffOptions;
+  readonly #server: Server;
+  #nextId = 0;
+  #turn = 0;
+  #closed = false;
+  /** Handed to a worker, not yet taken: the primary still holds its copy. By connection id. */
+  readonly #pending = new Map<number, Pending>();
+  /** Connections each worker took and has not reported closed. */
+  readonly #open = new Map<Worker, Set<number>>();
+  readonly #queue: Socket[] = [];
+  /** Workers a socket could not be sent to: not tried again for that socket. */
+  readonly #failed = new WeakMap<Socket, Set<Worker>>();
+
+  constructor(options: ConnectionHandOffOptions) {
+    this.#options = options;
+    this.#server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      // A client that resets before a worker reads: nothing to do, the worker sees it closed.
+      socket.on('error', () => undefined);
+      this.#hand(socket);
+    });
+  }
+
+  /** Binds `address`; resolves to the bound TCP port (0 for a unix socket). */
+  listen(address: ListenAddress): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', (error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`)));
+      const onListening = () => {
+        const bound = this.#server.address();
+        resolve(typeof bound === 'object' && bound !== null ? bound.port : 0);
+      };
+      if (address.kind === 'unix') this.#server.listen(address.path, onListening);
+      else this.#server.listen(address.port, address.host, onListening);
+    });
+  }
+
+  /** The worker took connection `id`: the primary drops its copy. */
+  taken(worker: Worker, id: number): void {
+    const pending = this.#pending.get(id);
+    if (!pending || pending.worker !== worker) return;
+    this.#pending.delete(id);
+    // Closes only the primary's descriptor; the worker's keeps the connection open.
+    pending.socket.destroy();
+    this.#openOf(worker).add(id);
+  }
+
+  /** A connection the worker took has closed. */
+  closed(worker: Worker, id: number): void {
+    this.#open.get(worker)?.delete(id);
+  }
+
+  /** A worker can take connections now (it started, or answers heartbeats again): queued ones go out. */
+  flush(): void {
+    // Each queued socket once: one no worker can take (yet) goes back to the queue.
+    for (const socket of this.#queue.splice(0)) this.#hand(socket);
+  }
+
+  /** A worker exited: each connection handed to it and not yet taken goes to another worker. */
+  workerExited(worker: Worker): void {
+    this.#open.delete(worker);
+    for (const [id, pending] of this.#pending) {
+      if (pending.worker !== worker) continue;
+      this.#pending.delete(id);
+      this.#hand(pending.socket);
+    }
+  }
+
+  /** Open connections per worker (taken and handed), for tests and logs. */
+  counts(): Map<Worker, number> {
+    const counts = new Map<Worker, number>();
+    for (const worker of this.#options.targets()) counts.set(worker, this.#load(worker));
+    return counts;
+  }
+
+  /**
+   * Stops accepting (the end of the drain): new connections are refused by the OS; queued ones
+   * are closed. Connections already handed to workers are theirs to finish.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Not waiting for 'close': sockets sent with keepOpen stay counted by net.Server until the workers end.
+    this.#server.close();
+    const dropped = this.#queue.splice(0);
+    for (const socket of dropped) socket.destroy();
+    if (dropped.length > 0) this.#options.onRefused(dropped.length);
+  }
+
+  #openOf(worker: Worker): Set<number> {
+    let open = this.#open.get(worker);
+    if (!open) this.#open.set(worker, (open = new Set()));
+    return open;
+  }
+
+  #load(worker: Worker): number {
+    let handed = 0;
+    for (const pending of this.#pending.values()) if (pending.worker === worker) handed++;
+    return (this.#open.get(worker)?.size ?? 0) + handed;
+  }
+
+  /** The target with the fewest connections, ties in turn; none but those in `except`. */
+  #pick(except: Set<Worker> | undefined): Worker | undefined {
+    const targets = this.#options.targets().filter((worker) => !except?.has(worker));
+    if (targets.length === 0) return undefined;
+    const start = this.#turn++ % targets.length;
+    let best: Worker | undefined;
+    let bestLoad = Infinity;
+    for (let i = 0; i < targets.length; i++) {
+      const worker = targets[(start + i) % targets.length]!;
+      const load = this.#load(worker);
+      if (load < bestLoad) {
+        best = worker;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  #hand(socket: Socket): void {
+    if (socket.destroyed) return;
+    const worker = this.#pick(this.#failed.get(socket));
+    if (!worker) {
+      if (this.#closed || this.#queue.length >= this.#options.maxQueued) {
+        socket.destroy();
+        this.#options.onRefused(1);
+      } else {
+        this.#queue.push(socket);
+      }
+      return;
+    }
+    const id = ++this.#nextId;
+    this.#pending.set(id, { socket, worker });
+    const failed = () => {
+      if (this.#pending.get(id)?.worker !== worker) return;
+      this.#pending.delete(id);
+      let tried = this.#failed.get(socket);
+      if (!tried) this.#failed.set(socket, (tried = new Set()));
+      tried.add(worker);
+      this.#hand(socket);
+    };
+    const message: ConnectionMessage = { gatehouse: 'connection', id };
+    try {
+      // keepOpen: the primary's copy stays open until the worker says `connection-taken`.
+      worker.send(message, socket, { keepOpen: true }, (error) => {
+        if (error) failed();
+      });
+    } catch {
+      failed();
+    }
+  }
+}
