@@ -41,8 +41,29 @@ const { values: opts } = parseArgs({
     'crash-every-s': { type: 'string', default: '120' },
     // Each process's warm-up before its RSS baseline (the pass criterion is growth after it).
     'warmup-s': { type: 'string', default: '30' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (opts.help) {
+  console.log(`npm run soak -- [options]
+
+gatehouse under steady Envoy-like load for a bounded time, while its bundle is reloaded (every
+third reload a bad bundle), its TLS certificate rotated and, with workers, one worker SIGKILLed.
+Prints failed Checks (must be 0), RSS per process after warm-up and at the end (growth < 10%),
+p99 per minute. Exit 0 pass, 1 fail, 2 usage.
+
+  --minutes N                       run time, 1-60 (default 10)
+  --workers auto|N                  gatehouse serve --workers (default auto)
+  --clients N                       client connections, 1-64 (default 16)
+  --rate N                          Checks/s over all clients, 1-5000 (default 300)
+  --max-requests-per-connection N   replace a client's connection after N Checks (default 300; 0 never)
+  --reload-every-s S                bundle reload period (default 30)
+  --rotate-every-s S                certificate rotation period (default 60)
+  --crash-every-s S                 worker SIGKILL period with workers (default 120)
+  --warmup-s S                      each process's warm-up before its RSS baseline (default 30)
+  --keep-dir                        keep the work directory (logs, decision log)`);
+  process.exit(0);
+}
 const MINUTES = Number(opts.minutes);
 const CLIENTS = Number(opts.clients);
 const RATE = Number(opts.rate);
