@@ -29,8 +29,7 @@ bash scripts/ensure-helm.sh  # helm (go install, pinned), for the chart tests in
 # 3. TypeScript build, when any source is newer than the last build.
 if [[ ! -f dist/main.js ]] || [[ -n "$(find src package.json tsconfig.json -newer dist/main.js -print -quit 2>/dev/null)" ]]; then
   step "building gatehouse (tsc)"
-  node scripts/gen-types.mjs
-  node_modules/.bin/tsc -p tsconfig.json
+  npm run --silent build  # also makes dist/main.js executable (package.json "bin")
   touch dist/main.js
 fi
 

@@ -1,17 +1,7 @@
 /** `gatehouse builtins`: which Rego builtins gatehouse evaluates, and how (from policy/builtins/catalogue.ts). */
 import { HOST_BUILTINS } from '../policy/builtins/all.js';
 import { OPA_VERSION, REFUSED_BUILTINS, WASM_NATIVE_BUILTINS } from '../policy/builtins/catalogue.js';
-import { parse, type Io } from './common.js';
-
-export const BUILTINS_USAGE = `Usage: gatehouse builtins [--format text|json|markdown]
-
-Lists every builtin of OPA ${OPA_VERSION} by family and how gatehouse evaluates it:
-  wasm     compiled into policy.wasm by OPA (identical to OPA by construction)
-  host     implemented by gatehouse in TypeScript, with OPA's results
-  refused  "gatehouse build" and the server refuse policies calling it; the reason says what to do
-A "*" marks builtins whose result can change between evaluations of the same input (time,
-randomness): policies calling them are not cached unless decision_cache_nondeterministic_ttl_ms
-is set. --format markdown prints the table in docs/policies.md.`;
+import type { Io, Values } from './common.js';
 
 export interface BuiltinRow {
   name: string;
@@ -67,12 +57,8 @@ export function formatBuiltins(rows: BuiltinRow[], format: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function builtins(args: string[], io: Io): number {
-  const { values } = parse(args, { format: { type: 'string' } }, BUILTINS_USAGE);
-  if (values.help) {
-    io.stdout(`${BUILTINS_USAGE}\n`);
-    return 0;
-  }
+/** Prints the builtin table in --format (text, json, markdown); 2 for an unknown format. */
+export function builtins(values: Values, io: Io): number {
   const format = (values.format as string | undefined) ?? 'text';
   if (!['text', 'json', 'markdown'].includes(format)) {
     io.stderr(`gatehouse builtins: --format must be text, json or markdown, got ${JSON.stringify(format)}\n`);

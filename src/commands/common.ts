@@ -1,13 +1,13 @@
-/** What the offline commands (check, test, replay) share: argument parsing and policy loading. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+/** What the offline commands (check, test, replay) share: policy loading and request shorthands. */
 import { authorize } from '../authz/authorize.js';
 import type { Outcome } from '../authz/outcome.js';
 import { fromProtoJson } from '../authz/proto-json.js';
 import { cacheSettings, loadConfig, requestHygiene } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { flagName, type Config } from '../config/schema.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { authzProtos } from '../grpc/protos.js';
 import { CertificateMemo } from '../identity/peer-certificate.js';
+import { EVALUATION_KEYS, type Values } from './config-flags.js';
 import { readBundle } from '../policy/bundle.js';
 import { WasmPolicy } from '../policy/evaluator.js';
 
@@ -17,48 +17,22 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
-export type Values = Record<string, string | boolean | undefined>;
-
-export function parse(args: string[], options: ParseArgsConfig['options'], usage: string, allowPositionals = false): { values: Values; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
-    return { values: values as Values, positionals };
-  } catch (error) {
-    throw new GatehouseError('usage', `${describeThrown(error)}\n\n${usage}`);
-  }
-}
-
-/** Flags that shape evaluation, shared by check, test and replay. */
-export const EVALUATION_FLAGS: NonNullable<ParseArgsConfig['options']> = {
-  bundle: { type: 'string' },
-  entrypoint: { type: 'string' },
-  'max-body-bytes': { type: 'string' },
-  'trust-domains': { type: 'string' },
-  'xfcc-trusted-sources': { type: 'string' },
-  'request-hygiene': { type: 'string' },
-  'request-hygiene-allow': { type: 'string' },
-};
+export type { Values } from './config-flags.js';
 
 export interface OfflinePolicy {
   config: Readonly<Config>;
   policy: WasmPolicy;
 }
 
-/** The bundle named by --bundle, loaded exactly as the server loads it. */
+/** The bundle named by --bundle, loaded exactly as the server loads it (the evaluation flags validated as serve validates them). */
 export async function loadOfflinePolicy(values: Values, usage: string): Promise<OfflinePolicy> {
   if (typeof values.bundle !== 'string') throw new GatehouseError('usage', `--bundle is required\n\n${usage}`);
-  const config = loadConfig({
-    flags: {
-      bundle: values.bundle,
-      entrypoint: values.entrypoint,
-      'max-body-bytes': values['max-body-bytes'],
-      'trust-domains': values['trust-domains'],
-      'xfcc-trusted-sources': values['xfcc-trusted-sources'],
-      'request-hygiene': values['request-hygiene'],
-      'request-hygiene-allow': values['request-hygiene-allow'],
-    },
-    env: {},
-  });
+  const flags: Record<string, string | boolean | undefined> = {};
+  for (const key of EVALUATION_KEYS) {
+    const value = values[flagName(key)];
+    if (typeof value === 'string' || typeof value === 'boolean') flags[flagName(key)] = value;
+  }
+  const config = loadConfig({ flags, env: {} });
   const bundle = await readBundle(config.bundle, { maxBytes: config.max_bundle_bytes });
   const policy = await WasmPolicy.load(bundle, {
     entrypoint: config.entrypoint,

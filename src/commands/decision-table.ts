@@ -4,30 +4,11 @@
  * the compiled bundle), so a table that passes here passes in production.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { closestMatch } from 'leven';
+import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
 import type { Outcome } from '../authz/outcome.js';
 import { GatehouseError, describeThrown } from '../errors.js';
-import { EVALUATION_FLAGS, decideRequestJson, loadOfflinePolicy, parse, shorthandRequest, type Io, type RequestShorthand } from './common.js';
-
-export const TEST_USAGE = `Usage: gatehouse test --bundle PATH [--entrypoint PATH] [--verbose] CASES.yaml...
-
-Runs decision tables against a compiled bundle. A table is YAML:
-
-  cases:
-    - name: checkout may read stock
-      source: spiffe://mesh.local/ns/shop/sa/checkout      # the caller's principal
-      destination: spiffe://mesh.local/ns/shop/sa/inventory
-      method: GET
-      path: /api/v1/stock/sku-1
-      headers: { x-request-id: r-1 }                         # optional; body: "..." too
-      expect: { allowed: true, headers: { x-gatehouse-rule: checkout-reads-stock } }
-    - name: a full CheckRequest in Envoy's proto JSON form
-      request: { attributes: { request: { http: { method: GET, path: /healthz } } } }
-      expect: { allowed: false, http_status: 403, reason_code: policy_denied, reason_contains: "may not" }
-
-expect keys: allowed, http_status, reason_code, reason, reason_contains, headers (a subset of the
-headers the decision sets). Prints one line per case and "decision tables: N passed, N failed";
-exit status 0 when all pass, 1 otherwise, 2 for usage or bundle errors.`;
+import { decideRequestJson, loadOfflinePolicy, shorthandRequest, type Io, type RequestShorthand, type Values } from './common.js';
 
 interface Expectation {
   allowed?: boolean;
@@ -44,20 +25,15 @@ interface Case extends Partial<RequestShorthand> {
   expect: Expectation;
 }
 
-const EXPECT_KEYS = new Set(['allowed', 'http_status', 'reason_code', 'reason', 'reason_contains', 'headers']);
-
-export async function decisionTable(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { ...EVALUATION_FLAGS, verbose: { type: 'boolean', short: 'v' } }, TEST_USAGE, true);
-  if (values.help) {
-    io.stdout(`${TEST_USAGE}\n`);
-    return 0;
-  }
-  if (positionals.length === 0) throw new GatehouseError('usage', `name at least one CASES.yaml\n\n${TEST_USAGE}`);
-  const offline = await loadOfflinePolicy(values, TEST_USAGE);
+/** Runs the decision tables in `files` against --bundle; 0 when every case passes, 1 otherwise. */
+export async function decisionTable(values: Values, files: string[], io: Io): Promise<number> {
+  // Every table is read (and its keys checked) before the bundle loads: a typo fails fast.
+  const tables = files.map((file) => ({ file, cases: readCases(file) }));
+  const offline = await loadOfflinePolicy(values, '');
   let passed = 0;
   let failed = 0;
-  for (const file of positionals) {
-    for (const testCase of readCases(file)) {
+  for (const { file, cases } of tables) {
+    for (const testCase of cases) {
       const outcome = decideRequestJson(offline, requestOf(testCase), `${file}: case "${testCase.name}"`);
       const problems = compare(testCase.expect, outcome);
       if (problems.length === 0) {
@@ -73,25 +49,88 @@ export async function decisionTable(args: string[], io: Io): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-function readCases(file: string): Case[] {
-  let document: unknown;
+/** The keys a table, a case and an expectation may have; anything else is a mistake. */
+const TABLE_KEYS = ['cases'];
+const SHORTHAND_KEYS = ['source', 'destination', 'method', 'path', 'headers', 'body'];
+const CASE_KEYS = ['name', 'request', ...SHORTHAND_KEYS, 'expect'];
+const EXPECT_KEYS = ['allowed', 'http_status', 'reason_code', 'reason', 'reason_contains', 'headers'];
+/** Keys people write for a case key that edit distance would not find. */
+const SYNONYMS: Record<string, string> = { principal: 'source', source_principal: 'source', caller: 'source', destination_principal: 'destination', callee: 'destination', status: 'http_status' };
+
+/** `"key"; did you mean "known"?`, when one known key is close. */
+function unknownKey(key: string, known: readonly string[]): string {
+  const hint = SYNONYMS[key] !== undefined && known.includes(SYNONYMS[key]!) ? SYNONYMS[key] : closestMatch(key, known, { maxDistance: Math.max(2, Math.floor(key.length / 3)) });
+  return `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''} (known: ${known.join(', ')})`;
+}
+
+/**
+ * The cases of one table. Every key is checked, at every level, with its line: a mistyped key
+ * would otherwise be ignored and the case run as something else (a case with "principal:" ran
+ * with no source at all).
+ */
+export function readCases(file: string): Case[] {
+  const lineCounter = new LineCounter();
+  let document: Document;
   try {
-    document = parseYaml(readFileSync(file, 'utf8'));
+    document = parseDocument(readFileSync(file, 'utf8'), { lineCounter, prettyErrors: true });
   } catch (error) {
     throw new GatehouseError('usage', `cannot read decision table ${file}: ${describeThrown(error)}`);
   }
-  const cases = (document as { cases?: unknown } | null)?.cases;
-  if (!Array.isArray(cases)) throw new GatehouseError('usage', `${file}: expected a "cases:" list`);
+  if (document.errors.length > 0) throw new GatehouseError('usage', `decision table ${file}: ${document.errors[0]!.message}`);
+  const fail = (path: (string | number)[], message: string): never => {
+    const node = document.getIn(path, true) as { range?: [number, number] } | undefined;
+    const at = node?.range ? `:${lineCounter.linePos(node.range[0]).line}` : '';
+    throw new GatehouseError('usage', `${file}${at}: ${message}`);
+  };
+  /** Fails on the first key of the mapping at `path` that is not in `known`, naming its line. */
+  const checkKeys = (path: (string | number)[], where: string, known: readonly string[]): void => {
+    const node = path.length === 0 ? document.contents : document.getIn(path, true);
+    if (!isMap(node)) return fail(path, `${where} must be a mapping`);
+    for (const pair of node.items) {
+      const key = (pair.key as { value?: unknown } | null)?.value;
+      if (typeof key === 'string' && known.includes(key)) continue;
+      const at = (pair.key as { range?: [number, number] } | null)?.range;
+      throw new GatehouseError('usage', `${file}${at ? `:${lineCounter.linePos(at[0]).line}` : ''}: ${where}: ${unknownKey(String(key), known)}`);
+    }
+  };
+  checkKeys([], 'the table', TABLE_KEYS);
+  const cases = (document.toJS() as { cases?: unknown }).cases;
+  if (!Array.isArray(cases)) return fail([], 'expected a "cases:" list');
   return cases.map((c, i) => {
     const testCase = c as Case;
-    const where = `${file}: case ${i + 1}${typeof testCase?.name === 'string' ? ` ("${testCase.name}")` : ''}`;
-    if (typeof testCase?.name !== 'string') throw new GatehouseError('usage', `${where} has no name`);
-    if (!testCase.expect || typeof testCase.expect !== 'object') throw new GatehouseError('usage', `${where} has no "expect"`);
-    const unknown = Object.keys(testCase.expect).filter((k) => !EXPECT_KEYS.has(k));
-    if (unknown.length > 0) throw new GatehouseError('usage', `${where}: unknown expect key(s) ${unknown.join(', ')}`);
-    if (testCase.request === undefined && testCase.path === undefined) throw new GatehouseError('usage', `${where} needs "request" or "path"`);
+    const path = ['cases', i];
+    const where = `case ${i + 1}${typeof testCase?.name === 'string' ? ` ("${testCase.name}")` : ''}`;
+    checkKeys(path, where, CASE_KEYS);
+    if (typeof testCase.name !== 'string') fail(path, `${where} has no name`);
+    if (testCase.expect === undefined) fail(path, `${where} has no "expect"`);
+    checkKeys([...path, 'expect'], `${where}, expect`, EXPECT_KEYS);
+    const shorthand = SHORTHAND_KEYS.filter((k) => k in testCase);
+    if (testCase.request !== undefined && shorthand.length > 0) {
+      fail([...path, 'request'], `${where} has both "request" and ${shorthand.join(', ')}: give a full CheckRequest or the shorthand, not both`);
+    }
+    if (testCase.request === undefined && testCase.path === undefined) fail(path, `${where} needs "request" or "path"`);
+    for (const key of ['source', 'destination', 'method', 'path', 'body'] as const) {
+      if (testCase[key] !== undefined && typeof testCase[key] !== 'string') fail([...path, key], `${where}: ${key} must be a string, got ${JSON.stringify(testCase[key])}`);
+    }
+    checkTypes(testCase.expect, (key, message) => fail([...path, 'expect', key], `${where}, expect: ${key} ${message}`));
+    for (const [owner, headers] of [[path, testCase.headers], [[...path, 'expect'], testCase.expect.headers]] as const) {
+      if (headers === undefined) continue;
+      if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) fail([...owner, 'headers'], `${where}: headers must be a mapping of names to values`);
+      for (const [name, value] of Object.entries(headers)) {
+        if (typeof value !== 'string') fail([...owner, 'headers', name], `${where}: header ${name} must be a string (quote it), got ${JSON.stringify(value)}`);
+      }
+    }
     return testCase;
   });
+}
+
+/** The expectation's values have the types compare() reads. */
+function checkTypes(expect: Expectation, fail: (key: string, message: string) => never): void {
+  if (expect.allowed !== undefined && typeof expect.allowed !== 'boolean') fail('allowed', `must be true or false, got ${JSON.stringify(expect.allowed)}`);
+  if (expect.http_status !== undefined && !Number.isInteger(expect.http_status)) fail('http_status', `must be an integer, got ${JSON.stringify(expect.http_status)}`);
+  for (const key of ['reason_code', 'reason', 'reason_contains'] as const) {
+    if (expect[key] !== undefined && typeof expect[key] !== 'string') fail(key, `must be a string, got ${JSON.stringify(expect[key])}`);
+  }
 }
 
 function requestOf(testCase: Case): unknown {

@@ -9,18 +9,7 @@ import { createInterface } from 'node:readline';
 import { decisionFromResultSet } from '../authz/decision.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { MASKED } from '../observability/decision-log.js';
-import { EVALUATION_FLAGS, loadOfflinePolicy, parse, type Io } from './common.js';
-
-export const REPLAY_USAGE = `Usage: gatehouse replay --bundle NEW [--max-allow-to-deny N] [--max-deny-to-allow N]
-                        [--show N] [--entrypoint PATH] DECISIONS.log...
-
-Reads decision-log lines (JSON, one per line; "-" is standard input), re-evaluates each recorded
-input with the bundle NEW, and compares with the logged outcome. Prints a summary (unchanged,
-allow→deny, deny→allow, skipped), the flips grouped by caller and by request, and up to --show
-(default 20) changed lines. Exit status 1 when allow→deny flips exceed --max-allow-to-deny or
-deny→allow flips exceed --max-deny-to-allow (both default 0), else 0; 2 for usage errors.
-Inputs with masked values ("${MASKED}") are re-evaluated as logged and counted separately: their
-result may differ from what the unmasked request would get.`;
+import { loadOfflinePolicy, type Io, type Values } from './common.js';
 
 type Direction = 'allow_to_deny' | 'deny_to_allow';
 
@@ -34,22 +23,12 @@ interface Change {
 
 const encoder = new TextEncoder();
 
-export async function replay(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    { ...EVALUATION_FLAGS, 'max-allow-to-deny': { type: 'string' }, 'max-deny-to-allow': { type: 'string' }, show: { type: 'string' } },
-    REPLAY_USAGE,
-    true,
-  );
-  if (values.help) {
-    io.stdout(`${REPLAY_USAGE}\n`);
-    return 0;
-  }
-  if (positionals.length === 0) throw new GatehouseError('usage', `name at least one decision log\n\n${REPLAY_USAGE}`);
+/** Re-decides the logged inputs in `positionals` with --bundle; 1 when the flips exceed the thresholds. */
+export async function replay(values: Values, positionals: string[], io: Io): Promise<number> {
   const maxAllowToDeny = count(values['max-allow-to-deny'], 'max-allow-to-deny', 0);
   const maxDenyToAllow = count(values['max-deny-to-allow'], 'max-deny-to-allow', 0);
   const show = count(values.show, 'show', 20);
-  const { policy } = await loadOfflinePolicy(values, REPLAY_USAGE);
+  const { policy } = await loadOfflinePolicy(values, '');
 
   let unchanged = 0;
   let skipped = 0;
@@ -146,7 +125,7 @@ function top(changes: Change[], key: (c: Change) => string): string[] {
     .map(([name, n]) => `  ${String(n).padStart(6)}  ${name}`);
 }
 
-function count(value: string | boolean | undefined, flag: string, fallback: number): number {
+function count(value: Values[string], flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new GatehouseError('usage', `--${flag} must be a whole number, got ${JSON.stringify(value)}`);
   return Number(value);

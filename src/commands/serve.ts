@@ -3,57 +3,19 @@ import cluster from 'node:cluster';
 import { resolveWorkers } from '../cluster/worker-count.js';
 import { WORKER_ENV } from '../cluster/worker-pool.js';
 import { loadConfig } from '../config/load.js';
-import { CONFIG_KEYS, envName, flagName } from '../config/schema.js';
 import { describeThrown } from '../errors.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import type { ParseArgsConfig } from 'node:util';
-import { parse, type Io } from './common.js';
+import type { Io } from './common.js';
+import type { Values } from './config-flags.js';
 
-export function serveUsage(): string {
-  const lines = Object.entries(CONFIG_KEYS).map(([key, spec]) => {
-    const def =
-      spec.type === 'path' ? 'optional' : spec.default === undefined ? 'required' : Array.isArray(spec.default) ? 'default none' : `default ${JSON.stringify(spec.default)}`;
-    return `  --${flagName(key).padEnd(22)} ${spec.help} (${def}; env ${envName(key)})`;
-  });
-  return `Usage: gatehouse serve [--config FILE] [flags]
-
-Serves envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health. Every setting can be
-given in a YAML file (--config, snake_case keys), as an environment variable, or as a flag; flags
-win over the environment, which wins over the file.
-
-  --config FILE            YAML configuration file
-${lines.join('\n')}
-
-Workers: with workers > 1 (auto: the CPUs this process may use) the process is a primary that
-forks that many workers sharing the gRPC listener, one connection to one worker; it serves the
-admin port (metrics summed over the workers), writes every worker's decision-log lines, owns the
-bundle source (all workers switch revisions together) and replaces a worker that dies or stops
-answering heartbeats for 10 s. Workers serve the configuration the primary loaded at start.
-
-Signals: SIGTERM/SIGINT turn health (grpc.health.v1, /readyz) to NOT_SERVING at once and keep
-answering Checks for shutdown_drain_ms; then new calls are refused (GOAWAY), in-flight ones finish
-(up to shutdown_timeout_ms), logs flush, exit 0. A second SIGTERM/SIGINT ends the drain early.
-A signal before start-up finishes (say, a first HTTP bundle fetch that hangs) exits 0 at once.
-With workers, signals go to the primary; workers ignore them and follow the primary.
-Example:
-  gatehouse serve --bundle build/bundle.tar.gz --addr 127.0.0.1:9191 --admin-addr 127.0.0.1:9192`;
-}
-
-export async function serve(args: string[], io: Io): Promise<number> {
-  const options: NonNullable<ParseArgsConfig['options']> = { config: { type: 'string' } };
-  for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-    options[flagName(key)] = { type: 'string' };
-    if (spec.type === 'boolean') options[`no-${flagName(key)}`] = { type: 'boolean' };
-  }
-  const { values } = parse(args, options, serveUsage());
-  if (values.help) {
-    io.stdout(`${serveUsage()}\n`);
-    return 0;
-  }
+/**
+ * Serves with the configuration from --config, the environment and `values` (the flags parsed by
+ * the CLI from config/schema.ts, keyed by flag name; `--no-watch` arrives as watch: false).
+ */
+export async function serve(values: Values, io: Io): Promise<number> {
   const flags: Record<string, string | boolean | undefined> = {};
   for (const [name, value] of Object.entries(values)) {
-    if (name.startsWith('no-') && value === true) flags[name.slice(3)] = false;
-    else flags[name] = value as string | boolean | undefined;
+    if (name !== 'config' && (typeof value === 'string' || typeof value === 'boolean')) flags[name] = value;
   }
   // Each mode loads only its own modules: the primary never loads the policy runtime. A worker
   // never reads the config file, environment or flags: it serves with the configuration the

@@ -27,8 +27,8 @@ describe('gatehouse --help and configuration errors', () => {
     [['serve'], 'bundle (default) is required. Fix: set --bundle'],
     [['serve', '--bundle', 'x.tar.gz', '--max-body-bytes', 'abc'], 'max_body_bytes (flag --max-body-bytes) must be an integer, got "abc"'],
     [['serve', '--bundle', 'x.tar.gz', '--addr', 'localhost'], 'addr (flag --addr) must be host:port'],
-    [['serve', '--bogus'], "Unknown option '--bogus'"],
-    [['frobnicate'], 'unknown command "frobnicate"'],
+    [['serve', '--bogus'], "unknown option '--bogus'"],
+    [['frobnicate'], "unknown command 'frobnicate'"],
   ])('%j stops with exit 2 and says what to fix', (args, message) => {
     const result = run(...args);
     expect(result.status).toBe(2);

@@ -48,7 +48,7 @@ describe.skipIf(tool.skip)('gatehouse test: decision tables', () => {
     writeFileSync(table, 'cases:\n  - name: x\n    path: /\n    expect: { alowed: true }\n');
     const result = run('test', '--bundle', bundle, table);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('unknown expect key(s) alowed');
+    expect(result.stderr).toContain('bad.yaml:4: case 1 ("x"), expect: unknown key "alowed"; did you mean "allowed"?');
   });
 });
 
