@@ -24,11 +24,16 @@ export function parseMultipart(body: string, boundary: string | undefined, setti
   // No prototype: a part named "__proto__" or "constructor" is an ordinary key here.
   const values: Record<string, Json[]> = Object.create(null) as Record<string, Json[]>;
   const chunks = body.split(delimiter);
-  // chunks[0] is the preamble; the chunk after the close delimiter starts with "--".
+  // chunks[0] is the preamble; the chunk after the close delimiter starts with "--". RFC 2046
+  // section 5.1.1: the first delimiter starts the body or a line (`[preamble CRLF] dash-boundary`);
+  // Go and busboy skip a "--boundary" that does not, so a part here would be one they never read.
+  if (chunks[0] !== '' && !chunks[0]!.endsWith('\r\n')) throw malformed('first delimiter not at the start of a line');
   let closed = false;
   for (let i = 1; i < chunks.length; i++) {
     const chunk = chunks[i]!;
     if (chunk.startsWith('--')) {
+      // close-delimiter [CRLF epilogue]: the epilogue is ignored, as everyone does.
+      if (chunk.length > 2 && !chunk.startsWith('--\r\n')) throw malformed('close delimiter not followed by CRLF');
       closed = true;
       break;
     }
@@ -37,6 +42,9 @@ export function parseMultipart(body: string, boundary: string | undefined, setti
     if (headerEnd === -1) throw malformed('part without a header block');
     const { headers, repeated } = parsePartHeaders(chunk.slice(2, headerEnd));
     if (!chunk.endsWith('\r\n')) throw malformed('part not terminated by CRLF');
+    // "headers CRLF CRLF --boundary": the blank line's CRLF is also the delimiter's. Go reads an
+    // empty part and the next part after it; busboy reads the delimiter as this part's content.
+    if (headerEnd + 4 > chunk.length - 2) throw malformed('part headers run into the next delimiter');
     const content = chunk.slice(headerEnd + 4, chunk.length - 2);
     const disposition = headers['content-disposition'];
     const parsed = disposition === undefined ? undefined : parseParameters(disposition);
@@ -63,12 +71,20 @@ function parsePartHeaders(block: string): { headers: Record<string, string>; rep
   for (const line of block.split('\r\n')) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw malformed('part header without a name');
-    const name = line.slice(0, colon).trim().toLowerCase();
+    // A bare CR or LF ends a line for Go's textproto and not here; a line starting with white space
+    // continues the previous one for Go (obs-fold) and not here; a name that is not a token is
+    // read differently again. Refused rather than read one way.
+    if (/[\r\n]/.test(line)) throw malformed('part header line with a bare CR or LF');
+    if (!HEADER_NAME.test(line.slice(0, colon))) throw malformed('part header name is not a token (or a folded header line)');
+    const name = line.slice(0, colon).toLowerCase();
     if (name in headers) repeated ??= name;
     else headers[name] = line.slice(colon + 1).trim();
   }
   return repeated === undefined ? { headers } : { headers, repeated };
 }
+
+/** RFC 9110 token: what Go's textproto and busboy accept as a header name. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The boundary of a multipart content-type; undefined when it has none. */
 export function multipartBoundary(contentType: string): string | undefined {
