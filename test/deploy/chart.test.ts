@@ -5,10 +5,12 @@
  * from the rendered gatehouse.yaml), the config file itself is accepted by gatehouse's own config
  * loader, pods run non-root with a read-only root file system as the image's user, every container
  * has resources, selectors select the pods they are meant to, and the grace period outlasts the
- * drain. Kubernetes schema validation is not done here (no validator with its schemas installs
- * from the registries this project can reach; docs/deploy.md).
+ * drain. Every object of a built-in kind is validated against the Kubernetes JSON schemas of the
+ * chart's oldest supported release and the newest one (kubernetes-validate --strict: unknown
+ * fields are errors); the CRD kinds (ServiceMonitor, PrometheusRule, AuthorizationPolicy) have no
+ * schema there and are checked only by the tests below.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +19,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { tempDir } from '../support/policy.js';
 import { ROOT } from '../support/tools.js';
 import { last, readStages } from './dockerfile.js';
-import { CHART, EXAMPLES, helmOrSkip, render, renderError, type K8sObject } from './helm.js';
+import { CHART, EXAMPLES, helmOrSkip, render, renderError, renderText, type K8sObject } from './helm.js';
 
 const tool = helmOrSkip();
 const CASES: Array<{ name: string; values?: string; mode: 'central' | 'sidecar' }> = [
@@ -70,6 +72,21 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
       const objects = render(helm, values);
       const deployments = byKind(objects, 'Deployment');
       const pods = deployments.map((d) => ({ deployment: d, pod: d.spec.template.spec as PodSpec, labels: d.spec.template.metadata.labels as Record<string, string> }));
+
+      it('validates against the Kubernetes schemas of 1.25 (the chart\'s kubeVersion floor) and 1.37, strictly', () => {
+        const dir = tempDir('gatehouse-chart-');
+        const file = path.join(dir, 'rendered.yaml');
+        writeFileSync(file, renderText(helm, values));
+        for (const version of ['1.25.0', '1.37.0']) {
+          const result = spawnSync(tool.validator, ['--strict', '-k', version, file], { encoding: 'utf8' });
+          const output = result.stdout + result.stderr;
+          expect(result.status, output).toBe(0);
+          const passed = output.split('\n').filter((line) => line.includes(' passed for resource ')).length;
+          const unknown = [...output.matchAll(/Couldn't find schema for kind (\w+)/g)].map((m) => m[1]).sort();
+          expect(unknown.every((kind) => ['AuthorizationPolicy', 'PrometheusRule', 'ServiceMonitor'].includes(kind!)), output).toBe(true);
+          expect(passed + unknown.length, output).toBe(objects.length);
+        }
+      });
 
       it(`renders ${mode} mode: one Deployment with the gatehouse container`, () => {
         expect(deployments).toHaveLength(1);
