@@ -9,6 +9,13 @@
  * mode a part whose disposition is invalid or not form-data is skipped and the first of a
  * repeated part header counts (Go's textproto); strict refuses all of those
  * (rule ambiguous_multipart_part), since backends (Werkzeug, busboy) resolve them differently.
+ *
+ * Framing is RFC 2046 section 5.1.1 with CRLF only, in both modes: where Go's reader and busboy
+ * disagree (see test/unit/multipart-hostile.test.ts), the body is refused, never read one way.
+ * Not a library: busboy reports the end of the body (or its absence) only on a later tick, while
+ * buildInput and authorize() are synchronous, and exposes no part headers; the synchronous
+ * parsers (multipasta, @remix-run/multipart-parser) skip the two bytes after a delimiter unread,
+ * and merge or drop repeated headers, so the rules here could not be enforced on them.
  */
 import { GatehouseError } from '../errors.js';
 import { parseJson } from './json-depth.js';

@@ -96,7 +96,8 @@ export function appendToTar(archive: Buffer, entry: Buffer): Buffer {
 function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: number } {
   if (archive.length % BLOCK !== 0) throw bad(`truncated tar archive: ${archive.length} bytes is not a whole number of ${BLOCK}-byte blocks`);
   if (archive[0] === 0x1f && archive[1] === 0x8b) throw bad('a gzip stream inside the tar archive');
-  const files = new Map<string, Buffer>();
+  /** Regular files in archive order: node-tar writes each one's data as its blocks are written. */
+  const contents = new Map<string, { chunks: Buffer[]; size: number }>();
   let failure: GatehouseError | undefined;
   let at = 0;
   let firstZeroBlock: number | undefined;
@@ -151,11 +152,10 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
       failure ??= error as GatehouseError;
       return;
     }
-    if (files.has(clean)) return fail(`duplicate entry "${clean}"`);
+    if (contents.has(clean)) return fail(`duplicate entry "${clean}"`);
     const chunks: Buffer[] = [];
+    contents.set(clean, { chunks, size: entry.size });
     entry.on('data', (chunk: Buffer) => chunks.push(chunk));
-    entry.on('end', () => files.set(clean, Buffer.concat(chunks)));
-    files.set(clean, Buffer.alloc(0)); // claimed now, so that a later duplicate is refused
   });
 
   for (; at < archive.length && failure === undefined && end === undefined; at += BLOCK) {
@@ -169,6 +169,12 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
   if (failure === undefined && end === undefined) parser.end();
   if (failure) throw failure;
   if (end === undefined) throw bad('truncated tar archive: no end-of-archive marker (two zero blocks)');
+  const files = new Map<string, Buffer>();
+  for (const [name, { chunks, size }] of contents) {
+    const data = Buffer.concat(chunks);
+    if (data.length !== size) throw bad(`truncated tar entry "${name}": ${data.length} of ${size} bytes`);
+    files.set(name, data);
+  }
   return { files, end };
 }
 

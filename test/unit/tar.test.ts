@@ -275,3 +275,12 @@ describe('archives written by gatehouse and by GNU tar', () => {
     }
   });
 });
+
+describe('file contents', () => {
+  it('reads empty files, files of exactly one block and files spanning blocks', () => {
+    const big = 'z'.repeat(512 * 3 + 7);
+    const files = readTar(archive(entry('empty', ''), entry('one', 'o'.repeat(512)), entry('big', big)));
+    expect([...files].map(([n, d]) => [n, d.length])).toEqual([['empty', 0], ['one', 512], ['big', big.length]]);
+    expect(files.get('big')!.toString()).toBe(big);
+  });
+});
