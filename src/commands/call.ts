@@ -43,7 +43,7 @@ export async function call(values: Values, io: Io): Promise<number> {
   } catch (error) {
     const e = error as ServiceError;
     const code = typeof e.code === 'number' ? `${grpcStatus[e.code] ?? e.code}: ` : '';
-    io.stderr(`gatehouse call: no CheckResponse from ${addr}: ${code}${e.details ?? describeThrown(error)}\n`);
+    io.stderr(`gatehouse call: no CheckResponse from ${addr}: ${code}${(e.details ?? describeThrown(error)).replace(/\.? Resolution note: *$/, '')}\n`);
     return 2;
   } finally {
     client.close();
@@ -122,10 +122,24 @@ function channel(values: Values): { channelCredentials: ChannelCredentials; opti
     return { channelCredentials: credentials.createInsecure(), options: {} };
   }
   const serverName = values['server-name'] as string | undefined;
+  if (serverName === undefined) quietIpServerNameWarning();
   return {
     channelCredentials: credentials.createSsl(read('ca'), read('key'), read('cert')),
     options: serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {},
   };
+}
+
+/**
+ * grpc-js always sends the target host as the TLS server name (SNI), an IP literal with
+ * --addr 127.0.0.1:9191, and Node warns about that once per process (DEP0123): a warning about
+ * grpc-js, not something the user can act on. The certificate is still checked against the IP.
+ */
+function quietIpServerNameWarning(): void {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (rest[1] === 'DEP0123' || (rest[0] as { code?: string } | undefined)?.code === 'DEP0123') return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 type HeaderOption = { header?: { key?: string; value?: string; rawValue?: string }; appendAction?: string; append?: boolean };

@@ -94,7 +94,7 @@ Example:
     .addOption(new Option('--request <FILE>', 'the CheckRequest in proto JSON form; "-" reads standard input').conflicts(['path', 'method', 'header', 'principal', 'destination', 'body']))
     .option('--method <METHOD>', 'HTTP method (default GET)')
     .option('--path <PATH>', 'request path, with the query if any (/api/v1/stock?warehouse=eu-1)')
-    .option('--header <NAME:VALUE>', 'a request header; repeat for more (a repeated name is comma-joined, as Envoy joins it)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('-H, --header <NAME:VALUE>', 'a request header; repeat for more (a repeated name is comma-joined, as Envoy joins it)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--principal <ID>', "the caller's principal (a SPIFFE ID such as spiffe://mesh.local/ns/shop/sa/checkout)")
     .option('--destination <ID>', "the called workload's principal")
     .option('--body <TEXT>', 'request body, as Envoy forwards it with with_request_body')
