@@ -3,6 +3,7 @@
  * google.protobuf.Struct / Value / ListValue (plain JSON), Timestamp (RFC 3339) and Any.
  * https://protobuf.dev/programming-guides/json/
  */
+import { closestMatch } from 'leven';
 import type protobuf from 'protobufjs';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -93,7 +94,10 @@ export function fromProtoJson(type: protobuf.Type, json: unknown): Record<string
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
     const field = type.fields[key] ?? Object.values(type.fields).find((f) => snakeCase(f.name) === key);
-    if (!field) throw new Error(`${type.fullName}: unknown field "${key}"`);
+    if (!field) {
+      const hint = closestMatch(key, Object.keys(type.fields), { maxDistance: Math.max(2, Math.floor(key.length / 3)) });
+      throw new Error(`${type.fullName}: unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ''}`);
+    }
     if (value === null) continue;
     if (field.map) {
       const entries: Record<string, unknown> = {};

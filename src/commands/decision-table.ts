@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { closestMatch } from 'leven';
 import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
 import type { Outcome } from '../authz/outcome.js';
+import { fromProtoJson } from '../authz/proto-json.js';
+import { authzProtos } from '../grpc/protos.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { decideRequestJson, loadOfflinePolicy, shorthandRequest, type Io, type RequestShorthand, type Values } from './common.js';
 
@@ -109,6 +111,14 @@ export function readCases(file: string): Case[] {
       fail([...path, 'request'], `${where} has both "request" and ${shorthand.join(', ')}: give a full CheckRequest or the shorthand, not both`);
     }
     if (testCase.request === undefined && testCase.path === undefined) fail(path, `${where} needs "request" or "path"`);
+    if (testCase.request !== undefined) {
+      // Checked here, with its line, rather than when the case runs: a misspelt field fails the table.
+      try {
+        fromProtoJson(authzProtos().CheckRequest, testCase.request);
+      } catch (error) {
+        fail([...path, 'request'], `${where}: request is not a CheckRequest in proto JSON form: ${describeThrown(error)}`);
+      }
+    }
     for (const key of ['source', 'destination', 'method', 'path', 'body'] as const) {
       if (testCase[key] !== undefined && typeof testCase[key] !== 'string') fail([...path, key], `${where}: ${key} must be a string, got ${JSON.stringify(testCase[key])}`);
     }
