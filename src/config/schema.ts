@@ -18,6 +18,7 @@ export interface Config {
   entrypoint: string;
   log_level: LogLevel;
   decision_log: string;
+  instance: string | undefined;
   max_body_bytes: number;
   max_bundle_bytes: number;
   max_wasm_memory_mb: number;
@@ -192,6 +193,11 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     type: 'string', default: 'stdout', example: 'stdout',
     help: 'where decision-log lines go: stdout, stderr, off, or a file path (appended)',
     check: (v) => (v === '' ? 'must be stdout, stderr, off or a file path' : undefined),
+  },
+  instance: {
+    // 'path' is the schema's optional-string type (no default, no check), as for bundle_bearer_token.
+    type: 'path', default: undefined, example: 'gatehouse-7d9f-x2k4q',
+    help: 'this server\'s name in every decision-log line (labels.instance), to tell apart instances behind one Envoy cluster; default: the host name (in Kubernetes, the pod name)',
   },
   max_body_bytes: {
     type: 'integer', default: 1024 * 1024, min: 0, max: 64 * 1024 * 1024, example: '1048576',

@@ -14,7 +14,7 @@ import { startServe, type ServeProcess } from '../support/cli.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 import { envoyOrSkip } from './envoy.js';
-import { GET_ONLY_POLICY, startSidecar, startUpstream, steadyLoad, type Sidecar } from './sidecar.js';
+import { allowed, GET_ONLY_POLICY, hostHealth, startSidecar, startUpstream, steadyLoad } from './sidecar.js';
 
 const tool = envoyOrSkip();
 const opa = opaOrSkip();
@@ -26,21 +26,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Envoy's view of the gatehouse hosts: port → healthy. */
-async function hostHealth(sidecar: Sidecar): Promise<Map<number, boolean>> {
-  const body = (await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/clusters?format=json`)).json()) as {
-    cluster_statuses: Array<{ name: string; host_statuses?: Array<{ address: { socket_address: { port_value: number } }; health_status: Record<string, unknown> }> }>;
-  };
-  const cluster = body.cluster_statuses.find((c) => c.name === 'gatehouse')!;
-  return new Map((cluster.host_statuses ?? []).map((h) => [h.address.socket_address.port_value, h.health_status.failed_active_health_check !== true]));
-}
-
-/** Checks the instance allowed so far, from its /metrics. */
-async function allowed(p: ServeProcess): Promise<number> {
-  const metrics = await (await fetch(`http://127.0.0.1:${p.adminPort}/metrics`)).text();
-  return Number(/gatehouse_decisions_total\{outcome="allow",reason="policy_allowed"\} (\d+)/.exec(metrics)?.[1] ?? 0);
 }
 
 describe.skipIf(tool.skip || opa.skip)(`a rolling restart of gatehouse behind Envoy ${tool.version}`, () => {
