@@ -276,7 +276,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     adminPort = await listenHttp(admin, config.admin_addr);
   }
   logger.info(
-    { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
+    { addr: config.addr.text, ...(injectConnection ? {} : { grpc_port: grpcPort }), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
     `${deps.worker ? 'worker' : 'gatehouse'} is serving${tls ? ` (${mutualTls ? 'mTLS' : 'TLS'})` : ''}`,
   );
 
