@@ -91,7 +91,7 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
       it(`renders ${mode} mode: one Deployment with the gatehouse container`, () => {
         expect(deployments).toHaveLength(1);
         expect(pods[0]!.pod.containers.filter((c) => c.name === 'gatehouse')).toHaveLength(1);
-        expect(byKind(objects, 'Service')).toHaveLength(mode === 'central' ? 1 : 0);
+        expect(byKind(objects, 'Service')).toHaveLength(mode === 'central' ? 2 : 0);
         expect(byKind(objects, 'PodDisruptionBudget')).toHaveLength(mode === 'central' ? 1 : 0);
       });
 
