@@ -17,7 +17,8 @@ import { CertificateMemo } from './identity/peer-certificate.js';
 import { authzProtos } from './grpc/protos.js';
 import { GrpcServer } from './grpc/server.js';
 import { createAdminServer } from './observability/admin-server.js';
-import { DecisionLog, openDecisionLogSink, type LineSink } from './observability/decision-log.js';
+import { DecisionLog, type LineSink } from './observability/decision-log.js';
+import { loggingSinkHooks, openConfiguredDecisionLogSink } from './observability/log-sink.js';
 import type { Logger } from './observability/logger.js';
 import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore, type BundleFeed } from './policy/policy-source.js';
@@ -83,7 +84,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   const protos = authzProtos();
   const metrics = deps.metrics ?? new GatehouseMetrics();
   const decisionLog = new DecisionLog(
-    deps.decisionLogSink ?? openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes),
+    deps.decisionLogSink ?? openConfiguredDecisionLogSink(config, loggingSinkHooks(logger, config.decision_log_service_url)),
     {
       path: config.entrypoint,
       labels: { app: 'gatehouse', version: VERSION, ...(deps.worker ? { worker: String(deps.worker.slot) } : {}) },

@@ -60,6 +60,12 @@ export interface Config {
   decision_log_allow_sample_percent: number;
   decision_log_mask: readonly string[];
   decision_log_max_value_bytes: number;
+  decision_log_service_url: string | undefined;
+  decision_log_service_bearer_token: string | undefined;
+  decision_log_service_tls_cert_file: string | undefined;
+  decision_log_service_tls_key_file: string | undefined;
+  decision_log_service_tls_ca_file: string | undefined;
+  tracing: 'off' | 'otlp';
   decision_cache: 'auto' | 'off';
   decision_cache_ttl_ms: number;
   decision_cache_max_entries: number;
@@ -316,6 +322,39 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   decision_log_max_value_bytes: {
     type: 'integer', default: 1024, min: 64, max: 1024 * 1024, example: '1024',
     help: 'header values and bodies longer than this are truncated in the decision log (not in the decision)',
+  },
+  decision_log_service_url: {
+    type: 'string', default: undefined, example: 'https://decision-logs.example.com/v1',
+    help: 'also ship decision-log lines to a service speaking OPA\'s decision-log API: gzip-compressed JSON arrays POSTed to <url>/logs, batched (512 KiB or 1 s), retried with backoff, at most decision_log_buffer_bytes waiting (beyond that dropped and counted); set decision_log to off to ship only there',
+    check: (v) => {
+      try {
+        const url = new URL(v);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
+        return url.search || url.hash ? 'must be a URL without a query or fragment (events go to <url>/logs)' : undefined;
+      } catch {
+        return 'must be an http:// or https:// URL, e.g. https://decision-logs.example.com/v1';
+      }
+    },
+  },
+  decision_log_service_bearer_token: {
+    type: 'path', default: undefined, example: '$TOKEN',
+    help: 'with decision_log_service_url: sent as "Authorization: Bearer <token>" (prefer the environment variable over the flag)',
+  },
+  decision_log_service_tls_cert_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/logs-client.crt',
+    help: 'with an https decision_log_service_url: client certificate (PEM) for mTLS, with decision_log_service_tls_key_file; re-read when it changes',
+  },
+  decision_log_service_tls_key_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/logs-client.key',
+    help: 'private key (PEM) of decision_log_service_tls_cert_file',
+  },
+  decision_log_service_tls_ca_file: {
+    type: 'path', default: undefined, example: '/etc/gatehouse/logs-ca.crt',
+    help: 'CA certificates (PEM) the decision-log service\'s certificate must chain to; default: Node\'s trusted roots',
+  },
+  tracing: {
+    type: 'enum', default: 'off', values: ['off', 'otlp'], example: 'otlp',
+    help: 'otlp: a span per Check (with input, cache and evaluation children) continuing the caller\'s W3C or B3 trace, exported by the OpenTelemetry SDK over OTLP/HTTP protobuf, configured by the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME, OTEL_BSP_*); off: the SDK is not even loaded',
   },
   decision_cache: {
     type: 'enum', default: 'auto', values: ['auto', 'off'], example: 'auto',

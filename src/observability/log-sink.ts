@@ -4,6 +4,9 @@
  */
 import { fstatSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
+import type { Config } from '../config/schema.js';
+import type { Logger } from './logger.js';
+import { RemoteLogSink } from './remote-log-sink.js';
 
 // sonic-boom is CommonJS; its typings describe the class as the default export, Node gives the
 // module object with the class on `SonicBoom`.
@@ -32,6 +35,122 @@ export function openDecisionLogSink(target: string, maxBufferBytes: number): Lin
   const fd = target === 'stdout' ? 1 : 2;
   if (fstatSync(fd).isFile()) return new BufferedFileSink(new SonicBoom({ ...options, fd }));
   return new BoundedStreamSink(fd === 1 ? process.stdout : process.stderr, maxBufferBytes);
+}
+
+type DecisionLogConfig = Pick<
+  Config,
+  | 'decision_log'
+  | 'decision_log_buffer_bytes'
+  | 'decision_log_service_url'
+  | 'decision_log_service_bearer_token'
+  | 'decision_log_service_tls_cert_file'
+  | 'decision_log_service_tls_key_file'
+  | 'decision_log_service_tls_ca_file'
+>;
+
+/** Whether decision-log lines go anywhere: the local `decision_log` target, the remote service, or both. */
+export function decisionLogEnabled(config: DecisionLogConfig): boolean {
+  return config.decision_log !== 'off' || config.decision_log_service_url !== undefined;
+}
+
+export interface SinkHooks {
+  /** A failed upload to decision_log_service_url (lines stay buffered and are retried). */
+  onUploadError?: (error: Error, attempt: number) => void;
+}
+
+/** Hooks that report failed uploads to the operational log: the first of a run, then at most once a minute. */
+export function loggingSinkHooks(logger: Pick<Logger, 'warn'>, url: string | undefined): SinkHooks {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  return {
+    onUploadError: (error, attempt) => {
+      const now = Date.now();
+      if (attempt > 1 && now - lastMs < 60_000) return;
+      lastMs = now;
+      logger.warn({ error: error.message, attempt, decision_log_service_url: url }, 'decision-log upload failed; the lines stay buffered and are retried with backoff (past decision_log_buffer_bytes new lines are dropped and counted)');
+    },
+  };
+}
+
+/**
+ * The sink the configuration names: the local `decision_log` target (openDecisionLogSink), the
+ * decision-log service (`decision_log_service_url`, RemoteLogSink), or both behind one LineSink
+ * (each with its own decision_log_buffer_bytes). Used by the single process (app.ts) and by the
+ * cluster primary, which writes every worker's lines into it. Throws, naming the key, when the
+ * service settings are inconsistent or a certificate file cannot be read (start-up fails).
+ */
+export function openConfiguredDecisionLogSink(config: DecisionLogConfig, hooks: SinkHooks = {}): LineSink | undefined {
+  const local = openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes);
+  const url = config.decision_log_service_url;
+  if (url === undefined) return local;
+  const { decision_log_service_tls_cert_file: certFile, decision_log_service_tls_key_file: keyFile, decision_log_service_tls_ca_file: caFile } = config;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error('decision_log_service_tls_cert_file and decision_log_service_tls_key_file must be set together. Fix: set both, or neither');
+  }
+  if ((certFile !== undefined || caFile !== undefined) && !url.startsWith('https:')) {
+    throw new Error(`decision_log_service_tls_* files need an https:// decision_log_service_url (got ${url}). Fix: use https://, or unset the TLS files`);
+  }
+  let remote: RemoteLogSink;
+  try {
+    remote = new RemoteLogSink({
+      url,
+      maxBufferBytes: config.decision_log_buffer_bytes,
+      bearerToken: config.decision_log_service_bearer_token,
+      tlsCertFile: certFile,
+      tlsKeyFile: keyFile,
+      tlsCaFile: caFile,
+      onUploadError: hooks.onUploadError,
+    });
+  } catch (error) {
+    throw new Error(`decision_log_service_tls_cert_file, _key_file or _ca_file cannot be read: ${(error as Error).message}. Fix: point them at readable PEM files`);
+  }
+  return local ? new TeeSink([local, remote]) : remote;
+}
+
+/**
+ * Every line to each of several sinks. A line one of them drops is reported as dropped (it did not
+ * reach every destination); an error of one is an error of the whole (DecisionLog then pauses it).
+ */
+class TeeSink implements LineSink {
+  readonly #sinks: readonly LineSink[];
+  readonly #dropListeners: (() => void)[] = [];
+  #droppedNow = false;
+
+  constructor(sinks: readonly LineSink[]) {
+    this.#sinks = sinks;
+    for (const sink of sinks) sink.on?.('drop', () => (this.#droppedNow = true));
+  }
+
+  write(line: string): void {
+    this.#droppedNow = false;
+    for (const sink of this.#sinks) sink.write(line);
+    if (this.#droppedNow) for (const listener of this.#dropListeners) listener();
+  }
+
+  on(event: 'drop' | 'error', listener: (error?: Error) => void): void {
+    if (event === 'drop') this.#dropListeners.push(listener);
+    else for (const sink of this.#sinks) sink.on?.('error', listener);
+  }
+
+  flush(callback: (error?: Error | null) => void): void {
+    let waiting = this.#sinks.length;
+    let failure: Error | null | undefined;
+    for (const sink of this.#sinks) {
+      const done = (error?: Error | null) => {
+        failure ??= error;
+        if (--waiting === 0) callback(failure);
+      };
+      if (sink.flush) sink.flush(done);
+      else done();
+    }
+  }
+
+  destroy(): void {
+    for (const sink of this.#sinks) sink.destroy?.();
+  }
+
+  reopen(): void {
+    for (const sink of this.#sinks) sink.reopen?.();
+  }
 }
 
 /** Largest single write(2) of buffered lines. */
