@@ -7,7 +7,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
-import { GatehouseError, type ErrorCode } from '../errors.js';
+import { GatehouseError, describeThrown, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseMetrics } from '../observability/metrics.js';
 import type { Bundle } from '../policy/bundle.js';
@@ -315,7 +315,18 @@ export class WorkerPool {
   #fork(slot: Slot): void {
     slot.timer = undefined;
     if (this.#stopping) return;
-    const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) });
+    let worker: Worker;
+    try {
+      worker = cluster.fork({ [WORKER_ENV]: String(slot.index) });
+    } catch (error) {
+      // spawn() throws for the errors it does not report as 'error' (below); the slot tries again.
+      slot.startedAt = Date.now();
+      slot.started = false;
+      slot.lastError = `could not start a worker process: ${describeThrown(error)}`;
+      slot.lastErrorCode = undefined;
+      this.#replace(slot, false, undefined, null, null);
+      return;
+    }
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.started = false;
@@ -327,7 +338,15 @@ export class WorkerPool {
       if (isWorkerMessage(message)) this.#onMessage(slot, worker, message as WorkerMessage);
     });
     worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
-    worker.on('error', () => undefined); // a send to a worker that just died: 'exit' follows
+    worker.on('error', (error: Error) => {
+      // No process (spawn failed: EMFILE, EAGAIN, ENOMEM): no 'exit' follows, so the slot would
+      // wait for this worker forever (and a drain with it). Otherwise a send to a worker that just
+      // died: 'exit' follows.
+      if (worker.process.pid !== undefined || slot.worker !== worker) return;
+      slot.lastError = `could not start a worker process: ${describeThrown(error)}`;
+      slot.lastErrorCode = undefined;
+      this.#onExit(slot, worker, null, null);
+    });
   }
 
   #onMessage(slot: Slot, worker: Worker, message: WorkerMessage): void {
@@ -411,7 +430,11 @@ export class WorkerPool {
       else done();
       return;
     }
-    const pid = worker.process.pid;
+    this.#replace(slot, wasStarted, worker.process.pid, code, signal);
+  }
+
+  /** Counts the exit of the slot's worker (or a fork that failed) and starts a replacement, with backoff. */
+  #replace(slot: Slot, wasStarted: boolean, pid: number | undefined, code: number | null, signal: string | null): void {
     const boot = this.#boot;
     if (boot && !wasStarted) {
       boot.failedSlots.add(slot.index);
