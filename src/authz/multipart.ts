@@ -19,7 +19,8 @@
  */
 import { GatehouseError } from '../errors.js';
 import { parseJson } from './json-depth.js';
-import { partIsJson, screenJson, screenPart, type HygieneSettings } from './hygiene/index.js';
+import { HygieneRefusal, partIsJson, screenJson, screenPart, type HygieneSettings } from './hygiene/index.js';
+import { quote } from './hygiene/refusal.js';
 import type { Json } from './proto-json.js';
 
 export function parseMultipart(body: string, boundary: string | undefined, settings: HygieneSettings): Record<string, Json[]> | null {
@@ -56,10 +57,17 @@ export function parseMultipart(body: string, boundary: string | undefined, setti
     const disposition = headers['content-disposition'];
     const parsed = disposition === undefined ? undefined : parseParameters(disposition);
     screenPart(headers, repeated, disposition, parsed, settings);
+    if (parsed?.oddSpace && settings.on.has('ambiguous_multipart_part')) {
+      throw new HygieneRefusal('ambiguous_multipart_part', 'multipart part', `has white space other than space and tab in its content-disposition ${quote(disposition!)}, which parsers skip differently`);
+    }
     const name = parsed?.error === undefined && parsed?.type === 'form-data' ? parsed.params.get('name') : undefined;
     if (!name) continue;
+    // Go's NextPart decodes a quoted-printable part (and only that encoding); gatehouse does not.
+    if (headers['content-transfer-encoding']?.toLowerCase() === 'quoted-printable') {
+      throw malformed(`part ${JSON.stringify(name)} is quoted-printable, which opa-envoy-plugin decodes and gatehouse does not`);
+    }
     let value: Json = content;
-    if (partIsJson(headers['content-type'] ?? '', settings)) {
+    if (isJsonPart(name, headers['content-type'] ?? '', settings)) {
       const what = `multipart part ${JSON.stringify(name)}`;
       value = parseJson(content, what, settings.limits.max_json_depth);
       screenJson(content, what, settings);
@@ -70,12 +78,18 @@ export function parseMultipart(body: string, boundary: string | undefined, setti
   return values;
 }
 
-/** The part's headers, the first of each name (Go's textproto.MIMEHeader.Get), and the first name repeated. */
+/**
+ * The part's headers, the first of each name (Go's textproto.MIMEHeader.Get), and the first name
+ * repeated. Values are trimmed of spaces and tabs only, as Go's textproto trims them.
+ */
 function parsePartHeaders(block: string): { headers: Record<string, string>; repeated?: string } {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let repeated: string | undefined;
   if (block === '') return { headers };
-  for (const line of block.split('\r\n')) {
+  const lines = block.split('\r\n');
+  if (lines.length > GO_MAX_PART_HEADERS) throw malformed(`part with more than ${GO_MAX_PART_HEADERS} header lines (Go's multipart refuses it)`);
+  let budget = GO_MAX_HEADER_MEMORY;
+  for (const line of lines) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw malformed('part header without a name');
     // A bare CR or LF ends a line for Go's textproto and not here; a line starting with white space
@@ -83,15 +97,47 @@ function parsePartHeaders(block: string): { headers: Record<string, string>; rep
     // read differently again. Refused rather than read one way.
     if (/[\r\n]/.test(line)) throw malformed('part header line with a bare CR or LF');
     if (!HEADER_NAME.test(line.slice(0, colon))) throw malformed('part header name is not a token (or a folded header line)');
+    const raw = line.slice(colon + 1);
+    // Go's textproto refuses a value with a control character other than HTAB (the whole body is
+    // an error for opa-envoy-plugin); JavaScript's trim() would have dropped some of them.
+    if (HEADER_VALUE_CONTROL.test(raw)) throw malformed('part header value with a control character');
     const name = line.slice(0, colon).toLowerCase();
+    const value = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    // Go's readMIMEHeader memory account: 10 MiB less 400, each new name 200 plus its length, each value its length.
+    if (Buffer.byteLength(line) > budget) throw malformed('part headers over Go\'s 10 MiB limit');
+    if (!(name in headers)) budget -= Buffer.byteLength(name) + 200;
+    budget -= Buffer.byteLength(value);
+    if (budget < 0) throw malformed('part headers over Go\'s 10 MiB limit');
     if (name in headers) repeated ??= name;
-    else headers[name] = line.slice(colon + 1).trim();
+    else headers[name] = value;
   }
   return repeated === undefined ? { headers } : { headers, repeated };
 }
 
+/** Go's mime/multipart: at most 10000 headers in a part, and 10 MiB (less 400 bytes of overhead) of them. */
+const GO_MAX_PART_HEADERS = 10_000;
+const GO_MAX_HEADER_MEMORY = (10 << 20) - 400;
 /** RFC 9110 token: what Go's textproto and busboy accept as a header name. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Bytes Go's textproto refuses in a header value (validHeaderValueByte): controls but HTAB, and DEL. */
+const HEADER_VALUE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/**
+ * Whether the part's value is JSON. opa-envoy-plugin parses a part whose Content-Type contains
+ * "application/json" (case-sensitive substring); strict hygiene parses the JSON family by media
+ * type. Compatible mode (and strict with ambiguous_content_type allowed) reads as
+ * opa-envoy-plugin; strict refuses a part the two would read differently (`Application/JSON`,
+ * `application/vnd.api+json`, `text/plain; x="application/json"`).
+ */
+function isJsonPart(name: string, contentType: string, settings: HygieneSettings): boolean {
+  const incumbent = contentType.includes('application/json');
+  if (!settings.strictParsing) return incumbent;
+  const ours = partIsJson(contentType, settings);
+  if (ours !== incumbent && settings.on.has('ambiguous_content_type')) {
+    throw new HygieneRefusal('ambiguous_content_type', `multipart part ${quote(name)}`, `has content-type ${quote(contentType)}, which opa-envoy-plugin ${incumbent ? 'parses' : 'does not parse'} as JSON`);
+  }
+  return incumbent;
+}
 
 /** The boundary of a multipart content-type; undefined when it has none. */
 export function multipartBoundary(contentType: string): string | undefined {
@@ -109,11 +155,15 @@ export interface Parameters {
   extended: string[];
   /** Why the header is not valid, as Go's mime.ParseMediaType would refuse it. */
   error?: string;
+  /** White space other than SP and HTAB was skipped between tokens (U+00A0, U+0085, U+2028...). */
+  oddSpace?: boolean;
 }
 
 // Go's mime package: a token is printable ASCII without these (RFC 2045 tspecials).
 const TSPECIALS = '()<>@,;:\\"/[]?=';
 const isTokenChar = (c: string): boolean => c > ' ' && c < '\x7f' && !TSPECIALS.includes(c);
+/** Go's unicode.IsSpace, which mime.ParseMediaType skips (JavaScript's \s differs: U+FEFF yes, U+0085 no). */
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
 /** `type[/subtype] *(";" name "=" (token | quoted-string))`, read as Go's mime.ParseMediaType. */
 export function parseParameters(header: string): Parameters {
@@ -123,10 +173,12 @@ export function parseParameters(header: string): Parameters {
     while (at < header.length && isTokenChar(header[at]!)) at++;
     return header.slice(start, at);
   };
-  const space = (): void => {
-    while (at < header.length && /\s/.test(header[at]!)) at++;
-  };
   const result: Parameters = { type: '', params: new Map(), extended: [] };
+  const space = (): void => {
+    for (; at < header.length && GO_SPACE.test(header[at]!); at++) {
+      if (header[at] !== ' ' && header[at] !== '\t') result.oddSpace = true;
+    }
+  };
   const fail = (why: string): Parameters => ({ ...result, params: new Map(), error: why });
   space();
   let type = token();
@@ -154,7 +206,9 @@ export function parseParameters(header: string): Parameters {
     const value = header[at] === '"' ? quoted() : token();
     if (value === undefined || (value === '' && header[at - 1] !== '"')) return fail('has an invalid parameter value');
     const map = name.includes('*') ? pieces : result.params;
-    if (map.has(name)) return fail(`repeats the parameter ${JSON.stringify(name)}`);
+    // Go allows a parameter twice with the same value.
+    if (map.has(name) && map.get(name) !== value) return fail(`repeats the parameter ${JSON.stringify(name)}`);
+    if (map.has(name)) continue;
     map.set(name, value);
     if (name.includes('*')) result.extended.push(name);
   }
@@ -199,15 +253,29 @@ function joinExtended(base: string, pieces: Map<string, string>): string | undef
   }
 }
 
+/** `charset'language'value`: the value is everything after the second "'" (it may hold more). */
 function decode2231(value: string): string | undefined {
-  const [charset, , encoded] = value.split("'", 3);
-  if (encoded === undefined || !['us-ascii', 'utf-8'].includes((charset ?? '').toLowerCase())) return undefined;
-  return percentDecode(encoded);
+  const first = value.indexOf("'");
+  const second = first === -1 ? -1 : value.indexOf("'", first + 1);
+  if (second === -1 || !['us-ascii', 'utf-8'].includes(value.slice(0, first).toLowerCase())) return undefined;
+  return percentDecode(value.slice(second + 1));
 }
 
+/** %XX escapes to bytes, the rest kept as its UTF-8 bytes (Go works on the bytes), read as UTF-8. */
 function percentDecode(text: string): string | undefined {
   if (/%(?![0-9a-fA-F]{2})/.test(text)) return undefined;
-  return Buffer.from(text.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '%') {
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      const code = text.codePointAt(i)!;
+      if (code > 0xffff) i++;
+      bytes.push(...Buffer.from(String.fromCodePoint(code), 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 function malformed(why: string): GatehouseError {

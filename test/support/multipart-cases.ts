@@ -68,5 +68,32 @@ export const MULTIPART_CASES: Record<string, MultipartCase> = {
   'the boundary parameter twice': { body: form(part('a', '1')), contentType: 'multipart/form-data; boundary=b; boundary=c', expect: 'repeats a parameter' },
   'more parts than max_multipart_parts': { body: form(...Array.from({ length: 257 }, (_, i) => part(`f${i}`, 'x'))), expect: 'too_many_multipart_parts' },
   'a JSON part that is not JSON': { body: form(part('meta', '{"a":', ['Content-Type: application/json'])), expect: 'multipart part "meta"' },
+  // Review (adversarial differential against Go's mime/multipart, compatible mode checked too):
+  'U+FEFF before the name parameter (white space to JavaScript, not to Go)': {
+    body: form(['Content-Disposition: form-data;\ufeffname="role"', '', 'admin'].join('\r\n')), expect: 'ambiguous_multipart_part', // Go: invalid, part skipped
+  },
+  'U+FEFF leading the disposition': { body: form(['Content-Disposition:\ufeffform-data; name="role"', '', 'admin'].join('\r\n')), expect: 'ambiguous_multipart_part' },
+  'U+0085 (NEL) before the name parameter (white space to Go)': {
+    body: form(['Content-Disposition: form-data;\u0085name="role"', '', 'admin'].join('\r\n')), expect: 'ambiguous_multipart_part', // Go: role=admin
+  },
+  'a form feed ending the disposition (Go refuses the body)': { body: form(['Content-Disposition: form-data; name="role"\f', '', 'admin'].join('\r\n')), expect: 'control character' },
+  'a NUL inside a part name (Go refuses the body)': { body: form(['Content-Disposition: form-data; name="ro\u0000le"', '', 'admin'].join('\r\n')), expect: 'control character' },
+  'a control character in another part header': { body: form(part('role', 'admin', ['X-Note: a\u0001b'])), expect: 'control character' },
+  'the name parameter twice with the same value (Go allows it)': {
+    body: form(['Content-Disposition: form-data; name="role"; name=role', '', 'admin'].join('\r\n')), expect: { role: ['admin'] },
+  },
+  'an RFC 2231 name* whose value holds an apostrophe': { body: form([`Content-Disposition: form-data; name*=utf-8''ro'le`, '', 'admin'].join('\r\n')), expect: 'ambiguous_multipart_part' },
+  'an RFC 2231 name* with raw non-ASCII text': { body: form([`Content-Disposition: form-data; name*=utf-8''r%C3%B4\u00e9le`, '', 'admin'].join('\r\n')), expect: 'ambiguous_multipart_part' },
+  'a part content-type Application/JSON (Go: case-sensitive, a string)': { body: form(part('meta', '{"a":1}', ['Content-Type: Application/JSON'])), expect: 'ambiguous_content_type' },
+  'a part content-type application/vnd.api+json (Go: a string)': { body: form(part('meta', '{"a":1}', ['Content-Type: application/vnd.api+json'])), expect: 'ambiguous_content_type' },
+  'a part content-type naming application/json in a parameter (Go: JSON)': {
+    body: form(part('meta', '{"a":1}', ['Content-Type: text/plain; profile="application/json"'])), expect: 'ambiguous_content_type',
+  },
+  'a part content-type application/json with a charset and spaces': { body: form(part('meta', '{"a":1}', ['Content-Type:  application/json; charset=utf-8 '])), expect: { meta: [{ a: 1 }] } },
+  'a quoted-printable part (Go decodes it)': { body: form(part('role', 'ad=\r\nmin', ['Content-Transfer-Encoding: quoted-printable'])), expect: 'ambiguous_content_type' },
+  'a part with 10001 headers (Go refuses the body)': {
+    body: form(part('a', '1', Array.from({ length: 10_000 }, (_, i) => `X-H${i}: 1`))), expect: 'more than 10000 header lines',
+  },
+  'U+FEFF after the boundary parameter': { body: form(part('a', '1')), contentType: 'multipart/form-data; boundary=b\ufeff', expect: 'content-type' },
 };
 
