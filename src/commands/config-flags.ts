@@ -11,7 +11,7 @@ import { CONFIG_KEYS, envName, flagName, type Config } from '../config/schema.js
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
 const PLACEHOLDER: Record<string, string> = {
-  address: 'ADDR', integer: 'N', list: 'A,B', path: 'FILE', string: 'VALUE', enum: 'VALUE', boolean: 'BOOL',
+  address: 'ADDR', integer: 'N', list: 'A,B', enum: 'VALUE', boolean: 'BOOL',
 };
 
 /**
@@ -32,7 +32,9 @@ export function configOptions(key: keyof Config, withEnv: boolean): Option[] {
     facts.push(`--no-${flag} sets false`);
     return [new Option(`--${flag} [${PLACEHOLDER.boolean}]`, `${help} (${facts.join('; ')})`), new Option(`--no-${flag}`).hideHelp()];
   }
-  const placeholder = spec.type === 'enum' && spec.values.join('|').length <= 20 ? spec.values.join('|') : PLACEHOLDER[spec.type];
+  // A free-form string is named after its key: --bundle <BUNDLE>, --tls-cert-file <FILE>.
+  const placeholder =
+    spec.type === 'enum' && spec.values.join('|').length <= 20 ? spec.values.join('|') : (PLACEHOLDER[spec.type] ?? key.split('_').pop()!.toUpperCase());
   return [new Option(`--${flag} <${placeholder}>`, facts.length > 0 ? `${help} (${facts.join('; ')})` : help)];
 }
 

@@ -11,7 +11,7 @@ import { VERSION } from '../version.js';
 import type { Io } from './common.js';
 import { ALL_CONFIG_KEYS, EVALUATION_KEYS, addConfigFlags, flagValues } from './config-flags.js';
 
-const EXIT_STATUS = 'Exit status: 0 allowed, 1 denied, 2 usage, bundle or connection error.';
+const EXIT_STATUS = 'Exit status: 0 allowed, 1 denied, 2 usage or connection error (no answer).';
 
 /**
  * The `gatehouse` program writing to `io`. An action's exit status goes to `exit`; commander's
@@ -83,7 +83,7 @@ Example:
     )
     .requiredOption('--request <FILE>', 'the CheckRequest (JSON); "-" reads standard input');
   addConfigFlags(check, EVALUATION_KEYS, false)
-    .addHelpText('after', `\n${EXIT_STATUS.replace(' or connection', '')}\n\nExample:\n  gatehouse check --bundle build/bundle.tar.gz --request examples/check-request.json`)
+    .addHelpText('after', `\nExit status: 0 allowed, 1 denied, 2 usage or bundle error.\n\nExample:\n  gatehouse check --bundle build/bundle.tar.gz --request examples/check-request.json`)
     .action(run(async () => (await import('./check.js')).check(flagValues(check), io)));
 
   const call = command('call', '--addr ADDR [--request R.json | --path P]', 'send one Check to a running ext_authz server and print its answer')

@@ -52,7 +52,7 @@ describe('help', () => {
     const help = run('help', 'serve').stdout;
     for (const key of Object.keys(CONFIG_KEYS)) expect(help).toContain(`--${flagName(key)} `);
     expect(help).not.toContain('(required) (required');
-    expect(help).toMatch(/--bundle <VALUE> +policy bundle .*\(required;\s+env GATEHOUSE_BUNDLE\)/s);
+    expect(help).toMatch(/--bundle <BUNDLE> +policy bundle .*\(required;\s+env GATEHOUSE_BUNDLE\)/s);
     expect(help).toMatch(/--dry-run \[BOOL\] /);
   });
 
