@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { closestMatch } from 'leven';
-import { LineCounter, isMap, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isScalar, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { Outcome } from '../authz/outcome.js';
 import { fromProtoJson } from '../authz/proto-json.js';
 import { authzProtos } from '../grpc/protos.js';
@@ -116,7 +116,21 @@ export function readCases(file: string): Case[] {
       try {
         fromProtoJson(authzProtos().CheckRequest, testCase.request);
       } catch (error) {
-        fail([...path, 'request'], `${where}: request is not a CheckRequest in proto JSON form: ${describeThrown(error)}`);
+        // Point at the unknown field itself when there is one, else at the request.
+        const field = /unknown field "([^"]+)"/.exec(describeThrown(error))?.[1];
+        let at: [number, number] | undefined;
+        visit(document.getIn([...path, 'request'], true) as Node, {
+          Pair: (_, pair) => {
+            if (isScalar(pair.key) && pair.key.value === field && pair.key.range) {
+              at = [pair.key.range[0], pair.key.range[1]];
+              return visit.BREAK;
+            }
+            return undefined;
+          },
+        });
+        const message = `${where}: request is not a CheckRequest in proto JSON form: ${describeThrown(error)}`;
+        if (at) throw new GatehouseError('usage', `${file}:${lineCounter.linePos(at[0]).line}: ${message}`);
+        fail([...path, 'request'], message);
       }
     }
     for (const key of ['source', 'destination', 'method', 'path', 'body'] as const) {

@@ -27,8 +27,8 @@ describe('gatehouse test: unknown keys in decision tables', () => {
     ['a table key', 'case:\n  - name: x\n', ':1: the table: unknown key "case"; did you mean "cases"?'],
     [
       'a field inside a full CheckRequest',
-      'cases:\n  - name: x\n    request:\n      attributes: { request: { http: { methd: GET, path: / } } }\n    expect: { allowed: false }\n',
-      ':4: case 1 ("x"): request is not a CheckRequest in proto JSON form: .envoy.service.auth.v3.AttributeContext.HttpRequest: unknown field "methd"; did you mean "method"?',
+      'cases:\n  - name: x\n    request:\n      attributes:\n        request:\n          http: { path: /,\n            methd: GET }\n    expect: { allowed: false }\n',
+      ':7: case 1 ("x"): request is not a CheckRequest in proto JSON form: .envoy.service.auth.v3.AttributeContext.HttpRequest: unknown field "methd"; did you mean "method"?',
     ],
     [
       'a key far from every known one (listed instead)',
