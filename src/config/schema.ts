@@ -324,17 +324,9 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     help: 'header values and bodies longer than this are truncated in the decision log (not in the decision)',
   },
   decision_log_service_url: {
-    type: 'string', default: undefined, example: 'https://decision-logs.example.com/v1',
+    // 'path' is the schema's optional-string type; the URL is checked when the sink opens (observability/log-sink.ts).
+    type: 'path', default: undefined, example: 'https://decision-logs.example.com/v1',
     help: 'also ship decision-log lines to a service speaking OPA\'s decision-log API: gzip-compressed JSON arrays POSTed to <url>/logs, batched (512 KiB or 1 s), retried with backoff, at most decision_log_buffer_bytes waiting (beyond that dropped and counted); set decision_log to off to ship only there',
-    check: (v) => {
-      try {
-        const url = new URL(v);
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
-        return url.search || url.hash ? 'must be a URL without a query or fragment (events go to <url>/logs)' : undefined;
-      } catch {
-        return 'must be an http:// or https:// URL, e.g. https://decision-logs.example.com/v1';
-      }
-    },
   },
   decision_log_service_bearer_token: {
     type: 'path', default: undefined, example: '$TOKEN',

@@ -82,6 +82,15 @@ export function openConfiguredDecisionLogSink(config: DecisionLogConfig, hooks: 
   const local = openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes);
   const url = config.decision_log_service_url;
   if (url === undefined) return local;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search || parsed.hash) {
+    throw new Error(`decision_log_service_url must be an http:// or https:// URL without a query or fragment (events go to <url>/logs), got ${JSON.stringify(url)}. Fix: e.g. https://decision-logs.example.com/v1`);
+  }
   const { decision_log_service_tls_cert_file: certFile, decision_log_service_tls_key_file: keyFile, decision_log_service_tls_ca_file: caFile } = config;
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new Error('decision_log_service_tls_cert_file and decision_log_service_tls_key_file must be set together. Fix: set both, or neither');

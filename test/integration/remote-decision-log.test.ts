@@ -205,6 +205,10 @@ describe('RemoteLogSink', () => {
     expect(() =>
       openConfiguredDecisionLogSink({ ...base, decision_log_service_url: 'https://127.0.0.1:1', decision_log_service_tls_cert_file: '/missing.crt', decision_log_service_tls_key_file: '/missing.key' }),
     ).toThrow(/cannot be read/);
-    expect(() => loadConfig({ flags: { bundle: 'b.tar.gz', 'decision-log-service-url': 'ftp://x' }, env: {} })).toThrow(/decision_log_service_url/);
+    for (const url of ['ftp://x', 'not a url', 'https://x/?q=1']) {
+      expect(() => openConfiguredDecisionLogSink({ ...base, decision_log_service_url: url, decision_log_service_tls_cert_file: undefined, decision_log_service_tls_key_file: undefined })).toThrow(
+        /decision_log_service_url must be an http:\/\/ or https:\/\/ URL/,
+      );
+    }
   });
 });
