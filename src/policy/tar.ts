@@ -6,21 +6,32 @@
  *
  * Strict on top of node-tar, so that the files gatehouse evaluates and verifies are the files any
  * other reader (OPA's Go archive/tar, GNU tar) finds, or the archive is refused (`bundle_invalid`):
- * - only regular files (types `0`, NUL, `7`) and directories (`5`, skipped); links, devices,
- *   FIFOs, sparse and vendor entries are refused;
+ * - only regular files (types `0`, NUL) and directories (`5`, skipped); links, devices, FIFOs,
+ *   contiguous files (`7`: OPA's loader skips them, it takes only `0`), sparse and vendor entries
+ *   are refused;
  * - names: a leading "/" is the bundle root and is stripped; empty, `.` and `..` segments, NUL and
  *   other control characters are refused; a name twice is refused;
- * - headers: every numeric field octal (or GNU base-256), checksums right, a type-`0` entry named
- *   like a directory refused (node-tar reads it as a directory with no data, Go as a file);
+ * - headers: every numeric field Go parses (size, mode, uid, gid, mtime, checksum; devmajor and
+ *   devminor past V7; the GNU and star atime/ctime) octal or base-256 as Go reads it, checksums
+ *   right, a type-`0` entry named like a directory refused (node-tar reads it as a directory with
+ *   no data, Go as a file);
+ * - names: each entry's name as Go's archive/tar computes it (GNU long name over pax `path` over
+ *   the ustar name with the prefix its magic implies; cut at NUL; valid UTF-8) must be node-tar's,
+ *   so an archive that is read under two names is refused;
  * - pax: a global (`g`) header may not set `path`, `linkpath` or `size` (POSIX applies them to
  *   every entry after it, Go ignores them), an extended header over 1 MiB is refused (Go refuses
- *   it, node-tar would skip it);
+ *   it, node-tar would skip it); one `x` header per entry (Go keeps the last, node-tar merges
+ *   them); no `g` header between an entry and its `x`/`L`/`K` headers (Go drops them there,
+ *   node-tar keeps them); `uid`, `gid`, `atime`, `mtime`, `ctime` must parse as Go parses them
+ *   (Go refuses the archive otherwise); `GNU.sparse.*` records are refused (Go expands the sparse
+ *   file, node-tar reads its raw map);
  * - framing: the archive is a whole number of 512-byte blocks ending in the end-of-archive
  *   marker (two zero blocks; POSIX ustar); a truncated entry, and a header after one zero block
  *   (Go refuses it, node-tar would read on), are refused; bytes after the marker are ignored;
  * - gzip: inflating past `maxBytes` is refused (a gzip bomb stops at the limit, whatever its
  *   ratio); a gzip stream inside the tar is refused (node-tar would inflate it without a limit).
  */
+import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import { Header, Parser, type ReadEntry } from 'tar';
 import { GatehouseError } from '../errors.js';
@@ -28,11 +39,15 @@ import { GatehouseError } from '../errors.js';
 const BLOCK = 512;
 /** Largest pax or GNU long-name entry: Go's archive/tar limit (maxSpecialFileSize). */
 const MAX_META_BYTES = 1 << 20;
-const FILE_TYPES = new Set(['0', '\0', '7']);
+const FILE_TYPES = new Set(['0', '\0']);
 /** ustar numeric fields: [offset, length, name]. */
 const NUMERIC_FIELDS: readonly [number, number, string][] = [
   [100, 8, 'mode'], [108, 8, 'uid'], [116, 8, 'gid'], [124, 12, 'size'], [136, 12, 'mtime'], [148, 8, 'checksum'],
 ];
+/** Fields Go's archive/tar also parses past V7, by the header's format. */
+const DEVICE_FIELDS: readonly [number, number, string][] = [[329, 8, 'devmajor'], [337, 8, 'devminor']];
+const STAR_TIME_FIELDS: readonly [number, number, string][] = [[476, 12, 'atime'], [488, 12, 'ctime']];
+const GNU_TIME_FIELDS: readonly [number, number, string][] = [[345, 12, 'atime'], [357, 12, 'ctime']];
 
 export interface TarLimits {
   /** Largest uncompressed archive accepted, in bytes (guards against gzip bombs). */
@@ -129,9 +144,12 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
     const raw = archive.subarray(at, at + BLOCK);
     const type = String.fromCharCode(raw[156]!);
     const what = `entry ${JSON.stringify(entry.path)}`;
-    checkExtendedHeaders(archive, nextHeader, at, fail);
+    const goName = checkExtendedHeaders(archive, nextHeader, at, fail) ?? ustarName(raw);
     checkNumericFields(raw, at, fail);
     nextHeader = at + BLOCK + entry.startBlockSize;
+    if (!isUtf8(goName) || !goName.equals(Buffer.from(entry.path, 'utf8'))) {
+      fail(`${what} at byte ${at} is named ${JSON.stringify(goName.toString('utf8'))} by Go's archive/tar (OPA's bundle reader)`);
+    }
     const global = entry.globalExtended;
     if (global && (global.path !== undefined || global.linkpath !== undefined || global.size !== undefined)) {
       fail(`${what} follows a global pax header that sets path, linkpath or size, which readers apply differently`);
@@ -183,24 +201,49 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
  * `entryAt`, walked again by their ustar sizes: the walk must land on the entry (the framing is
  * not in doubt), and each pax record must be well formed, as Go's archive/tar requires (node-tar
  * skips a malformed record, so the entry would keep its ustar name where Go refuses the archive).
+ * Returns the entry's name as Go's archive/tar sets it from these headers (GNU long name, else pax
+ * `path`), or undefined when they set none.
  */
-function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fail: (message: string) => void): void {
+function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fail: (message: string) => void): Buffer | undefined {
   let at = from;
+  let paxPath: Buffer | undefined;
+  let longName: Buffer | undefined;
+  let pending = 0;
+  let extended = 0;
   while (at < entryAt) {
     const header = archive.subarray(at, at + BLOCK);
     checkNumericFields(header, at, fail);
     const type = String.fromCharCode(header[156]!);
     const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/[ \0]+/g, '') || '0', 8);
-    if (!'xgLK'.includes(type) || !Number.isSafeInteger(size)) return fail(`tar header at byte ${at} is read differently by tar readers`);
-    if (type === 'x' || type === 'g') checkPaxRecords(archive.subarray(at + BLOCK, at + BLOCK + size), at, fail);
+    if (!'xgLK'.includes(type) || !Number.isSafeInteger(size)) {
+      fail(`tar header at byte ${at} is read differently by tar readers`);
+      return undefined;
+    }
+    const data = archive.subarray(at + BLOCK, at + BLOCK + size);
+    if (type === 'g') {
+      // Go returns a global header as an entry of its own, dropping the x/L/K headers before it.
+      if (pending > 0) fail(`tar global header at byte ${at} follows extended headers for the next entry, which readers keep or drop`);
+      checkPaxRecords(data, at, true, fail);
+    } else if (type === 'x') {
+      if (++extended > 1) fail(`tar entry at byte ${entryAt} has ${extended} pax extended headers (Go keeps the last, node-tar merges them)`);
+      paxPath = checkPaxRecords(data, at, false, fail);
+    } else if (type === 'L') {
+      longName = cString(data);
+    }
+    if (type !== 'g') pending++;
     at += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
   }
   if (at !== entryAt) fail(`tar extended header at byte ${from} does not end where the next entry starts`);
+  return longName !== undefined && longName.length > 0 ? longName : paxPath;
 }
 
-/** POSIX pax records: `<length> <key>=<value>\n`, the length in decimal counting the whole record; no NUL in a value. */
-function checkPaxRecords(data: Buffer, offset: number, fail: (message: string) => void): void {
+/**
+ * POSIX pax records: `<length> <key>=<value>\n`, the length in decimal counting the whole record;
+ * no NUL in a value. Returns the last non-empty `path` (Go keeps the ustar name for an empty one).
+ */
+function checkPaxRecords(data: Buffer, offset: number, global: boolean, fail: (message: string) => void): Buffer | undefined {
   let at = 0;
+  let path: Buffer | undefined;
   while (at < data.length) {
     const space = data.indexOf(0x20, at);
     const digits = space === -1 ? '' : data.subarray(at, space).toString('latin1');
@@ -208,22 +251,97 @@ function checkPaxRecords(data: Buffer, offset: number, fail: (message: string) =
     const record = data.subarray(space + 1, at + length);
     const eq = record.indexOf(0x3d);
     if (length === 0 || at + length > data.length || data[at + length - 1] !== 0x0a || eq < 1 || record.indexOf(0) !== -1) {
-      return fail(`malformed pax record in the tar extended header at byte ${offset}`);
+      fail(`malformed pax record in the tar extended header at byte ${offset}`);
+      return undefined;
     }
     const key = record.subarray(0, eq).toString('utf8');
-    if (key === 'size' && !/^[0-9]+\n$/.test(record.subarray(eq + 1).toString('latin1'))) return fail(`malformed pax size in the tar extended header at byte ${offset}`);
+    const value = record.subarray(eq + 1, record.length - 1);
+    const text = value.toString('latin1');
+    if (key === 'size' && !/^[0-9]+$/.test(text)) fail(`malformed pax size in the tar extended header at byte ${offset}`);
+    if (key.startsWith('GNU.sparse.')) fail(`pax record ${JSON.stringify(key)} in the tar extended header at byte ${offset}: sparse files are not allowed`);
+    // Go's mergePAX refuses the archive when these do not parse (empty values keep the ustar field).
+    if (!global && text !== '' && ((PAX_INTEGERS.has(key) && !isInt64(text)) || (PAX_TIMES.has(key) && !isPaxTime(text)))) {
+      fail(`malformed pax ${key} ${JSON.stringify(text.slice(0, 40))} in the tar extended header at byte ${offset}`);
+    }
+    if (key === 'path' && value.length > 0) path = value;
     at += length;
+  }
+  return path;
+}
+
+const PAX_INTEGERS = new Set(['uid', 'gid', 'size']);
+const PAX_TIMES = new Set(['atime', 'mtime', 'ctime']);
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Go's strconv.ParseInt(text, 10, 64). */
+function isInt64(text: string): boolean {
+  if (!/^[+-]?[0-9]+$/.test(text)) return false;
+  const value = BigInt(text.replace(/^\+/, ''));
+  return value >= INT64_MIN && value <= INT64_MAX;
+}
+
+/** Go's archive/tar parsePAXTime: seconds as ParseInt, then optionally "." and digits. */
+function isPaxTime(text: string): boolean {
+  const dot = text.indexOf('.');
+  if (dot === -1) return isInt64(text);
+  return isInt64(text.slice(0, dot)) && /^[0-9]*$/.test(text.slice(dot + 1));
+}
+
+/** The bytes before the first NUL (Go's parser.parseString). */
+function cString(field: Buffer): Buffer {
+  const nul = field.indexOf(0);
+  return nul === -1 ? field : field.subarray(0, nul);
+}
+
+/**
+ * An entry's name from its own header as Go's archive/tar reads it: the name field, after the
+ * prefix field when the magic is ustar's ("ustar\0", any version; 131 bytes for star, whose
+ * header ends in "tar\0"). A GNU ("ustar  \0") or V7 header has no prefix (checkNumericFields
+ * refuses the GNU atime/ctime Go would fall back to reading as one).
+ */
+function ustarName(header: Buffer): Buffer {
+  const name = cString(header.subarray(0, 100));
+  const magic = header.subarray(257, 263).toString('latin1');
+  if (magic !== 'ustar\0') return name;
+  const star = header.subarray(508, 512).toString('latin1') === 'tar\0';
+  const prefix = cString(header.subarray(345, star ? 476 : 500));
+  return prefix.length === 0 ? name : Buffer.concat([prefix, Buffer.from('/'), name]);
+}
+
+/**
+ * Go's archive/tar refuses a numeric field that is not octal (or base-256) and node-tar's
+ * parseInt would read "12x" as 10: the fields Go parses for the header's format are checked.
+ */
+function checkNumericFields(header: Buffer, offset: number, fail: (message: string) => void): void {
+  const magic = header.subarray(257, 263).toString('latin1');
+  const gnu = magic === 'ustar ' && header.subarray(263, 265).toString('latin1') === ' \0';
+  const star = magic === 'ustar\0' && header.subarray(508, 512).toString('latin1') === 'tar\0';
+  const fields = [...NUMERIC_FIELDS];
+  if (magic === 'ustar\0' || gnu) fields.push(...DEVICE_FIELDS);
+  if (star) fields.push(...STAR_TIME_FIELDS);
+  // GNU: Go parses atime/ctime when their first byte is not NUL, and reads them as a prefix if they do not parse.
+  if (gnu) fields.push(...GNU_TIME_FIELDS.filter(([start]) => header[start] !== 0));
+  for (const [start, length, name] of fields) {
+    if (!isGoNumeric(header.subarray(start, start + length))) return fail(`bad tar ${name} field at byte ${offset}`);
   }
 }
 
-/** Go's archive/tar refuses a numeric field that is not octal (or GNU base-256); node-tar's parseInt would read "12x" as 10. */
-function checkNumericFields(header: Buffer, offset: number, fail: (message: string) => void): void {
-  for (const [start, length, name] of NUMERIC_FIELDS) {
-    const field = header.subarray(start, start + length);
-    if ((field[0]! & 0x80) !== 0) continue; // base-256
-    const text = field.toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '');
-    if (text !== '' && !/^[0-7]+$/.test(text)) return fail(`bad tar ${name} field at byte ${offset}`);
+/** Go's parser.parseNumeric without error: base-256 within int64, or octal (stricter: no NUL inside). */
+function isGoNumeric(field: Buffer): boolean {
+  if ((field[0]! & 0x80) !== 0) {
+    const inv = (field[0]! & 0x40) !== 0 ? 0xff : 0;
+    let x = 0n;
+    for (let i = 0; i < field.length; i++) {
+      let c = field[i]! ^ inv;
+      if (i === 0) c &= 0x7f;
+      if (x >> 56n > 0n) return false;
+      x = (x << 8n) | BigInt(c);
+    }
+    return x >> 63n === 0n;
   }
+  const text = field.toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '');
+  return text === '' || (/^[0-7]+$/.test(text) && BigInt(`0o${text}`) < 2n ** 64n);
 }
 
 function bad(message: string): GatehouseError {

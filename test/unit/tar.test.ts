@@ -284,3 +284,69 @@ describe('file contents', () => {
     expect(files.get('big')!.toString()).toBe(big);
   });
 });
+
+/** `header` with `bytes` written at `offset` and its checksum recomputed. */
+function patched(header: Buffer, offset: number, bytes: string): Buffer {
+  const out = Buffer.from(header);
+  out.write(bytes, offset, 'latin1');
+  out.write('        ', 148);
+  let sum = 0;
+  for (const byte of out) sum += byte;
+  out.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return out;
+}
+
+describe('archives Go\'s archive/tar (OPA\'s bundle reader) reads differently from node-tar are refused (review)', () => {
+  it.each([
+    // Go: the GNU long name wins whatever the order; node-tar: the later of the two.
+    ['a GNU long name then a pax path', [gnuLongName('good.json'), pax({ path: 'evil.json' }), entry('ustar.json', '{}')], 'is named "good.json" by Go'],
+    // Go keeps only the last pax header; node-tar merges them, keeping the first one's path.
+    ['two pax headers for one entry', [pax({ path: 'evil.json' }), pax({ comment: 'x' }), entry('good.json', '{}')], '2 pax extended headers'],
+    // Go returns the global header as an entry and forgets the x/L before it; node-tar keeps them.
+    ['a pax path, then a global header, then the entry', [pax({ path: 'evil.json' }), pax({ comment: 'x' }, 'g'), entry('good.json', '{}')], 'global header'],
+    ['a GNU long name, then a global header, then the entry', [gnuLongName('evil.json'), pax({ comment: 'x' }, 'g'), entry('good.json', '{}')], 'global header'],
+    // node-tar splits pax records on newlines, drops this one and keeps the ustar name; Go reads the path.
+    ['a pax path holding a newline', [pax({ path: 'ev\nil.json' }), entry('good.json', '{}')], 'by Go'],
+    // Go's mergePAX refuses the archive; node-tar reads on.
+    ['a pax uid that is not a number', [pax({ uid: 'abc' }), entry('a.json', '{}')], 'malformed pax uid'],
+    ['a pax gid beyond int64', [pax({ gid: '99999999999999999999' }), entry('a.json', '{}')], 'malformed pax gid'],
+    ['a pax mtime without seconds', [pax({ mtime: '.5' }), entry('a.json', '{}')], 'malformed pax mtime'],
+    // Go expands a PAX sparse file (and takes GNU.sparse.name as its name); node-tar reads the raw map.
+    ['GNU sparse pax records', [pax({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'real.json', 'GNU.sparse.realsize': '2' }), entry('GNUSparseFile.0/a.json', '1\n0\n2\n')], 'sparse files are not allowed'],
+    // Go reads the prefix field of any "ustar\0" magic; node-tar only of "ustar\000".
+    ['a ustar prefix under the magic "ustar\\0" with another version', [withData(patched(patched(rawHeader({ name: 'a.json', size: 2 }), 345, 'dir'), 257, 'ustar\0\0\0'), '{}')], 'is named "dir/a.json" by Go'],
+    // A GNU header whose atime does not parse: Go falls back to reading the bytes as a prefix.
+    ['a GNU header with a prefix where its atime is', [withData(patched(rawHeader({ name: 'a.json', size: 2, magic: 'ustar  \0' }), 345, 'dir'), '{}')], 'bad tar atime field'],
+    // star ("tar\0" at 508): Go reads a 131-byte prefix and parses atime at 476; node-tar a 155-byte prefix.
+    ['a star header with a 140-byte prefix', [withData(patched(patched(rawHeader({ name: 'a.json', size: 2 }), 345, 'p'.repeat(140)), 508, 'tar\0'), '{}')], 'bad tar atime field'],
+    ['a devmajor field that is not octal', [withData(patched(rawHeader({ name: 'a.json', size: 2 }), 329, 'zz\0'), '{}')], 'bad tar devmajor field'],
+    // OPA's loader takes only tar.TypeReg ('0', and NUL which Go turns into it): it skips a contiguous file.
+    ['a contiguous file (type 7)', [entry('policy.rego', 'package x', '7')], 'not a regular file (tar type "7")'],
+    // Go keeps the raw bytes, node-tar decodes U+FFFD: the names differ.
+    ['a name that is not UTF-8', [withData(patched(rawHeader({ name: 'x', size: 2 }), 0, 'a\xff.json\0'), '{}')], 'by Go'],
+  ])('refuses %s', (_what, entries, message) => {
+    expect(() => readTar(archive(...entries))).toThrow(message);
+  });
+
+  it('still reads what Go reads the same: pax times with fractions and signs, negative ids, a star prefix, a valid GNU atime', () => {
+    const files = readTar(archive(
+      pax({ mtime: '1700000000.123456789', atime: '-1.5', uid: '-1', gid: '+7' }), entry('a.json', '1'),
+      withData(patched(patched(rawHeader({ name: 'b.json', size: 1 }), 345, 'dir'), 508, 'tar\0'), '2'),
+      withData(patched(rawHeader({ name: 'c.json', size: 1, magic: 'ustar  \0' }), 345, '00000000000\0'), '3'),
+    ));
+    expect([...files].map(([n, d]) => [n, d.toString()])).toEqual([['a.json', '1'], ['dir/b.json', '2'], ['c.json', '3']]);
+  });
+
+  it('refuses a GNU tar --sparse --format=pax archive (Go expands it under its real name, node-tar reads the map)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-tar-'));
+    try {
+      const file = path.join(dir, 'data.json');
+      writeFileSync(file, '{"a":1}');
+      execFileSync('truncate', ['-s', '1M', file]);
+      const tarred = execFileSync('tar', ['-c', '--sparse', '--format=pax', '-C', dir, 'data.json']);
+      expect(() => readTar(tarred)).toThrow('sparse files are not allowed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
