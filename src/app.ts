@@ -20,6 +20,7 @@ import { createAdminServer } from './observability/admin-server.js';
 import { DecisionLog, type LineSink } from './observability/decision-log.js';
 import { loggingSinkHooks, openConfiguredDecisionLogSink } from './observability/log-sink.js';
 import type { Logger } from './observability/logger.js';
+import { loadTracing } from './observability/tracing.js';
 import { GatehouseMetrics } from './observability/metrics.js';
 import { createUpdatingStore, type BundleFeed } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
@@ -160,6 +161,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       : new DecisionCache({ maxEntries: config.decision_cache_max_entries, maxBytes: config.decision_cache_max_bytes, nowMs: Date.now });
   if (cache) metrics.observeCache(() => cache.stats());
 
+  // tracing: otlp loads the OpenTelemetry SDK here; off loads nothing (observability/tracing.ts).
+  const tracer = await loadTracing(config, logger, deps.worker?.slot);
+
   let listening = false;
   let draining = false;
   let endDrain: (() => void) | undefined;
@@ -179,6 +183,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       newDecisionId: randomUUID,
       nowNs: process.hrtime.bigint,
       offThread: evalThreads !== undefined,
+      tracer,
+      detailedTimings: tracer !== undefined,
       dryRun: config.dry_run,
       onRecordError: (error) => logger.error({ error: describeThrown(error) }, 'recording a Check\'s metrics or decision-log line failed'),
       record: (outcome: Outcome) => {
@@ -314,6 +320,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
       const flushed = await decisionLog.close(Math.min(2000, config.shutdown_timeout_ms));
       if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
+      await tracer?.shutdown(Math.min(2000, config.shutdown_timeout_ms));
       if (admin) await new Promise((resolve) => admin.close(resolve));
       logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
     },

@@ -81,6 +81,8 @@ export interface AuthorizeDeps {
    * (authz/recent-runaways.ts). Only consulted for Checks that have a cache key.
    */
   runaways?: RecentRunaways;
+  /** Also time the cache lookup and the start of evaluation (Timings.cacheNs, evalStartNs), for tracing. */
+  detailedTimings?: boolean;
 }
 
 /** Keys longer than this (huge header values, say) are not cached. */
@@ -121,7 +123,8 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
     const key = deps.cache && plan.enabled ? cacheKey(policy.digest, plan.fields, input, MAX_KEY_CHARS) : undefined;
     if (key !== undefined) {
       const hit = deps.cache!.get(key);
-      if (hit) return decided(hit.decision, check.decisionId, input, policy, hit.result, timings(deps, check.started, check.inputDone), 'hit');
+      if (deps.detailedTimings) check.lookupDone = deps.nowNs();
+      if (hit) return decided(hit.decision, check.decisionId, input, policy, hit.result, timings(check), 'hit');
     }
     if (key !== undefined && deps.runaways?.has(key)) {
       throw new GatehouseError(
@@ -130,6 +133,7 @@ export function authorize(bytes: Uint8Array, deps: AuthorizeDeps, call: CallCont
       );
     }
     const evaluation: EvaluationCall = { decisionId: check.decisionId, expired: call.expired };
+    if (deps.detailedTimings) check.evalStarted = deps.nowNs();
     const inputJson = JSON.stringify(input);
     if (deps.offThread && policy.evaluateOffThread) {
       return policy.evaluateOffThread(inputJson, evaluation).then(
@@ -156,6 +160,9 @@ interface Check {
   inputDone: bigint | undefined;
   policy: EvaluablePolicy | undefined;
   result?: unknown;
+  /** With deps.detailedTimings: when the cache lookup ended, when evaluation started. */
+  lookupDone?: bigint;
+  evalStarted?: bigint;
 }
 
 /** The Outcome of an evaluated result set; stores a valid decision in the cache under `key`. */
@@ -171,7 +178,7 @@ function concluded(check: Check, resultSet: unknown, evaluation: EvaluationCall,
     if (key !== undefined && ttlMs > 0) {
       deps.cache!.set(key, { result, decision }, ttlMs, 2 * (JSON.stringify(result)?.length ?? 0));
     }
-    const outcome = decided(decision, check.decisionId, input!, policy!, result, timings(deps, check.started, check.inputDone), key === undefined ? 'off' : 'miss');
+    const outcome = decided(decision, check.decisionId, input!, policy!, result, timings(check), key === undefined ? 'off' : 'miss');
     if (evaluation.builtinErrors) outcome.builtinErrors = evaluation.builtinErrors;
     outcome.inputJson = inputJson;
     return outcome;
@@ -198,7 +205,7 @@ function failed(check: Check, thrown: unknown): Outcome {
     revision: check.policy?.revision,
     bundle: check.policy?.bundle,
     cache: 'off',
-    timings: timings(check.deps, check.started, check.inputDone),
+    timings: timings(check),
   };
 }
 
@@ -276,8 +283,12 @@ function decided(
 }
 
 /** Without `inputDone` (the input never got built), all the time counts as input time. */
-function timings(deps: AuthorizeDeps, started: bigint, inputDone: bigint | undefined): Outcome['timings'] {
-  const end = deps.nowNs();
+function timings(check: Check): Outcome['timings'] {
+  const { started, inputDone, lookupDone, evalStarted } = check;
+  const end = check.deps.nowNs();
   const input = inputDone ?? end;
-  return { inputNs: Number(input - started), evalNs: Number(end - input), totalNs: Number(end - started) };
+  const measured: Outcome['timings'] = { inputNs: Number(input - started), evalNs: Number(end - input), totalNs: Number(end - started) };
+  if (lookupDone !== undefined) measured.cacheNs = Number(lookupDone - input);
+  if (evalStarted !== undefined) measured.evalStartNs = Number(evalStarted - started);
+  return measured;
 }

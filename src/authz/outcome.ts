@@ -17,6 +17,12 @@ export interface Timings {
   evalNs: number;
   /** The whole pipeline, decode to decision. */
   totalNs: number;
+  /**
+   * Only with AuthorizeDeps.detailedTimings (tracing on): the cache key and lookup, from the end of
+   * inputNs (when the Check had a cache key), and when evaluation started, from the Check's start.
+   */
+  cacheNs?: number;
+  evalStartNs?: number;
 }
 
 export interface Outcome {

@@ -12,6 +12,7 @@ import { toCheckResponse } from '../authz/response.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { clientCertificateProblem, type TrustBundles } from '../identity/client-certificate.js';
 import { subjectAltNames } from '../identity/subject-alt-names.js';
+import type { CheckTracer, TracedCall } from '../observability/tracing.js';
 import { framingProblem } from './oversized-requests.js';
 import { CHECK_METHOD_PATH, type AuthzProtos } from './protos.js';
 
@@ -46,6 +47,8 @@ export interface CheckServiceDeps extends AuthorizeDeps {
   dryRun: boolean;
   /** Called when recording telemetry for a Check failed. */
   onRecordError?: (error: unknown) => void;
+  /** With tracing on (observability/tracing.ts): records each Check's spans after its response. */
+  tracer?: CheckTracer;
 }
 
 export function checkService(deps: CheckServiceDeps): UntypedServiceImplementation {
@@ -69,21 +72,25 @@ export function checkService(deps: CheckServiceDeps): UntypedServiceImplementati
   };
   return {
     Check(call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) {
+      const traceStartMs = deps.tracer?.now();
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const expired = Number.isFinite(deadlineMs) ? () => Date.now() >= deadlineMs : () => false;
       const rejection = judge(call) ?? framingRejection(call.request);
       const outcome = authorize(call.request, deps, { expired, rejection });
       // A Promise only when the policy runs on the evaluation thread; everything else answers now.
-      if (outcome instanceof Promise) outcome.then((settled) => answer(deps, callback, settled), (error: unknown) => answerBug(deps, callback, error));
-      else answer(deps, callback, outcome);
+      const traced = traceStartMs === undefined ? undefined : call;
+      if (outcome instanceof Promise) outcome.then((settled) => answer(deps, callback, settled, traced, traceStartMs), (error: unknown) => answerBug(deps, callback, error));
+      else answer(deps, callback, outcome, traced, traceStartMs);
     },
   };
 }
 
-function answer(deps: CheckServiceDeps, callback: sendUnaryData<Buffer>, outcome: Outcome): void {
+/** `traced` and `traceStartMs` only with tracing on. */
+function answer(deps: CheckServiceDeps, callback: sendUnaryData<Buffer>, outcome: Outcome, traced?: ServerUnaryCall<Buffer, Buffer>, traceStartMs?: number): void {
   callback(null, encodeResponse(outcome, deps.protos, deps.dryRun));
-  setImmediate(recordSafely, deps, outcome);
+  if (traced === undefined || traceStartMs === undefined) setImmediate(recordSafely, deps, outcome);
+  else setImmediate(recordSafely, deps, outcome, { startMs: traceStartMs, endMs: deps.tracer!.now(), metadata: traced.metadata });
 }
 
 /** authorize's Promise never rejects; if it did (a bug), the caller still gets a deny. */
@@ -93,12 +100,13 @@ function answerBug(deps: CheckServiceDeps, callback: sendUnaryData<Buffer>, erro
 }
 
 /** Telemetry runs outside the call; a failure there must never take the process down. */
-function recordSafely(deps: CheckServiceDeps, outcome: Outcome): void {
+function recordSafely(deps: CheckServiceDeps, outcome: Outcome, traced?: TracedCall): void {
   try {
     deps.record(outcome);
   } catch (error) {
     deps.onRecordError?.(error);
   }
+  if (traced) deps.tracer?.record(outcome, traced, deps.dryRun);
 }
 
 /**

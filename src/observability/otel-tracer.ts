@@ -1,0 +1,163 @@
+/**
+ * The OpenTelemetry SDK behind `tracing: otlp` (loaded lazily by tracing.ts). Per Check, one
+ * SERVER span named after the RPC (`envoy.service.auth.v3.Authorization/Check`) with children
+ * `gatehouse.input` (CheckRequest → input document), `gatehouse.cache` (key and lookup, when the
+ * policy is cacheable) and `gatehouse.evaluate` (serialising the input and running the policy,
+ * on this thread or an evaluation thread), all built after the response from measured timestamps.
+ *
+ * Parent: the span context in the gRPC metadata (Envoy's own ext_authz span, when Envoy traces),
+ * else in the checked request's headers (`attributes.request.http.headers`: the application's
+ * trace), W3C `traceparent`/`tracestate` or B3 (single or multi-header). Sampling is the SDK's,
+ * from OTEL_TRACES_SAMPLER (default parentbased_always_on: a sampled parent is followed).
+ * Spans are queued in a BatchSpanProcessor (bounded: OTEL_BSP_MAX_QUEUE_SIZE, default 2048; spans
+ * past it are dropped) and exported over OTLP/HTTP protobuf to OTEL_EXPORTER_OTLP_ENDPOINT
+ * (default http://localhost:4318) on a timer, never while a Check waits.
+ *
+ * Span attributes follow the OpenTelemetry RPC and HTTP conventions where one fits
+ * (https://opentelemetry.io/docs/specs/semconv/rpc/grpc/), `gatehouse.*` otherwise.
+ */
+import { hostname } from 'node:os';
+import type { Metadata } from '@grpc/grpc-js';
+import { DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, diag, trace, type Attributes, type Context, type TextMapGetter } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { B3Propagator } from '@opentelemetry/propagator-b3';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Outcome } from '../authz/outcome.js';
+import { VERSION } from '../version.js';
+import type { Logger } from './logger.js';
+import type { CheckTracer, TracedCall } from './tracing.js';
+
+export const CHECK_SPAN_NAME = 'envoy.service.auth.v3.Authorization/Check';
+
+/** Codes that mean gatehouse could not decide (its own failure), as opposed to a deny. */
+const ERROR_STATUS_MIN = 500;
+
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (carrier) => Object.keys(carrier.getMap()),
+  get: (carrier, key) => {
+    const values = carrier.get(key).filter((v): v is string => typeof v === 'string');
+    return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
+  },
+};
+
+const headersGetter: TextMapGetter<Record<string, string>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+
+export interface OtelTracerOptions {
+  logger: Logger;
+  /** config.instance: the service.instance.id resource attribute (default: the host name). */
+  instance?: string;
+  /** The cluster worker slot, as the gatehouse.worker resource attribute. */
+  worker?: number;
+}
+
+export function createOtelTracer(options: OtelTracerOptions): CheckTracer {
+  routeDiagnostics(options.logger);
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (envDetector) override these defaults.
+  const resource = resourceFromAttributes({
+    'service.name': 'gatehouse',
+    'service.version': VERSION,
+    'service.instance.id': options.instance ?? hostname(),
+    'process.pid': process.pid,
+    ...(options.worker !== undefined && { 'gatehouse.worker': options.worker }),
+  }).merge(detectResources({ detectors: [envDetector] }));
+  // Sampler from OTEL_TRACES_SAMPLER/_ARG; exporter from OTEL_EXPORTER_OTLP_*; batch limits from OTEL_BSP_*.
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
+  const tracer = provider.getTracer('gatehouse', VERSION);
+  // W3C first; B3 (single or multi-header) only when there is no valid traceparent.
+  const w3c = new W3CTraceContextPropagator();
+  const b3 = new B3Propagator();
+  const extract = <T>(carrier: T, getter: TextMapGetter<T>): Context | undefined => {
+    const fromW3c = w3c.extract(ROOT_CONTEXT, carrier, getter);
+    if (trace.getSpanContext(fromW3c)) return fromW3c;
+    const fromB3 = b3.extract(ROOT_CONTEXT, carrier, getter);
+    return trace.getSpanContext(fromB3) ? fromB3 : undefined;
+  };
+  const origin = performance.timeOrigin;
+
+  const parentOf = (outcome: Outcome, metadata: Metadata | undefined): Context => {
+    const fromMetadata = metadata && extract(metadata, metadataGetter);
+    if (fromMetadata) return fromMetadata;
+    const headers = (outcome.input?.attributes as { request?: { http?: { headers?: Record<string, string> } } } | undefined)?.request?.http?.headers;
+    return (headers && extract(headers, headersGetter)) ?? ROOT_CONTEXT;
+  };
+
+  return {
+    now: () => origin + performance.now(),
+    record(outcome, call, dryRun) {
+      try {
+        recordCheck(tracer, parentOf(outcome, call.metadata), outcome, call, dryRun);
+      } catch (error) {
+        diag.warn(`recording a Check's spans failed: ${String(error)}`);
+      }
+    },
+    async shutdown(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([provider.shutdown().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+      clearTimeout(timer);
+      diag.disable();
+    },
+  };
+}
+
+type Tracer = ReturnType<BasicTracerProvider['getTracer']>;
+
+function recordCheck(tracer: Tracer, parent: Context, outcome: Outcome, call: TracedCall, dryRun: boolean): void {
+  const { startMs, endMs } = call;
+  const { timings } = outcome;
+  const attributes: Attributes = {
+    'rpc.system': 'grpc',
+    'rpc.service': 'envoy.service.auth.v3.Authorization',
+    'rpc.method': 'Check',
+    'rpc.grpc.status_code': 0,
+    'gatehouse.decision': outcome.allowed ? 'allow' : 'deny',
+    'gatehouse.reason_code': outcome.reasonLabel,
+    'gatehouse.decision_id': outcome.decisionId,
+    'http.response.status_code': outcome.allowed ? 200 : outcome.httpStatus,
+    'gatehouse.cache': outcome.cache,
+  };
+  if (outcome.revision !== undefined) attributes['gatehouse.policy.revision'] = outcome.revision;
+  const source = outcome.input?.identity.source;
+  if (source?.valid) attributes['gatehouse.source.spiffe_id'] = source.principal;
+  else if (source?.principal) attributes['gatehouse.source.principal'] = source.principal;
+  if (dryRun) attributes['gatehouse.dry_run'] = true;
+  const span = tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER, startTime: startMs, attributes }, parent);
+  if (outcome.error && outcome.httpStatus >= ERROR_STATUS_MIN) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.code });
+  if (span.isRecording()) {
+    const context = trace.setSpan(parent, span);
+    const at = (ns: number) => startMs + ns / 1e6;
+    tracer.startSpan('gatehouse.input', { startTime: startMs }, context).end(at(timings.inputNs));
+    if (timings.cacheNs !== undefined) {
+      tracer.startSpan('gatehouse.cache', { startTime: at(timings.inputNs), attributes: { 'gatehouse.cache': outcome.cache } }, context).end(at(timings.inputNs + timings.cacheNs));
+    }
+    if (timings.evalStartNs !== undefined) {
+      const evaluation = tracer.startSpan('gatehouse.evaluate', { startTime: at(timings.evalStartNs), attributes: outcome.revision === undefined ? {} : { 'gatehouse.policy.revision': outcome.revision } }, context);
+      if (outcome.error && (outcome.error.code === 'eval_error' || outcome.error.code === 'eval_timeout' || outcome.error.code === 'decision_invalid')) {
+        evaluation.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.code });
+      }
+      evaluation.end(at(timings.totalNs));
+    }
+  }
+  // The server span never ends before its children.
+  span.end(Math.max(endMs, startMs + timings.totalNs / 1e6));
+}
+
+/**
+ * The SDK reports through OpenTelemetry's diag API (export failures, a full span queue): its
+ * warnings and errors go to the operational log, at most one a minute.
+ */
+function routeDiagnostics(logger: Logger): void {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  const report = (message: string, ...args: unknown[]) => {
+    const now = Date.now();
+    if (now - lastMs < 60_000) return;
+    lastMs = now;
+    logger.warn({ detail: args.map(String).join(' ').slice(0, 500) || undefined }, `tracing: ${message}`);
+  };
+  const ignore = () => undefined;
+  diag.setLogger({ error: report, warn: report, info: ignore, debug: ignore, verbose: ignore }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+}
