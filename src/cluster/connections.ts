@@ -85,6 +85,34 @@ export class ConnectionHandOff {
     this.#openOf(worker).add(id);
   }
 
+  /**
+   * The last connection id handed out so far: pass it to answered() once the worker has answered
+   * a message sent after this call.
+   */
+  mark(): number {
+    return this.#nextId;
+  }
+
+  /**
+   * The worker answered a message (a heartbeat) sent when mark() was `mark`. Node delivers the
+   * messages to a worker in order and the worker says `connection-taken` as it gets one, so a
+   * connection up to `mark` handed to it and not taken never reached it: node drops a handle the
+   * worker could not receive (its descriptors used up: MSG_CTRUNC, NODE_HANDLE_NACK) without a
+   * word to either side, when the handle is sent with keepOpen. It goes to another worker; with
+   * none other, it is closed and counted as refused (the client connects again) instead of
+   * waiting for a worker that will never serve it.
+   */
+  answered(worker: Worker, mark: number): void {
+    const lost: Pending[] = [];
+    for (const [id, pending] of this.#pending) {
+      if (id > mark || pending.worker !== worker) continue;
+      this.#pending.delete(id);
+      this.#exclude(pending.socket, worker);
+      lost.push(pending);
+    }
+    for (const { socket } of lost) this.#hand(socket);
+  }
+
   /** A connection the worker took has closed. */
   closed(worker: Worker, id: number): void {
     this.#open.get(worker)?.delete(id);
@@ -157,11 +185,22 @@ export class ConnectionHandOff {
     return best;
   }
 
+  /** `socket` could not be handed to `worker`: it is not tried there again. */
+  #exclude(socket: Socket, worker: Worker): void {
+    let tried = this.#failed.get(socket);
+    if (!tried) this.#failed.set(socket, (tried = new Set()));
+    tried.add(worker);
+  }
+
   #hand(socket: Socket): void {
     if (socket.destroyed) return;
-    const worker = this.#pick(this.#failed.get(socket));
+    const tried = this.#failed.get(socket);
+    const worker = this.#pick(tried);
     if (!worker) {
-      if (this.#closed || this.#queue.length >= this.#options.maxQueued) {
+      // Queued only while no worker can take connections at all; one every worker failed to
+      // receive would wait there until a worker is replaced, so it is refused now.
+      const everyTargetFailed = tried !== undefined && this.#options.targets().length > 0;
+      if (this.#closed || everyTargetFailed || this.#queue.length >= this.#options.maxQueued) {
         socket.destroy();
         this.#options.onRefused(1);
       } else {
@@ -174,9 +213,7 @@ export class ConnectionHandOff {
     const failed = () => {
       if (this.#pending.get(id)?.worker !== worker) return;
       this.#pending.delete(id);
-      let tried = this.#failed.get(socket);
-      if (!tried) this.#failed.set(socket, (tried = new Set()));
-      tried.add(worker);
+      this.#exclude(socket, worker);
       this.#hand(socket);
     };
     const message: ConnectionMessage = { gatehouse: 'connection', id };

@@ -51,7 +51,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
     maxQueued: config.max_connections,
     onRefused: (count) => {
       metrics.recordConnectionsRefused(count);
-      logger.warn({ refused: count }, 'connections closed unserved: no worker could take them (all restarting) and max_connections were waiting, or the listener stopped');
+      logger.warn({ refused: count }, 'connections closed unserved: no worker could take them (all restarting) and max_connections were waiting, no running worker could receive them (out of descriptors?), or the listener stopped');
     },
   });
   const pool = new WorkerPool({

@@ -55,6 +55,11 @@ interface Slot {
   unresponsive: boolean;
   /** The current worker's last metrics reply: stands in for it when it misses a scrape. */
   lastMetrics: MetricsJson | undefined;
+  /**
+   * Pings sent to the current worker and not answered yet, oldest first, each with the hand-off's
+   * mark() when it was sent (ConnectionHandOff.answered).
+   */
+  pings: { id: number; mark: number }[];
 }
 
 export interface WorkerPoolOptions {
@@ -117,6 +122,7 @@ export class WorkerPool {
       lastPongAt: 0,
       unresponsive: false,
       lastMetrics: undefined,
+      pings: [],
     }));
     // Buffers (a bundle's wasm) cross the channel as Buffers, not as JSON arrays of numbers.
     cluster.setupPrimary({ serialization: 'advanced' });
@@ -165,6 +171,9 @@ export class WorkerPool {
         );
         this.#options.onStateChange();
       }
+      // At most the pings of HUNG_KILL_AFTER_MS: a silent worker is killed after that.
+      if (slot.pings.length >= HUNG_KILL_AFTER_MS / HEARTBEAT_INTERVAL_MS + 1) slot.pings.shift();
+      slot.pings.push({ id, mark: this.#options.connections.mark() });
       this.#send(slot, { gatehouse: 'ping', id });
     }
   }
@@ -334,6 +343,7 @@ export class WorkerPool {
     slot.lastError = undefined;
     slot.unresponsive = false;
     slot.lastMetrics = undefined;
+    slot.pings = [];
     worker.on('message', (message: unknown) => {
       if (isWorkerMessage(message)) this.#onMessage(slot, worker, message as WorkerMessage);
     });
@@ -383,8 +393,11 @@ export class WorkerPool {
         slot.lastMetrics = message.metrics;
         this.#metricsReplies.answer(slot.index, message.id, message.metrics);
         return;
-      case 'pong':
+      case 'pong': {
         slot.lastPongAt = Date.now();
+        // Every connection handed to it before this ping and not taken never reached it.
+        const answered = slot.pings.findIndex((ping) => ping.id === message.id);
+        if (answered >= 0) this.#options.connections.answered(worker, slot.pings.splice(0, answered + 1).at(-1)!.mark);
         if (slot.unresponsive) {
           slot.unresponsive = false;
           this.#options.logger.warn({ worker: slot.index, pid: worker.process.pid }, 'worker answers heartbeats again');
@@ -392,6 +405,7 @@ export class WorkerPool {
           this.#options.connections.flush();
         }
         return;
+      }
       case 'log-lines':
         this.#options.onLogLines(message.text, message.count);
         return;

@@ -7,17 +7,18 @@
  * slot must try again (with backoff) once descriptors are free, not wait for that exit forever.
  * Linux: `bash -c "ulimit -n"`.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, type ServeProcess } from '../support/cli.js';
+import { MAIN } from '../support/cli.js';
+import { serveWithDescriptorLimit } from '../support/serve-limited.js';
 import { POLICY, alive, connection, readyz } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
-import { ROOT, opaOrSkip } from '../support/tools.js';
+import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 const DESCRIPTORS = 100;
@@ -36,26 +37,11 @@ beforeAll(() => {
   if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
 });
 
-/** startServe (test/support/cli.ts) under `ulimit -n limit`. */
-async function serveLimited(bundle: string, limit: number): Promise<ServeProcess> {
-  const args = [MAIN, 'serve', '--bundle', bundle, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--shutdown-drain-ms', '0', '--decision-log', 'off', '--workers', '2'];
-  const quoted = [process.execPath, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('bash', ['-c', `ulimit -n ${limit} && exec ${quoted}`], { cwd: ROOT });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  await eventually(() => stderr.includes('gatehouse is serving'), 15_000);
-  const serving = JSON.parse(stderr.split('\n').find((line) => line.includes('gatehouse is serving'))!) as { grpc_port: number; admin_port: number };
-  return { child, grpcPort: serving.grpc_port, adminPort: serving.admin_port, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
 describe.skipIf(tool.skip)('serve --workers 2: a replacement worker that cannot be forked', { timeout: 60_000 }, () => {
   it('is tried again once the primary has descriptors, and the server serves with two workers again', async () => {
     const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY('a') }, path.join(tempDir(), 'bundle.tar.gz'));
-    const server = await serveLimited(bundle, DESCRIPTORS);
+    const server = await serveWithDescriptorLimit(bundle, DESCRIPTORS, ['--decision-log', 'off', '--workers', '2']);
+    children.push(server.child);
     await eventually(async () => (await readyz(server)).ready, 15_000);
     const [first, second] = (await readyz(server)).workers.map((worker) => worker.pid!);
     for (const pid of [first!, second!]) {
