@@ -50,6 +50,11 @@ export class ConnectionHandOff {
   /** Connections each worker took and has not reported closed. */
   readonly #open = new Map<Worker, Set<number>>();
   readonly #queue: Socket[] = [];
+  /**
+   * Workers that exited: never picked again, though the pool may still list one until its channel
+   * closes (node can report the exit first).
+   */
+  readonly #exited = new WeakSet<Worker>();
   /** Workers a socket could not be sent to: not tried again for that socket. */
   readonly #failed = new WeakMap<Socket, Set<Worker>>();
 
@@ -126,12 +131,15 @@ export class ConnectionHandOff {
 
   /** A worker exited: each connection handed to it and not yet taken goes to another worker. */
   workerExited(worker: Worker): void {
+    this.#exited.add(worker);
     this.#open.delete(worker);
+    const orphans: Socket[] = [];
     for (const [id, pending] of this.#pending) {
       if (pending.worker !== worker) continue;
       this.#pending.delete(id);
-      this.#hand(pending.socket);
+      orphans.push(pending.socket);
     }
+    for (const socket of orphans) this.#hand(socket);
   }
 
   /** Open connections per worker (taken and handed), for tests and logs. */
@@ -169,7 +177,7 @@ export class ConnectionHandOff {
 
   /** The target with the fewest connections, ties in turn; none but those in `except`. */
   #pick(except: Set<Worker> | undefined): Worker | undefined {
-    const targets = this.#options.targets().filter((worker) => !except?.has(worker));
+    const targets = this.#options.targets().filter((worker) => !this.#exited.has(worker) && !except?.has(worker));
     if (targets.length === 0) return undefined;
     const start = this.#turn++ % targets.length;
     let best: Worker | undefined;
@@ -199,7 +207,7 @@ export class ConnectionHandOff {
     if (!worker) {
       // Queued only while no worker can take connections at all; one every worker failed to
       // receive would wait there until a worker is replaced, so it is refused now.
-      const everyTargetFailed = tried !== undefined && this.#options.targets().length > 0;
+      const everyTargetFailed = tried !== undefined && this.#options.targets().some((target) => !this.#exited.has(target));
       if (this.#closed || everyTargetFailed || this.#queue.length >= this.#options.maxQueued) {
         socket.destroy();
         this.#options.onRefused(1);
