@@ -88,26 +88,27 @@ function parsePartHeaders(block: string): { headers: Record<string, string>; rep
   if (block === '') return { headers };
   const lines = block.split('\r\n');
   if (lines.length > GO_MAX_PART_HEADERS) throw malformed(`part with more than ${GO_MAX_PART_HEADERS} header lines (Go's multipart refuses it)`);
-  let budget = GO_MAX_HEADER_MEMORY;
+  // Go's readMIMEHeader memory account (10 MiB less 400; per new name 200 plus its length; per
+  // value its length) can only run out when the block is that large: counted only then.
+  let budget = block.length * 3 + 200 * lines.length + 400 > GO_MAX_HEADER_MEMORY ? GO_MAX_HEADER_MEMORY : Infinity;
   for (const line of lines) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw malformed('part header without a name');
     // A bare CR or LF ends a line for Go's textproto and not here; a line starting with white space
     // continues the previous one for Go (obs-fold) and not here; a name that is not a token is
-    // read differently again. Refused rather than read one way.
-    if (/[\r\n]/.test(line)) throw malformed('part header line with a bare CR or LF');
+    // read differently again. Refused rather than read one way. Go's textproto also refuses a
+    // value with any other control character but HTAB (the whole body is an error for
+    // opa-envoy-plugin), which JavaScript's trim() would have dropped.
+    if (HEADER_CONTROL.test(line)) throw malformed(/[\r\n]/.test(line) ? 'part header line with a bare CR or LF' : 'part header value with a control character');
     if (!HEADER_NAME.test(line.slice(0, colon))) throw malformed('part header name is not a token (or a folded header line)');
-    const raw = line.slice(colon + 1);
-    // Go's textproto refuses a value with a control character other than HTAB (the whole body is
-    // an error for opa-envoy-plugin); JavaScript's trim() would have dropped some of them.
-    if (HEADER_VALUE_CONTROL.test(raw)) throw malformed('part header value with a control character');
     const name = line.slice(0, colon).toLowerCase();
-    const value = raw.replace(/^[ \t]+|[ \t]+$/g, '');
-    // Go's readMIMEHeader memory account: 10 MiB less 400, each new name 200 plus its length, each value its length.
-    if (Buffer.byteLength(line) > budget) throw malformed('part headers over Go\'s 10 MiB limit');
-    if (!(name in headers)) budget -= Buffer.byteLength(name) + 200;
-    budget -= Buffer.byteLength(value);
-    if (budget < 0) throw malformed('part headers over Go\'s 10 MiB limit');
+    const value = trimSpaceTab(line, colon + 1);
+    if (budget !== Infinity) {
+      if (Buffer.byteLength(line) > budget) throw malformed('part headers over Go\'s 10 MiB limit');
+      if (!(name in headers)) budget -= Buffer.byteLength(name) + 200;
+      budget -= Buffer.byteLength(value);
+      if (budget < 0) throw malformed('part headers over Go\'s 10 MiB limit');
+    }
     if (name in headers) repeated ??= name;
     else headers[name] = value;
   }
@@ -119,8 +120,17 @@ const GO_MAX_PART_HEADERS = 10_000;
 const GO_MAX_HEADER_MEMORY = (10 << 20) - 400;
 /** RFC 9110 token: what Go's textproto and busboy accept as a header name. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Bytes Go's textproto refuses in a header value (validHeaderValueByte): controls but HTAB, and DEL. */
-const HEADER_VALUE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Bytes Go's textproto refuses in a header line (validHeaderValueByte): controls but HTAB, and DEL. */
+const HEADER_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** line.slice(from) without leading and trailing spaces and tabs (Go's textproto trim). */
+function trimSpaceTab(line: string, from: number): string {
+  let start = from;
+  let end = line.length;
+  while (start < end && (line[start] === ' ' || line[start] === '\t')) start++;
+  while (end > start && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+  return line.slice(start, end);
+}
 
 /**
  * Whether the part's value is JSON. opa-envoy-plugin parses a part whose Content-Type contains
