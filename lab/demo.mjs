@@ -6,6 +6,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { missingTools, ROOT, startLab } from './lab.mjs';
 
+// `npm run demo -- --instances N`: N gatehouse instances behind one Envoy instead (lab/instances.mjs).
+if (process.argv.includes('--instances')) {
+  const { demo } = await import('./instances.mjs');
+  const count = Number(process.argv[process.argv.indexOf('--instances') + 1]);
+  if (!Number.isInteger(count) || count < 2 || count > 8) {
+    console.error('usage: npm run demo -- --instances N   (N from 2 to 8)');
+    process.exit(2);
+  }
+  process.exit(await demo(count));
+}
+
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code) => (text) => (tty ? `\x1b[${code}m${text}\x1b[0m` : String(text));
 const bold = paint('1');

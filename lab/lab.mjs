@@ -142,7 +142,7 @@ function readJsonLines(file) {
 }
 
 /** A child process whose output lines are collected; stop() ends it and waits. */
-function startProcess(name, command, args, options = {}) {
+export function startProcess(name, command, args, options = {}) {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   const proc = {
     name,

@@ -72,14 +72,6 @@ export interface SidecarOptions {
    * (README, TLS section: what gatehouse's max_connection_age_ms needs from Envoy).
    */
   gatehouseRetryRefused?: boolean;
-  /**
-   * Retry a failed Check on another gatehouse host: the grpc_service retry_policy with these
-   * retry_on conditions (e.g. 'reset,connect-failure,refused-stream,unavailable'), the
-   * previous_hosts predicate, and room for concurrent retries (instead of gatehouseRetryRefused).
-   */
-  gatehouseRetryOn?: string;
-  /** Outlier detection on the gatehouse cluster: eject a host after this many consecutive connect failures or resets. */
-  gatehouseOutlierFailures?: number;
 }
 
 export interface Sidecar {
@@ -145,7 +137,7 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
       envoy_grpc: { cluster_name: 'gatehouse' },
       timeout: options.authzTimeout ?? '10s',
       // Envoy uses max_interval as the per-try timeout too (convertCoreToRouteRetryPolicy): keep it at the call's timeout.
-      ...(options.gatehouseRetryRefused || options.gatehouseRetryOn ? { retry_policy: gatehouseRetryPolicy(options) } : {}),
+      ...(options.gatehouseRetryRefused ? { retry_policy: { retry_on: 'refused-stream', num_retries: 3, retry_back_off: { base_interval: '0.005s', max_interval: options.authzTimeout ?? '10s' } } } : {}),
     },
   };
   if (options.encodeRawHeaders) extAuthz.encode_raw_headers = true;
@@ -201,39 +193,9 @@ function envoyConfig(options: SidecarOptions, accessLog: string): object {
           ...(options.gatehouseTls ? { transport_socket: upstreamTls(options.gatehouseTls) } : {}),
           ...(options.gatehouseHealthCheckMs ? grpcHealthCheck(options.gatehouseHealthCheckMs) : {}),
           // Envoy allows 3 concurrent retries per cluster by default; a GOAWAY can refuse more Checks at once.
-          ...(options.gatehouseRetryRefused || options.gatehouseRetryOn ? { circuit_breakers: { thresholds: [{ max_retries: 1024 }] } } : {}),
-          ...(options.gatehouseOutlierFailures ? outlierDetection(options.gatehouseOutlierFailures) : {}),
+          ...(options.gatehouseRetryRefused ? { circuit_breakers: { thresholds: [{ max_retries: 1024 }] } } : {}),
         },
       ],
-    },
-  };
-}
-
-function gatehouseRetryPolicy(options: SidecarOptions): object {
-  return {
-    retry_on: options.gatehouseRetryOn ?? 'refused-stream',
-    num_retries: 3,
-    retry_back_off: { base_interval: '0.005s', max_interval: options.authzTimeout ?? '10s' },
-    // A retry goes to another host than the one that failed, while there is one.
-    ...(options.gatehouseRetryOn
-      ? {
-          retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
-          host_selection_retry_max_attempts: 5,
-        }
-      : {}),
-  };
-}
-
-/** Passive health: connect failures and resets (local-origin errors) eject a host between active checks. */
-function outlierDetection(consecutiveFailures: number): object {
-  return {
-    outlier_detection: {
-      split_external_local_origin_errors: true,
-      consecutive_local_origin_failure: consecutiveFailures,
-      enforcing_consecutive_local_origin_failure: 100,
-      interval: '0.5s',
-      base_ejection_time: '10s',
-      max_ejection_percent: 50,
     },
   };
 }
