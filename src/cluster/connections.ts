@@ -26,6 +26,12 @@ export interface ConnectionHandOffOptions {
   maxQueued: number;
   /** Told how many connections were closed because the queue was full (or the listener stopped). */
   onRefused(count: number): void;
+  /**
+   * Told of each connection the bound listener failed to accept (ENFILE, ENOBUFS, ENOMEM...; the
+   * client sees its connection fail); the listener keeps accepting. Out of descriptors (EMFILE),
+   * libuv closes the connections it cannot accept without an error.
+   */
+  onAcceptError?(error: Error): void;
 }
 
 /** Primary → worker, with the socket as the message's handle. */
@@ -70,8 +76,12 @@ export class ConnectionHandOff {
   /** Binds `address`; resolves to the bound TCP port (0 for a unix socket). */
   listen(address: ListenAddress): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#server.once('error', (error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`)));
+      const onError = (error: Error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`));
+      this.#server.once('error', onError);
       const onListening = () => {
+        // From here an 'error' is a failed accept: with no listener it would end the primary.
+        this.#server.off('error', onError);
+        this.#server.on('error', (error) => this.#options.onAcceptError?.(error));
         const bound = this.#server.address();
         resolve(typeof bound === 'object' && bound !== null ? bound.port : 0);
       };

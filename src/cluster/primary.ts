@@ -46,6 +46,22 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   let stopAccepting: NodeJS.Timeout | undefined;
   // One set of TLS session-ticket keys for every worker: a session resumes on whichever gets the connection.
   const tlsTicketKeys = randomBytes(48);
+  // Failed accepts are logged at the first, then at most every 10 s with their count.
+  let acceptErrors = 0;
+  let lastAcceptError = '';
+  let acceptErrorReport: NodeJS.Timeout | undefined;
+  const reportAcceptErrors = (error?: Error) => {
+    if (error) {
+      acceptErrors++;
+      lastAcceptError = describeThrown(error);
+      if (acceptErrorReport) return;
+    }
+    acceptErrorReport = undefined;
+    if (acceptErrors === 0) return;
+    logger.error({ count: acceptErrors, error: lastAcceptError }, 'the gRPC listener failed to accept connections (their clients see them fail); it keeps listening');
+    acceptErrors = 0;
+    acceptErrorReport = setTimeout(() => reportAcceptErrors(), 10_000).unref();
+  };
   const connections: ConnectionHandOff = new ConnectionHandOff({
     targets: (): readonly Worker[] => pool.connectionTargets(),
     maxQueued: config.max_connections,
@@ -53,6 +69,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
       metrics.recordConnectionsRefused(count);
       logger.warn({ refused: count }, 'connections closed unserved: no worker could take them (all restarting) and max_connections were waiting, no running worker could receive them (out of descriptors?), or the listener stopped');
     },
+    onAcceptError: (error) => reportAcceptErrors(error),
   });
   const pool = new WorkerPool({
     connections,

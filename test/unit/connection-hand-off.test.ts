@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import type { Worker } from 'node:cluster';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { eventually } from '../support/app.js';
 import { ConnectionHandOff } from '../../src/cluster/connections.js';
 
@@ -98,5 +98,21 @@ describe('ConnectionHandOff', () => {
     handOff.answered(other, handOff.mark());
     expect(refused).toBe(1);
     await closed;
+  });
+
+  it('survives accept errors on its listener (ENFILE, ENOBUFS: emitted as the server\'s error events) and reports them', async () => {
+    const created = vi.spyOn(net, 'createServer');
+    const errors: string[] = [];
+    const a = standIn();
+    const handOff = new ConnectionHandOff({ targets: () => [a], maxQueued: 10, onRefused: () => undefined, onAcceptError: (error) => errors.push(error.message) });
+    handOffs.push(handOff);
+    const server = created.mock.results[0]!.value as net.Server;
+    created.mockRestore();
+    const port = await handOff.listen({ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' });
+    for (const code of ['ENFILE', 'ENOBUFS', 'ENFILE']) server.emit('error', Object.assign(new Error(`accept ${code}`), { code, syscall: 'accept' }));
+    expect(errors).toEqual(['accept ENFILE', 'accept ENOBUFS', 'accept ENFILE']);
+    // Still accepting.
+    await connect(port);
+    await eventually(() => a.sent.length === 1, 5_000);
   });
 });
