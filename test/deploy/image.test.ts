@@ -30,8 +30,9 @@ function installDestination(): string {
   return match[2]!;
 }
 
+/** Readable by everyone (as the image's root-owned files are), writable by no one, or writable again. */
 function setWritable(dir: string, writable: boolean): void {
-  spawnSync('chmod', ['-R', writable ? 'u+w' : 'a-w', dir]);
+  spawnSync('chmod', ['-R', writable ? 'u+w' : 'a+rX,a-w', dir]);
 }
 
 describe('the container image (Dockerfile) runtime, installed and started as the image does', () => {
