@@ -4,7 +4,9 @@
  * CheckResponse printed for people (or as JSON). Exit status 0 allowed, 1 denied, 2 usage or
  * connection error.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { credentials, makeGenericClientConstructor, status as grpcStatus, type CallOptions, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { fromProtoJson } from '../authz/proto-json.js';
 import { parseAddress } from '../config/load.js';
@@ -34,6 +36,12 @@ export async function call(values: Values, io: Io): Promise<number> {
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new GatehouseError('usage', `--timeout-ms must be a positive whole number of milliseconds, got ${JSON.stringify(values['timeout-ms'])}`);
 
   const { channelCredentials, options } = channel(values);
+  // grpc-js's close() leaves a connection attempt that is still in its TCP or TLS handshake open
+  // (a server that accepts and never answers): the process would outlive the deadline. Every
+  // client socket opened while the Check is under way is this call's, and is destroyed after it.
+  const sockets: Socket[] = [];
+  const opened = ({ socket }: { socket: Socket }) => sockets.push(socket);
+  diagnosticsChannel.subscribe('net.client.socket', opened as (message: unknown) => void);
   const client = new AuthorizationClient(target, channelCredentials, options) as unknown as Client & { Check: UnaryCall };
   let reply: Buffer;
   try {
@@ -41,12 +49,12 @@ export async function call(values: Values, io: Io): Promise<number> {
       client.Check(bytes, { deadline: Date.now() + timeoutMs }, (error: ServiceError | null, response: Buffer) => (error ? reject(error) : resolve(response)));
     });
   } catch (error) {
-    const e = error as ServiceError;
-    const code = typeof e.code === 'number' ? `${grpcStatus[e.code] ?? e.code}: ` : '';
-    io.stderr(`gatehouse call: no CheckResponse from ${addr}: ${code}${(e.details ?? describeThrown(error)).replace(/\.? Resolution note: *$/, '')}\n`);
+    io.stderr(`gatehouse call: no CheckResponse from ${addr}${noAnswer(error as ServiceError, timeoutMs)}\n`);
     return 2;
   } finally {
     client.close();
+    diagnosticsChannel.unsubscribe('net.client.socket', opened as (message: unknown) => void);
+    for (const socket of sockets) socket.destroy();
   }
   const message = protos.CheckResponse.decode(reply);
   const response = responseJson(message);
@@ -58,6 +66,19 @@ export async function call(values: Values, io: Io): Promise<number> {
     io.stdout(readable(allowed, response));
   }
   return allowed ? 0 : 1;
+}
+
+/** Why there was no answer: ": UNAVAILABLE: ..." as grpc-js says it, or " within N ms (--timeout-ms): DEADLINE_EXCEEDED (...)". */
+function noAnswer(error: ServiceError, timeoutMs: number): string {
+  const details = (error.details ?? describeThrown(error)).replace(/\.? Resolution note: *$/, '');
+  if (error.code === grpcStatus.DEADLINE_EXCEEDED) {
+    // grpc-js ends the details with where the call was: "Waiting for LB pick" = never connected.
+    const where = /LB pick/.test(details)
+      ? 'no connection was ready: the server did not complete the TCP, TLS or HTTP/2 handshake'
+      : 'the server did not answer the Check';
+    return ` within ${timeoutMs} ms (--timeout-ms): DEADLINE_EXCEEDED (${where})`;
+  }
+  return `: ${typeof error.code === 'number' ? `${grpcStatus[error.code] ?? error.code}: ` : ''}${details}`;
 }
 
 /** "host:port", ":port" (this host), "[::1]:port" or "unix:///path" as a grpc-js target. */

@@ -1,9 +1,11 @@
 /** `gatehouse call` against a real `gatehouse serve` process: plaintext, mTLS and a unix socket. */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { run, runWithStdin, startServe, type ServeProcess } from '../support/cli.js';
+import { MAIN, run, runWithStdin, startServe, type ServeProcess } from '../support/cli.js';
 import { createCa, issueLeaf, issueSvid, type Ca } from '../support/pki.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, INVENTORY, PAYMENTS, checkRequestJson } from '../support/requests.js';
@@ -100,6 +102,32 @@ describe.skipIf(tool.skip)('gatehouse call', () => {
     const result = run('call', '--addr', '127.0.0.1:1', '--path', '/');
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('gatehouse call: no CheckResponse from 127.0.0.1:1: UNAVAILABLE');
+  });
+
+  describe('a server that accepts the connection and never answers', () => {
+    let listener: Server;
+    let port: number;
+    beforeAll(async () => {
+      // A TCP listener that takes connections and sends nothing: no TLS handshake, no HTTP/2 SETTINGS.
+      listener = createServer(() => undefined);
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      port = (listener.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+
+    // Bounded so a call that never ends fails the test instead of hanging it.
+    const callBounded = (...args: string[]) => spawnSync(process.execPath, [MAIN, 'call', '--addr', `127.0.0.1:${port}`, '--path', '/', '--timeout-ms', '500', ...args], { encoding: 'utf8', timeout: 30_000 });
+
+    it.each([
+      ['plaintext', [] as string[]],
+      ['TLS (the handshake never completes)', ['--ca', '<ca>']],
+    ])('%s: gives up at --timeout-ms and exits 2 naming the deadline', (_name, extra) => {
+      const ca = createCa(tempDir('gatehouse-call-hang-'), 'ca', 'mesh.local');
+      const result = callBounded(...extra.map((arg) => (arg === '<ca>' ? ca.cert : arg)));
+      expect(result.signal, `still running after 30 s; stderr: ${result.stderr}`).toBeNull();
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`gatehouse call: no CheckResponse from 127.0.0.1:${port} within 500 ms (--timeout-ms): DEADLINE_EXCEEDED`);
+    });
   });
 
   describe('mTLS', () => {
