@@ -24,7 +24,8 @@
  *   them); no `g` header between an entry and its `x`/`L`/`K` headers (Go drops them there,
  *   node-tar keeps them); `uid`, `gid`, `atime`, `mtime`, `ctime` must parse as Go parses them
  *   (Go refuses the archive otherwise); `GNU.sparse.*` records are refused (Go expands the sparse
- *   file, node-tar reads its raw map);
+ *   file, node-tar reads its raw map), and so is a newline inside a value (node-tar splits records
+ *   on newlines, so `comment=x\n11 size=99` would set the size for node-tar only);
  * - framing: the archive is a whole number of 512-byte blocks ending in the end-of-archive
  *   marker (two zero blocks; POSIX ustar); a truncated entry, and a header after one zero block
  *   (Go refuses it, node-tar would read on), are refused; bytes after the marker are ignored;
@@ -257,6 +258,9 @@ function checkPaxRecords(data: Buffer, offset: number, global: boolean, fail: (m
     const key = record.subarray(0, eq).toString('utf8');
     const value = record.subarray(eq + 1, record.length - 1);
     const text = value.toString('latin1');
+    // node-tar splits pax records on newlines: a value holding "\n<length> size=..." would be read
+    // by node-tar as a record of its own, by Go as part of the value.
+    if (value.includes(0x0a)) fail(`pax record ${JSON.stringify(key)} in the tar extended header at byte ${offset} holds a newline, which tar readers split differently`);
     if (key === 'size' && !/^[0-9]+$/.test(text)) fail(`malformed pax size in the tar extended header at byte ${offset}`);
     if (key.startsWith('GNU.sparse.')) fail(`pax record ${JSON.stringify(key)} in the tar extended header at byte ${offset}: sparse files are not allowed`);
     // Go's mergePAX refuses the archive when these do not parse (empty values keep the ustar field).

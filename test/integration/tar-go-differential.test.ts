@@ -142,6 +142,7 @@ const CASES: Record<string, Buffer> = {
   'a GNU long name, a global header, the entry': tar(longName('evil.rego'), pax([['comment', 'x']], 'g'), file(REGO, { name: 'good.rego' })),
   'a global comment then a file': tar(pax([['comment', 'abc']], 'g'), file(REGO, { name: 'a.rego' })),
   'a pax path with a newline': tar(pax([['path', 'ev\nil.rego']]), file(REGO, { name: 'good.rego' })),
+  'a pax comment hiding a size record after a newline': tar(pax([['comment', 'x\n11 size=99']]), file(REGO, { name: 'a.rego' })),
   'an empty pax path': tar(pax([['path', '']]), file(REGO, { name: 'ustar.rego' })),
   'a pax size smaller than the ustar size': tar(pax([['size', '3']]), file(REGO, { name: 'a.rego' })),
   'pax uid abc': tar(pax([['uid', 'abc']]), file(REGO)),
@@ -258,6 +259,7 @@ describe.skipIf(skip !== false)('bundle archives: gatehouse refuses, or reads wh
     expect(names('two pax headers for one entry')).toEqual(['good.rego']);
     expect(names('a pax path, a global header, the entry')).toEqual(['good.rego']);
     expect(names('a pax path with a newline')).toEqual(['ev\nil.rego']);
+    expect(Buffer.from(go('a pax comment hiding a size record after a newline').entries![0]!.data, 'base64').toString()).toBe(REGO);
     expect(names('a prefix under "ustar\\0" with version "\\0\\0"')).toEqual(['dir/a.rego']);
     expect(names('a prefix under the GNU magic (atime unparsable)')).toEqual(['dir/a.rego']);
     expect(names('GNU sparse pax records')).toEqual(['real.rego']);
