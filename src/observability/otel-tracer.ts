@@ -156,7 +156,10 @@ function routeDiagnostics(logger: Logger): void {
     const now = Date.now();
     if (now - lastMs < 60_000) return;
     lastMs = now;
-    logger.warn({ detail: args.map(String).join(' ').slice(0, 500) || undefined }, `tracing: ${message}`);
+    logger.warn(
+      { detail: [message, ...args.map(String)].join(' ').slice(0, 500), otel_exporter_otlp_endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318 (default)' },
+      'tracing: the OpenTelemetry SDK reports a problem (an export failed, or the span queue is full); those spans are lost, Checks are not affected (reported at most once a minute)',
+    );
   };
   const ignore = () => undefined;
   diag.setLogger({ error: report, warn: report, info: ignore, debug: ignore, verbose: ignore }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
