@@ -145,7 +145,8 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
     const raw = archive.subarray(at, at + BLOCK);
     const type = String.fromCharCode(raw[156]!);
     const what = `entry ${JSON.stringify(entry.path)}`;
-    const goName = checkExtendedHeaders(archive, nextHeader, at, fail) ?? ustarName(raw);
+    const go = checkExtendedHeaders(archive, nextHeader, at, fail);
+    const goName = go.name ?? ustarName(raw);
     checkNumericFields(raw, at, fail);
     nextHeader = at + BLOCK + entry.startBlockSize;
     if (!isUtf8(goName) || !goName.equals(Buffer.from(entry.path, 'utf8'))) {
@@ -158,6 +159,10 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
       fail(`${what} is a regular file (tar type "${type}") named like a directory`);
     } else if (entry.type !== 'Directory' && !FILE_TYPES.has(type)) {
       fail(`${what} is not a regular file (tar type "${type}"); links and devices are not allowed`);
+    }
+    // The size Go frames the entry by (pax size, else the ustar field) must be node-tar's.
+    if (entry.type !== 'Directory' && (go.size ?? ustarSize(raw)) !== entry.size) {
+      fail(`${what} at byte ${at} is ${go.size ?? ustarSize(raw)} bytes long for Go's archive/tar, ${entry.size} for node-tar`);
     }
     if (failure) return;
     if (entry.type === 'Directory') {
@@ -202,12 +207,12 @@ function parseArchive(archive: Buffer): { files: Map<string, Buffer>; end: numbe
  * `entryAt`, walked again by their ustar sizes: the walk must land on the entry (the framing is
  * not in doubt), and each pax record must be well formed, as Go's archive/tar requires (node-tar
  * skips a malformed record, so the entry would keep its ustar name where Go refuses the archive).
- * Returns the entry's name as Go's archive/tar sets it from these headers (GNU long name, else pax
- * `path`), or undefined when they set none.
+ * Returns the entry's name and size as Go's archive/tar sets them from these headers (GNU long
+ * name, else pax `path`; pax `size`), each undefined when they set none.
  */
-function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fail: (message: string) => void): Buffer | undefined {
+function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fail: (message: string) => void): { name?: Buffer; size?: number } {
   let at = from;
-  let paxPath: Buffer | undefined;
+  let pax: { path?: Buffer; size?: number } = {};
   let longName: Buffer | undefined;
   let pending = 0;
   let extended = 0;
@@ -218,7 +223,7 @@ function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fa
     const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/[ \0]+/g, '') || '0', 8);
     if (!'xgLK'.includes(type) || !Number.isSafeInteger(size)) {
       fail(`tar header at byte ${at} is read differently by tar readers`);
-      return undefined;
+      return {};
     }
     const data = archive.subarray(at + BLOCK, at + BLOCK + size);
     if (type === 'g') {
@@ -227,7 +232,7 @@ function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fa
       checkPaxRecords(data, at, true, fail);
     } else if (type === 'x') {
       if (++extended > 1) fail(`tar entry at byte ${entryAt} has ${extended} pax extended headers (Go keeps the last, node-tar merges them)`);
-      paxPath = checkPaxRecords(data, at, false, fail);
+      pax = checkPaxRecords(data, at, false, fail);
     } else if (type === 'L') {
       longName = cString(data);
     }
@@ -235,16 +240,17 @@ function checkExtendedHeaders(archive: Buffer, from: number, entryAt: number, fa
     at += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
   }
   if (at !== entryAt) fail(`tar extended header at byte ${from} does not end where the next entry starts`);
-  return longName !== undefined && longName.length > 0 ? longName : paxPath;
+  return { name: longName !== undefined && longName.length > 0 ? longName : pax.path, size: pax.size };
 }
 
 /**
  * POSIX pax records: `<length> <key>=<value>\n`, the length in decimal counting the whole record;
- * no NUL in a value. Returns the last non-empty `path` (Go keeps the ustar name for an empty one).
+ * no NUL in a value. Returns the last non-empty `path` and `size` (Go keeps the ustar field for an
+ * empty one).
  */
-function checkPaxRecords(data: Buffer, offset: number, global: boolean, fail: (message: string) => void): Buffer | undefined {
+function checkPaxRecords(data: Buffer, offset: number, global: boolean, fail: (message: string) => void): { path?: Buffer; size?: number } {
   let at = 0;
-  let path: Buffer | undefined;
+  const found: { path?: Buffer; size?: number } = {};
   while (at < data.length) {
     const space = data.indexOf(0x20, at);
     const digits = space === -1 ? '' : data.subarray(at, space).toString('latin1');
@@ -253,7 +259,7 @@ function checkPaxRecords(data: Buffer, offset: number, global: boolean, fail: (m
     const eq = record.indexOf(0x3d);
     if (length === 0 || at + length > data.length || data[at + length - 1] !== 0x0a || eq < 1 || record.indexOf(0) !== -1) {
       fail(`malformed pax record in the tar extended header at byte ${offset}`);
-      return undefined;
+      return found;
     }
     const key = record.subarray(0, eq).toString('utf8');
     const value = record.subarray(eq + 1, record.length - 1);
@@ -267,10 +273,11 @@ function checkPaxRecords(data: Buffer, offset: number, global: boolean, fail: (m
     if (!global && text !== '' && ((PAX_INTEGERS.has(key) && !isInt64(text)) || (PAX_TIMES.has(key) && !isPaxTime(text)))) {
       fail(`malformed pax ${key} ${JSON.stringify(text.slice(0, 40))} in the tar extended header at byte ${offset}`);
     }
-    if (key === 'path' && value.length > 0) path = value;
+    if (key === 'path' && value.length > 0) found.path = value;
+    if (key === 'size' && value.length > 0) found.size = Number(text);
     at += length;
   }
-  return path;
+  return found;
 }
 
 const PAX_INTEGERS = new Set(['uid', 'gid', 'size']);
@@ -311,6 +318,16 @@ function ustarName(header: Buffer): Buffer {
   const star = header.subarray(508, 512).toString('latin1') === 'tar\0';
   const prefix = cString(header.subarray(345, star ? 476 : 500));
   return prefix.length === 0 ? name : Buffer.concat([prefix, Buffer.from('/'), name]);
+}
+
+/** The ustar size field as Go's parser.parseNumeric reads it (checkNumericFields has checked it). */
+function ustarSize(header: Buffer): number {
+  const field = header.subarray(124, 136);
+  if ((field[0]! & 0x80) === 0) return parseInt(field.toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '') || '0', 8);
+  const negative = (field[0]! & 0x40) !== 0;
+  let x = 0n;
+  for (let i = 0; i < field.length; i++) x = (x << 8n) | BigInt((negative ? field[i]! ^ 0xff : field[i]!) & (i === 0 ? 0x7f : 0xff));
+  return Number(negative ? -x - 1n : x);
 }
 
 /**
