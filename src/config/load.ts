@@ -1,15 +1,28 @@
 /**
  * Configuration: defaults → YAML file (--config) → environment → flags, validated once and frozen.
- * A bad value stops start-up with a message that names the key, where it came from, and a fix.
+ * The values are checked by the JSON Schema derived from config/schema.ts (json-schema.ts, with
+ * ajv), then by each key's `check` for what a schema cannot say, then in combination. A bad value
+ * stops start-up with a message that names the key, where it came from (file:line:column,
+ * environment variable or flag), the problem and a fix.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import type { ErrorObject } from 'ajv';
+import { closestMatch } from 'leven';
 import { hygieneSettings, type HygieneSettings } from '../authz/hygiene/index.js';
 import type { CacheSettings } from '../cache/plan.js';
-import { GatehouseError, describeThrown } from '../errors.js';
-import { CONFIG_KEYS, envName, flagName, trustBundlePair, type Config, type ListenAddress } from './schema.js';
+import { GatehouseError } from '../errors.js';
+import { configValidator } from './json-schema.js';
+import { CONFIG_KEYS, envName, flagName, trustBundlePair, type Config, type KeySpec, type ListenAddress } from './schema.js';
+import { readConfigFile } from './yaml-file.js';
 
-type Raw = Partial<Record<keyof Config, { value: unknown; origin: string }>>;
+/** A value as given, and where: `key "bundle" in gatehouse.yaml:3:9`, `flag --bundle`, ... */
+interface Given {
+  value: unknown;
+  origin: string;
+  /** For a list from the file: where each item is. */
+  itemOrigins?: string[];
+  /** For a key from the file: where the key is (file:line:column). */
+  keyAt?: string;
+}
 
 export interface ConfigSources {
   /** Parsed flags (string values; booleans may be true/false). */
@@ -19,19 +32,36 @@ export interface ConfigSources {
   file?: string;
 }
 
+/**
+ * The configuration from `sources`, validated and frozen.
+ * Throws GatehouseError config_invalid naming the key, its origin, the problem and the fix.
+ */
 export function loadConfig(sources: ConfigSources): Readonly<Config> {
-  const raw: Raw = {};
-  if (sources.file) mergeFile(raw, sources.file);
+  const given = new Map<string, Given>();
+  if (sources.file) {
+    for (const [key, entry] of readConfigFile(sources.file)) {
+      given.set(key, {
+        value: entry.value,
+        origin: `key "${key}" in ${entry.at}`,
+        keyAt: entry.keyAt,
+        ...(entry.itemsAt ? { itemOrigins: entry.itemsAt.map((at, i) => `item ${i + 1} of key "${key}" in ${at}`) } : {}),
+      });
+    }
+  }
   for (const key of keys()) {
     const fromEnv = sources.env[envName(key)];
-    if (fromEnv !== undefined && fromEnv !== '') raw[key] = { value: fromEnv, origin: `environment variable ${envName(key)}` };
+    if (fromEnv !== undefined && fromEnv !== '') given.set(key, { value: fromEnv, origin: `environment variable ${envName(key)}` });
   }
   for (const key of keys()) {
     const fromFlag = sources.flags[flagName(key)];
-    if (fromFlag !== undefined) raw[key] = { value: fromFlag, origin: `flag --${flagName(key)}` };
+    if (fromFlag !== undefined) given.set(key, { value: fromFlag, origin: `flag --${flagName(key)}` });
   }
+  const values: Record<string, unknown> = {};
+  for (const [key, { value }] of given) values[key] = key in CONFIG_KEYS ? fromText(CONFIG_KEYS[key as keyof Config], value) : value;
+  const validate = configValidator();
+  if (!validate(values)) throw schemaError(validate.errors ?? [], given, values, sources.file);
   const config = {} as Record<string, unknown>;
-  for (const key of keys()) config[key] = validate(key, raw[key]);
+  for (const key of keys()) config[key] = finish(key, given.get(key), values[key]);
   checkCombinations(config as unknown as Config);
   return Object.freeze(config as unknown as Config);
 }
@@ -107,83 +137,169 @@ function keys(): (keyof Config)[] {
   return Object.keys(CONFIG_KEYS) as (keyof Config)[];
 }
 
-function mergeFile(raw: Raw, file: string): void {
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new GatehouseError('config_invalid', `cannot read config file ${file}: ${describeThrown(error)}`);
-  }
-  if (parsed === null || parsed === undefined) return;
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new GatehouseError('config_invalid', `config file ${file} must be a YAML mapping of keys to values`);
-  }
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!Object.prototype.hasOwnProperty.call(CONFIG_KEYS, key)) {
-      const hint = suggest(key);
-      throw new GatehouseError(
-        'config_invalid',
-        `unknown key "${key}" in config file ${file}${hint ? `; did you mean "${hint}"?` : ''} (known keys: ${keys().join(', ')})`,
-      );
+/**
+ * A value in the type the schema expects, when it was given as text (environment, flags, or a
+ * quoted YAML scalar): "300" for an integer, "true"/"1"/"false"/"0" for a boolean, "a,b" for a
+ * list (items trimmed, empty ones dropped). Anything else is returned as given, for the schema to
+ * refuse with the value the user wrote.
+ */
+function fromText(spec: KeySpec, value: unknown): unknown {
+  switch (spec.type) {
+    case 'integer':
+      return typeof value === 'string' && /^-?\d+$/.test(value.trim()) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
+    case 'boolean':
+      return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+    case 'list': {
+      const items = typeof value === 'string' ? value.split(',') : value;
+      return Array.isArray(items) ? items.map((i) => (typeof i === 'string' ? i.trim() : i)).filter((i) => i !== '') : value;
     }
-    raw[key as keyof Config] = { value, origin: `key "${key}" in ${file}` };
+    case 'address':
+      return typeof value === 'number' ? String(value) : value;
+    default:
+      return value;
   }
 }
 
-function validate(key: keyof Config, given: { value: unknown; origin: string } | undefined): unknown {
+/** A validated key's final value: its default, a parsed address, a frozen list; its `check` run. */
+function finish(key: keyof Config, given: Given | undefined, value: unknown): unknown {
   const spec = CONFIG_KEYS[key];
-  const fail = (problem: string): never => {
-    throw new GatehouseError(
-      'config_invalid',
-      `${key} (${given?.origin ?? 'default'}) ${problem}. Fix: set --${flagName(key)} (or ${envName(key)}, or "${key}:" in the config file), e.g. ${spec.example}`,
-    );
-  };
+  const fail = failure(key, given?.origin ?? 'default');
   if (given === undefined) {
-    if (spec.default === undefined) return spec.type === 'path' ? undefined : fail('is required');
-    return spec.type === 'address' ? parseAddress(String(spec.default), spec.allowOff, fail) : spec.default;
+    return spec.type === 'address' && spec.default !== undefined ? parseAddress(spec.default, spec.allowOff, fail) : spec.default;
   }
-  const value = given.value;
   switch (spec.type) {
     case 'string': {
-      // `workers: 2` in YAML is a number: the key's string form is its decimal text ("2").
-      if (key === 'workers' && typeof value === 'number' && Number.isSafeInteger(value)) return validate(key, { value: String(value), origin: given.origin });
-      if (typeof value !== 'string') return fail(`must be a string, got ${JSON.stringify(value)}`);
-      const problem = spec.check?.(value);
-      return problem ? fail(problem) : value;
+      const text = typeof value === 'number' ? String(value) : (value as string);
+      const problem = spec.check?.(text);
+      return problem ? fail(problem) : text;
     }
     case 'address':
-      if (typeof value !== 'string' && typeof value !== 'number') return fail('must be an address string');
-      return parseAddress(String(value), spec.allowOff, fail);
+      return parseAddress(value as string, spec.allowOff, fail);
     case 'integer': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
-      if (!Number.isSafeInteger(n)) return fail(`must be an integer, got ${JSON.stringify(value)}`);
-      if (n < spec.min || n > spec.max) return fail(`must be between ${spec.min} and ${spec.max}, got ${n}`);
-      const problem = spec.check?.(n);
-      return problem ? fail(problem) : n;
+      const problem = spec.check?.(value as number);
+      return problem ? fail(problem) : value;
     }
-    case 'boolean':
-      if (value === true || value === 'true' || value === '1') return true;
-      if (value === false || value === 'false' || value === '0') return false;
-      return fail(`must be true or false, got ${JSON.stringify(value)}`);
     case 'list': {
-      const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
-      if (!items || items.some((i) => typeof i !== 'string')) return fail(`must be a list of strings, got ${JSON.stringify(value)}`);
-      const trimmed = (items as string[]).map((i) => i.trim()).filter((i) => i !== '');
-      for (const item of trimmed) {
+      const items = value as string[];
+      items.forEach((item, i) => {
         const problem = spec.checkItem(item);
-        if (problem) fail(problem);
-      }
-      return Object.freeze(trimmed);
+        if (problem) failure(key, itemOrigin(given, value, i))(problem);
+      });
+      return Object.freeze(items);
     }
-    case 'path':
-      if (typeof value !== 'string' || value === '') return fail(`must be a file path, got ${JSON.stringify(value)}`);
-      return value;
-    case 'enum':
-      if (typeof value !== 'string' || !spec.values.includes(value)) {
-        return fail(`must be one of ${spec.values.join(', ')}, got ${JSON.stringify(value)}`);
-      }
+    default:
       return value;
   }
+}
+
+/** `fail(problem)` for one key: `<key> (<origin>) <problem>. Fix: set --flag (or ENV, or "key:" in the config file), e.g. <example>`. */
+function failure(key: keyof Config, origin: string): (problem: string) => never {
+  return (problem) => {
+    throw new GatehouseError(
+      'config_invalid',
+      `${key} (${origin}) ${problem}${problem.endsWith('?') ? '' : '.'} Fix: set --${flagName(key)} (or ${envName(key)}, or "${key}:" in the config file), e.g. ${CONFIG_KEYS[key].example}`,
+    );
+  };
+}
+
+/** Where item `index` of a list came from: its file:line:column, or the whole value's origin. */
+function itemOrigin(given: Given, value: unknown, index: number): string {
+  // fromText dropped empty items: positions only line up when none was dropped.
+  const positions = given.itemOrigins;
+  return positions && Array.isArray(value) && positions.length === value.length ? positions[index]! : given.origin;
+}
+
+/** ajv's first problem, in the order a reader fixes them (unknown keys, then declaration order), as gatehouse says it. */
+function schemaError(
+  errors: readonly ErrorObject[],
+  given: ReadonlyMap<string, Given>,
+  values: Readonly<Record<string, unknown>>,
+  file: string | undefined,
+): GatehouseError {
+  const order = keys() as string[];
+  const keyOf = (e: ErrorObject) => (e.keyword === 'required' ? String(e.params.missingProperty) : (e.instancePath.split('/')[1] ?? ''));
+  const rank = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? -1 : order.indexOf(keyOf(e)));
+  const error = [...errors].sort((a, b) => rank(a) - rank(b))[0];
+  if (error === undefined) return new GatehouseError('config_invalid', 'configuration is invalid');
+  if (error.keyword === 'additionalProperties') {
+    const key = String(error.params.additionalProperty);
+    const hint = suggest(key);
+    const where = given.get(key)?.keyAt ?? file ?? 'the configuration';
+    return new GatehouseError(
+      'config_invalid',
+      `unknown key "${key}" in config file ${where}${hint ? `; did you mean "${hint}"? Fix: rename it` : ` (known keys: ${order.join(', ')}). Fix: remove or rename it`} (every key: gatehouse help serve)`,
+    );
+  }
+  const key = keyOf(error) as keyof Config;
+  const spec = CONFIG_KEYS[key];
+  const item = error.instancePath.split('/')[2];
+  const entry = given.get(key);
+  const value: unknown = item === undefined ? values[key] : (values[key] as unknown[])[Number(item)];
+  const origin = item === undefined || entry === undefined ? (entry?.origin ?? 'default') : itemOrigin(entry, values[key], Number(item));
+  const got = `got ${JSON.stringify(value)}`;
+  const problem = (() => {
+    if (error.keyword === 'required') return 'is required';
+    if (value === null) return 'has no value';
+    if (item !== undefined) {
+      // The origin names the item when the file says where it is; otherwise the problem does.
+      const which = origin === entry?.origin ? `item ${Number(item) + 1} ` : '';
+      return `${which}must be a string, ${got}${Array.isArray(value) ? ' (a list inside the list: one item per line, "- item", or [a, b] for the whole list)' : ''}`;
+    }
+    switch (error.keyword) {
+      case 'minimum':
+      case 'maximum':
+        return spec.type === 'integer' ? `must be between ${spec.min} and ${spec.max}, ${got}` : error.message;
+      case 'enum': {
+        if (spec.type !== 'enum') return error.message;
+        const hint = typeof value === 'string' ? closestEnum(value, spec.values) : undefined;
+        return `must be one of ${spec.values.join(', ')}, ${got}${hint ? `; did you mean "${hint}"?` : ''}`;
+      }
+      case 'pattern':
+        // The address parser says what is wrong with it (no port, relative socket path, ...).
+        return spec.type === 'address' ? captured(() => parseAddress(String(value), spec.allowOff, (p) => { throw new Error(p); })) : error.message;
+      default:
+        return {
+          string: `must be a string, ${got}`,
+          path: `must be a file path, ${got}`,
+          address: `must be host:port, :port or unix:///path, ${got}`,
+          integer: `must be an integer, ${got}`,
+          boolean: `must be true or false, ${got}`,
+          enum: `must be one of ${spec.type === 'enum' ? spec.values.join(', ') : ''}, ${got}`,
+          list: `must be a list of strings, ${got}`,
+        }[spec.type];
+    }
+  })();
+  try {
+    failure(key, origin)(problem ?? `is invalid (${error.message})`);
+  } catch (thrown) {
+    return thrown as GatehouseError;
+  }
+  return new GatehouseError('config_invalid', `${key} is invalid`);
+}
+
+/** The message `run` throws (the address parser reports through an exception). */
+function captured(run: () => unknown): string {
+  try {
+    run();
+    return 'is invalid';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** A known key close to an unknown one: same letters in another case or with dashes, or a small edit away. */
+function suggest(key: string): string | undefined {
+  const normal = key.toLowerCase().replaceAll('-', '_');
+  const known = keys() as string[];
+  return (
+    known.find((k) => k === normal || k.replaceAll('_', '') === normal.replaceAll('_', '')) ??
+    closestMatch(normal, known, { maxDistance: Math.max(2, Math.floor(key.length / 4)) })
+  );
+}
+
+/** An allowed value close to a refused one ("INFO" → "info", "stric" → "strict"). */
+function closestEnum(value: string, values: readonly string[]): string | undefined {
+  return values.find((v) => v.toLowerCase() === value.toLowerCase()) ?? closestMatch(value, values, { maxDistance: Math.max(1, Math.floor(value.length / 3)) });
 }
 
 /** ":9191", "host:9191", "[::1]:9191", "unix:///path/to.sock" (and "off" where allowed). */
@@ -200,9 +316,4 @@ export function parseAddress(text: string, allowOff: boolean, fail: (problem: st
   if (port > 65535) return fail(`has port ${port}, above 65535`);
   const host = match[1] === '' ? '0.0.0.0' : match[1]!.replace(/^\[|\]$/g, '');
   return { kind: 'tcp', host, port, text };
-}
-
-function suggest(key: string): string | undefined {
-  const normal = key.toLowerCase().replaceAll('-', '_');
-  return keys().find((k) => k === normal || k.replaceAll('_', '') === normal.replaceAll('_', ''));
 }

@@ -90,8 +90,17 @@ interface KeySpecBase {
   /** Shown in --help and used in error messages as an example of a good value. */
   example: string;
 }
-type KeySpec =
-  | (KeySpecBase & { type: 'string'; default: string | undefined; check?: (v: string) => string | undefined })
+/**
+ * One key's declaration. config/json-schema.ts turns these into the JSON Schema that validates
+ * the merged configuration (and is published as config.schema.json); `check`/`checkItem` say what
+ * JSON Schema cannot, after the schema passed.
+ */
+export type KeySpec =
+  | (KeySpecBase & {
+      type: 'string'; default: string | undefined; check?: (v: string) => string | undefined;
+      /** A YAML number is taken as its decimal text (`workers: 2` is "2"); the schema allows integers. */
+      numberAsText?: boolean;
+    })
   | (KeySpecBase & { type: 'address'; default: string; allowOff: boolean })
   | (KeySpecBase & { type: 'integer'; default: number; min: number; max: number; check?: (v: number) => string | undefined })
   | (KeySpecBase & { type: 'boolean'; default: boolean })
@@ -218,7 +227,7 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
     help: 'upper bound of the policy\'s Wasm memory; an evaluation needing more is denied (eval_error)',
   },
   workers: {
-    type: 'string', default: 'auto', example: '2',
+    type: 'string', default: 'auto', example: '2', numberAsText: true,
     help: 'worker processes sharing the gRPC listener (connections are spread across them; one admin port, one decision log): a number from 1 to 256, or auto = the CPUs this process may use (CPU affinity and cgroup quota)',
     check: (v) => (v === 'auto' || (/^[1-9][0-9]*$/.test(v) && Number(v) <= 256) ? undefined : `must be auto or a whole number from 1 to 256, got ${JSON.stringify(v)}`),
   },

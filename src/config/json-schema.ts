@@ -1,0 +1,87 @@
+/**
+ * The JSON Schema (draft-07) of gatehouse's configuration, derived from the one declaration in
+ * config/schema.ts. The same schema validates the merged file + environment + flags (load.ts, with
+ * ajv) and is published as config.schema.json for editors: a YAML language server given
+ * `# yaml-language-server: $schema=<path or URL of config.schema.json>` completes and checks keys.
+ * https://json-schema.org/draft-07/json-schema-validation
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import { CONFIG_KEYS, envName, flagName, type KeySpec } from './schema.js';
+
+/** Published as config.schema.json at the repository root (scripts/gen-config-schema.mjs). */
+export const CONFIG_SCHEMA_FILE = 'config.schema.json';
+
+/** host:port, :port, [v6]:port or unix:///path; `off` too where the key allows it. */
+const ADDRESS = '^(unix:///.+|(\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]*):[0-9]{1,5})$';
+
+type JsonSchema = Record<string, unknown>;
+
+/** The canonical value of a key's example text (a list's comma-separated items, an integer). */
+export function exampleValue(spec: KeySpec): unknown {
+  switch (spec.type) {
+    case 'integer':
+      return Number(spec.example);
+    case 'boolean':
+      return spec.example === 'true';
+    case 'list':
+      return spec.example.split(',');
+    default:
+      return spec.example;
+  }
+}
+
+/** The schema of one key's value, with its default, example and help. */
+export function keySchema(key: string, spec: KeySpec): JsonSchema {
+  const value: JsonSchema = (() => {
+    switch (spec.type) {
+      case 'string':
+        return { type: spec.numberAsText ? ['string', 'integer'] : 'string' };
+      case 'path':
+        return { type: 'string', minLength: 1 };
+      case 'address':
+        return { type: 'string', pattern: spec.allowOff ? ADDRESS.replace('^(', '^(off|') : ADDRESS };
+      case 'integer':
+        return { type: 'integer', minimum: spec.min, maximum: spec.max };
+      case 'boolean':
+        return { type: 'boolean' };
+      case 'enum':
+        return { type: 'string', enum: [...spec.values] };
+      case 'list':
+        return { type: 'array', items: { type: 'string' } };
+    }
+  })();
+  return {
+    description: `${spec.help}. Flag --${flagName(key)}, environment variable ${envName(key)}.`,
+    ...value,
+    ...(spec.default === undefined ? {} : { default: spec.default }),
+    examples: [exampleValue(spec)],
+  };
+}
+
+/** The whole configuration's schema: every key optional but those without a default. */
+export function configJsonSchema(): JsonSchema {
+  const entries = Object.entries(CONFIG_KEYS) as [string, KeySpec][];
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'gatehouse serve configuration',
+    description:
+      'The YAML file given to "gatehouse serve --config". Every key can also be an environment variable (GATEHOUSE_<KEY>) or a flag (--kebab-case), which win over the file. Generated from src/config/schema.ts by scripts/gen-config-schema.mjs.',
+    type: 'object',
+    properties: Object.fromEntries(entries.map(([key, spec]) => [key, keySchema(key, spec)])),
+    required: entries.filter(([, spec]) => spec.default === undefined && spec.type !== 'path').map(([key]) => key),
+    additionalProperties: false,
+  };
+}
+
+let compiled: ValidateFunction | undefined;
+
+/**
+ * The configuration validator, compiled on first use and kept: ajv compiles the schema to a
+ * function once (a few milliseconds), each validation is then a plain function call.
+ */
+export function configValidator(): ValidateFunction {
+  // allErrors: every problem is reported, load.ts picks the first in declaration order.
+  // strict: an unknown keyword in the generated schema is a bug here, not a silently ignored rule.
+  compiled ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configJsonSchema());
+  return compiled;
+}
