@@ -46,22 +46,6 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   let stopAccepting: NodeJS.Timeout | undefined;
   // One set of TLS session-ticket keys for every worker: a session resumes on whichever gets the connection.
   const tlsTicketKeys = randomBytes(48);
-  // Failed accepts are logged at the first, then at most every 10 s with their count.
-  let acceptErrors = 0;
-  let lastAcceptError = '';
-  let acceptErrorReport: NodeJS.Timeout | undefined;
-  const reportAcceptErrors = (error?: Error) => {
-    if (error) {
-      acceptErrors++;
-      lastAcceptError = describeThrown(error);
-      if (acceptErrorReport) return;
-    }
-    acceptErrorReport = undefined;
-    if (acceptErrors === 0) return;
-    logger.error({ count: acceptErrors, error: lastAcceptError }, 'the gRPC listener failed to accept connections (their clients see them fail); it keeps listening');
-    acceptErrors = 0;
-    acceptErrorReport = setTimeout(() => reportAcceptErrors(), 10_000).unref();
-  };
   const connections: ConnectionHandOff = new ConnectionHandOff({
     targets: (): readonly Worker[] => pool.connectionTargets(),
     maxQueued: config.max_connections,
@@ -69,7 +53,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
       metrics.recordConnectionsRefused(count);
       logger.warn({ refused: count }, 'connections closed unserved: no worker could take them (all restarting) and max_connections were waiting, no running worker could receive them (out of descriptors?), or the listener stopped');
     },
-    onAcceptError: (error) => reportAcceptErrors(error),
+    onAcceptError: acceptErrorReporter(logger, 'gRPC'),
   });
   const pool = new WorkerPool({
     connections,
@@ -144,7 +128,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
     };
     admin = createAdminServer(aggregated, readiness);
     try {
-      adminPort = await listenHttp(admin, config.admin_addr);
+      adminPort = await listenHttp(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));
     } catch (error) {
       connections.close();
       await pool.kill();
@@ -190,10 +174,42 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   };
 }
 
-function listenHttp(server: HttpServer, address: ListenAddress): Promise<number | undefined> {
+/**
+ * Logs a listener's failed accepts: the first at once, then their count at most every 10 s.
+ * `listener` names it in the message ("gRPC", "admin").
+ */
+function acceptErrorReporter(logger: Logger, listener: string): (error: Error) => void {
+  let count = 0;
+  let last = '';
+  let timer: NodeJS.Timeout | undefined;
+  const report = () => {
+    timer = undefined;
+    if (count === 0) return;
+    logger.error({ count, error: last }, `the ${listener} listener failed to accept connections (their clients see them fail); it keeps listening`);
+    count = 0;
+    timer = setTimeout(report, 10_000).unref();
+  };
+  return (error) => {
+    count++;
+    last = describeThrown(error);
+    if (!timer) report();
+  };
+}
+
+/**
+ * Binds `server` to `address`; resolves to the bound TCP port (undefined for a unix socket), rejects
+ * naming the address. Once bound, an 'error' on the server is a failed accept: told to
+ * `onAcceptError` while the server keeps listening (unhandled, it would end the primary).
+ */
+export function listenHttp(server: HttpServer, address: ListenAddress, onAcceptError: (error: Error) => void): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`)));
-    const onListening = () => resolve(address.kind === 'tcp' ? (server.address() as AddressInfo).port : undefined);
+    const onError = (error: Error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`));
+    server.once('error', onError);
+    const onListening = () => {
+      server.off('error', onError);
+      server.on('error', onAcceptError);
+      resolve(address.kind === 'tcp' ? (server.address() as AddressInfo).port : undefined);
+    };
     if (address.kind === 'unix') server.listen(address.path, onListening);
     else server.listen(address.port, address.host, onListening);
   });
