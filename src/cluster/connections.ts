@@ -139,7 +139,10 @@ export class ConnectionHandOff {
     for (const socket of this.#queue.splice(0)) this.#hand(socket);
   }
 
-  /** A worker exited: each connection handed to it and not yet taken goes to another worker. */
+  /**
+   * A worker is gone (its IPC channel closed, so every message it sent has been read): each
+   * connection handed to it and not taken goes to another worker.
+   */
   workerExited(worker: Worker): void {
     this.#exited.add(worker);
     this.#open.delete(worker);

@@ -348,6 +348,11 @@ export class WorkerPool {
       if (isWorkerMessage(message)) this.#onMessage(slot, worker, message as WorkerMessage);
     });
     worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+    // Connections handed to it and not taken go to another worker once its channel has closed, not
+    // at 'exit': 'exit' can come before the last messages are read, and a `connection-taken` still
+    // in the channel means the worker may have read the connection's first bytes (its TLS
+    // handshake): handed on, the next worker would get the middle of a handshake and fail it.
+    worker.on('disconnect', () => this.#options.connections.workerExited(worker));
     worker.on('error', (error: Error) => {
       // No process (spawn failed: EMFILE, EAGAIN, ENOMEM): no 'exit' follows, so the slot would
       // wait for this worker forever (and a drain with it). Otherwise a send to a worker that just
@@ -421,8 +426,6 @@ export class WorkerPool {
   }
 
   #onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    // Connections handed to it and not yet taken go to another worker.
-    this.#options.connections.workerExited(worker);
     if (slot.worker !== worker) return;
     slot.worker = undefined;
     const wasStarted = slot.started;
