@@ -39,7 +39,8 @@ export function keySchema(key: string, spec: KeySpec): JsonSchema {
       case 'path':
         return { type: 'string', minLength: 1 };
       case 'address':
-        return { type: 'string', pattern: spec.allowOff ? ADDRESS.replace('^(', '^(off|') : ADDRESS };
+        // Where the key may be off, "off" or empty.
+        return { type: 'string', pattern: spec.allowOff ? ADDRESS.replace('^(', '^(off|').replace(')$', ')?$') : ADDRESS };
       case 'integer':
         return { type: 'integer', minimum: spec.min, maximum: spec.max };
       case 'boolean':
@@ -58,7 +59,11 @@ export function keySchema(key: string, spec: KeySpec): JsonSchema {
   };
 }
 
-/** The whole configuration's schema: every key optional but those without a default. */
+/**
+ * The schema of a configuration file. No key is required in a file: a key without a default
+ * (bundle) may come from the environment or a flag; the validator of the merged configuration
+ * (configValidator) requires it.
+ */
 export function configJsonSchema(): JsonSchema {
   const entries = Object.entries(CONFIG_KEYS) as [string, KeySpec][];
   return {
@@ -68,20 +73,30 @@ export function configJsonSchema(): JsonSchema {
       'The YAML file given to "gatehouse serve --config". Every key can also be an environment variable (GATEHOUSE_<KEY>) or a flag (--kebab-case), which win over the file. Generated from src/config/schema.ts by scripts/gen-config-schema.mjs.',
     type: 'object',
     properties: Object.fromEntries(entries.map(([key, spec]) => [key, keySchema(key, spec)])),
-    required: entries.filter(([, spec]) => spec.default === undefined && spec.type !== 'path').map(([key]) => key),
     additionalProperties: false,
   };
+}
+
+/** The keys that must have a value once file, environment and flags are merged: those without a default. */
+export function requiredKeys(): string[] {
+  return (Object.entries(CONFIG_KEYS) as [string, KeySpec][]).filter(([, spec]) => spec.default === undefined && spec.type !== 'path').map(([key]) => key);
 }
 
 let compiled: ValidateFunction | undefined;
 
 /**
- * The configuration validator, compiled on first use and kept: ajv compiles the schema to a
+ * The validator of the merged configuration (file + environment + flags): the file's schema with
+ * the required keys. Compiled on first use and kept: ajv compiles the schema to a
  * function once (a few milliseconds), each validation is then a plain function call.
  */
 export function configValidator(): ValidateFunction {
   // allErrors: every problem is reported, load.ts picks the first in declaration order.
   // strict: an unknown keyword in the generated schema is a bug here, not a silently ignored rule.
-  compiled ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configJsonSchema());
+  compiled ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile({ ...configJsonSchema(), required: requiredKeys() });
   return compiled;
+}
+
+/** config.schema.json as written by scripts/gen-config-schema.mjs. */
+export function configSchemaText(): string {
+  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
 }
