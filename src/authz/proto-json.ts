@@ -84,12 +84,19 @@ export function timestampFromJson(text: string): { seconds: number; nanos: numbe
 /**
  * Proto3 JSON (either the JSON names or the original snake_case names, as protojson accepts) →
  * an object protobufjs' `Type.fromObject` understands. Used to read CheckRequests written by hand
- * (`gatehouse check --request`) and the test catalogue, so that they travel the same decode path
- * as requests from Envoy.
+ * (`gatehouse check --request`, `gatehouse call --request`, decision tables) and the test
+ * catalogue, so that they travel the same decode path as requests from Envoy.
+ *
+ * Values are checked by the proto3 JSON rules, since `fromObject` would coerce a value of the
+ * wrong type into some other request (a list for a map, "abc" for an int64 → 0, a port over
+ * 2^32 wrapped): strings, true/false, integers as numbers or decimal strings within the field's
+ * range, floats as numbers or "NaN"/"Infinity"/"-Infinity", enums by name or number, bytes as
+ * standard or URL-safe base64, maps as JSON objects. Throws an Error naming the field
+ * (`.envoy.service.auth.v3.AttributeContext.HttpRequest.size: expected an integer (int64), got "abc"`).
  */
-export function fromProtoJson(type: protobuf.Type, json: unknown): Record<string, unknown> {
+export function fromProtoJson(type: protobuf.Type, json: unknown, where: string = type.fullName): Record<string, unknown> {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${type.fullName}: expected a JSON object`);
+    throw new Error(`${where}: expected a JSON object`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
@@ -99,36 +106,95 @@ export function fromProtoJson(type: protobuf.Type, json: unknown): Record<string
       throw new Error(`${type.fullName}: unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ''}`);
     }
     if (value === null) continue;
+    const path = `${type.fullName}.${field.name}`;
     if (field.map) {
+      if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`${path}: expected a JSON object (name: value), got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
       const entries: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value as object)) entries[k] = convertField(field, v);
+      for (const [k, v] of Object.entries(value as object)) entries[k] = convertField(field, v, `${path}[${JSON.stringify(k)}]`);
       out[field.name] = entries;
     } else if (field.repeated) {
-      if (!Array.isArray(value)) throw new Error(`${type.fullName}.${field.name}: expected an array`);
-      out[field.name] = value.map((v) => convertField(field, v));
+      if (!Array.isArray(value)) throw new Error(`${path}: expected an array`);
+      out[field.name] = value.map((v, i) => convertField(field, v, `${path}[${i}]`));
     } else {
-      out[field.name] = convertField(field, value);
+      out[field.name] = convertField(field, value, path);
     }
   }
   return out;
 }
 
-function convertField(field: protobuf.Field, value: unknown): unknown {
+function convertField(field: protobuf.Field, value: unknown, where: string): unknown {
   const resolved = field.resolvedType;
-  if (!resolved || !('fields' in resolved)) return value; // scalar or enum: fromObject handles it
+  if (!resolved) return scalar(field.type, value, where);
+  if (!('fields' in resolved)) return enumValue(resolved as protobuf.Enum, value, where);
   const messageType = resolved as protobuf.Type;
   switch (messageType.fullName) {
     case '.google.protobuf.Struct':
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where}: expected a JSON object`);
       return jsonToStruct(value as JsonObject);
     case '.google.protobuf.Value':
       return jsonToValue(value as Json);
     case '.google.protobuf.ListValue':
+      if (!Array.isArray(value)) throw new Error(`${where}: expected an array`);
       return { values: (value as Json[]).map(jsonToValue) };
     case '.google.protobuf.Timestamp':
-      return timestampFromJson(String(value));
+      if (typeof value !== 'string') throw new Error(`${where}: expected an RFC 3339 timestamp string, got ${JSON.stringify(value)}`);
+      try {
+        return timestampFromJson(value);
+      } catch (error) {
+        throw new Error(`${where}: ${(error as Error).message}`);
+      }
     default:
-      return fromProtoJson(messageType, value);
+      return fromProtoJson(messageType, value, where);
   }
+}
+
+/** Integer ranges of the proto3 scalar types. */
+const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n], sint32: [-(2n ** 31n), 2n ** 31n - 1n], sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n], fixed32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n], sint64: [-(2n ** 63n), 2n ** 63n - 1n], sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n], fixed64: [0n, 2n ** 64n - 1n],
+};
+
+/** A scalar field's JSON value, checked; returned in the form `fromObject` takes. */
+function scalar(type: string, value: unknown, where: string): unknown {
+  const got = JSON.stringify(value);
+  switch (type) {
+    case 'string':
+      if (typeof value !== 'string') throw new Error(`${where}: expected a string, got ${got}`);
+      return value;
+    case 'bool':
+      if (typeof value !== 'boolean') throw new Error(`${where}: expected true or false, got ${got}`);
+      return value;
+    case 'bytes':
+      // Standard or URL-safe alphabet, padding optional (protojson reads both); protobufjs reads the standard one.
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value) || value.replace(/=+$/, '').length % 4 === 1) {
+        throw new Error(`${where}: expected base64, got ${got}`);
+      }
+      return value.replaceAll('-', '+').replaceAll('_', '/');
+    case 'double':
+    case 'float':
+      if (typeof value === 'number') return value;
+      if (value === 'NaN' || value === 'Infinity' || value === '-Infinity') return Number(value);
+      if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+      throw new Error(`${where}: expected a number, got ${got}`);
+    default: {
+      const range = INTEGER_RANGE[type];
+      if (!range) return value;
+      let integer: bigint | undefined;
+      if (typeof value === 'number' && Number.isInteger(value)) integer = BigInt(value);
+      else if (typeof value === 'string' && /^-?\d+$/.test(value)) integer = BigInt(value);
+      if (integer === undefined || integer < range[0] || integer > range[1]) throw new Error(`${where}: expected an integer (${type}), got ${got}`);
+      // 64-bit values as decimal strings (protobufjs reads them exactly); 32-bit ones as numbers.
+      return range[1] > 2n ** 32n ? integer.toString() : Number(integer);
+    }
+  }
+}
+
+function enumValue(type: protobuf.Enum, value: unknown, where: string): unknown {
+  if (typeof value === 'string' && Object.hasOwn(type.values, value)) return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31) return value;
+  throw new Error(`${where}: expected one of ${Object.keys(type.values).join(', ')}, got ${JSON.stringify(value)}`);
 }
 
 function snakeCase(name: string): string {
