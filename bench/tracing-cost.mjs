@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { authzProtos } from '../dist/grpc/protos.js';
+import protobuf from 'protobufjs';
 import { POLICY_DIR, makeCorpus } from './corpus.mjs';
 import { cpuSeconds, freePort, peakRssMb, sleep } from './lib/proc.mjs';
 import { CheckClient } from './lib/servers.mjs';
@@ -44,13 +45,27 @@ const data = JSON.parse(readFileSync(path.join(POLICY_DIR, 'data.json'), 'utf8')
 const corpus = makeCorpus(data, 2000);
 authzProtos(); // load the protos before timing anything
 
-// The OTLP sink: accepts every export (200, empty ExportTraceServiceResponse) and counts them.
+// The OTLP sink: accepts every export (200, empty ExportTraceServiceResponse), counts the requests
+// and the spans in them (decoded with protobufjs from the OTLP message shapes, spans' fields skipped).
+const OTLP = protobuf.Root.fromJSON({
+  nested: {
+    ExportTraceServiceRequest: { fields: { resourceSpans: { rule: 'repeated', type: 'ResourceSpans', id: 1 } } },
+    ResourceSpans: { fields: { scopeSpans: { rule: 'repeated', type: 'ScopeSpans', id: 2 } } },
+    ScopeSpans: { fields: { spans: { rule: 'repeated', type: 'Span', id: 2 } } },
+    Span: { fields: { name: { type: 'string', id: 5 } } },
+  },
+}).lookupType('ExportTraceServiceRequest');
 let exports = 0;
 let exportedBytes = 0;
+let exportedSpans = 0;
 const sink = http.createServer((request, response) => {
-  request.on('data', (chunk) => (exportedBytes += chunk.length));
+  const chunks = [];
+  request.on('data', (chunk) => chunks.push(chunk));
   request.on('end', () => {
+    const body = Buffer.concat(chunks);
     exports++;
+    exportedBytes += body.length;
+    for (const resource of OTLP.decode(body).resourceSpans) for (const scope of resource.scopeSpans) exportedSpans += scope.spans.length;
     response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
   });
 });
@@ -91,6 +106,7 @@ async function runVariant(variant) {
   try {
     await serving;
     const exportsBefore = exports;
+    const spansBefore = exportedSpans;
     // Warm-up, then the measured Checks.
     await drive(client, 2000);
     const cpu0 = cpuSeconds(child.pid);
@@ -107,6 +123,8 @@ async function runVariant(variant) {
       cpuUsPerCheck: +((cpu * 1e6) / checks).toFixed(1),
       peakRssMb: +peakRssMb(child.pid).toFixed(1),
       otlpExports: exports - exportsBefore,
+      // Warm-up and measured Checks; 3 spans on a cache hit, 4 on a miss: below 3 means spans were dropped.
+      spansPerCheck: +((exportedSpans - spansBefore) / (checks + 2001)).toFixed(2),
     };
   } finally {
     client.close();
@@ -140,6 +158,36 @@ function rssMb(pid) {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
+/**
+ * In-process: CPU per Check of recording its spans (otel-tracer's record) and exporting them to the
+ * sink, without the server around it: steadier than the server rows on a busy machine.
+ */
+async function inProcess(sampler, n = 20_000) {
+  Object.assign(process.env, { OTEL_TRACES_SAMPLER: sampler, OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, OTEL_SERVICE_NAME: 'gatehouse-bench' });
+  const { createOtelTracer } = await import('../dist/observability/otel-tracer.js');
+  const logger = { warn: () => undefined };
+  const tracer = createOtelTracer({ logger });
+  const outcomes = corpus.slice(0, 1000).map((request, i) => ({
+    decisionId: `d-${i}`, allowed: i % 3 !== 0, httpStatus: i % 3 === 0 ? 403 : 200, reasonLabel: i % 3 === 0 ? 'policy_denied' : 'policy_allowed', reason: 'r', cache: 'miss', revision: 'bench',
+    input: { attributes: request.attributes, identity: { source: { valid: true, principal: 'spiffe://bench/ns/a/sa/b' } } },
+    timings: { inputNs: 20_000, evalNs: 30_000, totalNs: 50_000, cacheNs: 2000, evalStartNs: 23_000 },
+  }));
+  const run = async (count) => {
+    for (let i = 0; i < count; i++) {
+      const start = tracer.now();
+      tracer.record(outcomes[i % outcomes.length], { startMs: start, endMs: start + 0.06 }, false);
+      if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve)); // let the exporter run, as between Checks
+    }
+  };
+  await run(2000);
+  const spans0 = exportedSpans;
+  const cpu = process.cpuUsage();
+  await run(n);
+  await tracer.shutdown(30_000);
+  const used = process.cpuUsage(cpu);
+  return { sampler, cpuUsPerCheck: +((used.user + used.system) / n).toFixed(1), spansPerCheck: +((exportedSpans - spans0) / n).toFixed(2) };
+}
+
 const results = [];
 for (let round = 0; round < rounds; round++) {
   for (const variant of VARIANTS) {
@@ -148,6 +196,7 @@ for (let round = 0; round < rounds; round++) {
     console.error(JSON.stringify(result));
   }
 }
+const micro = [await inProcess('parentbased_always_on'), await inProcess('always_off')];
 sink.close();
 
 // Per variant: the median over rounds; ratios against the first off run of the same invocation.
@@ -155,13 +204,17 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summary = VARIANTS.map(({ name }) => {
   const rows = results.filter((r) => r.variant === name);
   const pick = (key) => median(rows.map((r) => r[key]));
-  return { name, startupMs: pick('startupMs'), readyRssMb: pick('readyRssMb'), checksPerSecond: pick('checksPerSecond'), cpuUsPerCheck: pick('cpuUsPerCheck'), peakRssMb: pick('peakRssMb'), otlpExports: pick('otlpExports') };
+  return { name, startupMs: pick('startupMs'), readyRssMb: pick('readyRssMb'), checksPerSecond: pick('checksPerSecond'), cpuUsPerCheck: pick('cpuUsPerCheck'), peakRssMb: pick('peakRssMb'), otlpExports: pick('otlpExports'), spansPerCheck: pick('spansPerCheck') };
 });
 const base = summary[0];
 console.log(`\ntracing cost: ${checks} Checks x ${rounds} round(s), concurrency ${concurrency}, benchmark corpus (sampled traceparent on every request), one gatehouse process, decision log off\n`);
-console.log('| tracing | start-up ms | RSS ready MiB | Checks/s | vs off | server CPU µs/Check | vs off | peak RSS MiB | OTLP exports |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| tracing | start-up ms | RSS ready MiB | Checks/s | vs off | server CPU µs/Check | vs off | peak RSS MiB | OTLP exports | spans/Check exported |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const row of summary) {
-  console.log(`| ${row.name} | ${row.startupMs} | ${row.readyRssMb} | ${row.checksPerSecond} | ${(row.checksPerSecond / base.checksPerSecond).toFixed(3)} | ${row.cpuUsPerCheck} | ${(row.cpuUsPerCheck / base.cpuUsPerCheck).toFixed(3)} | ${row.peakRssMb} | ${row.otlpExports} |`);
+  console.log(`| ${row.name} | ${row.startupMs} | ${row.readyRssMb} | ${row.checksPerSecond} | ${(row.checksPerSecond / base.checksPerSecond).toFixed(3)} | ${row.cpuUsPerCheck} | ${(row.cpuUsPerCheck / base.cpuUsPerCheck).toFixed(3)} | ${row.peakRssMb} | ${row.otlpExports} | ${row.spansPerCheck} |`);
 }
-console.log(`\nexported ${(exportedBytes / 1024).toFixed(0)} KiB of OTLP protobuf in ${exports} requests in all`);
+console.log(`\nexported ${(exportedBytes / 1024).toFixed(0)} KiB of OTLP protobuf, ${exportedSpans} spans, in ${exports} requests in all (3 spans on a cache hit, 4 on a miss: fewer per Check means the span queue overflowed)`);
+console.log('\nin-process, recording one Check\'s spans (4: server, input, cache, evaluate) and exporting them, without the server (sink in this process too):');
+console.log('| sampler | CPU µs/Check | spans/Check exported |');
+console.log('|---|---|---|');
+for (const row of micro) console.log(`| ${row.sampler} | ${row.cpuUsPerCheck} | ${row.spansPerCheck} |`);
