@@ -27,6 +27,9 @@ export interface OfflinePolicy {
 /** The bundle named by --bundle, loaded exactly as the server loads it (the evaluation flags validated as serve validates them). */
 export async function loadOfflinePolicy(values: Values, usage: string): Promise<OfflinePolicy> {
   if (typeof values.bundle !== 'string') throw new GatehouseError('usage', `--bundle is required\n\n${usage}`);
+  if (/^https?:\/\//i.test(values.bundle)) {
+    throw new GatehouseError('usage', `--bundle ${values.bundle}: this command reads a local bundle (a .tar.gz file or a directory), not a URL: download it first (curl -fsSo bundle.tar.gz URL)`);
+  }
   const flags: Record<string, string | boolean | undefined> = {};
   for (const key of EVALUATION_KEYS) {
     const value = values[flagName(key)];

@@ -19,11 +19,11 @@ const PLACEHOLDER: Record<string, string> = {
  * optional value (`--watch false`, as the environment and the file spell it) and has a hidden
  * `--no-watch`. Returned in order: the flag, then its negation if any.
  */
-export function configOptions(key: keyof Config, withEnv: boolean): Option[] {
+export function configOptions(key: keyof Config, withEnv: boolean, helpOverride?: string): Option[] {
   const spec = CONFIG_KEYS[key];
   const flag = flagName(key);
   // The key's own help may already end in "(required)": say it once.
-  const help = spec.help.replace(/ \(required\)$/, '');
+  const help = (helpOverride ?? spec.help).replace(/ \(required\)$/, '');
   const facts =
     spec.type === 'path' ? [] : spec.default === undefined ? ['required'] : Array.isArray(spec.default) ? [] : [`default ${JSON.stringify(spec.default)}`];
   if (spec.type === 'enum') facts.push(`one of ${spec.values.join(', ')}`);
@@ -38,11 +38,16 @@ export function configOptions(key: keyof Config, withEnv: boolean): Option[] {
   return [new Option(`--${flag} <${placeholder}>`, facts.length > 0 ? `${help} (${facts.join('; ')})` : help)];
 }
 
-/** Adds the flags of `keys` to `command`. */
-export function addConfigFlags(command: Command, keys: readonly (keyof Config)[], withEnv: boolean): Command {
-  for (const key of keys) for (const option of configOptions(key, withEnv)) command.addOption(option);
+/** Adds the flags of `keys` to `command`, with `helpOverrides` instead of the keys' own help where the command differs from serve. */
+export function addConfigFlags(command: Command, keys: readonly (keyof Config)[], withEnv: boolean, helpOverrides: Partial<Record<keyof Config, string>> = {}): Command {
+  for (const key of keys) for (const option of configOptions(key, withEnv, helpOverrides[key])) command.addOption(option);
   return command;
 }
+
+/** check, test and replay read the bundle once, from disk (serve also polls URLs). */
+export const OFFLINE_HELP: Partial<Record<keyof Config, string>> = {
+  bundle: 'policy bundle built with "gatehouse build": a .tar.gz file or a directory (not a URL, unlike serve: download it first)',
+};
 
 /** Every configuration key, in declaration order. */
 export const ALL_CONFIG_KEYS = Object.keys(CONFIG_KEYS) as (keyof Config)[];

@@ -9,7 +9,7 @@ import { MASKED } from '../observability/decision-log.js';
 import { OPA_VERSION } from '../policy/builtins/catalogue.js';
 import { VERSION } from '../version.js';
 import type { Io } from './common.js';
-import { ALL_CONFIG_KEYS, EVALUATION_KEYS, addConfigFlags, flagValues } from './config-flags.js';
+import { ALL_CONFIG_KEYS, EVALUATION_KEYS, OFFLINE_HELP, addConfigFlags, flagValues } from './config-flags.js';
 
 const EXIT_STATUS = 'Exit status: 0 allowed, 1 denied, 2 usage or connection error (no answer).';
 
@@ -82,7 +82,7 @@ Example:
       'Evaluates one CheckRequest, given as JSON in Envoy\'s proto JSON form (the same document Envoy sends, e.g. {"attributes": {"request": {"http": {"method": "GET", "path": "/", ...}}}}), and prints the input document, the policy\'s result and the CheckResponse gatehouse would send. No server involved: see "gatehouse call" for asking a running one.',
     )
     .requiredOption('--request <FILE>', 'the CheckRequest (JSON); "-" reads standard input');
-  addConfigFlags(check, EVALUATION_KEYS, false)
+  addConfigFlags(check, EVALUATION_KEYS, false, OFFLINE_HELP)
     .addHelpText('after', `\nExit status: 0 allowed, 1 denied, 2 usage or bundle error.\n\nExample:\n  gatehouse check --bundle build/bundle.tar.gz --request examples/check-request.json`)
     .action(run(async () => (await import('./check.js')).check(flagValues(check), io)));
 
@@ -144,7 +144,7 @@ Example:
     )
     .argument('<CASES.yaml...>', 'decision tables')
     .option('-v, --verbose', 'print passing cases too');
-  addConfigFlags(test, EVALUATION_KEYS, false)
+  addConfigFlags(test, EVALUATION_KEYS, false, OFFLINE_HELP)
     .addHelpText(
       'after',
       `
@@ -179,7 +179,7 @@ Exit status: 0 when all pass, 1 otherwise, 2 for usage, table or bundle errors.`
     .option('--max-allow-to-deny <N>', 'most allow→deny flips that still pass (default 0)')
     .option('--max-deny-to-allow <N>', 'most deny→allow flips that still pass (default 0)')
     .option('--show <N>', 'changed lines printed (default 20)');
-  addConfigFlags(replay, EVALUATION_KEYS, false)
+  addConfigFlags(replay, EVALUATION_KEYS, false, OFFLINE_HELP)
     .addHelpText('after', '\nExit status: 1 when the flips exceed --max-allow-to-deny or --max-deny-to-allow, else 0; 2 for usage errors.')
     .action(run(async () => (await import('./replay.js')).replay(flagValues(replay), replay.args, io)));
 
