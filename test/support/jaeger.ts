@@ -39,13 +39,17 @@ export interface JaegerTrace {
 }
 
 export class Jaeger {
+  /** OTLP/HTTP base URL (gatehouse's exporter appends /v1/traces). */
   readonly otlpEndpoint: string;
+  /** OTLP/gRPC port (Envoy's OpenTelemetry tracer exports there). */
+  readonly otlpGrpcPort: number;
   readonly #queryUrl: string;
   readonly #child: ChildProcessWithoutNullStreams;
   #output = '';
 
-  private constructor(child: ChildProcessWithoutNullStreams, otlpPort: number, queryPort: number) {
+  private constructor(child: ChildProcessWithoutNullStreams, otlpPort: number, queryPort: number, otlpGrpcPort: number) {
     this.#child = child;
+    this.otlpGrpcPort = otlpGrpcPort;
     this.otlpEndpoint = `http://127.0.0.1:${otlpPort}`;
     this.#queryUrl = `http://127.0.0.1:${queryPort}`;
     child.stdout.on('data', (chunk) => (this.#output += chunk));
@@ -94,7 +98,7 @@ exporters:
 `,
     );
     const child = spawn(binary, ['--config', config], { stdio: 'pipe' });
-    const jaeger = new Jaeger(child, otlpPort, queryPort);
+    const jaeger = new Jaeger(child, otlpPort, queryPort, otlpGrpcPort);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       await eventually(async () => {
