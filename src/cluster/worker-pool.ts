@@ -345,14 +345,19 @@ export class WorkerPool {
     slot.lastMetrics = undefined;
     slot.pings = [];
     worker.on('message', (message: unknown) => {
-      if (isWorkerMessage(message)) this.#onMessage(slot, worker, message as WorkerMessage);
+      if (!isWorkerMessage(message)) return;
+      // Even from a worker that has exited: its last messages may be read after its 'exit'.
+      if (message.gatehouse === 'connection-taken') this.#options.connections.taken(worker, message.id);
+      else if (message.gatehouse === 'connection-closed') this.#options.connections.closed(worker, message.id);
+      else this.#onMessage(slot, worker, message as WorkerMessage);
     });
     worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
-    // Connections handed to it and not taken go to another worker once its channel has closed, not
-    // at 'exit': 'exit' can come before the last messages are read, and a `connection-taken` still
-    // in the channel means the worker may have read the connection's first bytes (its TLS
-    // handshake): handed on, the next worker would get the middle of a handshake and fail it.
-    worker.on('disconnect', () => this.#options.connections.workerExited(worker));
+    // Connections handed to it and not taken go to another worker at 'close' (exited, and its IPC
+    // channel read to the end), not at 'exit': 'exit' can come before its last messages are read,
+    // and a `connection-taken` among them means the worker may have read the connection's first
+    // bytes (its TLS handshake); handed on, the next worker would get the middle of a handshake.
+    // Not 'disconnect' either: Node never emits it for a channel that dies with a handle unacknowledged.
+    worker.process.once('close', () => this.#options.connections.workerExited(worker));
     worker.on('error', (error: Error) => {
       // No process (spawn failed: EMFILE, EAGAIN, ENOMEM): no 'exit' follows, so the slot would
       // wait for this worker forever (and a drain with it). Otherwise a send to a worker that just
@@ -365,6 +370,18 @@ export class WorkerPool {
   }
 
   #onMessage(slot: Slot, worker: Worker, message: WorkerMessage): void {
+    // What the worker did before it exited counts even when it is read after node reported the
+    // exit (the channel's last messages can come after 'exit'): its decision lines are written
+    // (and a connection it took is not handed on: see #fork).
+    switch (message.gatehouse) {
+      case 'log-lines':
+        this.#options.onLogLines(message.text, message.count);
+        return;
+      case 'connection-taken':
+      case 'connection-closed':
+        return; // handled in #fork's listener
+      default:
+    }
     if (slot.worker !== worker) return;
     switch (message.gatehouse) {
       case 'hello':
@@ -411,15 +428,6 @@ export class WorkerPool {
         }
         return;
       }
-      case 'log-lines':
-        this.#options.onLogLines(message.text, message.count);
-        return;
-      case 'connection-taken':
-        this.#options.connections.taken(worker, message.id);
-        return;
-      case 'connection-closed':
-        this.#options.connections.closed(worker, message.id);
-        return;
       case 'stopped':
         return;
     }
