@@ -129,10 +129,19 @@ class TeeSink implements LineSink {
     for (const sink of sinks) sink.on?.('drop', () => (this.#droppedNow = true));
   }
 
+  /** Writes to every sink even when one throws (a destroyed file sink); then rethrows the first error. */
   write(line: string): void {
     this.#droppedNow = false;
-    for (const sink of this.#sinks) sink.write(line);
+    let failure: unknown;
+    for (const sink of this.#sinks) {
+      try {
+        sink.write(line);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
     if (this.#droppedNow) for (const listener of this.#dropListeners) listener();
+    if (failure !== undefined) throw failure;
   }
 
   on(event: 'drop' | 'error', listener: (error?: Error) => void): void {

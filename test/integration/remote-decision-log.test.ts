@@ -5,7 +5,7 @@
  * (none waits for the service), nothing is lost while the buffer has room, and past it the drops
  * are counted in gatehouse_decision_log_lines_total.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -131,6 +131,20 @@ describe.skipIf(tool.skip)('decision_log_service_url: a real app against a faili
     expect(received.every((id) => answered.includes(id))).toBe(true);
     // The oldest lines were kept (later ones found the buffer full), in order.
     expect(received).toEqual(answered.slice(0, written));
+  }, 60_000);
+
+  it('with a local decision_log too, every line goes to both', async () => {
+    const service = await receiver();
+    const log = path.join(tempDir(), 'decisions.log');
+    const { client } = await startWithService({ 'decision-log': log, 'decision-log-service-url': `http://127.0.0.1:${service.port}` });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await client.check(checkRequestJson({ source: CHECKOUT, headers: { 'x-n': String(i) } }))).metadata.decision_id as string);
+    await eventually(() => service.events.length === 5);
+    await eventually(() => existsSync(log) && readFileSync(log, 'utf8').split('\n').filter(Boolean).length === 5);
+    const local = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>);
+    expect(local.map((event) => event.decision_id)).toEqual(ids);
+    expect(service.events.map((event) => event.decision_id)).toEqual(ids);
+    expect(service.events).toEqual(local);
   }, 60_000);
 
   it('authenticates with an mTLS client certificate against a service that requires one', async () => {
