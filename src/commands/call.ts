@@ -4,6 +4,7 @@
  * CheckResponse printed for people (or as JSON). Exit status 0 allowed, 1 denied, 2 usage or
  * connection error.
  */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -144,10 +145,47 @@ function channel(values: Values): { channelCredentials: ChannelCredentials; opti
   }
   const serverName = values['server-name'] as string | undefined;
   if (serverName === undefined) quietIpServerNameWarning();
+  const ca = read('ca');
+  const key = read('key');
+  const cert = read('cert');
+  checkTlsFiles(values, ca, key, cert);
   return {
-    channelCredentials: credentials.createSsl(read('ca'), read('key'), read('cert')),
+    channelCredentials: credentials.createSsl(ca, key, cert),
     options: serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {},
   };
+}
+
+/**
+ * The TLS files checked with node:crypto before any connection, so a wrong file is named as such:
+ * otherwise Node's TLS ignores a --ca without a PEM certificate (the handshake then fails against
+ * the system CAs) and reports a wrong --cert or --key as a bare OpenSSL error.
+ */
+function checkTlsFiles(values: Values, ca: Buffer | null, key: Buffer | null, cert: Buffer | null): void {
+  if (ca) {
+    const blocks = ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new GatehouseError('usage', `--ca ${values.ca} holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`);
+    blocks.forEach((block, i) => {
+      try {
+        new X509Certificate(block);
+      } catch (error) {
+        throw new GatehouseError('usage', `--ca ${values.ca}: certificate ${i + 1} does not parse: ${describeThrown(error)}`);
+      }
+    });
+  }
+  if (!key || !cert) return;
+  let certificate: X509Certificate;
+  let privateKey: KeyObject;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (error) {
+    throw new GatehouseError('usage', `--cert ${values.cert} is not a PEM certificate: ${describeThrown(error)}`);
+  }
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (error) {
+    throw new GatehouseError('usage', `--key ${values.key} is not a PEM private key: ${describeThrown(error)}`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) throw new GatehouseError('usage', `--key ${values.key} is not the private key of --cert ${values.cert}`);
 }
 
 /**
