@@ -447,12 +447,13 @@ export class WorkerPool {
     this.#options.onStateChange();
     if (this.#stopping) {
       // Every decision line a worker sent precedes the end of its channel; 'exit' may come first.
+      // 'close' (exit and channel EOF, in either order; emitted after 'exit'), not 'disconnect',
+      // which never comes for a channel that dies with a handed connection unacknowledged.
       const done = () => {
         slot.stopped = true;
         if (this.#slots.every((s) => s.worker === undefined && s.stopped)) for (const resolve of this.#exitWaiters.splice(0)) resolve();
       };
-      if (worker.isConnected()) worker.once('disconnect', done);
-      else done();
+      worker.process.once('close', done);
       return;
     }
     this.#replace(slot, wasStarted, worker.process.pid, code, signal);
