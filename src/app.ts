@@ -4,6 +4,7 @@
  * fresh app and leak nothing into the next.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { describeThrown } from './errors.js';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -88,7 +89,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     deps.decisionLogSink ?? openConfiguredDecisionLogSink(config, loggingSinkHooks(logger, config.decision_log_service_url)),
     {
       path: config.entrypoint,
-      labels: { app: 'gatehouse', version: VERSION, ...(deps.worker ? { worker: String(deps.worker.slot) } : {}) },
+      labels: { app: 'gatehouse', version: VERSION, instance: config.instance ?? hostname(), ...(deps.worker ? { worker: String(deps.worker.slot) } : {}) },
       maskPointers: config.decision_log_mask,
       maxValueBytes: config.decision_log_max_value_bytes,
       allowSamplePercent: config.decision_log_allow_sample_percent,
