@@ -237,6 +237,8 @@ function schemaError(
   const value: unknown = item === undefined ? values[key] : (values[key] as unknown[])[Number(item)];
   const origin = item === undefined || entry === undefined ? (entry?.origin ?? 'default') : itemOrigin(entry, values[key], Number(item));
   const got = `got ${JSON.stringify(value)}`;
+  // YAML reads `instance: 7` or `bundle_verification_key_id: true` as a number or boolean.
+  const quoteIt = typeof value === 'number' || typeof value === 'boolean' ? ' (quote it)' : '';
   const problem = (() => {
     if (error.keyword === 'required') return 'is required';
     if (value === null) return 'has no value';
@@ -254,13 +256,15 @@ function schemaError(
         const hint = typeof value === 'string' ? closestEnum(value, spec.values) : undefined;
         return `must be one of ${spec.values.join(', ')}, ${got}${hint ? `; did you mean "${hint}"?` : ''}`;
       }
+      case 'minLength':
+        return `must not be empty, ${got}`;
       case 'pattern':
         // The address parser says what is wrong with it (no port, relative socket path, ...).
         return spec.type === 'address' ? captured(() => parseAddress(String(value), spec.allowOff, (p) => { throw new Error(p); })) : error.message;
       default:
         return {
-          string: `must be a string, ${got}`,
-          path: `must be a file path, ${got}`,
+          string: `must be a string${quoteIt}, ${got}`,
+          path: `must be a string${quoteIt}, ${got}`,
           address: `must be host:port, :port or unix:///path, ${got}`,
           integer: `must be an integer, ${got}`,
           boolean: `must be true or false, ${got}`,

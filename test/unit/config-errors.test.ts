@@ -72,6 +72,8 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(fileError('bundle: b\nwatch: yes\n').message).toContain('watch (key "watch" in');
     expect(fileError('bundle: b\nwatch: yes\n').message).toContain(':2:8) must be true or false, got "yes"');
     expect(fileError('bundle: [a]\n').message).toContain(':1:9) must be a string, got ["a"]');
+    expect(fileError('bundle: b\ninstance: 7\n').message).toContain(':2:11) must be a string (quote it), got 7');
+    expect(fileError('bundle: b\ninstance: ""\n').message).toContain(':2:11) must not be empty, got ""');
     expect(fileError('bundle: b\ntrust_domains: {a: 1}\n').message).toContain('must be a list of strings, got {"a":1}');
     expect(fileError('bundle:\n').message).toMatch(/^bundle \(key "bundle" in .*:1:8\) has no value\. Fix: set --bundle/);
   });
