@@ -5,24 +5,14 @@
  * stops start-up with a message that names the key, where it came from (file:line:column,
  * environment variable or flag), the problem and a fix.
  */
-import type { ErrorObject } from 'ajv';
-import { closestMatch } from 'leven';
 import { hygieneSettings, type HygieneSettings } from '../authz/hygiene/index.js';
 import type { CacheSettings } from '../cache/plan.js';
 import { GatehouseError } from '../errors.js';
+import { parseAddress } from './address.js';
 import { configValidator } from './json-schema.js';
-import { CONFIG_KEYS, envName, flagName, trustBundlePair, type Config, type KeySpec, type ListenAddress } from './schema.js';
+import { failure, itemOrigin, schemaError, type Given } from './problems.js';
+import { CONFIG_KEYS, envName, flagName, trustBundlePair, type Config, type KeySpec } from './schema.js';
 import { readConfigFile } from './yaml-file.js';
-
-/** A value as given, and where: `key "bundle" in gatehouse.yaml:3:9`, `flag --bundle`, ... */
-interface Given {
-  value: unknown;
-  origin: string;
-  /** For a list from the file: where each item is. */
-  itemOrigins?: string[];
-  /** For a key from the file: where the key is (file:line:column). */
-  keyAt?: string;
-}
 
 export interface ConfigSources {
   /** Parsed flags (string values; booleans may be true/false). */
@@ -65,6 +55,8 @@ export function loadConfig(sources: ConfigSources): Readonly<Config> {
   checkCombinations(config as unknown as Config);
   return Object.freeze(config as unknown as Config);
 }
+
+export { parseAddress } from './address.js';
 
 /** The decision-cache settings of a config, as the policy loader takes them. */
 export function cacheSettings(config: Config): CacheSettings {
@@ -190,134 +182,4 @@ function finish(key: keyof Config, given: Given | undefined, value: unknown): un
     default:
       return value;
   }
-}
-
-/** `fail(problem)` for one key: `<key> (<origin>) <problem>. Fix: set --flag (or ENV, or "key:" in the config file), e.g. <example>`. */
-function failure(key: keyof Config, origin: string): (problem: string) => never {
-  return (problem) => {
-    throw new GatehouseError(
-      'config_invalid',
-      `${key} (${origin}) ${problem}${problem.endsWith('?') ? '' : '.'} Fix: set --${flagName(key)} (or ${envName(key)}, or "${key}:" in the config file), e.g. ${CONFIG_KEYS[key].example}`,
-    );
-  };
-}
-
-/** Where item `index` of a list came from: its file:line:column, or the whole value's origin. */
-function itemOrigin(given: Given, value: unknown, index: number): string {
-  // fromText dropped empty items: positions only line up when none was dropped.
-  const positions = given.itemOrigins;
-  return positions && Array.isArray(value) && positions.length === value.length ? positions[index]! : given.origin;
-}
-
-/** ajv's first problem, in the order a reader fixes them (unknown keys, then declaration order), as gatehouse says it. */
-function schemaError(
-  errors: readonly ErrorObject[],
-  given: ReadonlyMap<string, Given>,
-  values: Readonly<Record<string, unknown>>,
-  file: string | undefined,
-): GatehouseError {
-  const order = keys() as string[];
-  const keyOf = (e: ErrorObject) => (e.keyword === 'required' ? String(e.params.missingProperty) : (e.instancePath.split('/')[1] ?? ''));
-  const rank = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? -1 : order.indexOf(keyOf(e)));
-  const error = [...errors].sort((a, b) => rank(a) - rank(b))[0];
-  if (error === undefined) return new GatehouseError('config_invalid', 'configuration is invalid');
-  if (error.keyword === 'additionalProperties') {
-    const key = String(error.params.additionalProperty);
-    const hint = suggest(key);
-    const where = given.get(key)?.keyAt ?? file ?? 'the configuration';
-    return new GatehouseError(
-      'config_invalid',
-      `unknown key "${key}" in config file ${where}${hint ? `; did you mean "${hint}"? Fix: rename it` : ` (known keys: ${order.join(', ')}). Fix: remove or rename it`} (every key: gatehouse help serve)`,
-    );
-  }
-  const key = keyOf(error) as keyof Config;
-  const spec = CONFIG_KEYS[key];
-  const item = error.instancePath.split('/')[2];
-  const entry = given.get(key);
-  const value: unknown = item === undefined ? values[key] : (values[key] as unknown[])[Number(item)];
-  const origin = item === undefined || entry === undefined ? (entry?.origin ?? 'default') : itemOrigin(entry, values[key], Number(item));
-  const got = `got ${JSON.stringify(value)}`;
-  // YAML reads `instance: 7` or `bundle_verification_key_id: true` as a number or boolean.
-  const quoteIt = typeof value === 'number' || typeof value === 'boolean' ? ' (quote it)' : '';
-  const problem = (() => {
-    if (error.keyword === 'required') return 'is required';
-    if (value === null) return 'has no value';
-    if (item !== undefined) {
-      // The origin names the item when the file says where it is; otherwise the problem does.
-      const which = origin === entry?.origin ? `item ${Number(item) + 1} ` : '';
-      return `${which}must be a string, ${got}${Array.isArray(value) ? ' (a list inside the list: one item per line, "- item", or [a, b] for the whole list)' : ''}`;
-    }
-    switch (error.keyword) {
-      case 'minimum':
-      case 'maximum':
-        return spec.type === 'integer' ? `must be between ${spec.min} and ${spec.max}, ${got}` : error.message;
-      case 'enum': {
-        if (spec.type !== 'enum') return error.message;
-        const hint = typeof value === 'string' ? closestEnum(value, spec.values) : undefined;
-        return `must be one of ${spec.values.join(', ')}, ${got}${hint ? `; did you mean "${hint}"?` : ''}`;
-      }
-      case 'minLength':
-        return `must not be empty, ${got}`;
-      case 'pattern':
-        // The address parser says what is wrong with it (no port, relative socket path, ...).
-        return spec.type === 'address' ? captured(() => parseAddress(String(value), spec.allowOff, (p) => { throw new Error(p); })) : error.message;
-      default:
-        return {
-          string: `must be a string${quoteIt}, ${got}`,
-          path: `must be a string${quoteIt}, ${got}`,
-          address: `must be host:port, :port or unix:///path, ${got}`,
-          integer: `must be an integer, ${got}`,
-          boolean: `must be true or false, ${got}`,
-          enum: `must be one of ${spec.type === 'enum' ? spec.values.join(', ') : ''}, ${got}`,
-          list: `must be a list of strings, ${got}`,
-        }[spec.type];
-    }
-  })();
-  try {
-    failure(key, origin)(problem ?? `is invalid (${error.message})`);
-  } catch (thrown) {
-    return thrown as GatehouseError;
-  }
-  return new GatehouseError('config_invalid', `${key} is invalid`);
-}
-
-/** The message `run` throws (the address parser reports through an exception). */
-function captured(run: () => unknown): string {
-  try {
-    run();
-    return 'is invalid';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-/** A known key close to an unknown one: same letters in another case or with dashes, or a small edit away. */
-function suggest(key: string): string | undefined {
-  const normal = key.toLowerCase().replaceAll('-', '_');
-  const known = keys() as string[];
-  return (
-    known.find((k) => k === normal || k.replaceAll('_', '') === normal.replaceAll('_', '')) ??
-    closestMatch(normal, known, { maxDistance: Math.max(2, Math.floor(key.length / 4)) })
-  );
-}
-
-/** An allowed value close to a refused one ("INFO" → "info", "stric" → "strict"). */
-function closestEnum(value: string, values: readonly string[]): string | undefined {
-  return values.find((v) => v.toLowerCase() === value.toLowerCase()) ?? closestMatch(value, values, { maxDistance: Math.max(1, Math.floor(value.length / 3)) });
-}
-
-/** ":9191", "host:9191", "[::1]:9191", "unix:///path/to.sock" (and "off" where allowed). */
-export function parseAddress(text: string, allowOff: boolean, fail: (problem: string) => never): ListenAddress | null {
-  if (allowOff && (text === 'off' || text === '')) return null;
-  if (text.startsWith('unix://')) {
-    const path = text.slice('unix://'.length);
-    if (!path.startsWith('/')) fail(`must be unix:///absolute/path, got ${JSON.stringify(text)}`);
-    return { kind: 'unix', path, text };
-  }
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(text);
-  if (!match) return fail(`must be host:port, :port or unix:///path, got ${JSON.stringify(text)}`);
-  const port = Number(match[2]);
-  if (port > 65535) return fail(`has port ${port}, above 65535`);
-  const host = match[1] === '' ? '0.0.0.0' : match[1]!.replace(/^\[|\]$/g, '');
-  return { kind: 'tcp', host, port, text };
 }
