@@ -55,9 +55,14 @@ export interface RequestShorthand {
   body?: string;
 }
 
-/** The shorthand as a CheckRequest in Envoy's proto JSON form (`:method`/`:path` headers included). */
+/**
+ * The shorthand as a CheckRequest in Envoy's proto JSON form (`:method`/`:path` headers included;
+ * `host` from the `:authority` header, else `host`, as Envoy fills it).
+ */
 export function shorthandRequest(spec: RequestShorthand): { attributes: Record<string, any> } {
   const method = spec.method ?? 'GET';
+  const header = (name: string) => Object.entries(spec.headers ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
+  const host = header(':authority') ?? header('host');
   return {
     attributes: {
       ...(spec.source ? { source: { principal: spec.source } } : {}),
@@ -66,6 +71,7 @@ export function shorthandRequest(spec: RequestShorthand): { attributes: Record<s
         http: {
           method,
           path: spec.path,
+          ...(host !== undefined ? { host } : {}),
           headers: { ':method': method, ':path': spec.path, ...spec.headers },
           ...(spec.body !== undefined ? { body: spec.body } : {}),
         },
