@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What validating the configuration costs at start-up (dist/, so run `npm run build` first): in
 // fresh processes, the import of config/load.js, the first loadConfig of examples/gatehouse.yaml
-// (which compiles the JSON Schema with ajv: config/json-schema.ts configValidator) and a second
-// loadConfig in the same process (the schema already compiled: the baseline). compile_ms is
+// (which gets the validator: config/json-schema.ts configValidator, ahead-compiled by the build,
+// or compiled with ajv at this first call when dist/config/config-validator.generated.cjs is
+// missing or stale) and a second loadConfig in the same process (the baseline). compile_ms is
 // configValidator's first call measured alone in another fresh process. Medians of --runs.
 //   node bench/config-load.mjs [--runs N]
 import { execFileSync } from 'node:child_process';

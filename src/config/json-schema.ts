@@ -5,6 +5,8 @@
  * `# yaml-language-server: $schema=<path or URL of config.schema.json>` completes and checks keys.
  * https://json-schema.org/draft-07/json-schema-validation
  */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { CONFIG_KEYS, envName, flagName, type KeySpec } from './schema.js';
 
@@ -82,18 +84,51 @@ export function requiredKeys(): string[] {
   return (Object.entries(CONFIG_KEYS) as [string, KeySpec][]).filter(([, spec]) => spec.default === undefined && spec.type !== 'path').map(([key]) => key);
 }
 
+/** The schema configValidator checks: the file's schema with the required keys. */
+export function validatorSchema(): JsonSchema {
+  return { ...configJsonSchema(), required: requiredKeys() };
+}
+
+/**
+ * ajv's options for the configuration. allErrors: every problem is reported, problems.ts picks
+ * the first in declaration order. strict: an unknown keyword in the generated schema is a bug
+ * here, not a silently ignored rule.
+ */
+export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true } as const;
+
+/**
+ * The validator compiled ahead by the build (scripts/gen-config-validator.mjs, ajv's standalone
+ * code) into dist/config/, beside this module. Compiling the schema at start-up costs about 40 ms
+ * of CPU (bench/config-load.mjs), on every `serve`, `check`, `test`, `replay`.
+ */
+export const STANDALONE_VALIDATOR_FILE = 'config-validator.generated.cjs';
+
+/** sha256 of a schema, recorded in the ahead-compiled validator to tell a stale one. */
+export function schemaDigest(schema: JsonSchema): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+}
+
 let compiled: ValidateFunction | undefined;
 
 /**
- * The validator of the merged configuration (file + environment + flags): the file's schema with
- * the required keys. Compiled on first use and kept: ajv compiles the schema to a
- * function once (a few milliseconds), each validation is then a plain function call.
+ * The validator of the merged configuration (file + environment + flags). The build's
+ * ahead-compiled one when it was compiled from this very schema (same digest), else compiled
+ * here on first use (tests run from src/; a key added without a build) and kept.
  */
 export function configValidator(): ValidateFunction {
-  // allErrors: every problem is reported, load.ts picks the first in declaration order.
-  // strict: an unknown keyword in the generated schema is a bug here, not a silently ignored rule.
-  compiled ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile({ ...configJsonSchema(), required: requiredKeys() });
+  if (compiled) return compiled;
+  const schema = validatorSchema();
+  compiled = aheadCompiled(schemaDigest(schema)) ?? new Ajv(AJV_OPTIONS).compile(schema);
   return compiled;
+}
+
+function aheadCompiled(digest: string): ValidateFunction | undefined {
+  try {
+    const validate = createRequire(import.meta.url)(`./${STANDALONE_VALIDATOR_FILE}`) as ValidateFunction & { schemaDigest?: string };
+    return validate.schemaDigest === digest ? validate : undefined;
+  } catch {
+    return undefined; // not built (running from src/): compile
+  }
 }
 
 /** config.schema.json as written by scripts/gen-config-schema.mjs. */
