@@ -17,7 +17,7 @@ import { bundleVerifier } from '../policy/bundle-verifier.js';
 import type { Config, ListenAddress } from '../config/schema.js';
 import { describeThrown } from '../errors.js';
 import { createAdminServer, type Readiness } from '../observability/admin-server.js';
-import { openDecisionLogSink } from '../observability/log-sink.js';
+import { loggingSinkHooks, openConfiguredDecisionLogSink } from '../observability/log-sink.js';
 import type { Logger } from '../observability/logger.js';
 import { GatehouseMetrics } from '../observability/metrics.js';
 import { VERSION } from '../version.js';
@@ -41,7 +41,7 @@ export interface RunningPrimary {
  */
 export async function startPrimary(config: Readonly<Config>, logger: Logger, workers: number): Promise<RunningPrimary> {
   const metrics = new GatehouseMetrics({ processMetrics: true });
-  const relay = new DecisionLogRelay(openDecisionLogSink(config.decision_log, config.decision_log_buffer_bytes), metrics, logger, config.decision_log);
+  const relay = new DecisionLogRelay(openConfiguredDecisionLogSink(config, loggingSinkHooks(logger, config.decision_log_service_url)), metrics, logger, config.decision_log);
   let stopping = false;
   let stopAccepting: NodeJS.Timeout | undefined;
   // One set of TLS session-ticket keys for every worker: a session resumes on whichever gets the connection.

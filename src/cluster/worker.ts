@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger.js';
 import { GatehouseMetrics } from '../observability/metrics.js';
 import { WorkerBundleFeed } from './bundle-feed.js';
 import { IpcLineSink } from './ipc-line-sink.js';
+import { decisionLogEnabled } from '../observability/log-sink.js';
 import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
 
 /**
@@ -74,7 +75,7 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
   const metrics = new GatehouseMetrics({ processMetrics: true, relayedDecisionLog: true });
-  const sink = config.decision_log === 'off' ? undefined : new IpcLineSink(send, config.decision_log_buffer_bytes);
+  const sink = decisionLogEnabled(config) ? new IpcLineSink(send, config.decision_log_buffer_bytes) : undefined;
   let app: RunningApp | undefined;
   let draining = false;
   const state = (): WorkerState => {
