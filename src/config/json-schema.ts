@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { CONFIG_KEYS, envName, flagName, type KeySpec } from './schema.js';
 
 /** Published as config.schema.json at the repository root (scripts/gen-config-schema.mjs). */
@@ -108,6 +108,7 @@ export function schemaDigest(schema: JsonSchema): string {
   return createHash('sha256').update(JSON.stringify(schema)).digest('hex');
 }
 
+const require = createRequire(import.meta.url);
 let compiled: ValidateFunction | undefined;
 
 /**
@@ -118,13 +119,19 @@ let compiled: ValidateFunction | undefined;
 export function configValidator(): ValidateFunction {
   if (compiled) return compiled;
   const schema = validatorSchema();
-  compiled = aheadCompiled(schemaDigest(schema)) ?? new Ajv(AJV_OPTIONS).compile(schema);
+  compiled = aheadCompiled(schemaDigest(schema)) ?? compile(schema);
   return compiled;
+}
+
+/** ajv itself is loaded only to compile: the ahead-compiled validator needs none of it (about 20 ms less at start-up). */
+function compile(schema: JsonSchema): ValidateFunction {
+  const { Ajv } = require('ajv') as typeof import('ajv');
+  return new Ajv(AJV_OPTIONS).compile(schema);
 }
 
 function aheadCompiled(digest: string): ValidateFunction | undefined {
   try {
-    const validate = createRequire(import.meta.url)(`./${STANDALONE_VALIDATOR_FILE}`) as ValidateFunction & { schemaDigest?: string };
+    const validate = require(`./${STANDALONE_VALIDATOR_FILE}`) as ValidateFunction & { schemaDigest?: string };
     return validate.schemaDigest === digest ? validate : undefined;
   } catch {
     return undefined; // not built (running from src/): compile

@@ -61,7 +61,7 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(fileError('bundle: b\nMax-Body-Bytes: 1\n').message).toContain('did you mean "max_body_bytes"?');
     const far = fileError('bundle: b\nfrobnicate: 1\n').message;
     expect(far).toContain('unknown key "frobnicate"');
-    expect(far).toContain('(known keys: addr, admin_addr, bundle,');
+    expect(far).toContain('(known keys: addr, admin_addr,');
   });
 
   it('a wrong type', () => {

@@ -29,7 +29,8 @@ describe('files generated from src/config/schema.ts', () => {
 });
 
 describe('the published JSON Schema', () => {
-  const validate = new Ajv({ strict: true, allowUnionTypes: true, allErrors: true }).compile(JSON.parse(read(CONFIG_SCHEMA_FILE)));
+  // From the declaration, not the file: a stale file fails the test above, not these.
+  const validate = new Ajv({ strict: true, allowUnionTypes: true, allErrors: true }).compile(configJsonSchema());
 
   it('accepts every key\'s default and example, and examples/gatehouse.yaml', () => {
     for (const [key, spec] of entries) {
