@@ -3,7 +3,7 @@
  * standalone code) decides exactly as the one ajv compiles at start-up, errors included, so
  * problems.ts reports the same message either way.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -30,9 +30,11 @@ describe('ahead-compiled configuration validator', () => {
     // Inside the checkout, as dist/config/ is: the generated code requires ajv's runtime helpers.
     const cache = path.join(ROOT, 'node_modules/.cache');
     mkdirSync(cache, { recursive: true });
-    const file = path.join(mkdtempSync(path.join(cache, 'gatehouse-validator-')), 'validator.cjs');
+    const dir = mkdtempSync(path.join(cache, 'gatehouse-validator-'));
+    const file = path.join(dir, 'validator.cjs');
     writeFileSync(file, `${standaloneCode(ajv, ajv.compile(schema))}\nmodule.exports.schemaDigest = ${JSON.stringify(schemaDigest(schema))};\n`);
     const ahead = createRequire(import.meta.url)(file) as ValidateFunction & { schemaDigest: string };
+    rmSync(dir, { recursive: true });
     const compiled = new Ajv(AJV_OPTIONS).compile(schema);
     expect(ahead.schemaDigest).toBe(schemaDigest(validatorSchema()));
     for (const input of INPUTS) {
