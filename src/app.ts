@@ -13,7 +13,8 @@ import { dryRunLifts } from './authz/response.js';
 import { DecisionCache } from './cache/decision-cache.js';
 import { cacheSettings, requestHygiene } from './config/load.js';
 import { trustBundlePair, type Config, type ListenAddress } from './config/schema.js';
-import { checkService } from './grpc/check-service.js';
+import { checkService, type CheckServiceDeps } from './grpc/check-service.js';
+import { createHttpAuthzServer } from './http-authz/server.js';
 import { CertificateMemo } from './identity/peer-certificate.js';
 import { authzProtos } from './grpc/protos.js';
 import { GrpcServer } from './grpc/server.js';
@@ -67,6 +68,8 @@ export interface RunningApp {
    */
   injectConnection?: (socket: Socket) => void;
   adminPort: number | undefined;
+  /** The bound port of the HTTP authorization listener (http_addr); undefined when it is off. */
+  httpAuthzPort?: number;
   store: PolicyStore;
   metrics: GatehouseMetrics;
   /**
@@ -168,8 +171,10 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   let listening = false;
   let draining = false;
   let endDrain: (() => void) | undefined;
+  // The gRPC Check's dependencies, shared with the HTTP authorization listener (http_addr).
+  let checkDeps: CheckServiceDeps;
   const grpc = new GrpcServer(
-    checkService({
+    checkService((checkDeps = {
       protos,
       decode: protos.decodeCheckRequest,
       currentPolicy: () => store.current(),
@@ -215,7 +220,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         if (shadowed instanceof Promise) void shadowed.then(withShadow);
         else withShadow(shadowed);
       },
-    }),
+    })),
     // Within this limit, a body over max_body_bytes is a body_too_large deny after decoding; a
     // longer CheckRequest is discarded unread and denied the same way (grpc/oversized-requests.ts).
     {
@@ -277,6 +282,22 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   const grpcPort = injectConnection ? 0 : await grpc.bind(config.addr, grpcTls);
   listening = true;
   updateReadiness();
+  // http_addr: the HTTP authorization listener, on the same pipeline and telemetry (http-authz/server.ts).
+  let httpAuthz: HttpServer | undefined;
+  let httpAuthzPort: number | undefined;
+  if (config.http_addr) {
+    httpAuthz = createHttpAuthzServer({
+      ...checkDeps,
+      trustedProxies: config.http_trusted_proxies,
+      maxBodyBytes: config.max_body_bytes,
+      registry: metrics.registry,
+      onError: (error, what) => logger.error({ error: describeThrown(error) }, what),
+      onForwarding: (forwarding, remote) => {
+        if (forwarding === 'untrusted_proxy_headers_ignored') logger.debug({ remote, http_trusted_proxies: config.http_trusted_proxies }, 'HTTP authorization: forwarding headers from a peer outside http_trusted_proxies were ignored');
+      },
+    });
+    httpAuthzPort = await listenHttp(httpAuthz, config.http_addr);
+  }
   let admin: HttpServer | undefined;
   let adminPort: number | undefined;
   if (config.admin_addr) {
@@ -284,13 +305,14 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     adminPort = await listenHttp(admin, config.admin_addr);
   }
   logger.info(
-    { addr: config.addr.text, ...(injectConnection ? {} : { grpc_port: grpcPort }), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
+    { addr: config.addr.text, ...(injectConnection ? {} : { grpc_port: grpcPort }), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, ...(httpAuthz ? { http_addr: config.http_addr!.text, http_port: httpAuthzPort } : {}), bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
     `${deps.worker ? 'worker' : 'gatehouse'} is serving${tls ? ` (${mutualTls ? 'mTLS' : 'TLS'})` : ''}`,
   );
 
   return {
     grpcPort,
     adminPort,
+    httpAuthzPort,
     store,
     metrics,
     injectConnection,
@@ -316,7 +338,11 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       active.stop();
       candidate?.stop();
       tls?.stop();
+      const httpClosed = httpAuthz && new Promise((resolve) => httpAuthz.close(resolve));
+      httpAuthz?.closeIdleConnections();
       const how = await grpc.shutdown(config.shutdown_timeout_ms);
+      httpAuthz?.closeAllConnections();
+      await httpClosed;
       await Promise.all([evalThreads?.close(), candidateThreads?.close()]);
       await new Promise((resolve) => setImmediate(resolve)); // let the last Checks' telemetry run
       const flushed = await decisionLog.close(Math.min(2000, config.shutdown_timeout_ms));

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { bundleVerifier } from '../policy/bundle-verifier.js';
 import type { Config, ListenAddress } from '../config/schema.js';
-import { describeThrown } from '../errors.js';
+import { GatehouseError, describeThrown } from '../errors.js';
 import { createAdminServer, type Readiness } from '../observability/admin-server.js';
 import { loggingSinkHooks, openConfiguredDecisionLogSink } from '../observability/log-sink.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,6 +40,13 @@ export interface RunningPrimary {
  * every worker fails to start, with the worker's error.
  */
 export async function startPrimary(config: Readonly<Config>, logger: Logger, workers: number): Promise<RunningPrimary> {
+  if (config.http_addr) {
+    // The HTTP authorization listener is not handed to workers (yet): refuse rather than serve half.
+    throw new GatehouseError(
+      'config_invalid',
+      `http_addr (${config.http_addr.text}) needs workers: 1; with workers: ${config.workers} (${workers} processes) the HTTP authorization listener is not supported yet. Set workers: 1 (GATEHOUSE_WORKERS=1, --workers 1) to serve http_addr, or unset http_addr`,
+    );
+  }
   const metrics = new GatehouseMetrics({ processMetrics: true });
   const relay = new DecisionLogRelay(openConfiguredDecisionLogSink(config, loggingSinkHooks(logger, config.decision_log_service_url)), metrics, logger, config.decision_log);
   let stopping = false;

@@ -4,6 +4,7 @@
  * (--kebab-case), in increasing order of precedence. Values are validated once, at start-up.
  */
 
+import { isIP } from 'node:net';
 import { DEFAULT_LIMITS, SWITCHABLE_RULE_IDS, type HygieneMode } from '../authz/hygiene/index.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number; text: string } | { kind: 'unix'; path: string; text: string };
@@ -14,6 +15,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   addr: ListenAddress;
   admin_addr: ListenAddress | null;
+  http_addr: ListenAddress | null;
+  http_trusted_proxies: readonly string[];
   bundle: string;
   entrypoint: string;
   log_level: LogLevel;
@@ -113,6 +116,17 @@ const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const checkSpiffeId = (v: string) =>
   SPIFFE_ID.test(v) && !/\/\.\.?(\/|$)/.test(v) ? undefined : `has ${JSON.stringify(v)}, which is not a SPIFFE ID (spiffe://trust.domain/path)`;
 
+/** An IP address or CIDR block (IPv4 or IPv6), as node:net's BlockList takes them. */
+const checkCidr = (v: string) => {
+  const [ip, bits, extra] = v.split('/');
+  const family = isIP(ip ?? '');
+  const max = family === 4 ? 32 : 128;
+  if (family === 0 || extra !== undefined || (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max))) {
+    return `has ${JSON.stringify(v)}, which is not an IP address or CIDR block (10.0.0.0/8, 127.0.0.1, ::1/128)`;
+  }
+  return undefined;
+};
+
 /** A request-hygiene limit (docs/input.md#limits): its default comes from the hygiene table. */
 const limit = (key: keyof typeof DEFAULT_LIMITS, min: number, max: number, help: string): KeySpec => ({
   type: 'integer', default: DEFAULT_LIMITS[key], min, max, example: String(DEFAULT_LIMITS[key]), help,
@@ -130,6 +144,15 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   admin_addr: {
     type: 'address', default: ':9192', allowOff: true, example: '127.0.0.1:9192',
     help: 'HTTP address for /healthz, /readyz and /metrics; "off" to disable',
+  },
+  http_addr: {
+    type: 'address', default: 'off', allowOff: true, example: '127.0.0.1:9193',
+    help: 'HTTP authorization listener (docs/http-authz.md) for nginx auth_request, Traefik forwardAuth and Envoy\'s ext_authz http_service: 200 with the decision\'s headers on allow, the decision\'s status, headers and body on deny; same policy, cache, hygiene, decision log and metrics as gRPC; "off" (the default) to disable',
+  },
+  http_trusted_proxies: {
+    type: 'list', default: [], example: '127.0.0.1/32,10.0.0.0/8',
+    help: 'with http_addr: addresses (IP or CIDR) of proxies whose X-Original-URI/X-Original-Method (nginx) and X-Forwarded-Uri/-Method/-Host/-Proto (Traefik) headers describe the original request; from any other peer they are ignored (the input is built from the request as received). Default: none trusted',
+    checkItem: checkCidr,
   },
   bundle: {
     type: 'string', default: undefined, example: 'build/bundle.tar.gz',

@@ -1,0 +1,194 @@
+/**
+ * The HTTP authorization listener (`http_addr`, docs/http-authz.md): answers nginx `auth_request`,
+ * Traefik `forwardAuth` and Envoy ext_authz `http_service` subrequests through the same pipeline as
+ * the gRPC Check (authz/authorize: hygiene, cache, policy) and the same `record` (metrics, decision
+ * log). Like grpc/check-service.ts it never lets a failure through: a request it cannot read, a
+ * bug, anything unexpected is a deny with a logged reason, never a 200.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import { Counter, type Registry } from 'prom-client';
+import { authorize, type AuthorizeDeps } from '../authz/authorize.js';
+import type { Outcome } from '../authz/outcome.js';
+import { GatehouseError } from '../errors.js';
+import type { DecodedCheckRequest } from '../grpc/protos.js';
+import { toCheckRequest, type Forwarding } from './check-request.js';
+import { DECISION_ID_HEADER, REASON_CODE_HEADER, toHttpAnswer, untransportable, type HttpAnswer } from './response.js';
+
+export interface HttpAuthzDeps extends Omit<AuthorizeDeps, 'decode'> {
+  /** Metrics and the decision log, as for gRPC Checks; called after the answer is sent. */
+  record(outcome: Outcome): void;
+  /** Answer allow whatever the policy decided (still logged and counted), as over gRPC. */
+  dryRun: boolean;
+  /** http_trusted_proxies: IPs and CIDR blocks whose forwarding headers are believed. */
+  trustedProxies: readonly string[];
+  /** The largest body read (max_body_bytes); a longer one is denied body_too_large (413). */
+  maxBodyBytes: number;
+  /** The app's registry: gatehouse_http_authz_requests_total is registered on it. */
+  registry: Registry;
+  /** Called when answering or recording failed (a bug), with what was done instead. */
+  onError(error: unknown, what: string): void;
+  /** Debug line per request: how the original request was found. */
+  onForwarding?(forwarding: Forwarding, remote: string): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The listener's server; the caller binds it (app.ts) or feeds it connections (cluster worker). */
+export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
+  const trusted = trustedProxyList(deps.trustedProxies);
+  const requests = new Counter({
+    name: 'gatehouse_http_authz_requests_total',
+    help: 'Authorization requests answered by the HTTP listener (http_addr), by answer status class; every one is also in gatehouse_decisions_total',
+    labelNames: ['status_class'],
+    registers: [deps.registry],
+  });
+  // authorize reads the request through deps.decode, synchronously at its start: the mapped request
+  // is handed over in `pending` rather than re-encoded as CheckRequest bytes.
+  let pending: DecodedCheckRequest | undefined;
+  const authorizeDeps: AuthorizeDeps = {
+    ...deps,
+    decode: () => {
+      const request = pending;
+      pending = undefined;
+      if (!request) throw new GatehouseError('input_parse_error', 'no HTTP request to decode');
+      return request;
+    },
+  };
+
+  const send = (req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void => {
+    requests.labels(`${Math.floor(answer.status / 100)}xx`).inc();
+    const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+    for (const [name, value] of answer.headers) {
+      const had = headers[name];
+      headers[name] = had === undefined || name === 'content-type' ? value : [...(Array.isArray(had) ? had : [had]), value];
+    }
+    headers['content-length'] = String(Buffer.byteLength(answer.body));
+    res.writeHead(answer.status, headers);
+    res.end(req.method === 'HEAD' ? undefined : answer.body);
+  };
+
+  const conclude = (req: IncomingMessage, res: ServerResponse, outcome: Outcome): void => {
+    const problem = untransportable(outcome);
+    if (problem) {
+      outcome = { ...outcome, allowed: false, httpStatus: 403, reasonLabel: 'decision_invalid', reason: problem, error: new GatehouseError('decision_invalid', problem) as Outcome['error'] };
+    }
+    try {
+      send(req, res, toHttpAnswer(outcome, deps.dryRun));
+    } catch (error) {
+      deps.onError(error, 'answering an HTTP authorization request failed; it was answered 403');
+      denyBug(req, res);
+    }
+    setImmediate(() => {
+      try {
+        deps.record(outcome);
+      } catch (error) {
+        deps.onError(error, 'recording an HTTP authorization request\'s metrics or decision-log line failed');
+      }
+    });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer, rejection: GatehouseError | undefined): void => {
+    try {
+      const socket = req.socket;
+      const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+      let request: DecodedCheckRequest | undefined;
+      if (!rejection) {
+        const mapped = toCheckRequest({
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          rawHeaders: req.rawHeaders,
+          httpVersion: req.httpVersion,
+          body,
+          remote,
+          local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+          trustedProxy: isTrusted(trusted, remote.address),
+          nowMs: Date.now(),
+        });
+        deps.onForwarding?.(mapped.forwarding, remote.address);
+        request = mapped.request;
+      }
+      pending = request;
+      // The caller hanging up is this transport's deadline: an evaluation not yet started is skipped.
+      const outcome = authorize(EMPTY, authorizeDeps, { expired: () => socket.destroyed, rejection });
+      pending = undefined;
+      if (outcome instanceof Promise) {
+        outcome.then(
+          (settled) => conclude(req, res, settled),
+          (error: unknown) => {
+            deps.onError(error, 'an HTTP authorization request failed unexpectedly; it was answered 403');
+            denyBug(req, res);
+          },
+        );
+      } else conclude(req, res, outcome);
+    } catch (error) {
+      pending = undefined;
+      deps.onError(error, 'an HTTP authorization request failed unexpectedly; it was answered 403');
+      denyBug(req, res);
+    }
+  };
+
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > deps.maxBodyBytes) {
+      // Answered without reading it; the connection closes since the body was not drained.
+      res.shouldKeepAlive = false;
+      handle(req, res, Buffer.alloc(0), tooLarge(declared, deps.maxBodyBytes));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > deps.maxBodyBytes) over = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => handle(req, res, Buffer.concat(chunks), over ? tooLarge(received, deps.maxBodyBytes) : undefined));
+    req.on('error', () => req.socket.destroy());
+  });
+  // A malformed HTTP request never reaches the handler; node answers 400 and closes.
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+function tooLarge(bytes: number, limit: number): GatehouseError {
+  return new GatehouseError('body_too_large', `the request body is ${bytes} bytes or more, over max_body_bytes (${limit}); set Envoy's with_request_body.max_request_bytes <= max_body_bytes`);
+}
+
+/** A failure outside authorize: still a deny, never a 200. */
+function denyBug(req: IncomingMessage, res: ServerResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  try {
+    res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '0', [REASON_CODE_HEADER]: 'internal_error', [DECISION_ID_HEADER]: 'none' });
+    res.end();
+  } catch {
+    req.socket.destroy();
+  }
+}
+
+/** http_trusted_proxies as a node:net BlockList (IPv4-mapped IPv6 peers match their IPv4 entries). */
+export function trustedProxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/') as [string, string | undefined];
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(bits), family);
+  }
+  return list;
+}
+
+export function isTrusted(list: BlockList, address: string): boolean {
+  if (address === '') return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return list.check(mapped[1]!, 'ipv4');
+  return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}

@@ -1,0 +1,121 @@
+/**
+ * The HTTP authorization listener (http_addr) against a real app and a real compiled policy: the
+ * answer's status, headers and body; forwarding headers believed only from http_trusted_proxies;
+ * the same decision log and metrics as gRPC; fail-closed answers.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { HTTP_AUTHZ_POLICY } from '../support/http-authz-policy.js';
+import { buildBundle, tempDir } from '../support/policy.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const opa = opaOrSkip();
+
+interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+function ask(port: number, options: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe.skipIf(opa.skip)('HTTP authorization listener', () => {
+  let trusting: TestApp;
+  let distrusting: TestApp;
+  beforeAll(async () => {
+    const dir = tempDir('gatehouse-http-authz-');
+    const bundle = buildBundle(opa.opa, { 'policy.rego': HTTP_AUTHZ_POLICY }, path.join(dir, 'bundle.tar.gz'), { restrictBuiltins: false });
+    trusting = await startTestApp({ bundle, 'http-addr': '127.0.0.1:0', 'http-trusted-proxies': '127.0.0.0/8', 'max-body-bytes': '1024' }, { client: false });
+    distrusting = await startTestApp({ bundle, 'http-addr': '127.0.0.1:0' }, { client: false });
+  });
+  afterAll(async () => {
+    await trusting?.stop();
+    await distrusting?.stop();
+  });
+
+  it('an allow is a 200 with the decision\'s headers and its decision id', async () => {
+    const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/public' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-user']).toBe('alice');
+    expect(answer.headers['x-authz']).toBe('ok');
+    expect(answer.headers['x-gatehouse-reason-code']).toBe('policy_allowed');
+    const id = answer.headers['x-gatehouse-decision-id'];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = distrusting.decisions.find((d) => d.decision_id === id);
+    expect(line?.input.attributes.request.http.path).toBe('/public');
+    expect(line?.input.attributes.source.address.socketAddress.address).toBe('127.0.0.1');
+    expect(line?.input.attributes.request.http.headers[':method']).toBe('GET');
+  });
+
+  it('a deny carries the decision\'s status, headers and body', async () => {
+    const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/private' });
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe('Bearer realm="gh"');
+    expect(answer.headers['x-deny-reason']).toBe('no-token');
+    expect(answer.body).toBe('login first\n');
+  });
+
+  it('a body is parsed like Envoy\'s with_request_body (parsed_body)', async () => {
+    const answer = await ask(distrusting.app.httpAuthzPort!, { method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, body: '{"order":7}' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-order']).toBe('7');
+  });
+
+  it('a body over max_body_bytes is a 413 deny', async () => {
+    const answer = await ask(trusting.app.httpAuthzPort!, { method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, body: `{"order":7,"pad":"${'x'.repeat(2000)}"}` });
+    expect(answer.status).toBe(413);
+    expect(answer.headers['x-gatehouse-reason-code']).toBe('body_too_large');
+  });
+
+  it('X-Original-URI/-Method from a trusted proxy describe the request (nginx auth_request)', async () => {
+    const answer = await ask(trusting.app.httpAuthzPort!, { path: '/auth', headers: { 'x-original-uri': '/public', 'x-original-method': 'GET' } });
+    expect(answer.status).toBe(200);
+    const denied = await ask(trusting.app.httpAuthzPort!, { path: '/auth', headers: { 'x-original-uri': '/public', 'x-original-method': 'DELETE' } });
+    expect(denied.status).toBe(403);
+  });
+
+  it('X-Forwarded-Uri/-Method/-Host/-Proto from a trusted proxy describe the request (Traefik forwardAuth)', async () => {
+    const answer = await ask(trusting.app.httpAuthzPort!, { path: '/', headers: { 'x-forwarded-uri': '/public?x=1', 'x-forwarded-method': 'GET', 'x-forwarded-host': 'shop.example', 'x-forwarded-proto': 'https' } });
+    expect(answer.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = trusting.decisions.find((d) => d.decision_id === answer.headers['x-gatehouse-decision-id']);
+    expect(line?.input.attributes.request.http).toMatchObject({ host: 'shop.example', scheme: 'https', path: '/public?x=1' });
+    expect(line?.input.parsed_query).toEqual({ x: ['1'] });
+  });
+
+  it('forged forwarding headers from a peer outside http_trusted_proxies are ignored', async () => {
+    const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/private', headers: { 'x-original-uri': '/public', 'x-forwarded-uri': '/public', 'x-original-method': 'GET' } });
+    expect(answer.status).toBe(401);
+    expect(distrusting.logs.some((l) => l.msg?.includes('forwarding headers from a peer outside http_trusted_proxies were ignored'))).toBe(true);
+  });
+
+  it('request hygiene applies: an encoded separator in the original URI is refused', async () => {
+    const answer = await ask(trusting.app.httpAuthzPort!, { path: '/auth', headers: { 'x-original-uri': '/public%2F..%2Fprivate', 'x-original-method': 'GET' } });
+    expect(answer.status).toBe(400);
+    expect(answer.headers['x-gatehouse-reason-code']).toBe('request_refused');
+  });
+
+  it('an allow with query-parameter mutations cannot be carried over HTTP: a deny, logged as decision_invalid', async () => {
+    const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/query-mutation' });
+    expect(answer.status).toBe(403);
+    expect(answer.headers['x-gatehouse-reason-code']).toBe('decision_invalid');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = distrusting.decisions.find((d) => d.decision_id === answer.headers['x-gatehouse-decision-id']);
+    expect(line).toBeDefined();
+  });
+
+  it('counts answers in gatehouse_http_authz_requests_total and every decision in gatehouse_decisions_total', async () => {
+    const metrics = (await distrusting.admin('/metrics')).text;
+    expect(metrics).toMatch(/gatehouse_http_authz_requests_total\{status_class="2xx"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_http_authz_requests_total\{status_class="4xx"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_decisions_total\{[^}]*reason="policy_denied"[^}]*\} [1-9]/);
+  });
+});
