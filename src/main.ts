@@ -3,6 +3,13 @@
 import { runCli } from './cli.js';
 import { GatehouseError, describeThrown } from './errors.js';
 
+// A reader that stops early (`gatehouse help serve | head`) closes the pipe: the rest of the output
+// has nowhere to go, which is not an error of the command. (serve's decision-log sink on stdout
+// handles its own stream errors and keeps serving.)
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 const io = {
   stdout: (text: string) => process.stdout.write(text),
   stderr: (text: string) => process.stderr.write(text),

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +36,14 @@ describe('gatehouse by name', () => {
 });
 
 describe('help', () => {
+  it('a reader that is gone (help serve | true) is no error: no stack trace, exit 0', () => {
+    // `true` exits without reading, so every write gatehouse makes meets a closed pipe (EPIPE).
+    const errFile = path.join(tmpdir(), `gatehouse-epipe-${process.pid}.txt`);
+    const result = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" help serve 2>"${errFile}" | true; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', cwd: ROOT });
+    expect(result.stdout.trim()).toBe('0');
+    expect(readFileSync(errFile, 'utf8')).toBe('');
+  });
+
   it('lists every command, and each has its own help, the same as COMMAND --help', () => {
     const overview = run('help');
     expect(overview.status).toBe(0);
