@@ -48,16 +48,20 @@ for (const log of ['file', 'off']) {
   const adminPort = await freePort();
   const decisionLog = log === 'file' ? path.join(work, 'decisions.log') : 'off';
   const server = startPinned('0-255', process.execPath, [path.join(root, 'dist/main.js'), 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`, '--admin-addr', `127.0.0.1:${adminPort}`, '--workers', '2', '--decision-log', decisionLog, '--decision-cache', 'off', '--watch', 'false'], { logFile: path.join(work, `serve-${log}.log`) });
-  // Started when both workers exist and the port answers a warm-up run.
-  for (let i = 0; i < 100 && processTree(server.pid).length < 3; i++) await sleep(100);
-  await sleep(1500);
-  await runGhz({ ghz, port, corpus, cpus: '0-255', rate: RATE, seconds: 2, connections: CONNECTIONS, concurrency: 16, outFile: path.join(work, `warm-${log}.json`) });
-  const [primary, ...workers] = processTree(server.pid);
-  const before = { primary: cpuSeconds(primary), workers: workers.map(cpuSeconds) };
-  const ghzResult = await runGhz({ ghz, port, corpus, cpus: '0-255', rate: RATE, seconds: SECONDS, connections: CONNECTIONS, concurrency: 16, outFile: path.join(work, `run-${log}.json`) });
-  const primaryCpu = cpuSeconds(primary) - before.primary;
-  const workersCpu = workers.reduce((sum, pid, i) => sum + cpuSeconds(pid) - before.workers[i], 0);
-  await server.stop();
+  let primaryCpu, workersCpu, ghzResult;
+  try {
+    // Started when both workers exist and the port answers a warm-up run.
+    for (let i = 0; i < 100 && processTree(server.pid).length < 3; i++) await sleep(100);
+    await sleep(1500);
+    await runGhz({ ghz, port, corpus, cpus: '0-255', rate: RATE, seconds: 2, connections: CONNECTIONS, concurrency: 16, outFile: path.join(work, `warm-${log}.json`) });
+    const [primary, ...workers] = processTree(server.pid);
+    const before = { primary: cpuSeconds(primary), workers: workers.map(cpuSeconds) };
+    ghzResult = await runGhz({ ghz, port, corpus, cpus: '0-255', rate: RATE, seconds: SECONDS, connections: CONNECTIONS, concurrency: 16, outFile: path.join(work, `run-${log}.json`) });
+    primaryCpu = cpuSeconds(primary) - before.primary;
+    workersCpu = workers.reduce((sum, pid, i) => sum + cpuSeconds(pid) - before.workers[i], 0);
+  } finally {
+    await server.stop();
+  }
   const checks = ghzResult.count ?? ghzResult.report?.count;
   results.push({ log, checks, primaryUs: (primaryCpu / checks) * 1e6, workersUs: (workersCpu / checks) * 1e6, share: primaryCpu / (primaryCpu + workersCpu), logBytes: log === 'file' ? statSync(decisionLog).size : 0 });
 }
