@@ -46,6 +46,8 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
   } catch (error) {
     return fail(`cannot read config file ${file}: ${describeThrown(error)}`);
   }
+  // A byte-order mark (editors on Windows) is no column of the file: positions count without it.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number) => {

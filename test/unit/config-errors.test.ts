@@ -116,3 +116,13 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(loadConfig({ file, env: { GATEHOUSE_LOG_LEVEL: 'debug' }, flags: {} }).log_level).toBe('debug');
   });
 });
+
+describe('positions and messages a new user meets (review)', () => {
+  it('a file saved with a byte-order mark: columns count from the first real character', () => {
+    // The BOM is no column of the file as an editor shows it: "log_leve" is at 1:1, not 1:2.
+    const typo = fileError('\uFEFFlog_leve: info\nbundle: b\n');
+    expect(typo.message).toContain(`unknown key "log_leve" in config file ${typo.file}:1:1;`);
+    const value = fileError('\uFEFFlog_level: loud\nbundle: b\n');
+    expect(value.message).toContain(`log_level (key "log_level" in ${value.file}:1:12) must be one of`);
+  });
+});
