@@ -68,11 +68,13 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
       const { line, col, text: at } = where(unclosed.offset);
       return fail(`config file ${at}: this quote is never closed, so YAML reads the rest of the file as one value. Fix: close it on the same line\n${excerpt(text, [line], line, col)}`);
     }
-    // An error reported in a line's leading white space is about the first thing on that line.
+    // An error reported in a line's leading white space is about the first thing on that line
+    // (but a tab in the indentation is itself the error).
     const lineStart = start - (where(start).col - 1);
-    const reported = /^[ \t]*$/.test(text.slice(lineStart, start)) ? lineStart + /^[ \t]*/.exec(text.slice(lineStart))![0].length : start;
+    const inIndentation = error.code !== 'TAB_AS_INDENT' && /^[ \t]*$/.test(text.slice(lineStart, start));
+    const reported = inIndentation ? lineStart + /^[ \t]*/.exec(text.slice(lineStart))![0].length : start;
     const { line, col, text: at } = where(reported);
-    return fail(`config file ${at}: ${error.message}\n${excerpt(text, [line], line, col)}`);
+    return fail(`config file ${at}: ${syntaxProblem(error.code, error.message, reported, text, document.contents, where)}\n${excerpt(text, [line], line, col)}`);
   }
   if (folded[0]) return strayIndentation(file, text, folded[0], lineCounter);
   const root = document.contents;
@@ -92,6 +94,30 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
     });
   }
   return entries;
+}
+
+/** What is wrong at `offset` (a YAML syntax error) and the fix, in the user's terms rather than the parser's. */
+function syntaxProblem(code: string, message: string, offset: number, text: string, root: unknown, where: (offset: number) => { line: number }): string {
+  switch (code) {
+    case 'TAB_AS_INDENT':
+      return `${message}. Fix: indent with spaces (YAML allows no tabs in indentation)`;
+    case 'DUPLICATE_KEY': {
+      const items = isMap(root) ? root.items : [];
+      const here = items.find((pair) => (pair.key as Node | null)?.range?.[0] === offset);
+      const name = (pair: (typeof items)[number]) => JSON.stringify((pair.key as Node | null)?.toJSON());
+      const first = here && items.find((pair) => pair !== here && name(pair) === name(here));
+      const firstAt = (first?.key as Node | null | undefined)?.range?.[0];
+      return firstAt === undefined
+        ? `${message}. Fix: keep one of the keys of that name`
+        : `key ${name(here!)} is already set on line ${where(firstAt).line} (map keys must be unique). Fix: keep one of the two`;
+    }
+    case 'MULTIPLE_DOCS':
+      return text.startsWith('---', offset)
+        ? 'a second YAML document starts here; a config file is one document. Fix: remove this "---" line (the keys after it belong with the ones above)'
+        : 'a second YAML document starts here; a config file is one document. Fix: put every key in one mapping';
+    default:
+      return `${message}. Fix: correct the YAML at this line (keys of one mapping start in the same column, list items "- " line up)`;
+  }
 }
 
 /** Every scalar token of the CST, key or value, in file order. */
@@ -135,7 +161,8 @@ function excerpt(text: string, lines: readonly number[], line: number, col: numb
   const out: string[] = [];
   for (const n of [...new Set(lines)].sort((a, b) => a - b)) {
     out.push(`  ${String(n).padStart(width)} | ${all[n - 1] ?? ''}`);
-    if (n === line) out.push(`  ${' '.repeat(width)} | ${' '.repeat(col - 1)}^`);
+    // The caret line repeats the tabs before the column, so a terminal lines the caret up with the text.
+    if (n === line) out.push(`  ${' '.repeat(width)} | ${(all[n - 1] ?? '').slice(0, col - 1).replace(/[^\t]/g, ' ').padEnd(col - 1)}^`);
   }
   return out.join('\n');
 }

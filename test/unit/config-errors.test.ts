@@ -48,7 +48,7 @@ describe('YAML errors point at the bad line', () => {
     const indent = fileError('bundle: b\naddr: ":9191"\n  max_body_bytes: 10\n');
     expect(indent.message).toContain(`config file ${indent.file}:3:3: All mapping items must start at the same column`);
     const twice = fileError('bundle: b\nwatch: true\nbundle: c\n');
-    expect(twice.message).toContain(`config file ${twice.file}:3:1: Map keys must be unique`);
+    expect(twice.message).toContain(`config file ${twice.file}:3:1: key "bundle" is already set on line 1`);
     const quote = fileError('bundle: b\ninstance: "gate\nwatch: true\n');
     expect(quote.message).toContain(`config file ${quote.file}:2:11: this quote is never closed`);
   });
@@ -124,5 +124,21 @@ describe('positions and messages a new user meets (review)', () => {
     expect(typo.message).toContain(`unknown key "log_leve" in config file ${typo.file}:1:1;`);
     const value = fileError('\uFEFFlog_level: loud\nbundle: b\n');
     expect(value.message).toContain(`log_level (key "log_level" in ${value.file}:1:12) must be one of`);
+  });
+
+  it('YAML syntax errors say the fix: a tab at the tab, a repeated key with its first line, a second document', () => {
+    const tab = fileError('bundle: b\n\tmax_body_bytes: 10\n');
+    expect(tab.message).toContain(`config file ${tab.file}:2:1: Tabs are not allowed as indentation. Fix: indent with spaces`);
+    // The caret line repeats the tab, so a terminal puts the caret under the same column as the text.
+    expect(tab.message).toContain('  2 | \tmax_body_bytes: 10\n    | ^');
+    const after = fileError('bundle: b\ntrust_domains:\n\t- a.example\n');
+    expect(after.message).toContain(`config file ${after.file}:3:1: Tabs are not allowed as indentation. Fix: indent with spaces`);
+    const twice = fileError('bundle: b\nwatch: true\nbundle: c\n');
+    expect(twice.message).toContain(`config file ${twice.file}:3:1: key "bundle" is already set on line 1 (map keys must be unique). Fix: keep one of the two`);
+    const docs = fileError('bundle: b\n---\nwatch: false\n');
+    expect(docs.message).toContain(`config file ${docs.file}:2:1: a second YAML document starts here; a config file is one document. Fix: remove this "---" line`);
+    expect(docs.message).not.toContain('parseAllDocuments');
+    const other = fileError('bundle: b\ntrust_domains:\n  - a.example\n - b.example\n');
+    expect(other.message).toMatch(/:4:2: .*\. Fix: /);
   });
 });
