@@ -70,6 +70,8 @@ export interface RunningApp {
   adminPort: number | undefined;
   /** The bound port of the HTTP authorization listener (http_addr); undefined when it is off. */
   httpAuthzPort?: number;
+  /** In a cluster worker with http_addr: serves one HTTP authorization connection the primary accepted. */
+  injectHttpConnection?: (socket: Socket) => void;
   store: PolicyStore;
   metrics: GatehouseMetrics;
   /**
@@ -296,8 +298,11 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         if (forwarding === 'untrusted_proxy_headers_ignored') logger.debug({ remote, http_trusted_proxies: config.http_trusted_proxies }, 'HTTP authorization: forwarding headers from a peer outside http_trusted_proxies were ignored');
       },
     });
-    httpAuthzPort = await listenHttp(httpAuthz, config.http_addr);
+    // A cluster worker binds nothing: the primary accepts and hands it connections (cluster/connections.ts).
+    if (!deps.worker) httpAuthzPort = await listenHttp(httpAuthz, config.http_addr);
   }
+  const httpServer = httpAuthz;
+  const injectHttpConnection = deps.worker && httpServer ? (socket: Socket) => httpServer.emit('connection', socket) : undefined;
   let admin: HttpServer | undefined;
   let adminPort: number | undefined;
   if (config.admin_addr) {
@@ -305,7 +310,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     adminPort = await listenHttp(admin, config.admin_addr);
   }
   logger.info(
-    { addr: config.addr.text, ...(injectConnection ? {} : { grpc_port: grpcPort }), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, ...(httpAuthz ? { http_addr: config.http_addr!.text, http_port: httpAuthzPort } : {}), bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
+    { addr: config.addr.text, ...(injectConnection ? {} : { grpc_port: grpcPort }), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, ...(httpAuthz && !deps.worker ? { http_addr: config.http_addr!.text, http_port: httpAuthzPort } : {}), bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
     `${deps.worker ? 'worker' : 'gatehouse'} is serving${tls ? ` (${mutualTls ? 'mTLS' : 'TLS'})` : ''}`,
   );
 
@@ -313,6 +318,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
     grpcPort,
     adminPort,
     httpAuthzPort,
+    injectHttpConnection,
     store,
     metrics,
     injectConnection,
@@ -338,7 +344,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       active.stop();
       candidate?.stop();
       tls?.stop();
-      const httpClosed = httpAuthz && new Promise((resolve) => httpAuthz.close(resolve));
+      const httpClosed = httpAuthz && (httpAuthz.listening ? new Promise((resolve) => httpAuthz.close(resolve)) : undefined);
       httpAuthz?.closeIdleConnections();
       const how = await grpc.shutdown(config.shutdown_timeout_ms);
       httpAuthz?.closeAllConnections();

@@ -1,7 +1,9 @@
 /**
- * The primary's gRPC listener (workers > 1). The primary accepts each connection paused (nothing
- * read from it) and hands it to a worker over IPC; the worker does TLS and HTTP/2
- * (GrpcServer.acceptFromElsewhere).
+ * The primary's listeners (workers > 1): gRPC (`addr`) and, when set, the HTTP authorization
+ * listener (`http_addr`). The primary accepts each connection paused (nothing read from it) and
+ * hands it to a worker over IPC, saying which listener took it; the worker does TLS and HTTP/2
+ * (GrpcServer.acceptFromElsewhere) or HTTP/1 (http-authz/server.ts). One id space, one count of
+ * open connections per worker, for both listeners.
  *
  * Not node:cluster's own round-robin listener: it forgets a connection it handed to a worker that
  * dies before taking it, and the client waits on a connection nobody serves until its own timeout
@@ -34,10 +36,15 @@ export interface ConnectionHandOffOptions {
   onAcceptError?(error: Error): void;
 }
 
+/** Which of the primary's listeners accepted a connection. */
+export type ListenerName = 'grpc' | 'http';
+
 /** Primary → worker, with the socket as the message's handle. */
 export interface ConnectionMessage {
   gatehouse: 'connection';
   id: number;
+  /** Absent: gRPC (the only listener before http_addr). */
+  listener?: 'http';
 }
 
 interface Pending {
@@ -45,9 +52,12 @@ interface Pending {
   worker: Worker;
 }
 
+/** The listener each accepted socket came from (set once, at accept). */
+const listenerOf = new WeakMap<Socket, ListenerName>();
+
 export class ConnectionHandOff {
   readonly #options: ConnectionHandOffOptions;
-  readonly #server: Server;
+  readonly #servers: Server[] = [];
   #nextId = 0;
   #turn = 0;
   #closed = false;
@@ -66,27 +76,38 @@ export class ConnectionHandOff {
 
   constructor(options: ConnectionHandOffOptions) {
     this.#options = options;
-    this.#server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    this.#servers.push(this.#newServer('grpc'));
+  }
+
+  #newServer(listener: ListenerName): Server {
+    return net.createServer({ pauseOnConnect: true }, (socket) => {
       // A client that resets before a worker reads: nothing to do, the worker sees it closed.
       socket.on('error', () => undefined);
+      listenerOf.set(socket, listener);
       this.#hand(socket);
     });
   }
 
-  /** Binds `address`; resolves to the bound TCP port (0 for a unix socket). */
-  listen(address: ListenAddress): Promise<number> {
+  /**
+   * Binds `address` for `listener` (gRPC unless said otherwise); resolves to the bound TCP port (0
+   * for a unix socket). `onAcceptError` overrides the options' for this listener.
+   */
+  listen(address: ListenAddress, listener: ListenerName = 'grpc', onAcceptError = this.#options.onAcceptError): Promise<number> {
+    // The gRPC server exists from construction; each other listener gets its own.
+    const server = listener === 'grpc' ? this.#servers[0]! : this.#newServer(listener);
+    if (listener !== 'grpc') this.#servers.push(server);
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`));
-      this.#server.once('error', onError);
+      server.once('error', onError);
       const onListening = () => {
         // From here an 'error' is a failed accept: with no listener it would end the primary.
-        this.#server.off('error', onError);
-        this.#server.on('error', (error) => this.#options.onAcceptError?.(error));
-        const bound = this.#server.address();
+        server.off('error', onError);
+        server.on('error', (error) => onAcceptError?.(error));
+        const bound = server.address();
         resolve(typeof bound === 'object' && bound !== null ? bound.port : 0);
       };
-      if (address.kind === 'unix') this.#server.listen(address.path, onListening);
-      else this.#server.listen(address.port, address.host, onListening);
+      if (address.kind === 'unix') server.listen(address.path, onListening);
+      else server.listen(address.port, address.host, onListening);
     });
   }
 
@@ -170,7 +191,7 @@ export class ConnectionHandOff {
     if (this.#closed) return;
     this.#closed = true;
     // Not waiting for 'close': sockets sent with keepOpen stay counted by net.Server until the workers end.
-    this.#server.close();
+    for (const server of this.#servers) if (server.listening) server.close();
     const dropped = this.#queue.splice(0);
     for (const socket of dropped) socket.destroy();
     if (dropped.length > 0) this.#options.onRefused(dropped.length);
@@ -237,7 +258,7 @@ export class ConnectionHandOff {
       this.#exclude(socket, worker);
       this.#hand(socket);
     };
-    const message: ConnectionMessage = { gatehouse: 'connection', id };
+    const message: ConnectionMessage = listenerOf.get(socket) === 'http' ? { gatehouse: 'connection', id, listener: 'http' } : { gatehouse: 'connection', id };
     try {
       // keepOpen: the primary's copy stays open until the worker says `connection-taken`.
       worker.send(message, socket, { keepOpen: true }, (error) => {

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { bundleVerifier } from '../policy/bundle-verifier.js';
 import type { Config, ListenAddress } from '../config/schema.js';
-import { GatehouseError, describeThrown } from '../errors.js';
+import { describeThrown } from '../errors.js';
 import { createAdminServer, type Readiness } from '../observability/admin-server.js';
 import { loggingSinkHooks, openConfiguredDecisionLogSink } from '../observability/log-sink.js';
 import type { Logger } from '../observability/logger.js';
@@ -28,6 +28,8 @@ import { WorkerPool } from './worker-pool.js';
 
 export interface RunningPrimary {
   grpcPort: number;
+  /** The HTTP authorization listener's bound port (http_addr); undefined when it is off or a unix socket. */
+  httpPort?: number;
   adminPort: number | undefined;
   /** SIGTERM: every worker drains and stops, then the decision log flushes. */
   shutdown(): Promise<void>;
@@ -40,13 +42,6 @@ export interface RunningPrimary {
  * every worker fails to start, with the worker's error.
  */
 export async function startPrimary(config: Readonly<Config>, logger: Logger, workers: number): Promise<RunningPrimary> {
-  if (config.http_addr) {
-    // The HTTP authorization listener is not handed to workers (yet): refuse rather than serve half.
-    throw new GatehouseError(
-      'config_invalid',
-      `http_addr (${config.http_addr.text}) needs workers: 1; with workers: ${config.workers} (${workers} processes) the HTTP authorization listener is not supported yet. Set workers: 1 (GATEHOUSE_WORKERS=1, --workers 1) to serve http_addr, or unset http_addr`,
-    );
-  }
   const metrics = new GatehouseMetrics({ processMetrics: true });
   const relay = new DecisionLogRelay(openConfiguredDecisionLogSink(config, loggingSinkHooks(logger, config.decision_log_service_url)), metrics, logger, config.decision_log);
   let stopping = false;
@@ -108,10 +103,13 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
 
   await bundles.reload();
   let grpcPort: number;
+  let httpPort: number | undefined;
   try {
     // Bound first: a taken port fails start-up before any worker is forked. Connections that
     // arrive before a worker started wait for it (up to max_connections of them).
     grpcPort = await connections.listen(config.addr);
+    // http_addr: the HTTP authorization listener's connections go to the workers the same way.
+    if (config.http_addr) httpPort = await connections.listen(config.http_addr, 'http', acceptErrorReporter(logger, 'HTTP authorization'));
     await pool.start();
   } catch (error) {
     connections.close();
@@ -145,12 +143,13 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   const tls = config.tls_cert_file !== undefined && config.tls_key_file !== undefined;
   const mutualTls = config.tls_client_ca_file !== undefined || config.tls_client_trust_bundles.length > 0;
   logger.info(
-    { addr: config.addr.text, grpc_port: grpcPort, admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION, workers, pid: process.pid },
+    { addr: config.addr.text, grpc_port: grpcPort, ...(config.http_addr ? { http_addr: config.http_addr.text, http_port: httpPort } : {}), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION, workers, pid: process.pid },
     `gatehouse is serving${tls ? ` (${mutualTls ? 'mTLS' : 'TLS'})` : ''} with ${workers} workers`,
   );
 
   return {
     grpcPort,
+    httpPort,
     adminPort,
     async shutdown() {
       stopping = true;

@@ -109,12 +109,13 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
         send({ gatehouse: 'connection-taken', id: message.id });
         const socket = handle instanceof Socket ? handle : undefined;
         if (!socket) return;
-        if (!app?.injectConnection) {
+        const inject = message.listener === 'http' ? app?.injectHttpConnection : app?.injectConnection;
+        if (!inject) {
           socket.destroy();
           return;
         }
         socket.once('close', () => send({ gatehouse: 'connection-closed', id: message.id }));
-        app.injectConnection(socket);
+        inject(socket);
         return;
       }
       case 'metrics-request':

@@ -34,6 +34,8 @@ export interface HttpAuthzDeps extends Omit<AuthorizeDeps, 'decode'> {
 
 const EMPTY = new Uint8Array(0);
 
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 /** The listener's server; the caller binds it (app.ts) or feeds it connections (cluster worker). */
 export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
   const trusted = trustedProxyList(deps.trustedProxies);
@@ -128,7 +130,9 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     }
   };
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+  // Idle keep-alive connections are closed after 65 s: a proxy that reuses them (Envoy) must close
+  // its idle ones sooner (docs/http-authz.md#envoy-http_service), or a request can race the close.
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > deps.maxBodyBytes) {
       // Answered without reading it; the connection closes since the body was not drained.

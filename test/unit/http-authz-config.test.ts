@@ -1,5 +1,4 @@
-/** http_addr and http_trusted_proxies at start-up: defaults, bad values, and workers > 1. */
-import pino from 'pino';
+/** http_addr and http_trusted_proxies at start-up: defaults and bad values. */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 
@@ -22,11 +21,5 @@ describe('http_addr / http_trusted_proxies', () => {
     for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0.0/8/1', '::1/129']) {
       expect(() => load({ 'http-addr': ':9193', 'http-trusted-proxies': bad })).toThrow(/http_trusted_proxies.*not an IP address or CIDR block/s);
     }
-  });
-
-  it('with workers > 1, start-up fails naming http_addr, workers and the fix', async () => {
-    const { startPrimary } = await import('../../src/cluster/primary.js');
-    const config = load({ 'http-addr': '127.0.0.1:0', workers: '2' });
-    await expect(startPrimary(config, pino({ level: 'silent' }), 2)).rejects.toThrow(/http_addr .* needs workers: 1.*Set workers: 1/s);
   });
 });
