@@ -72,9 +72,12 @@ export function schemaError(
   const got = `got ${JSON.stringify(value)}`;
   // YAML reads `instance: 7` or `bundle_verification_key_id: true` as a number or boolean.
   const quoteIt = typeof value === 'number' || typeof value === 'boolean' ? ' (quote it)' : '';
+  // A key that takes a YAML number as text (workers: 2) refuses 2.5 or true by its own rule: quoting would not help.
+  const asText = spec.type === 'string' && spec.numberAsText && (typeof value === 'number' || typeof value === 'boolean') ? spec.check?.(String(value)) : undefined;
   const problem = (() => {
     if (error.keyword === 'required') return 'is required';
     if (value === null) return 'has no value';
+    if (asText !== undefined) return asText;
     if (item !== undefined) {
       // The origin names the item when the file says where it is; otherwise the problem does.
       const which = origin === entry?.origin ? `item ${Number(item) + 1} ` : '';

@@ -141,4 +141,11 @@ describe('positions and messages a new user meets (review)', () => {
     const other = fileError('bundle: b\ntrust_domains:\n  - a.example\n - b.example\n');
     expect(other.message).toMatch(/:4:2: .*\. Fix: /);
   });
+
+  it('workers given a YAML number or boolean that is not a worker count: the rule, not "quote it"', () => {
+    // Quoting 2.5 or true would not help: the message is the one "2.5" or "true" gets.
+    expect(fileError('bundle: b\nworkers: 2.5\n').message).toContain(':2:10) must be auto or a whole number from 1 to 256, got "2.5". Fix: set --workers');
+    expect(fileError('bundle: b\nworkers: true\n').message).toContain(':2:10) must be auto or a whole number from 1 to 256, got "true". Fix: set --workers');
+    expect(fileError('bundle: b\ninstance: 7\n').message).toContain('must be a string (quote it), got 7');
+  });
 });
