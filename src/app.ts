@@ -292,6 +292,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       ...checkDeps,
       trustedProxies: config.http_trusted_proxies,
       maxBodyBytes: config.max_body_bytes,
+      maxConnections: config.max_connections,
       registry: metrics.registry,
       onError: (error, what) => logger.error({ error: describeThrown(error) }, what),
       onForwarding: (forwarding, remote) => {

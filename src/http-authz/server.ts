@@ -24,6 +24,8 @@ export interface HttpAuthzDeps extends Omit<AuthorizeDeps, 'decode'> {
   trustedProxies: readonly string[];
   /** The largest body read (max_body_bytes); a longer one is denied body_too_large (413). */
   maxBodyBytes: number;
+  /** max_connections: open connections past it are closed at once (when this server listens itself). */
+  maxConnections: number;
   /** The app's registry: gatehouse_http_authz_requests_total is registered on it. */
   registry: Registry;
   /** Called when answering or recording failed (a bug), with what was done instead. */
@@ -152,6 +154,7 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     req.on('end', () => handle(req, res, Buffer.concat(chunks), over ? tooLarge(received, deps.maxBodyBytes) : undefined));
     req.on('error', () => req.socket.destroy());
   });
+  server.maxConnections = deps.maxConnections;
   // A malformed HTTP request never reaches the handler; node answers 400 and closes.
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
