@@ -69,7 +69,7 @@ export function schemaError(
   const entry = given.get(key);
   const value: unknown = item === undefined ? values[key] : (values[key] as unknown[])[Number(item)];
   const origin = item === undefined || entry === undefined ? (entry?.origin ?? 'default') : itemOrigin(entry, values[key], Number(item));
-  const got = `got ${JSON.stringify(value)}`;
+  const got = `got ${shown(value)}`;
   // YAML reads `instance: 7` or `bundle_verification_key_id: true` as a number or boolean.
   const quoteIt = typeof value === 'number' || typeof value === 'boolean' ? ' (quote it)' : '';
   // A key that takes a YAML number as text (workers: 2) refuses 2.5 or true by its own rule: quoting would not help.
@@ -110,6 +110,15 @@ export function schemaError(
     }
   })();
   return keyError(key, origin, problem ?? `is invalid (${error.message})`);
+}
+
+/** The longest value an error repeats in full: a config value pasted by mistake can be megabytes. */
+const SHOWN_MAX_CHARS = 200;
+
+/** A refused value as JSON, as the user can find it: Infinity and NaN as themselves (JSON says null), a long one cut short. */
+function shown(value: unknown): string {
+  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > SHOWN_MAX_CHARS ? `${text.slice(0, SHOWN_MAX_CHARS)}… (${text.length} characters)` : text;
 }
 
 /** The message `run` throws (the address parser reports through an exception). */

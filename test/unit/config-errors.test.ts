@@ -148,4 +148,12 @@ describe('positions and messages a new user meets (review)', () => {
     expect(fileError('bundle: b\nworkers: true\n').message).toContain(':2:10) must be auto or a whole number from 1 to 256, got "true". Fix: set --workers');
     expect(fileError('bundle: b\ninstance: 7\n').message).toContain('must be a string (quote it), got 7');
   });
+
+  it('a value shown in an error: infinity as itself (JSON says null), a long one cut short', () => {
+    expect(fileError('bundle: b\nmax_body_bytes: .inf\n').message).toContain('must be an integer, got Infinity. Fix:');
+    const long = fileError(`bundle: b\nlog_level: ${'x'.repeat(100_000)}\n`).message;
+    expect(long).toContain(`got "${'x'.repeat(100)}`);
+    expect(long).toContain('(100002 characters)');
+    expect(long.length).toBeLessThan(1000);
+  });
 });
