@@ -87,14 +87,29 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
     const key = keyNode && 'value' in keyNode ? String((keyNode as { value: unknown }).value) : JSON.stringify(keyNode?.toJSON());
     const atOffset = valueNode?.range?.[0] ?? keyNode?.range?.[0] ?? 0;
     entries.set(key, {
-      value: valueNode === null ? null : valueNode.toJS(document, { maxAliasCount: 100 }),
+      value: valueNode === null ? null : valueOf(valueNode, key, where(atOffset).text),
       at: where(atOffset).text,
       keyAt: where(keyNode?.range?.[0] ?? atOffset).text,
       ...(isSeq(valueNode) ? { itemsAt: valueNode.items.map((item) => where((item as Node).range?.[0] ?? atOffset).text) } : {}),
     });
   }
   return entries;
+
+  function valueOf(node: Node, key: string, at: string): unknown {
+    try {
+      return node.toJS(document, { maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // yaml throws a ReferenceError for aliases expanding past maxAliasCount ("billion laughs").
+      return fail(
+        `config file ${at}: the value of key "${key}" uses aliases (*name) that expand to more than ${MAX_ALIAS_COUNT} copies (${describeThrown(error)}). ` +
+          'Fix: write the value out instead of nesting aliases',
+      );
+    }
+  }
 }
+
+/** Most alias expansions in one value: a configuration value needs few, a "billion laughs" file needs millions. */
+const MAX_ALIAS_COUNT = 100;
 
 /** What is wrong at `offset` (a YAML syntax error) and the fix, in the user's terms rather than the parser's. */
 function syntaxProblem(code: string, message: string, offset: number, text: string, root: unknown, where: (offset: number) => { line: number }): string {

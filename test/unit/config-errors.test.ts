@@ -156,4 +156,12 @@ describe('positions and messages a new user meets (review)', () => {
     expect(long).toContain('(100002 characters)');
     expect(long.length).toBeLessThan(1000);
   });
+
+  it('aliases that expand to too much (a "billion laughs" file) are a config error at the key, not a bare parser error', () => {
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd']]) rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    const { message, file } = fileError(`bundle: b\n${rows.join('\n')}\ntrust_domains: *e\n`);
+    expect(message).toMatch(new RegExp(`^config file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: the value of key "\\w+" uses aliases`));
+    expect(message).toContain('Fix: write the value out');
+  });
 });
