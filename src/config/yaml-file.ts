@@ -99,10 +99,13 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
     try {
       return node.toJS(document, { maxAliasCount: MAX_ALIAS_COUNT });
     } catch (error) {
-      // yaml throws a ReferenceError for aliases expanding past maxAliasCount ("billion laughs").
+      // yaml throws a ReferenceError for an alias without an anchor, and for aliases expanding
+      // past maxAliasCount ("billion laughs").
+      const message = describeThrown(error);
       return fail(
-        `config file ${at}: the value of key "${key}" uses aliases (*name) that expand to more than ${MAX_ALIAS_COUNT} copies (${describeThrown(error)}). ` +
-          'Fix: write the value out instead of nesting aliases',
+        /unresolved alias/i.test(message)
+          ? `config file ${at}: the value of key "${key}" is an alias (*name) with no anchor (&name) set before it (${message}). Fix: set the anchor before the alias, or write the value out`
+          : `config file ${at}: the value of key "${key}" uses aliases (*name) that expand to more than ${MAX_ALIAS_COUNT} copies (${message}). Fix: write the value out instead of nesting aliases`,
       );
     }
   }

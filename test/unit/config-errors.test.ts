@@ -164,4 +164,11 @@ describe('positions and messages a new user meets (review)', () => {
     expect(message).toMatch(new RegExp(`^config file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: the value of key "\\w+" uses aliases`));
     expect(message).toContain('Fix: write the value out');
   });
+
+  it('an alias without its anchor is a config error at the key, and says so', () => {
+    const { message, file } = fileError('bundle: b\nlog_level: *level\n');
+    expect(message).toContain(`config file ${file}:2:12: the value of key "log_level" is an alias (*name) with no anchor (&name) set before it`);
+    expect(message).toContain('Fix: set the anchor before the alias, or write the value out');
+    expect(message).not.toContain('copies');
+  });
 });
