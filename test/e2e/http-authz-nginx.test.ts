@@ -43,6 +43,8 @@ function serverBlock(listen: number, gatehouse: number, upstream: number): strin
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
       proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Proto $scheme;
     }
 
     # The same request as the subrequest (GET /, no body, X-Original-*), so both get the same decision.
@@ -54,6 +56,8 @@ function serverBlock(listen: number, gatehouse: number, upstream: number): strin
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
       proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Proto $scheme;
       # auth_request already copied a 401's WWW-Authenticate from the same decision.
       proxy_hide_header WWW-Authenticate;
     }
@@ -108,7 +112,7 @@ describe.skipIf(tool.skip || opa.skip)('nginx auth_request with gatehouse\'s HTT
     expect(rawValues(seen.rawHeaders, 'x-user')).toEqual(['alice']);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const line = trusting.decisions.find((d) => d.decision_id === id);
-    expect(line?.input.attributes.request.http).toMatchObject({ method: 'GET', path: '/public' });
+    expect(line?.input.attributes.request.http).toMatchObject({ method: 'GET', path: '/public', host: `127.0.0.1:${port}`, scheme: 'http' });
     expect(line?.input.parsed_path).toEqual(['public']);
   });
 
