@@ -9,7 +9,7 @@
  * spans lines, and a deliberate one can be quoted or written as a block scalar (| or >).
  */
 import { readFileSync } from 'node:fs';
-import { CST, LineCounter, Parser, isMap, isSeq, parseDocument, type Node } from 'yaml';
+import { CST, LineCounter, Parser, isAlias, isMap, isSeq, parseDocument, type Node } from 'yaml';
 import { GatehouseError, describeThrown } from '../errors.js';
 
 /** One top-level key of the file: its value and where it is (file:line:column). */
@@ -84,7 +84,9 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
   for (const pair of root.items) {
     const keyNode = pair.key as Node | null;
     const valueNode = pair.value as Node | null;
-    const key = keyNode && 'value' in keyNode ? String((keyNode as { value: unknown }).value) : JSON.stringify(keyNode?.toJSON());
+    // A key may be an alias (*k : v) of an anchored scalar: its name is the anchored text.
+    const named: Node | null | undefined = isAlias(keyNode) ? keyNode.resolve(document) : keyNode;
+    const key = isAlias(keyNode) && named === undefined ? `*${keyNode.source}` : named && 'value' in named ? String((named as { value: unknown }).value) : JSON.stringify(named?.toJSON());
     const atOffset = valueNode?.range?.[0] ?? keyNode?.range?.[0] ?? 0;
     entries.set(key, {
       value: valueNode === null ? null : valueOf(valueNode, key, where(atOffset).text),

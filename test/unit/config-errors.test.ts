@@ -171,4 +171,12 @@ describe('positions and messages a new user meets (review)', () => {
     expect(message).toContain('Fix: set the anchor before the alias, or write the value out');
     expect(message).not.toContain('copies');
   });
+
+  it('a key written as an alias is the anchored text, as YAML reads it (it was reported as the key "{\"source\":...}")', () => {
+    const file = path.join(tempDir(), 'gatehouse.yaml');
+    writeFileSync(file, 'bundle: b\nbundle_verification_key_id: &k watch\n*k : false\n');
+    expect(loadConfig({ file, env: {}, flags: {} })).toMatchObject({ bundle_verification_key_id: 'watch', watch: false });
+    const typo = fileError('bundle: b\ninstance: &k log_levl\n*k : debug\n');
+    expect(typo.message).toContain(`unknown key "log_levl" in config file ${typo.file}:3:1; did you mean "log_level"?`);
+  });
 });
