@@ -74,7 +74,12 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
     const inIndentation = error.code !== 'TAB_AS_INDENT' && /^[ \t]*$/.test(text.slice(lineStart, start));
     const reported = inIndentation ? lineStart + /^[ \t]*/.exec(text.slice(lineStart))![0].length : start;
     const { line, col, text: at } = where(reported);
-    return fail(`config file ${at}: ${syntaxProblem(error.code, error.message, reported, text, document.contents, where)}\n${excerpt(text, [line], line, col)}`);
+    // The line before (the last one with content) is shown too: an indentation error is often noticed a line late.
+    const all = text.split(/\r?\n/);
+    let before = line - 1;
+    while (before >= 1 && (all[before - 1]!.trim() === '' || all[before - 1]!.trim().startsWith('#'))) before -= 1;
+    const lines = before >= 1 ? [before, line] : [line];
+    return fail(`config file ${at}: ${syntaxProblem(error.code, error.message, reported, text, document.contents, where)}\n${excerpt(text, lines, line, col)}`);
   }
   if (folded[0]) return strayIndentation(file, text, folded[0], lineCounter);
   const root = document.contents;

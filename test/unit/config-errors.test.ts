@@ -142,6 +142,13 @@ describe('positions and messages a new user meets (review)', () => {
     expect(other.message).toMatch(/:4:2: .*\. Fix: /);
   });
 
+  it('a YAML syntax error shows the line before it too, where the cause often is', () => {
+    // Line 1 is indented, so line 2 (at column 1) is where yaml notices: both lines are shown.
+    const { message, file } = fileError('  bundle: b\n\nwatch: true\n');
+    expect(message).toContain(`config file ${file}:3:1: `);
+    expect(message).toContain('  1 |   bundle: b\n  3 | watch: true\n    | ^');
+  });
+
   it('workers given a YAML number or boolean that is not a worker count: the rule, not "quote it"', () => {
     // Quoting 2.5 or true would not help: the message is the one "2.5" or "true" gets.
     expect(fileError('bundle: b\nworkers: 2.5\n').message).toContain(':2:10) must be auto or a whole number from 1 to 256, got "2.5". Fix: set --workers');
