@@ -131,13 +131,19 @@ function captured(run: () => unknown): string {
   }
 }
 
-/** A known key close to an unknown one: same letters in another case or with dashes, or a small edit away. */
+/**
+ * A known key close to an unknown one: same letters in another case or with dashes, the
+ * environment variable's name (GATEHOUSE_LOG_LEVEL), the only key that adds a suffix to it
+ * (tls_cert: tls_cert_file), or a small edit away.
+ */
 function suggest(key: string): string | undefined {
-  const normal = key.toLowerCase().replaceAll('-', '_');
+  const normal = key.toLowerCase().replaceAll('-', '_').replace(/^gatehouse_/, '');
   const known = Object.keys(CONFIG_KEYS);
+  const longer = known.filter((k) => k.startsWith(`${normal}_`));
   return (
     known.find((k) => k === normal || k.replaceAll('_', '') === normal.replaceAll('_', '')) ??
-    closestMatch(normal, known, { maxDistance: Math.max(2, Math.floor(key.length / 4)) })
+    (longer.length === 1 ? longer[0] : undefined) ??
+    closestMatch(normal, known, { maxDistance: Math.max(2, Math.floor(normal.length / 4)) })
   );
 }
 

@@ -64,6 +64,13 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(far).toContain('(known keys: addr, admin_addr,');
   });
 
+  it('did you mean, for an environment variable name pasted into the file and a key missing its unit or _file', () => {
+    expect(fileError('bundle: b\nGATEHOUSE_LOG_LEVEL: debug\n').message).toContain('unknown key "GATEHOUSE_LOG_LEVEL" in config file');
+    expect(fileError('bundle: b\nGATEHOUSE_LOG_LEVEL: debug\n').message).toContain('did you mean "log_level"?');
+    expect(fileError('bundle: b\ntls_cert: c.pem\n').message).toContain('did you mean "tls_cert_file"?');
+    expect(fileError('bundle: b\nshutdown_drain: 5\n').message).toContain('did you mean "shutdown_drain_ms"?');
+  });
+
   it('a wrong type', () => {
     const { message, file } = fileError('bundle: b\nmax_body_bytes: lots\n');
     expect(message).toBe(
