@@ -51,13 +51,15 @@ export function schemaError(
 ): GatehouseError {
   const order = Object.keys(CONFIG_KEYS);
   const keyOf = (e: ErrorObject) => (e.keyword === 'required' ? String(e.params.missingProperty) : (e.instancePath.split('/')[1] ?? ''));
-  const rank = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? -1 : order.indexOf(keyOf(e)));
+  // A merge key first: it explains the unknown key its anchor is usually on.
+  const rank = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? (e.params.additionalProperty === MERGE_KEY ? -2 : -1) : order.indexOf(keyOf(e)));
   const error = [...errors].sort((a, b) => rank(a) - rank(b))[0];
   if (error === undefined) return new GatehouseError('config_invalid', 'configuration is invalid');
   if (error.keyword === 'additionalProperties') {
     const key = String(error.params.additionalProperty);
     const hint = suggest(key);
     const where = given.get(key)?.keyAt ?? file ?? 'the configuration';
+    if (key === MERGE_KEY) return new GatehouseError('config_invalid', `config file ${where}: merge keys (<<, YAML 1.1) are not supported. Fix: write the keys out`);
     return new GatehouseError(
       'config_invalid',
       `unknown key "${key}" in config file ${where}${hint ? `; did you mean "${hint}"? Fix: rename it` : ` (known keys: ${order.join(', ')}). Fix: remove or rename it`} (every key: gatehouse help serve)`,
@@ -111,6 +113,9 @@ export function schemaError(
   })();
   return keyError(key, origin, problem ?? `is invalid (${error.message})`);
 }
+
+/** YAML 1.1's merge key (<<: *defaults); the YAML 1.2 gatehouse reads takes it as a plain key. */
+const MERGE_KEY = '<<';
 
 /** The longest value an error repeats in full: a config value pasted by mistake can be megabytes. */
 const SHOWN_MAX_CHARS = 200;

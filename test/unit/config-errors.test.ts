@@ -71,6 +71,11 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(fileError('bundle: b\nshutdown_drain: 5\n').message).toContain('did you mean "shutdown_drain_ms"?');
   });
 
+  it('a YAML merge key (<<) says it is not supported, not "unknown key" with every key listed', () => {
+    const { message, file } = fileError('defaults: &d {log_level: debug}\nbundle: b\n<<: *d\n');
+    expect(message).toBe(`config file ${file}:3:1: merge keys (<<, YAML 1.1) are not supported. Fix: write the keys out`);
+  });
+
   it('a wrong type', () => {
     const { message, file } = fileError('bundle: b\nmax_body_bytes: lots\n');
     expect(message).toBe(
