@@ -44,7 +44,7 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return fail(`cannot read config file ${file}: ${describeThrown(error)}`);
+    return fail(`cannot read config file ${file}: ${describeThrown(error)}. Fix: check the path given to --config`);
   }
   // A byte-order mark (editors on Windows) is no column of the file: positions count without it.
   if (text.startsWith('\uFEFF')) text = text.slice(1);

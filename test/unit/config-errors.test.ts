@@ -52,6 +52,12 @@ describe('YAML errors point at the bad line', () => {
     const quote = fileError('bundle: b\ninstance: "gate\nwatch: true\n');
     expect(quote.message).toContain(`config file ${quote.file}:2:11: this quote is never closed`);
   });
+  it('a config file that cannot be read names the file and the fix', () => {
+    const missing = path.join(tempDir(), 'nope.yaml');
+    expect(() => loadConfig({ file: missing, env: {}, flags: { bundle: 'b' } })).toThrow(
+      new RegExp(`^cannot read config file ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT.*\\. Fix: check the path given to --config`),
+    );
+  });
 });
 
 describe('each class of bad value names the key, its origin and the fix', () => {
