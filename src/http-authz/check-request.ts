@@ -64,7 +64,7 @@ export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
     const name = http.rawHeaders[i]!.toLowerCase();
     // A caller cannot send pseudo-headers over HTTP/1.1; node:http never yields one, but be sure.
     if (name.startsWith(':')) continue;
-    const value = http.rawHeaders[i + 1]!;
+    const value = utf8(http.rawHeaders[i + 1]!);
     headers[name] = Object.prototype.hasOwnProperty.call(headers, name) ? `${headers[name]},${value}` : value;
   }
 
@@ -77,7 +77,7 @@ export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
   const forwarding: Forwarding = !sent ? 'direct' : trusted ? 'trusted_proxy_headers' : 'untrusted_proxy_headers_ignored';
 
   const method = trusted && forwardedMethod !== undefined ? forwardedMethod : http.method;
-  const path = trusted && forwardedUri !== undefined ? forwardedUri : http.url;
+  const path = trusted && forwardedUri !== undefined ? forwardedUri : utf8(http.url);
   const host = trusted && forwardedHost !== undefined ? forwardedHost : headers.host ?? '';
   // The listener is plain HTTP; a trusted proxy says what the client used.
   const scheme = trusted && forwardedScheme !== undefined ? forwardedScheme : 'http';
@@ -121,6 +121,17 @@ export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
       },
     },
   };
+}
+
+const NOT_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * node:http hands over the request target and header values as latin1 (one character per byte).
+ * Envoy reads those bytes as UTF-8; so does this mapping. Bytes that are not UTF-8 become U+FFFD,
+ * which request hygiene refuses (invalid_utf8) where it checks.
+ */
+function utf8(text: string): string {
+  return NOT_ASCII.test(text) ? Buffer.from(text, 'latin1').toString('utf8') : text;
 }
 
 function first(headers: Record<string, string>, names: readonly string[]): string | undefined {

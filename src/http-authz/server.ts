@@ -38,6 +38,8 @@ const EMPTY = new Uint8Array(0);
 
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+const NOT_ASCII = /[^\u0000-\u007f]/;
+
 /** The listener's server; the caller binds it (app.ts) or feeds it connections (cluster worker). */
 export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
   const trusted = trustedProxyList(deps.trustedProxies);
@@ -63,7 +65,9 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
   const send = (req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void => {
     requests.labels(`${Math.floor(answer.status / 100)}xx`).inc();
     const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
-    for (const [name, value] of answer.headers) {
+    for (const [name, text] of answer.headers) {
+      // node writes header strings as latin1; a non-ASCII value goes as its UTF-8 bytes, as Envoy sends it.
+      const value = NOT_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
       const had = headers[name];
       headers[name] = had === undefined || name === 'content-type' ? value : [...(Array.isArray(had) ? had : [had]), value];
     }
@@ -80,7 +84,10 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     try {
       send(req, res, toHttpAnswer(outcome, deps.dryRun));
     } catch (error) {
+      // node refused a header of the answer (or the socket was gone): a deny, and logged as one.
       deps.onError(error, 'answering an HTTP authorization request failed; it was answered 403');
+      const reason = `the HTTP answer could not be written: ${error instanceof Error ? error.message : String(error)}`;
+      outcome = { ...outcome, allowed: false, httpStatus: 403, reasonLabel: 'internal_error', reason, error: new GatehouseError('internal_error', reason) as Outcome['error'] };
       denyBug(req, res);
     }
     setImmediate(() => {

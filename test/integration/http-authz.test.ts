@@ -112,6 +112,12 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     expect(line).toBeDefined();
   });
 
+  it('a non-ASCII header value goes as its UTF-8 bytes (as Envoy sends it), not as an error', async () => {
+    const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/utf8-header' });
+    expect(answer.status).toBe(200);
+    expect(Buffer.from(answer.headers['x-name'] as string, 'latin1').toString('utf8')).toBe('Zoë €');
+  });
+
   it('counts answers in gatehouse_http_authz_requests_total and every decision in gatehouse_decisions_total', async () => {
     const metrics = (await distrusting.admin('/metrics')).text;
     expect(metrics).toMatch(/gatehouse_http_authz_requests_total\{status_class="2xx"\} [1-9]/);

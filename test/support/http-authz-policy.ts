@@ -29,4 +29,6 @@ allow := {"allowed": true, "headers": {"x-order": sprintf("%v", [input.parsed_bo
 }
 
 allow := {"allowed": true, "query_parameters_to_set": {"a": "1"}} if input.parsed_path == ["query-mutation"]
+
+allow := {"allowed": true, "headers": {"x-name": "Zoë €"}} if input.parsed_path == ["utf8-header"]
 `;

@@ -70,6 +70,14 @@ describe('toCheckRequest', () => {
     expect(raw.rawBody).toBe(Buffer.from([0xff, 0x00, 0x01]).toString('base64'));
   });
 
+  it('the target and header values, which node gives as latin1, are read as UTF-8 (as Envoy reads them)', () => {
+    const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    const h = http(request({ url: latin1('/café'), rawHeaders: ['X-Name', latin1('Zoë €')], trustedProxy: false }));
+    expect(h.path).toBe('/café');
+    expect(h.headers!['x-name']).toBe('Zoë €');
+    expect(http(request({ url: '/ÿ', rawHeaders: [], trustedProxy: false })).path).toBe('/�');
+  });
+
   it('x-request-id becomes http.id', () => {
     expect(http(request({ rawHeaders: ['X-Request-Id', 'r-1'] })).id).toBe('r-1');
   });
