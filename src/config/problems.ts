@@ -72,6 +72,8 @@ export function schemaError(
   const value: unknown = item === undefined ? values[key] : (values[key] as unknown[])[Number(item)];
   const origin = item === undefined || entry === undefined ? (entry?.origin ?? 'default') : itemOrigin(entry, values[key], Number(item));
   const got = `got ${shown(value)}`;
+  // Only values from the config file have a file position.
+  const fromFile = entry?.itemOrigins !== undefined || entry?.keyAt !== undefined;
   // YAML reads `instance: 7` or `bundle_verification_key_id: true` as a number or boolean.
   const quoteIt = typeof value === 'number' || typeof value === 'boolean' ? ' (quote it)' : '';
   // A key that takes a YAML number as text (workers: 2) refuses 2.5 or true by its own rule: quoting would not help.
@@ -105,7 +107,7 @@ export function schemaError(
           path: `must be a string${quoteIt}, ${got}`,
           address: `must be host:port, :port or unix:///path, ${got}`,
           integer: `must be an integer, ${got}`,
-          boolean: `must be true or false, ${got}`,
+          boolean: `must be true or false, ${got}${fromFile && typeof value === 'string' && YAML_11_BOOLEAN.test(value) ? ' (YAML 1.2 reads yes/no/on/off as text: write true or false)' : ''}`,
           enum: `must be one of ${spec.type === 'enum' ? spec.values.join(', ') : ''}, ${got}`,
           list: `must be a list of strings, ${got}`,
         }[spec.type];
@@ -116,6 +118,9 @@ export function schemaError(
 
 /** YAML 1.1's merge key (<<: *defaults); the YAML 1.2 gatehouse reads takes it as a plain key. */
 const MERGE_KEY = '<<';
+
+/** YAML 1.1's other spellings of booleans, which YAML 1.2 (gatehouse's config file) reads as strings. */
+const YAML_11_BOOLEAN = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
 /** The longest value an error repeats in full: a config value pasted by mistake can be megabytes. */
 const SHOWN_MAX_CHARS = 200;

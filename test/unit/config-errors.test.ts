@@ -82,6 +82,15 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(message).toBe(`config file ${file}:3:1: merge keys (<<, YAML 1.1) are not supported. Fix: write the keys out`);
   });
 
+  it('a YAML 1.1 boolean (yes, on, off) is refused with why: gatehouse reads YAML 1.2, where they are text', () => {
+    expect(fileError('bundle: b\nwatch: yes\n').message).toContain(
+      ':2:8) must be true or false, got "yes" (YAML 1.2 reads yes/no/on/off as text: write true or false). Fix: set --watch',
+    );
+    expect(fileError('bundle: b\ndry_run: Off\n').message).toContain('got "Off" (YAML 1.2 reads yes/no/on/off as text: write true or false)');
+    expect(fileError('bundle: b\nwatch: maybe\n').message).toContain('must be true or false, got "maybe". Fix:');
+    expect(() => loadConfig({ flags: { bundle: 'b' }, env: { GATEHOUSE_WATCH: 'yes' } })).toThrow('watch (environment variable GATEHOUSE_WATCH) must be true or false, got "yes". Fix:');
+  });
+
   it('a wrong type', () => {
     const { message, file } = fileError('bundle: b\nmax_body_bytes: lots\n');
     expect(message).toBe(
