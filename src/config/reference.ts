@@ -48,7 +48,9 @@ Every setting of \`gatehouse serve\`, in the order of its declaration. Each can 
 file (\`--config\`), an environment variable or a flag; flags win over the environment, which wins
 over the file. Lists are YAML lists in the file and comma-separated in flags and environment
 variables; booleans are \`true\`/\`false\` (\`1\`/\`0\` in the environment), and on the command line
-a switch (\`--dry-run\`, \`--no-watch\`). The README's settings table groups them by topic.
+a switch (\`--dry-run\`, \`--no-watch\`). The file is read as YAML 1.2: \`yes\`, \`no\`, \`on\` and \`off\`
+are text there, not booleans (write \`true\`/\`false\`), and a more-indented line never continues
+the value above it (quote a value that spans lines, or use \`|\` or \`>\`). The README's settings table groups them by topic.
 
 The same declaration yields [\`${CONFIG_SCHEMA_FILE}\`](../${CONFIG_SCHEMA_FILE}), a JSON Schema
 (draft-07) of the file. A YAML language server (the VS Code YAML extension, Neovim's yamlls, ...)
