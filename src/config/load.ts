@@ -28,6 +28,8 @@ export interface ConfigSources {
  */
 export function loadConfig(sources: ConfigSources): Readonly<Config> {
   const given = new Map<string, Given>();
+  // `--config "$CONFIG"` with the variable unset must not silently serve without the file.
+  if (sources.file === '') throw new GatehouseError('config_invalid', "--config was given an empty path. Fix: pass the config file's path, or leave --config out");
   if (sources.file) {
     for (const [key, entry] of readConfigFile(sources.file)) {
       given.set(key, {

@@ -58,6 +58,9 @@ describe('YAML errors point at the bad line', () => {
       new RegExp(`^cannot read config file ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT.*\\. Fix: check the path given to --config`),
     );
   });
+  it('an empty --config path is an error, not silently no file (--config "$UNSET_VARIABLE")', () => {
+    expect(() => loadConfig({ file: '', env: {}, flags: { bundle: 'b' } })).toThrow('--config was given an empty path. Fix: pass the config file\'s path, or leave --config out');
+  });
 });
 
 describe('each class of bad value names the key, its origin and the fix', () => {
