@@ -39,4 +39,15 @@ describe('serve --config with a bad file', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('max_body_bytes (flag --max-body-bytes) must be between 0 and 67108864, got -1');
   });
+
+  it('aliases that expand too far, and an empty --config: configuration errors with exit 2 (review)', () => {
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd']]) rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    const { file, result } = serveWith(`${rows.join('\n')}\ntrust_domains: *e\n`);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`^gatehouse: configuration error: config file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: the value of key`));
+    const empty = run('serve', '--config', '', '--bundle', 'b.tar.gz', '--addr', '127.0.0.1:0', '--admin-addr', 'off');
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toContain('configuration error: --config was given an empty path. Fix:');
+  });
 });
