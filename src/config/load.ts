@@ -140,7 +140,8 @@ function keys(): (keyof Config)[] {
 function fromText(spec: KeySpec, value: unknown): unknown {
   switch (spec.type) {
     case 'integer':
-      return typeof value === 'string' && /^-?\d+$/.test(value.trim()) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
+      // Digits past 2^53 are out of every key's range: the schema says so, with the number.
+      return typeof value === 'string' && /^-?\d+$/.test(value.trim()) && Number.isFinite(Number(value)) ? Number(value) : value;
     case 'boolean':
       return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
     case 'list': {

@@ -140,6 +140,12 @@ describe('each class of bad value names the key, its origin and the fix', () => 
     expect(() => loadConfig({ flags: { bundle: 'b' }, env: { GATEHOUSE_WORKERS: '0' } })).toThrow('workers (environment variable GATEHOUSE_WORKERS) must be auto or a whole number');
   });
 
+  it('a huge integer from the environment is out of range, as in the file (not "must be an integer")', () => {
+    expect(() => loadConfig({ flags: { bundle: 'b' }, env: { GATEHOUSE_MAX_BODY_BYTES: '99999999999999999999' } })).toThrow(
+      'max_body_bytes (environment variable GATEHOUSE_MAX_BODY_BYTES) must be between 0 and 67108864, got 100000000000000000000',
+    );
+  });
+
   it('the flag wins over the environment, which wins over a bad file value (only the used value is checked)', () => {
     const file = path.join(tempDir(), 'gatehouse.yaml');
     writeFileSync(file, 'bundle: b\nlog_level: loud\n');
