@@ -54,7 +54,15 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
     const { line, col } = lineCounter.linePos(offset);
     return { line, col, text: `${file}:${line}:${col}` };
   };
-  const scalars = scalarTokens(text);
+  // The CST walk recurses: nesting deeper than the stack (the document's errors say where) leaves
+  // no scalars to check for folding.
+  const scalars = (() => {
+    try {
+      return scalarTokens(text);
+    } catch {
+      return [];
+    }
+  })();
   const folded = scalars.filter((s) => s.type === 'scalar' && s.source.includes('\n'));
   const error = document.errors[0];
   if (error) {
@@ -109,11 +117,13 @@ export function readConfigFile(file: string): Map<string, FileEntry> {
       // yaml throws a ReferenceError for an alias without an anchor, and for aliases expanding
       // past maxAliasCount ("billion laughs").
       const message = describeThrown(error);
-      return fail(
-        /unresolved alias/i.test(message)
-          ? `config file ${at}: the value of key "${key}" is an alias (*name) with no anchor (&name) set before it (${message}). Fix: set the anchor before the alias, or write the value out`
-          : `config file ${at}: the value of key "${key}" uses aliases (*name) that expand to more than ${MAX_ALIAS_COUNT} copies (${message}). Fix: write the value out instead of nesting aliases`,
-      );
+      if (/unresolved alias/i.test(message)) {
+        return fail(`config file ${at}: the value of key "${key}" is an alias (*name) with no anchor (&name) set before it (${message}). Fix: set the anchor before the alias, or write the value out`);
+      }
+      if (/alias count/i.test(message)) {
+        return fail(`config file ${at}: the value of key "${key}" uses aliases (*name) that expand to more than ${MAX_ALIAS_COUNT} copies (${message}). Fix: write the value out instead of nesting aliases`);
+      }
+      return fail(`config file ${at}: the value of key "${key}" cannot be read (${message}). Fix: write it as a plain value or list`);
     }
   }
 }
@@ -179,15 +189,23 @@ function strayIndentation(file: string, text: string, scalar: ScalarToken, lineC
   );
 }
 
+/** The most characters of a line an excerpt shows. */
+const EXCERPT_MAX_CHARS = 160;
+
 /** The given lines of `text`, numbered, with a caret under `line`:`col` (1-based). */
 function excerpt(text: string, lines: readonly number[], line: number, col: number): string {
   const all = text.split(/\r?\n/);
   const width = String(Math.max(...lines)).length;
   const out: string[] = [];
   for (const n of [...new Set(lines)].sort((a, b) => a - b)) {
-    out.push(`  ${String(n).padStart(width)} | ${all[n - 1] ?? ''}`);
+    // A long line is shown around the column (or its start): a line can be megabytes.
+    const full = all[n - 1] ?? '';
+    const from = n === line && col > EXCERPT_MAX_CHARS / 2 ? col - 1 - EXCERPT_MAX_CHARS / 2 : 0;
+    const shown = `${from > 0 ? '…' : ''}${full.slice(from, from + EXCERPT_MAX_CHARS)}${full.length > from + EXCERPT_MAX_CHARS ? '…' : ''}`;
+    out.push(`  ${String(n).padStart(width)} | ${shown}`);
     // The caret line repeats the tabs before the column, so a terminal lines the caret up with the text.
-    if (n === line) out.push(`  ${' '.repeat(width)} | ${(all[n - 1] ?? '').slice(0, col - 1).replace(/[^\t]/g, ' ').padEnd(col - 1)}^`);
+    const before = (from > 0 ? '…' : '') + full.slice(from, col - 1);
+    if (n === line) out.push(`  ${' '.repeat(width)} | ${before.replace(/[^\t]/g, ' ').padEnd(col - 1 - from + (from > 0 ? 1 : 0))}^`);
   }
   return out.join('\n');
 }

@@ -208,6 +208,14 @@ describe('positions and messages a new user meets (review)', () => {
     expect(message).toContain('Fix: write the value out');
   });
 
+  it('a value nested deeper than the parser can go is a config error naming the file, not a bare RangeError', () => {
+    const { message, file } = fileError(`bundle: b\ntrust_domains: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`);
+    expect(message).toContain(`config file ${file}:2:`);
+    expect(message).toContain('Maximum call stack size exceeded');
+    expect(message).toContain('Fix:');
+    expect(message.length).toBeLessThan(2000);
+  });
+
   it('an alias without its anchor is a config error at the key, and says so', () => {
     const { message, file } = fileError('bundle: b\nlog_level: *level\n');
     expect(message).toContain(`config file ${file}:2:12: the value of key "log_level" is an alias (*name) with no anchor (&name) set before it`);
