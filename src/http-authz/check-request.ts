@@ -15,6 +15,7 @@
  * (`http_trusted_proxies`); from any other peer they are ignored and the request is taken as it
  * arrived (they stay in `headers`, like any other caller-controlled header).
  */
+import { GatehouseError } from '../errors.js';
 import type { DecodedCheckRequest } from '../grpc/protos.js';
 
 /** What the HTTP listener knows of one request. */
@@ -57,6 +58,8 @@ export interface MappedRequest {
  * `:path`, `:authority` and `:scheme` of the original request, as Envoy's gRPC client sends them
  * (and, as there, no `host` header: Host becomes `:authority`).
  * The body is `body` when it is UTF-8, else `raw_body` (base64), as with `pack_as_bytes`.
+ * @throws GatehouseError input_parse_error when a trusted proxy's forwarding headers give two
+ *   different values for the original URI, method, host or scheme (see `single`).
  */
 export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -68,12 +71,12 @@ export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
     headers[name] = Object.prototype.hasOwnProperty.call(headers, name) ? `${headers[name]},${value}` : value;
   }
 
-  const forwardedUri = first(headers, ORIGINAL_URI_HEADERS);
-  const forwardedMethod = first(headers, ORIGINAL_METHOD_HEADERS);
-  const forwardedHost = headers[ORIGINAL_HOST_HEADER];
-  const forwardedScheme = headers[ORIGINAL_SCHEME_HEADER];
-  const sent = forwardedUri !== undefined || forwardedMethod !== undefined || forwardedHost !== undefined || forwardedScheme !== undefined;
+  const sent = FORWARDING_HEADERS.some((name) => headers[name] !== undefined);
   const trusted = sent && http.trustedProxy;
+  const forwardedUri = trusted ? single(http.rawHeaders, ORIGINAL_URI_HEADERS) : undefined;
+  const forwardedMethod = trusted ? single(http.rawHeaders, ORIGINAL_METHOD_HEADERS) : undefined;
+  const forwardedHost = trusted ? single(http.rawHeaders, [ORIGINAL_HOST_HEADER]) : undefined;
+  const forwardedScheme = trusted ? single(http.rawHeaders, [ORIGINAL_SCHEME_HEADER]) : undefined;
   const forwarding: Forwarding = !sent ? 'direct' : trusted ? 'trusted_proxy_headers' : 'untrusted_proxy_headers_ignored';
 
   const method = trusted && forwardedMethod !== undefined ? forwardedMethod : http.method;
@@ -134,12 +137,31 @@ function utf8(text: string): string {
   return NOT_ASCII.test(text) ? Buffer.from(text, 'latin1').toString('utf8') : text;
 }
 
-function first(headers: Record<string, string>, names: readonly string[]): string | undefined {
-  for (const name of names) {
-    const value = headers[name];
-    if (value !== undefined) return value;
+const FORWARDING_HEADERS: readonly string[] = [...ORIGINAL_URI_HEADERS, ...ORIGINAL_METHOD_HEADERS, ORIGINAL_HOST_HEADER, ORIGINAL_SCHEME_HEADER];
+
+/**
+ * The one value the forwarding headers `names` give (each a name for the same thing), undefined
+ * when none is sent. Two different values (a header repeated, or X-Original-URI next to
+ * X-Forwarded-Uri) are refused: a trusted proxy sets one family and passes the client's other
+ * headers on (Traefik forwardAuth copies a client's X-Original-URI next to its own
+ * X-Forwarded-Uri), so preferring either would let the client choose what the policy sees.
+ * @throws GatehouseError input_parse_error (a 400 deny) on two different values.
+ */
+function single(rawHeaders: readonly string[], names: readonly string[]): string | undefined {
+  let found: { name: string; value: string } | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!names.includes(name)) continue;
+    const value = utf8(rawHeaders[i + 1]!);
+    if (found === undefined) found = { name, value };
+    else if (found.value !== value) {
+      throw new GatehouseError(
+        'input_parse_error',
+        `the trusted proxy sent two different original requests: ${found.name} ${JSON.stringify(found.value)} and ${name} ${JSON.stringify(value)}; the proxy must set one of ${names.join(', ')} and remove the client's (docs/http-authz.md#forwarding-headers-are-trusted-only-from-http_trusted_proxies)`,
+      );
+    }
   }
-  return undefined;
+  return found?.value;
 }
 
 /** Envoy's `config.core.v3.Address` in proto JSON form (portValue a number, as protobufjs gives it). */

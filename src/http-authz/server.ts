@@ -105,7 +105,7 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
       const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
       let request: DecodedCheckRequest | undefined;
       if (!rejection) {
-        const mapped = toCheckRequest({
+        const mapped = mapRequest({
           method: req.method ?? 'GET',
           url: req.url ?? '/',
           rawHeaders: req.rawHeaders,
@@ -116,8 +116,11 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
           trustedProxy: isTrusted(trusted, remote.address),
           nowMs: Date.now(),
         });
-        deps.onForwarding?.(mapped.forwarding, remote.address);
-        request = mapped.request;
+        if (mapped instanceof GatehouseError) rejection = mapped;
+        else {
+          deps.onForwarding?.(mapped.forwarding, remote.address);
+          request = mapped.request;
+        }
       }
       pending = request;
       // The caller hanging up is this transport's deadline: an evaluation not yet started is skipped.
@@ -168,6 +171,16 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     else socket.destroy();
   });
   return server;
+}
+
+/** toCheckRequest, with a request it refuses (conflicting forwarding headers) as the rejection to deny with. */
+function mapRequest(request: Parameters<typeof toCheckRequest>[0]): ReturnType<typeof toCheckRequest> | GatehouseError {
+  try {
+    return toCheckRequest(request);
+  } catch (error) {
+    if (error instanceof GatehouseError) return error;
+    throw error;
+  }
 }
 
 function tooLarge(bytes: number, limit: number): GatehouseError {

@@ -4,6 +4,7 @@
  * the same decision log and metrics as gRPC; fail-closed answers.
  */
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -24,6 +25,18 @@ function ask(port: number, options: { method?: string; path: string; headers?: R
     });
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** Sends `request` as written (repeated headers and all) and resolves to the answer's status. */
+function rawStatus(port: number, request: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    socket.on('error', reject);
   });
 }
 
@@ -89,6 +102,29 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     const line = trusting.decisions.find((d) => d.decision_id === answer.headers['x-gatehouse-decision-id']);
     expect(line?.input.attributes.request.http).toMatchObject({ host: 'shop.example', scheme: 'https', path: '/public?x=1' });
     expect(line?.input.parsed_query).toEqual({ x: ['1'] });
+  });
+
+  it('a client\'s own X-Original-URI/-Method passed on by a trusted proxy that sets X-Forwarded-* (Traefik) is refused, not believed', async () => {
+    // Traefik forwardAuth sets X-Forwarded-Uri/-Method and copies the client's other headers, so a
+    // client's X-Original-URI reaches gatehouse next to the true X-Forwarded-Uri.
+    const uri = await ask(trusting.app.httpAuthzPort!, { path: '/', headers: { 'x-forwarded-uri': '/private', 'x-forwarded-method': 'GET', 'x-original-uri': '/public' } });
+    expect(uri.status).toBe(400);
+    expect(uri.headers['x-gatehouse-reason-code']).toBe('input_parse_error');
+    const method = await ask(trusting.app.httpAuthzPort!, { path: '/', headers: { 'x-forwarded-uri': '/public', 'x-forwarded-method': 'DELETE', 'x-original-method': 'GET' } });
+    expect(method.status).toBe(400);
+    // Each refusal is a decision like any other: logged, with the reason.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = trusting.decisions.find((d) => d.decision_id === uri.headers['x-gatehouse-decision-id']);
+    expect(line?.gatehouse).toMatchObject({ outcome: 'deny', reason_code: 'input_parse_error' });
+    expect(line?.gatehouse.reason).toContain('x-original-uri');
+    // The same value in both families is one original request.
+    const agreed = await ask(trusting.app.httpAuthzPort!, { path: '/', headers: { 'x-forwarded-uri': '/public', 'x-original-uri': '/public', 'x-forwarded-method': 'GET' } });
+    expect(agreed.status).toBe(200);
+  });
+
+  it('a forwarding header sent twice by a trusted proxy is refused (which one is the original?)', async () => {
+    const twice = await rawStatus(trusting.app.httpAuthzPort!, 'GET /auth HTTP/1.1\r\nHost: gatehouse\r\nX-Original-URI: /public\r\nX-Original-URI: /private\r\nConnection: close\r\n\r\n');
+    expect(twice).toBe(400);
   });
 
   it('forged forwarding headers from a peer outside http_trusted_proxies are ignored', async () => {

@@ -52,9 +52,17 @@ describe('toCheckRequest', () => {
     expect(h.headers![':authority']).toBe('shop.example');
   });
 
-  it('X-Original-* wins over X-Forwarded-* when both are sent', () => {
-    const h = http(request({ rawHeaders: ['X-Forwarded-Uri', '/b', 'X-Original-URI', '/a', 'X-Forwarded-Method', 'PUT', 'X-Original-Method', 'GET'] }));
-    expect(h).toMatchObject({ method: 'GET', path: '/a' });
+  it('two different values for the original URI, method, host or scheme from a trusted proxy are refused, not one preferred', () => {
+    // Traefik sets X-Forwarded-Uri and passes a client's X-Original-URI along: neither may win.
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Forwarded-Uri', '/b', 'X-Original-URI', '/a'] }))).toThrow(/x-forwarded-uri "\/b" and x-original-uri "\/a"/);
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Forwarded-Method', 'PUT', 'X-Original-Method', 'GET'] }))).toThrow(/input|original requests/);
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Original-URI', '/a', 'x-original-uri', '/b'] }))).toThrow(/original requests/);
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Forwarded-Host', 'a', 'X-Forwarded-Host', 'b'] }))).toThrow(/x-forwarded-host/);
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Forwarded-Proto', 'https', 'X-Forwarded-Proto', 'http'] }))).toThrow(/x-forwarded-proto/);
+    // The same value twice, or in both families, is one original request.
+    expect(http(request({ rawHeaders: ['X-Forwarded-Uri', '/a', 'X-Original-URI', '/a', 'X-Original-Method', 'GET', 'X-Original-Method', 'GET'] }))).toMatchObject({ method: 'GET', path: '/a' });
+    // From a peer that is not trusted they are ignored, so they cannot conflict.
+    expect(http(request({ trustedProxy: false, rawHeaders: ['X-Forwarded-Uri', '/b', 'X-Original-URI', '/a'] }))).toMatchObject({ path: '/auth' });
   });
 
   it('without forwarding headers the request is taken as it arrived (Envoy http_service)', () => {
