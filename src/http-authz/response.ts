@@ -10,7 +10,7 @@
  * - Deny: the decision's status (403 unless the policy said otherwise; an error's status), its
  *   headers and body.
  * - Every answer carries `x-gatehouse-decision-id`, the id in the decision log.
- * Query-parameter mutations have no HTTP form: an allow that carries them is answered as a deny
+ * Query-parameter mutations and pseudo-headers (`:path`) have no HTTP form: an allow that carries them is answered as a deny
  * (http-authz/server.ts turns it into a `decision_invalid` Outcome before answering and logging).
  */
 import type { HeaderPair } from '../authz/decision.js';
@@ -36,6 +36,10 @@ export function untransportable(outcome: Outcome): string | undefined {
   if (decision.queryParametersToSet.length > 0 || decision.queryParametersToRemove.length > 0) {
     return 'the policy allowed with query_parameters_to_set/query_parameters_to_remove, which an HTTP authorization answer cannot carry (only gRPC ext_authz can); denied rather than passing the request unchanged';
   }
+  const pseudo = [...decision.headers, ...decision.responseHeadersToAdd].find(([name]) => name.startsWith(':'));
+  if (pseudo) {
+    return `the policy allowed with the pseudo-header ${pseudo[0]} in its headers, which an HTTP/1.1 authorization answer cannot carry (only gRPC ext_authz can); denied rather than passing the request unchanged`;
+  }
   return undefined;
 }
 
@@ -54,6 +58,9 @@ export function toHttpAnswer(outcome: Outcome, dryRun = false): HttpAnswer {
   }
   // An allowed Outcome without a decision cannot occur; were it to, it is still a deny.
   const status = outcome.allowed ? 500 : outcome.httpStatus;
-  headers.push(...(decision?.headers ?? []));
-  return { status: status >= 200 && status < 300 ? 403 : status, headers, body: decision?.body ?? '' };
+  // Only a policy's deny speaks to the caller: an allow turned into a deny (decision_invalid) keeps
+  // its headers, which were meant for the upstream (a token, say), to itself.
+  const denial = decision && !decision.allowed ? decision : undefined;
+  headers.push(...(denial?.headers ?? []));
+  return { status: status >= 200 && status < 300 ? 403 : status, headers, body: denial?.body ?? '' };
 }

@@ -63,7 +63,6 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void => {
-    requests.labels(`${Math.floor(answer.status / 100)}xx`).inc();
     const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
     for (const [name, text] of answer.headers) {
       // node writes header strings as latin1; a non-ASCII value goes as its UTF-8 bytes, as Envoy sends it.
@@ -73,7 +72,12 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     }
     headers['content-length'] = String(Buffer.byteLength(answer.body));
     res.writeHead(answer.status, headers);
+    // Counted once node took the status line: a writeHead that throws is answered by denyBug.
+    requests.labels(`${Math.floor(answer.status / 100)}xx`).inc();
     res.end(req.method === 'HEAD' ? undefined : answer.body);
+  };
+  const deny = (req: IncomingMessage, res: ServerResponse): void => {
+    if (denyBug(req, res)) requests.labels('4xx').inc();
   };
 
   const conclude = (req: IncomingMessage, res: ServerResponse, outcome: Outcome): void => {
@@ -88,7 +92,7 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
       deps.onError(error, 'answering an HTTP authorization request failed; it was answered 403');
       const reason = `the HTTP answer could not be written: ${error instanceof Error ? error.message : String(error)}`;
       outcome = { ...outcome, allowed: false, httpStatus: 403, reasonLabel: 'internal_error', reason, error: new GatehouseError('internal_error', reason) as Outcome['error'] };
-      denyBug(req, res);
+      deny(req, res);
     }
     setImmediate(() => {
       try {
@@ -131,14 +135,14 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
           (settled) => conclude(req, res, settled),
           (error: unknown) => {
             deps.onError(error, 'an HTTP authorization request failed unexpectedly; it was answered 403');
-            denyBug(req, res);
+            deny(req, res);
           },
         );
       } else conclude(req, res, outcome);
     } catch (error) {
       pending = undefined;
       deps.onError(error, 'an HTTP authorization request failed unexpectedly; it was answered 403');
-      denyBug(req, res);
+      deny(req, res);
     }
   };
 
@@ -187,17 +191,19 @@ function tooLarge(bytes: number, limit: number): GatehouseError {
   return new GatehouseError('body_too_large', `the request body is ${bytes} bytes or more, over max_body_bytes (${limit}); set Envoy's with_request_body.max_request_bytes <= max_body_bytes`);
 }
 
-/** A failure outside authorize: still a deny, never a 200. */
-function denyBug(req: IncomingMessage, res: ServerResponse): void {
+/** A failure outside authorize: still a deny, never a 200. True when a 403 was written (false: the connection was closed). */
+function denyBug(req: IncomingMessage, res: ServerResponse): boolean {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return false;
   }
   try {
-    res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '0', [REASON_CODE_HEADER]: 'internal_error', [DECISION_ID_HEADER]: 'none' });
+    res.writeHead(403, 'Forbidden', { 'content-type': 'text/plain; charset=utf-8', 'content-length': '0', [REASON_CODE_HEADER]: 'internal_error', [DECISION_ID_HEADER]: 'none' });
     res.end();
+    return true;
   } catch {
     req.socket.destroy();
+    return false;
   }
 }
 

@@ -143,6 +143,8 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/query-mutation' });
     expect(answer.status).toBe(403);
     expect(answer.headers['x-gatehouse-reason-code']).toBe('decision_invalid');
+    // The allow's headers were for the upstream: the caller of a deny never sees them.
+    expect(answer.headers['x-upstream-token']).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 20));
     const line = distrusting.decisions.find((d) => d.decision_id === answer.headers['x-gatehouse-decision-id']);
     expect(line).toBeDefined();
@@ -152,6 +154,19 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/utf8-header' });
     expect(answer.status).toBe(200);
     expect(Buffer.from(answer.headers['x-name'] as string, 'latin1').toString('utf8')).toBe('Zoë €');
+  });
+
+  it('an allow that sets a pseudo-header (:path) cannot be carried over HTTP: a 403 decision_invalid, counted as a 4xx answer', async () => {
+    const count = async (statusClass: string) => Number(new RegExp(`gatehouse_http_authz_requests_total\\{status_class="${statusClass}"\\} (\\d+)`).exec((await distrusting.admin('/metrics')).text)?.[1] ?? 0);
+    const before = { ok: await count('2xx'), denied: await count('4xx') };
+    const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/pseudo-header' });
+    expect(answer.status).toBe(403);
+    expect(answer.headers['x-gatehouse-reason-code']).toBe('decision_invalid');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = distrusting.decisions.find((d) => d.decision_id === answer.headers['x-gatehouse-decision-id']);
+    expect(line?.gatehouse).toMatchObject({ outcome: 'deny', reason_code: 'decision_invalid' });
+    expect(await count('2xx')).toBe(before.ok);
+    expect(await count('4xx')).toBe(before.denied + 1);
   });
 
   it('counts answers in gatehouse_http_authz_requests_total and every decision in gatehouse_decisions_total', async () => {

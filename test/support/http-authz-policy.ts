@@ -28,7 +28,9 @@ allow := {"allowed": true, "headers": {"x-order": sprintf("%v", [input.parsed_bo
 	input.parsed_body.order == 7
 }
 
-allow := {"allowed": true, "query_parameters_to_set": {"a": "1"}} if input.parsed_path == ["query-mutation"]
+allow := {"allowed": true, "headers": {"x-upstream-token": "secret"}, "query_parameters_to_set": {"a": "1"}} if input.parsed_path == ["query-mutation"]
 
 allow := {"allowed": true, "headers": {"x-name": "Zoë €"}} if input.parsed_path == ["utf8-header"]
+
+allow := {"allowed": true, "headers": {":path": "/elsewhere"}} if input.parsed_path == ["pseudo-header"]
 `;
