@@ -49,6 +49,30 @@ const headersGetter: TextMapGetter<Record<string, string>> = {
   get: (carrier, key) => carrier[key],
 };
 
+/** B3 single header as the B3 spec writes it: `{traceid: 16 or 32 hex}-{spanid}[-{sampled: 0, 1, d}[-{parentspanid}]]`. */
+const B3_SINGLE = /^\s*(?:[0-9a-f]{16}|[0-9a-f]{32})-[0-9a-f]{16}(?:-[01d](?:-[0-9a-f]{16})?)?\s*$/;
+const B3_TRACE_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
+
+const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/**
+ * The getter for the B3 propagator, hiding B3 headers that are not well formed: the SDK's single
+ * header pattern is not anchored (`b3: <29 hex>-<span id>` became a parent whose trace id is the
+ * last 16 of the 29) and its multi-header form pads a trace id of any length to 32. A malformed
+ * `b3` falls back to the x-b3-* headers, as the decision log's trace_id does (trace-context.ts).
+ */
+function strictB3<T>(getter: TextMapGetter<T>): TextMapGetter<T> {
+  return {
+    keys: (carrier) => getter.keys(carrier),
+    get: (carrier, key) => {
+      const value = getter.get(carrier, key);
+      if (key === 'b3') return B3_SINGLE.test(first(value) ?? '') ? value : undefined;
+      if (key === 'x-b3-traceid') return B3_TRACE_ID.test(first(value) ?? '') ? value : undefined;
+      return value;
+    },
+  };
+}
+
 export interface OtelTracerOptions {
   logger: Logger;
   /** config.instance: the service.instance.id resource attribute (default: the host name). */
@@ -79,7 +103,7 @@ export function createOtelTracer(options: OtelTracerOptions): CheckTracer {
   const extract = <T>(carrier: T, getter: TextMapGetter<T>): Context | undefined => {
     const fromW3c = w3c.extract(ROOT_CONTEXT, carrier, getter);
     if (trace.getSpanContext(fromW3c)) return fromW3c;
-    const fromB3 = b3.extract(ROOT_CONTEXT, carrier, getter);
+    const fromB3 = b3.extract(ROOT_CONTEXT, carrier, strictB3(getter));
     return trace.getSpanContext(fromB3) ? fromB3 : undefined;
   };
   const origin = performance.timeOrigin;
