@@ -6,7 +6,7 @@
  * bug, anything unexpected is a deny with a logged reason, never a 200.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type Socket } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import { authorize, type AuthorizeDeps } from '../authz/authorize.js';
 import type { Outcome } from '../authz/outcome.js';
@@ -30,6 +30,11 @@ export interface HttpAuthzDeps extends Omit<AuthorizeDeps, 'decode'> {
   registry: Registry;
   /** Called when answering or recording failed (a bug), with what was done instead. */
   onError(error: unknown, what: string): void;
+  /**
+   * For tests: the slow-client timeouts, ms. Defaults: 10 s for the headers, 30 s for the whole
+   * request, checked every 30 s (node's connectionsCheckingInterval).
+   */
+  timeouts?: { headersMs: number; requestMs: number; checkIntervalMs: number };
   /** Debug line per request: how the original request was found. */
   onForwarding?(forwarding: Forwarding, remote: string): void;
 }
@@ -148,7 +153,9 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
 
   // Idle keep-alive connections are closed after 65 s: a proxy that reuses them (Envoy) must close
   // its idle ones sooner (docs/http-authz.md#envoy-http_service), or a request can race the close.
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
+  const timeouts = deps.timeouts ?? { headersMs: 10_000, requestMs: 30_000, checkIntervalMs: 30_000 };
+  const options = { requestTimeout: timeouts.requestMs, headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
+  const server = createServer(options, (req, res) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > deps.maxBodyBytes) {
       // Answered without reading it; the connection closes since the body was not drained.
@@ -169,10 +176,19 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     req.on('error', () => req.socket.destroy());
   });
   server.maxConnections = deps.maxConnections;
-  // A malformed HTTP request never reaches the handler; node answers 400 and closes.
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+  // A malformed request, or one whose headers (body) did not arrive in time, never reaches the
+  // handler: answered and the connection closed. Closed, not only ended: node:http keeps a socket
+  // readable after end() (allowHalfOpen), so a slowloris client that keeps sending would hold it
+  // open past every timeout.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (socket.writable && !started) {
+      const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      (socket as Socket).destroySoon();
+      // Nothing more is read; a client that does not read its answer is closed soon anyway.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
   });
   return server;
 }
