@@ -6,7 +6,7 @@ import { fstatSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
 import type { Config } from '../config/schema.js';
 import type { Logger } from './logger.js';
-import { RemoteLogSink } from './remote-log-sink.js';
+import { RemoteLogSink, withoutCredentials } from './remote-log-sink.js';
 
 // sonic-boom is CommonJS; its typings describe the class as the default export, Node gives the
 // module object with the class on `SonicBoom`.
@@ -66,7 +66,7 @@ export function loggingSinkHooks(logger: Pick<Logger, 'warn'>, url: string | und
       const now = Date.now();
       if (attempt > 1 && now - lastMs < 60_000) return;
       lastMs = now;
-      logger.warn({ error: error.message, attempt, decision_log_service_url: url }, 'decision-log upload failed; the lines stay buffered and are retried with backoff (past decision_log_buffer_bytes new lines are dropped and counted)');
+      logger.warn({ error: error.message, attempt, decision_log_service_url: url === undefined ? url : withoutCredentials(url) }, 'decision-log upload failed; the lines stay buffered and are retried with backoff (past decision_log_buffer_bytes new lines are dropped and counted)');
     },
   };
 }
@@ -89,14 +89,14 @@ export function openConfiguredDecisionLogSink(config: DecisionLogConfig, hooks: 
     // reported below
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search || parsed.hash) {
-    throw new Error(`decision_log_service_url must be an http:// or https:// URL without a query or fragment (events go to <url>/logs), got ${JSON.stringify(url)}. Fix: e.g. https://decision-logs.example.com/v1`);
+    throw new Error(`decision_log_service_url must be an http:// or https:// URL without a query or fragment (events go to <url>/logs), got ${JSON.stringify(withoutCredentials(url))}. Fix: e.g. https://decision-logs.example.com/v1`);
   }
   const { decision_log_service_tls_cert_file: certFile, decision_log_service_tls_key_file: keyFile, decision_log_service_tls_ca_file: caFile } = config;
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new Error('decision_log_service_tls_cert_file and decision_log_service_tls_key_file must be set together. Fix: set both, or neither');
   }
   if ((certFile !== undefined || caFile !== undefined) && !url.startsWith('https:')) {
-    throw new Error(`decision_log_service_tls_* files need an https:// decision_log_service_url (got ${url}). Fix: use https://, or unset the TLS files`);
+    throw new Error(`decision_log_service_tls_* files need an https:// decision_log_service_url (got ${withoutCredentials(url)}). Fix: use https://, or unset the TLS files`);
   }
   let remote: RemoteLogSink;
   try {

@@ -58,6 +58,8 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export class RemoteLogSink implements LineSink {
   readonly #options: RemoteLogSinkOptions;
   readonly #endpoint: URL;
+  /** The endpoint as errors show it: without a user name or password from the URL. */
+  readonly #shown: string;
   readonly #batchBytes: number;
   readonly #batchMs: number;
   /** Lines (JSON, without their newline) not yet accepted by the service, oldest first. */
@@ -75,6 +77,7 @@ export class RemoteLogSink implements LineSink {
   constructor(options: RemoteLogSinkOptions) {
     this.#options = options;
     this.#endpoint = logsEndpoint(options.url);
+    this.#shown = withoutCredentials(this.#endpoint.href);
     this.#batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.#batchMs = options.batchMs ?? DEFAULT_BATCH_MS;
     this.#agent(); // a missing or unreadable certificate fails start-up, not the first upload
@@ -221,9 +224,9 @@ export class RemoteLogSink implements LineSink {
       }
       const request = client.request(this.#endpoint, { method: 'POST', headers, agent, timeout: this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS });
       this.#request = request;
-      const deadline = setTimeout(() => request.destroy(new Error(`no answer from ${this.#endpoint.origin} within ${this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS} ms`)), this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+      const deadline = setTimeout(() => request.destroy(new Error(`no answer from ${this.#shown} within ${this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS} ms`)), this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       deadline.unref();
-      request.on('timeout', () => request.destroy(new Error(`the connection to ${this.#endpoint.origin} went idle`)));
+      request.on('timeout', () => request.destroy(new Error(`the connection to ${this.#shown} went idle`)));
       request.on('error', (error) => {
         clearTimeout(deadline);
         reject(error);
@@ -243,7 +246,7 @@ export class RemoteLogSink implements LineSink {
           clearTimeout(deadline);
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve();
-          else reject(new Error(`${this.#endpoint.href} answered HTTP ${status}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`));
+          else reject(new Error(`${this.#shown} answered HTTP ${status}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`));
         });
       });
       request.end(compressed);
@@ -278,4 +281,22 @@ export function logsEndpoint(url: string): URL {
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`${url} is not an http or https URL`);
   base.pathname = `${base.pathname.replace(/\/+$/, '')}/logs`;
   return base;
+}
+
+/**
+ * `url` for logs and error messages: a user name and password in it (`https://user:secret@host/`,
+ * which node:http sends as Basic authentication) are replaced by `***`. Text that is not a URL is
+ * returned as is.
+ */
+export function withoutCredentials(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  if (!parsed.username && !parsed.password) return url;
+  parsed.username = '***';
+  parsed.password = '';
+  return parsed.href;
 }
