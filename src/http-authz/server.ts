@@ -176,6 +176,18 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     req.on('error', () => req.socket.destroy());
   });
   server.maxConnections = deps.maxConnections;
+  // node:http enforces headersTimeout/requestTimeout only on connections it tracks, and starts
+  // tracking when the server emits 'listening'. A cluster worker's server never listens (it is
+  // handed each accepted socket with emit('connection')), so slow clients were never timed out
+  // there. Before the first handed connection is parsed (prepended: ahead of node's own
+  // 'connection' listener), start the tracking as 'listening' would.
+  let tracking = false;
+  server.on('listening', () => (tracking = true));
+  server.prependListener('connection', () => {
+    if (tracking || server.listening) return;
+    tracking = true;
+    server.emit('listening');
+  });
   // A malformed request, or one whose headers (body) did not arrive in time, never reaches the
   // handler: answered and the connection closed. Closed, not only ended: node:http keeps a socket
   // readable after end() (allowHalfOpen), so a slowloris client that keeps sending would hold it

@@ -86,7 +86,7 @@ function slowClient(port: number, head: string, drip: string): Promise<{ answer:
   });
 }
 
-describe.each(['listening'] as const)('HTTP authorization listener (%s): slow clients', (how) => {
+describe.each(['listening', 'fed'] as const)('HTTP authorization listener (%s): slow clients', (how) => {
   it('headers trickled past the headers timeout: answered 408 and the connection closed while the client still sends', async () => {
     const result = await slowClient(ports[how], 'GET /public HTTP/1.1\r\nHost: a\r\n', 'X-Drip: 1\r\n');
     expect(result.answer).toMatch(/^HTTP\/1\.1 408 /);
