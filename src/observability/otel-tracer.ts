@@ -82,7 +82,7 @@ export interface OtelTracerOptions {
 }
 
 export function createOtelTracer(options: OtelTracerOptions): CheckTracer {
-  routeDiagnostics(options.logger);
+  const diagnostics = routeDiagnostics(options.logger);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (envDetector) override these defaults.
   const resource = resourceFromAttributes({
     'service.name': 'gatehouse',
@@ -97,6 +97,7 @@ export function createOtelTracer(options: OtelTracerOptions): CheckTracer {
   const queue = process.env.OTEL_BSP_MAX_QUEUE_SIZE ? {} : { maxQueueSize: DEFAULT_MAX_QUEUE_SIZE };
   const provider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), queue)] });
   const tracer = provider.getTracer('gatehouse', VERSION);
+  diagnostics.started();
   // W3C first; B3 (single or multi-header) only when there is no valid traceparent.
   const w3c = new W3CTraceContextPropagator();
   const b3 = new B3Propagator();
@@ -126,9 +127,18 @@ export function createOtelTracer(options: OtelTracerOptions): CheckTracer {
     },
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([provider.shutdown().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+      const done = await Promise.race([
+        provider.shutdown().then(
+          () => 'exported' as const,
+          () => 'exported' as const, // a failed last export is reported through diag
+        ),
+        new Promise<'timed_out'>((resolve) => (timer = setTimeout(() => resolve('timed_out'), timeoutMs).unref())),
+      ]);
       clearTimeout(timer);
       diag.disable();
+      if (done === 'timed_out') {
+        options.logger.warn({ timeout_ms: timeoutMs, otel_exporter_otlp_endpoint: endpointForLog() }, 'tracing: the collector did not take the last spans within the shutdown budget; they are lost');
+      }
     },
   };
 }
@@ -179,17 +189,30 @@ function recordCheck(tracer: Tracer, parent: Context, outcome: Outcome, call: Tr
  * The SDK reports through OpenTelemetry's diag API (export failures, a full span queue): its
  * warnings and errors go to the operational log, at most one a minute.
  */
-function routeDiagnostics(logger: Logger): void {
+function routeDiagnostics(logger: Logger): { started(): void } {
   let lastMs = Number.NEGATIVE_INFINITY;
+  // While the provider is built the SDK reports settings it ignored (an unknown OTEL_TRACES_SAMPLER,
+  // a bad _ARG): each is logged as such, and none uses up the minute of the first export failure.
+  let starting = true;
   const report = (message: string, ...args: unknown[]) => {
+    const detail = [message, ...args.map(String)].join(' ').slice(0, 500);
+    if (starting) {
+      logger.warn({ detail }, 'tracing: the OpenTelemetry SDK ignored a setting and uses its default (see detail); fix the OTEL_* environment variable it names');
+      return;
+    }
     const now = Date.now();
     if (now - lastMs < 60_000) return;
     lastMs = now;
     logger.warn(
-      { detail: [message, ...args.map(String)].join(' ').slice(0, 500), otel_exporter_otlp_endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318 (default)' },
+      { detail, otel_exporter_otlp_endpoint: endpointForLog() },
       'tracing: the OpenTelemetry SDK reports a problem (an export failed, or the span queue is full); those spans are lost, Checks are not affected (reported at most once a minute)',
     );
   };
   const ignore = () => undefined;
   diag.setLogger({ error: report, warn: report, info: ignore, debug: ignore, verbose: ignore }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  return { started: () => (starting = false) };
+}
+
+function endpointForLog(): string {
+  return process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318 (default)';
 }
