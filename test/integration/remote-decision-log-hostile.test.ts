@@ -4,6 +4,7 @@
  * message, and shutdown with a service that never answers ends (bounded by its 2 s flush budget)
  * and says what was lost.
  */
+import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -15,6 +16,7 @@ import { RemoteLogSink } from '../../src/observability/remote-log-sink.js';
 import { eventually } from '../support/app.js';
 import { TestClient } from '../support/grpc-client.js';
 import { LogReceiver } from '../support/log-receiver.js';
+import { createCa, issueLeaf } from '../support/pki.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
@@ -31,8 +33,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function receiver(): Promise<LogReceiver> {
-  const r = await new LogReceiver().listen();
+async function receiver(tls?: ConstructorParameters<typeof LogReceiver>[0]): Promise<LogReceiver> {
+  const r = await new LogReceiver(tls).listen();
   cleanups.push(() => r.close());
   return r;
 }
@@ -113,4 +115,34 @@ describe.skipIf(tool.skip)('shutdown with a decision-log service that never answ
     expect(logs.map((line) => line.msg)).toContain('the decision-log sink did not drain within 2 s; unwritten lines are lost');
     expect(service.uploads).toHaveLength(0);
   }, 30_000);
+});
+
+describe('decision_log_service_tls_cert_file rotated on disk', () => {
+  it('the next upload presents the new client certificate; a half-written rotation (new certificate, old key) is retried, not fatal', async () => {
+    const dir = tempDir();
+    const ca = createCa(dir, 'logs-ca', 'logs.test');
+    const server = issueLeaf(dir, 'logs-server', ca, 'subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth');
+    const first = issueLeaf(dir, 'client-one', ca, 'extendedKeyUsage=clientAuth');
+    const second = issueLeaf(dir, 'client-two', ca, 'extendedKeyUsage=clientAuth');
+    const cert = path.join(dir, 'tls.crt');
+    const key = path.join(dir, 'tls.key');
+    copyFileSync(first.cert, cert);
+    copyFileSync(first.key, key);
+    const service = await receiver({ cert: readFileSync(server.cert), key: readFileSync(server.key), ca: readFileSync(ca.cert), requestCert: true, rejectUnauthorized: true });
+    const errors: Error[] = [];
+    const sink = new RemoteLogSink({ url: `https://127.0.0.1:${service.port}`, maxBufferBytes: 1 << 20, batchMs: 10, minRetryMs: 20, maxRetryMs: 40, tlsCertFile: cert, tlsKeyFile: key, tlsCaFile: ca.cert, onUploadError: (error) => errors.push(error) });
+    cleanups.push(() => sink.destroy());
+    sink.write('{"decision_id":"before"}\n');
+    await eventually(() => service.uploads.length === 1);
+    expect(service.uploads[0]!.clientCn).toBe('client-one');
+
+    copyFileSync(second.cert, cert); // the key follows a moment later
+    sink.write('{"decision_id":"during"}\n');
+    await eventually(() => errors.length >= 1 || service.uploads.length === 2);
+    copyFileSync(second.key, key);
+    sink.write('{"decision_id":"after"}\n');
+    await eventually(() => service.events.length === 3);
+    expect(service.events.map((event) => event.decision_id)).toEqual(['before', 'during', 'after']);
+    expect(service.uploads.at(-1)!.clientCn).toBe('client-two');
+  });
 });
