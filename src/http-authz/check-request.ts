@@ -59,7 +59,8 @@ export interface MappedRequest {
  * (and, as there, no `host` header: Host becomes `:authority`).
  * The body is `body` when it is UTF-8, else `raw_body` (base64), as with `pack_as_bytes`.
  * @throws GatehouseError input_parse_error when a trusted proxy's forwarding headers give two
- *   different values for the original URI, method, host or scheme (see `single`).
+ *   different values for the original URI, method, host or scheme (see `single`), or when the
+ *   original URI has a fragment (`#`).
  */
 export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -82,6 +83,13 @@ export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
   const method = trusted && forwardedMethod !== undefined ? forwardedMethod : http.method;
   const path = trusted && forwardedUri !== undefined ? forwardedUri : utf8(http.url);
   const host = trusted && forwardedHost !== undefined ? forwardedHost : headers.host ?? '';
+  // A request target never carries a fragment (RFC 9112 section 3.2), but nginx passes a client's
+  // "#..." in $request_uri on to the backend unchanged, and a backend may read
+  // /public#/../../admin as /admin while parsed_path stops at the "#" (["public"]). Envoy strips or
+  // refuses fragments before its gRPC Check; here the request is refused.
+  if (path.includes('#')) {
+    throw new GatehouseError('input_parse_error', `the request target ${JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path)} has a fragment ("#"), which a client never sends in a request; the backend could read it differently than the policy`);
+  }
   // The listener is plain HTTP; a trusted proxy says what the client used.
   const scheme = trusted && forwardedScheme !== undefined ? forwardedScheme : 'http';
 

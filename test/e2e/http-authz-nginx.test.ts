@@ -4,6 +4,7 @@
  * upstream with the decision's headers, a deny gets the decision's status, headers and (through
  * the error_page location) body, and a client cannot forge the original URI.
  */
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -135,6 +136,21 @@ describe.skipIf(tool.skip || opa.skip)('nginx auth_request with gatehouse\'s HTT
   it('a client\'s own X-Original-URI is replaced by nginx (proxy_set_header) and cannot open /private', async () => {
     const reply = await get(port, '/private', { 'X-Original-URI': '/public', 'X-Original-Method': 'GET' });
     expect(reply.status).toBe(401);
+  });
+
+  it('a "#" the client puts in the request line never reaches the upstream (nginx passes it on in $request_uri; gatehouse refuses it)', async () => {
+    const before = upstream.seen.length;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /public#/../../private HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    // gatehouse's 400 is not one auth_request passes through: nginx answers 500. Never the upstream.
+    expect(answer).toMatch(/^HTTP\/1\.1 500 /);
+    expect(upstream.seen.length).toBe(before);
   });
 
   it('from a proxy outside http_trusted_proxies the X-Original-* headers are ignored: the subrequest path decides (denied)', async () => {

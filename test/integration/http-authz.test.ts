@@ -139,6 +139,16 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     expect(answer.headers['x-gatehouse-reason-code']).toBe('request_refused');
   });
 
+  it('a fragment (#) in the original URI or the request target is refused: the backend gets it, the policy would not', async () => {
+    // nginx passes $request_uri with its "#..." to the backend unchanged; the policy's parsed_path
+    // would stop at the "#" (["public"] for /public#/../../private).
+    const forwarded = await ask(trusting.app.httpAuthzPort!, { path: '/auth', headers: { 'x-original-uri': '/public#/../../private', 'x-original-method': 'GET' } });
+    expect(forwarded.status).toBe(400);
+    expect(forwarded.headers['x-gatehouse-reason-code']).toBe('input_parse_error');
+    const direct = await rawStatus(distrusting.app.httpAuthzPort!, 'GET /public#/../private HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n');
+    expect(direct).toBe(400);
+  });
+
   it('an allow with query-parameter mutations cannot be carried over HTTP: a deny, logged as decision_invalid', async () => {
     const answer = await ask(distrusting.app.httpAuthzPort!, { path: '/query-mutation' });
     expect(answer.status).toBe(403);

@@ -86,6 +86,11 @@ describe('toCheckRequest', () => {
     expect(http(request({ url: '/ÿ', rawHeaders: [], trustedProxy: false })).path).toBe('/�');
   });
 
+  it('a fragment in the original URI or the request target is refused', () => {
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Original-URI', '/public#/../admin'] }))).toThrow(/fragment/);
+    expect(() => toCheckRequest(request({ url: '/public#x', rawHeaders: [], trustedProxy: false }))).toThrow(/fragment/);
+  });
+
   it('x-request-id becomes http.id', () => {
     expect(http(request({ rawHeaders: ['X-Request-Id', 'r-1'] })).id).toBe('r-1');
   });
