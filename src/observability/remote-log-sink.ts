@@ -246,11 +246,17 @@ export class RemoteLogSink implements LineSink {
           clearTimeout(deadline);
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve();
-          else reject(new Error(`${this.#shown} answered HTTP ${status}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`));
+          else reject(new Error(`${this.#shown} answered HTTP ${status}: ${this.#withoutToken(Buffer.concat(chunks).toString('utf8')).slice(0, 200)}`));
         });
       });
       request.end(compressed);
     });
+  }
+
+  /** A service's error body as the log shows it: the bearer token, should the service echo the request's headers, as `***`. */
+  #withoutToken(text: string): string {
+    const token = this.#options.bearerToken;
+    return token ? text.replaceAll(token, '***') : text;
   }
 
   /** The keep-alive agent; with a client certificate, rebuilt when the files change (a rotation). */

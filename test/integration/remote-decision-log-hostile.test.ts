@@ -5,6 +5,7 @@
  * and says what was lost.
  */
 import { copyFileSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -144,5 +145,24 @@ describe('decision_log_service_tls_cert_file rotated on disk', () => {
     await eventually(() => service.events.length === 3);
     expect(service.events.map((event) => event.decision_id)).toEqual(['before', 'during', 'after']);
     expect(service.uploads.at(-1)!.clientCn).toBe('client-two');
+  });
+});
+
+describe('decision_log_service_bearer_token', () => {
+  it('is not in the upload error when a failing service echoes the request headers in its body', async () => {
+    const TOKEN = 'tok-3c1f-echoed-back';
+    const echo = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(401).end(`unauthorized: ${request.headers.authorization}`));
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+    const errors: Error[] = [];
+    const sink = new RemoteLogSink({ url: `http://127.0.0.1:${(echo.address() as import('node:net').AddressInfo).port}`, bearerToken: TOKEN, maxBufferBytes: 1 << 20, batchMs: 10, minRetryMs: 20, maxRetryMs: 40, onUploadError: (error) => errors.push(error) });
+    cleanups.push(() => sink.destroy());
+    sink.write('{"decision_id":"d1"}\n');
+    await eventually(() => errors.length >= 1);
+    expect(errors[0]!.message).toMatch(/answered HTTP 401: unauthorized: Bearer \*\*\*/);
+    expect(errors[0]!.message).not.toContain(TOKEN);
   });
 });
