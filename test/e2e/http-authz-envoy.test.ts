@@ -32,9 +32,9 @@ function extAuthzFilter(): object {
       transport_api_version: 'V3',
       failure_mode_allow: false,
       with_request_body: { max_request_bytes: 8192, allow_partial_message: false },
+      allowed_headers: { patterns: [exact('content-type'), exact('x-request-id'), { prefix: 'x-original-' }] },
       http_service: {
         server_uri: { uri: 'http://gatehouse', cluster: 'gatehouse_http', timeout: '10s' },
-        authorization_request: { allowed_headers: { patterns: [exact('content-type'), exact('x-request-id'), { prefix: 'x-original-' }] } },
         authorization_response: {
           allowed_upstream_headers: { patterns: [exact('x-user'), exact('x-order'), exact('x-gatehouse-decision-id')] },
           allowed_client_headers: { patterns: [exact('www-authenticate'), exact('x-deny-reason'), exact('x-gatehouse-decision-id'), exact('x-gatehouse-reason-code')] },
