@@ -98,6 +98,14 @@ export function createOtelTracer(options: OtelTracerOptions): CheckTracer {
   const provider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), queue)] });
   const tracer = provider.getTracer('gatehouse', VERSION);
   diagnostics.started();
+  // This exporter speaks OTLP/HTTP protobuf only; the SDK ignores a protocol variable without a word.
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const protocol = process.env[name]?.trim();
+    if (protocol && protocol !== 'http/protobuf') {
+      options.logger.warn({ [name.toLowerCase()]: protocol, otel_exporter_otlp_endpoint: endpointForLog() }, `tracing: ${name}=${protocol} is not supported; spans are sent as OTLP/HTTP protobuf to <endpoint>/v1/traces. Fix: unset it, and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's OTLP/HTTP port (4318)`);
+      break;
+    }
+  }
   // W3C first; B3 (single or multi-header) only when there is no valid traceparent.
   const w3c = new W3CTraceContextPropagator();
   const b3 = new B3Propagator();

@@ -44,6 +44,22 @@ describe.skipIf(tool.skip)('tracing: otlp diagnostics', () => {
     }
   }, 60_000);
 
+  it('OTEL_EXPORTER_OTLP_PROTOCOL=grpc (not supported) is named at start-up with the fix', async () => {
+    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    const app = await startTestApp({ bundle, tracing: 'otlp' });
+    try {
+      const warning = app.logs.find((line) => String(line.msg).startsWith('tracing: OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported'));
+      expect(warning?.msg).toMatch(/Fix: unset it/);
+      expect((await app.client.check(checkRequestJson({ source: CHECKOUT, headers: SAMPLED }))).allowed).toBe(true);
+    } finally {
+      await app.stop();
+    }
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
+    const quiet = await startTestApp({ bundle, tracing: 'otlp' });
+    await quiet.stop();
+    expect(quiet.logs.filter((line) => String(line.msg).includes('is not supported'))).toEqual([]);
+  }, 60_000);
+
   it('stop() with a collector that never answers ends at its budget and says the last spans are lost', async () => {
     const sockets: net.Socket[] = [];
     const collector = net.createServer((socket) => sockets.push(socket.on('error', () => undefined)));
