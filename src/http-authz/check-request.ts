@@ -59,8 +59,9 @@ export interface MappedRequest {
  * (and, as there, no `host` header: Host becomes `:authority`).
  * The body is `body` when it is UTF-8, else `raw_body` (base64), as with `pack_as_bytes`.
  * @throws GatehouseError input_parse_error when a trusted proxy's forwarding headers give two
- *   different values for the original URI, method, host or scheme (see `single`), or when the
- *   original URI has a fragment (`#`).
+ *   different values for the original URI, method, host or scheme (see `single`), sends the
+ *   original URI without the original method or the reverse, or when the original URI has a
+ *   fragment (`#`).
  */
 export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -80,6 +81,13 @@ export function toCheckRequest(http: HttpAuthzRequest): MappedRequest {
   const forwardedScheme = trusted ? single(http.rawHeaders, [ORIGINAL_SCHEME_HEADER]) : undefined;
   const forwarding: Forwarding = !sent ? 'direct' : trusted ? 'trusted_proxy_headers' : 'untrusted_proxy_headers_ignored';
 
+  // Half a description is refused: nginx's auth_request subrequest is a GET (and its path the auth
+  // location's) whatever the client sent, so an original URI without the original method (or the
+  // reverse) would be decided on the subrequest's own method (path) instead of the client's.
+  if (trusted && (forwardedUri === undefined) !== (forwardedMethod === undefined)) {
+    const [sent, missing] = forwardedUri === undefined ? [ORIGINAL_METHOD_HEADERS, ORIGINAL_URI_HEADERS] : [ORIGINAL_URI_HEADERS, ORIGINAL_METHOD_HEADERS];
+    throw new GatehouseError('input_parse_error', `the trusted proxy sent ${sent.join(' or ')} without ${missing.join(' or ')}; set both (nginx: proxy_set_header X-Original-URI $request_uri; and X-Original-Method $request_method;)`);
+  }
   const method = trusted && forwardedMethod !== undefined ? forwardedMethod : http.method;
   const path = trusted && forwardedUri !== undefined ? forwardedUri : utf8(http.url);
   const host = trusted && forwardedHost !== undefined ? forwardedHost : headers.host ?? '';

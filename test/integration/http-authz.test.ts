@@ -122,8 +122,18 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     expect(agreed.status).toBe(200);
   });
 
+  it('an original URI without the original method (or the reverse) from a trusted proxy is refused: the subrequest\'s own method is not the client\'s', async () => {
+    // nginx's auth_request subrequest is a GET whatever the client sent: with only X-Original-URI
+    // set, a client's DELETE /public would be decided as GET /public.
+    const uriOnly = await ask(trusting.app.httpAuthzPort!, { path: '/auth', headers: { 'x-original-uri': '/public' } });
+    expect(uriOnly.status).toBe(400);
+    expect(uriOnly.headers['x-gatehouse-reason-code']).toBe('input_parse_error');
+    const methodOnly = await ask(trusting.app.httpAuthzPort!, { path: '/public', headers: { 'x-forwarded-method': 'GET' } });
+    expect(methodOnly.status).toBe(400);
+  });
+
   it('a forwarding header sent twice by a trusted proxy is refused (which one is the original?)', async () => {
-    const twice = await rawStatus(trusting.app.httpAuthzPort!, 'GET /auth HTTP/1.1\r\nHost: gatehouse\r\nX-Original-URI: /public\r\nX-Original-URI: /private\r\nConnection: close\r\n\r\n');
+    const twice = await rawStatus(trusting.app.httpAuthzPort!, 'GET /auth HTTP/1.1\r\nHost: gatehouse\r\nX-Original-URI: /public\r\nX-Original-URI: /private\r\nX-Original-Method: GET\r\nConnection: close\r\n\r\n');
     expect(twice).toBe(400);
   });
 

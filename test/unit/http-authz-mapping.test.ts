@@ -86,8 +86,16 @@ describe('toCheckRequest', () => {
     expect(http(request({ url: '/ÿ', rawHeaders: [], trustedProxy: false })).path).toBe('/�');
   });
 
+  it('from a trusted proxy, the original URI and method come together or not at all', () => {
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Original-URI', '/a'] }))).toThrow(/x-original-uri or x-forwarded-uri without x-original-method or x-forwarded-method/);
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Forwarded-Method', 'GET'] }))).toThrow(/without x-original-uri/);
+    // Host and scheme alone are fine; from a peer that is not trusted, nothing is read.
+    expect(http(request({ rawHeaders: ['X-Forwarded-Proto', 'https'] }))).toMatchObject({ method: 'GET', path: '/auth', scheme: 'https' });
+    expect(http(request({ trustedProxy: false, rawHeaders: ['X-Original-URI', '/a'] }))).toMatchObject({ path: '/auth' });
+  });
+
   it('a fragment in the original URI or the request target is refused', () => {
-    expect(() => toCheckRequest(request({ rawHeaders: ['X-Original-URI', '/public#/../admin'] }))).toThrow(/fragment/);
+    expect(() => toCheckRequest(request({ rawHeaders: ['X-Original-URI', '/public#/../admin', 'X-Original-Method', 'GET'] }))).toThrow(/fragment/);
     expect(() => toCheckRequest(request({ url: '/public#x', rawHeaders: [], trustedProxy: false }))).toThrow(/fragment/);
   });
 
