@@ -67,6 +67,8 @@ export class RemoteLogSink implements LineSink {
   #bufferedChars = 0;
   #timer: NodeJS.Timeout | undefined;
   #uploading = false;
+  /** A failed upload's backoff timer is pending: new lines wait for it, however many arrive. */
+  #backingOff = false;
   #failures = 0;
   #closed = false;
   #request: http.ClientRequest | undefined;
@@ -134,7 +136,7 @@ export class RemoteLogSink implements LineSink {
   }
 
   #schedule(): void {
-    if (this.#uploading || this.#closed) return;
+    if (this.#uploading || this.#backingOff || this.#closed) return;
     if (this.#bufferedChars >= this.#batchBytes) {
       if (this.#timer) clearTimeout(this.#timer);
       this.#timer = setTimeout(() => this.#upload(), 0).unref();
@@ -147,6 +149,7 @@ export class RemoteLogSink implements LineSink {
   #upload(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#backingOff = false;
     if (this.#closed || this.#uploading) return;
     if (this.#lines.length === 0) {
       this.#settleFlush();
@@ -181,6 +184,7 @@ export class RemoteLogSink implements LineSink {
           this.#failures++;
           this.#options.onUploadError?.(error instanceof Error ? error : new Error(String(error)), this.#failures);
           if (this.#closed) return;
+          this.#backingOff = true;
           this.#timer = setTimeout(() => this.#upload(), this.#backoffMs()).unref();
         },
       );

@@ -166,3 +166,29 @@ describe('decision_log_service_bearer_token', () => {
     expect(errors[0]!.message).not.toContain(TOKEN);
   });
 });
+
+describe('a failing decision-log service under a high line rate', () => {
+  it('waits out the backoff: a full batch of new lines does not retry at once', async () => {
+    const service = await receiver();
+    service.mode = 'error500';
+    const errors: Error[] = [];
+    // A backoff of 30-60 s after the first failure, small batches.
+    const sink = new RemoteLogSink({ url: `http://127.0.0.1:${service.port}`, maxBufferBytes: 1 << 20, batchBytes: 1000, batchMs: 10, minRetryMs: 60_000, maxRetryMs: 60_000, onUploadError: (error) => errors.push(error) });
+    cleanups.push(() => sink.destroy());
+    const line = `${JSON.stringify({ decision_id: 'x', pad: 'p'.repeat(200) })}\n`;
+    sink.write(line);
+    await eventually(() => errors.length === 1);
+    // Many batches' worth of lines while the backoff runs (each write used to start an upload at once).
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 20; i++) sink.write(line);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    expect(service.refused).toBe(1);
+    expect(errors).toHaveLength(1);
+    expect(sink.pending).toBe(201);
+    // flush (shutdown) still tries at once, and the lines go once the service is back.
+    service.mode = 'ok';
+    await new Promise<void>((resolve) => sink.flush(() => resolve()));
+    expect(service.events).toHaveLength(201);
+  });
+});
