@@ -4,8 +4,9 @@
  * imported, and a Check pays one `undefined` test.
  *
  * A Check's spans are built after its response was handed to grpc-js, from timestamps taken
- * around the pipeline (authorize's `timings`), never by wrapping the pipeline: tracing adds two
- * clock reads to a Check's critical path, and the span work runs with its other telemetry.
+ * around the pipeline (authorize's `timings`), never by wrapping the pipeline: tracing adds up to four
+ * clock reads to a Check's critical path (arrival and response here, the cache lookup's end and
+ * evaluation's start in authorize), and the span work runs with its other telemetry.
  * See otel-tracer.ts for the spans and their attributes, docs/observability.md#tracing.
  */
 import type { Metadata } from '@grpc/grpc-js';
