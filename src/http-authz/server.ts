@@ -151,6 +151,28 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     }
   };
 
+  // Pipelined requests on one connection are decided one after another, as they are answered:
+  // node:http calls the handler for every request it parses from one read at once, so a client
+  // could put thousands of evaluations in the shared queue with one write (eval_queue_full for
+  // every other caller). gRPC bounds a connection with max_concurrent_streams; here it is 1.
+  const lanes = new WeakMap<object, { busy: boolean; waiting: (() => void)[] }>();
+  const inTurn = (req: IncomingMessage, res: ServerResponse, run: () => void): void => {
+    let lane = lanes.get(req.socket);
+    if (!lane) lanes.set(req.socket, (lane = { busy: false, waiting: [] }));
+    const own = lane;
+    const start = () => {
+      own.busy = true;
+      // 'close': answered, or the connection is gone (the next then finds it destroyed: expired).
+      res.once('close', () => {
+        own.busy = false;
+        own.waiting.shift()?.();
+      });
+      run();
+    };
+    if (own.busy) own.waiting.push(start);
+    else start();
+  };
+
   // Idle keep-alive connections are closed after 65 s: a proxy that reuses them (Envoy) must close
   // its idle ones sooner (docs/http-authz.md#envoy-http_service), or a request can race the close.
   const timeouts = deps.timeouts ?? { headersMs: 10_000, requestMs: 30_000, checkIntervalMs: 30_000 };
@@ -160,7 +182,7 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
     if (declared > deps.maxBodyBytes) {
       // Answered without reading it; the connection closes since the body was not drained.
       res.shouldKeepAlive = false;
-      handle(req, res, Buffer.alloc(0), tooLarge(declared, deps.maxBodyBytes));
+      inTurn(req, res, () => handle(req, res, Buffer.alloc(0), tooLarge(declared, deps.maxBodyBytes)));
       req.resume();
       return;
     }
@@ -172,7 +194,7 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
       if (received > deps.maxBodyBytes) over = true;
       else chunks.push(chunk);
     });
-    req.on('end', () => handle(req, res, Buffer.concat(chunks), over ? tooLarge(received, deps.maxBodyBytes) : undefined));
+    req.on('end', () => inTurn(req, res, () => handle(req, res, Buffer.concat(chunks), over ? tooLarge(received, deps.maxBodyBytes) : undefined)));
     req.on('error', () => req.socket.destroy());
   });
   server.maxConnections = deps.maxConnections;

@@ -189,6 +189,29 @@ describe.skipIf(opa.skip)('HTTP authorization listener', () => {
     expect(await count('4xx')).toBe(before.denied + 1);
   });
 
+  it('pipelined requests on one connection are decided one after another: one connection cannot fill the evaluation queue (eval_queue_full for everyone)', async () => {
+    // 2,000 requests in one write: node:http calls the handler for every request it parses from a
+    // read at once, so without a per-connection order they were all evaluations waiting together.
+    const count = 2000;
+    let requests = '';
+    for (let i = 0; i < count; i++) requests += `GET /public?n=${i} HTTP/1.1\r\nHost: gatehouse\r\n\r\n`;
+    requests += 'GET /private HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n';
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(distrusting.app.httpAuthzPort!, '127.0.0.1', () => socket.write(requests));
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.on('end', () => resolve(received));
+      socket.on('error', reject);
+    });
+    const statuses = [...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => m[1]);
+    expect(statuses).toHaveLength(count + 1);
+    expect(text).not.toContain('eval_queue_full');
+    // Answered in order, each its own decision.
+    expect(statuses.slice(0, count).every((status) => status === '200')).toBe(true);
+    expect(statuses[count]).toBe('401');
+  }, 60_000);
+
   it('counts answers in gatehouse_http_authz_requests_total and every decision in gatehouse_decisions_total', async () => {
     const metrics = (await distrusting.admin('/metrics')).text;
     expect(metrics).toMatch(/gatehouse_http_authz_requests_total\{status_class="2xx"\} [1-9]/);
