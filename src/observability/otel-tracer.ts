@@ -27,6 +27,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import type { Outcome } from '../authz/outcome.js';
 import { VERSION } from '../version.js';
 import type { Logger } from './logger.js';
+import { withoutCredentials } from './remote-log-sink.js';
 import type { CheckTracer, TracedCall } from './tracing.js';
 
 export const CHECK_SPAN_NAME = 'envoy.service.auth.v3.Authorization/Check';
@@ -221,6 +222,8 @@ function routeDiagnostics(logger: Logger): { started(): void } {
   return { started: () => (starting = false) };
 }
 
+/** The collector as the operational log shows it: a password in the URL as `***`. */
 function endpointForLog(): string {
-  return process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318 (default)';
+  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return endpoint === undefined ? 'http://localhost:4318 (default)' : withoutCredentials(endpoint);
 }

@@ -30,8 +30,9 @@ describe.skipIf(tool.skip)('tracing: otlp diagnostics', () => {
     bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
   });
 
-  it('an unknown OTEL_TRACES_SAMPLER is logged as an ignored setting, and the first export failure is still reported', async () => {
-    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_EXPORTER_OTLP_TIMEOUT: '500', OTEL_TRACES_SAMPLER: 'always_of' });
+  it('an unknown OTEL_TRACES_SAMPLER is logged as an ignored setting, and the first export failure is still reported, without the password in the endpoint', async () => {
+    // A password in the collector's URL is never logged.
+    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:collector-pa55@127.0.0.1:9', OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_EXPORTER_OTLP_TIMEOUT: '500', OTEL_TRACES_SAMPLER: 'always_of' });
     const app = await startTestApp({ bundle, tracing: 'otlp' });
     try {
       const ignored = app.logs.find((line) => String(line.msg).startsWith('tracing: the OpenTelemetry SDK ignored a setting'));
@@ -39,6 +40,8 @@ describe.skipIf(tool.skip)('tracing: otlp diagnostics', () => {
       for (let i = 0; i < 5; i++) expect((await app.client.check(checkRequestJson({ source: CHECKOUT, headers: SAMPLED }))).allowed).toBe(true);
       // The export failure (connection refused), not the sampler warning again.
       await eventually(() => app.logs.some((line) => String(line.msg).startsWith('tracing: the OpenTelemetry SDK reports a problem') && !String(line.detail).includes('OTEL_TRACES_SAMPLER')), 20_000);
+      expect(JSON.stringify(app.logs)).toContain('127.0.0.1:9');
+      expect(JSON.stringify(app.logs)).not.toContain('collector-pa55');
     } finally {
       await app.stop();
     }
