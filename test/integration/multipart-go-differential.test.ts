@@ -7,13 +7,13 @@
  * gatehouse refuses. Needs the Go toolchain (./dev setup uses it to install OPA).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBody } from '../../src/authz/body.js';
 import { COMPATIBLE, STRICT } from '../../src/authz/hygiene/index.js';
 import { CT, MULTIPART_CASES, form } from '../support/multipart-cases.js';
+import { buildGoProgram, goOrSkip } from '../support/go.js';
 
 const GO_READER = `package main
 
@@ -82,21 +82,8 @@ func main() {
 }
 `;
 
-function findGo(): string | undefined {
-  for (const candidate of ['go', '/usr/local/go/bin/go']) {
-    try {
-      execFileSync(candidate, ['version'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
-const go = findGo();
-const skip = go ? false : 'Go toolchain not found: install Go 1.22+ (the toolchain ./dev setup uses to install OPA)';
-if (skip && process.env.CI === 'true') throw new Error(`${skip}; CI must not skip tests`);
+const { go, skip } = goOrSkip();
 
 describe.skipIf(skip !== false)('hostile multipart bodies: gatehouse refuses, or reads what Go (opa-envoy-plugin) reads', () => {
   let dir = '';
@@ -104,11 +91,8 @@ describe.skipIf(skip !== false)('hostile multipart bodies: gatehouse refuses, or
   const entries = Object.entries(MULTIPART_CASES);
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-go-multipart-'));
-    writeFileSync(path.join(dir, 'main.go'), GO_READER);
-    writeFileSync(path.join(dir, 'go.mod'), 'module multipartreader\n\ngo 1.22\n');
+    dir = path.dirname(buildGoProgram(go, 'multipartreader', GO_READER));
     const binary = path.join(dir, 'reader');
-    execFileSync(go!, ['build', '-o', binary, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' }, stdio: ['ignore', 'ignore', 'inherit'] });
     expect(existsSync(binary)).toBe(true);
     const out = execFileSync(binary, { input: JSON.stringify(entries.map(([, c]) => ({ body: c.body, contentType: c.contentType ?? CT }))) });
     const readings = JSON.parse(out.toString('utf8')) as unknown[];

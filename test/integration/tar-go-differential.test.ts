@@ -6,13 +6,13 @@
  * cleanPath, same bytes, same order). Needs the Go toolchain (./dev setup uses it to install OPA).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanPath, readTar, readTarGz } from '../../src/policy/tar.js';
 import { findOpa } from '../support/tools.js';
+import { buildGoProgram, goOrSkip } from '../support/go.js';
 
 const GO_READER = `package main
 
@@ -80,17 +80,6 @@ func main() {
 }
 `;
 
-function findGo(): string | undefined {
-  for (const candidate of ['go', '/usr/local/go/bin/go']) {
-    try {
-      execFileSync(candidate, ['version'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
 // Archives built by hand: a ustar header with any field set, its checksum computed.
 type Fields = { name?: string | Buffer; size?: number; sizeField?: Buffer; type?: string; magic?: string; prefix?: string; trailer?: string; at?: [number, string][] };
@@ -178,9 +167,7 @@ const CASES: Record<string, Buffer> = {
   'a truncated entry': Buffer.concat([header({ size: 5000 }, 0), pad(Buffer.from(REGO)), END]),
 };
 
-const go = findGo();
-const skip = go ? false : 'Go toolchain not found: install Go 1.22+ (the toolchain ./dev setup uses to install OPA)';
-if (skip && process.env.CI === 'true') throw new Error(`${skip}; CI must not skip tests`);
+const { go, skip } = goOrSkip();
 
 describe.skipIf(skip !== false)('bundle archives: gatehouse refuses, or reads what Go\'s archive/tar (OPA\'s bundle loader) reads', () => {
   let dir = '';
@@ -188,10 +175,7 @@ describe.skipIf(skip !== false)('bundle archives: gatehouse refuses, or reads wh
   let goReadings: { error?: string; entries?: { type: string; name: string; data: string }[] }[] = [];
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-go-tar-'));
-    writeFileSync(path.join(dir, 'main.go'), GO_READER);
-    writeFileSync(path.join(dir, 'go.mod'), 'module tarreader\n\ngo 1.22\n');
-    execFileSync(go!, ['build', '-o', path.join(dir, 'reader'), '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    dir = path.dirname(buildGoProgram(go, 'tarreader', GO_READER));
     for (const [name, bytes] of Object.entries(CASES)) archives.push({ name, bytes, gz: false });
     const plain = tar(file(REGO, { name: 'a.rego' }));
     archives.push({ name: 'gzip: two members', bytes: Buffer.concat([gzipSync(plain.subarray(0, 512)), gzipSync(plain.subarray(512))]), gz: true });
