@@ -43,6 +43,9 @@ const EMPTY = new Uint8Array(0);
 
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+/** Pipelined requests waiting on one connection before it is no longer read. */
+const MAX_WAITING = 32;
+
 const NOT_ASCII = /[^\u0000-\u007f]/;
 
 /** The listener's server; the caller binds it (app.ts) or feeds it connections (cluster worker). */
@@ -155,22 +158,34 @@ export function createHttpAuthzServer(deps: HttpAuthzDeps): Server {
   // node:http calls the handler for every request it parses from one read at once, so a client
   // could put thousands of evaluations in the shared queue with one write (eval_queue_full for
   // every other caller). gRPC bounds a connection with max_concurrent_streams; here it is 1.
-  const lanes = new WeakMap<object, { busy: boolean; waiting: (() => void)[] }>();
+  // Past MAX_WAITING requests waiting their turn, the connection is not read (node:http reads on
+  // while the client reads its answers, so a client sending faster than it is answered grew the
+  // backlog, and memory, without bound) until half of them are answered.
+  const lanes = new WeakMap<object, { busy: boolean; waiting: (() => void)[]; paused: boolean }>();
   const inTurn = (req: IncomingMessage, res: ServerResponse, run: () => void): void => {
-    let lane = lanes.get(req.socket);
-    if (!lane) lanes.set(req.socket, (lane = { busy: false, waiting: [] }));
+    const socket = req.socket;
+    let lane = lanes.get(socket);
+    if (!lane) lanes.set(socket, (lane = { busy: false, waiting: [], paused: false }));
     const own = lane;
     const start = () => {
       own.busy = true;
       // 'close': answered, or the connection is gone (the next then finds it destroyed: expired).
       res.once('close', () => {
         own.busy = false;
+        if (own.paused && own.waiting.length <= MAX_WAITING / 2) {
+          own.paused = false;
+          socket.resume();
+        }
         own.waiting.shift()?.();
       });
       run();
     };
-    if (own.busy) own.waiting.push(start);
-    else start();
+    if (!own.busy) return start();
+    own.waiting.push(start);
+    if (own.waiting.length >= MAX_WAITING && !own.paused) {
+      own.paused = true;
+      socket.pause();
+    }
   };
 
   // Idle keep-alive connections are closed after 65 s: a proxy that reuses them (Envoy) must close
