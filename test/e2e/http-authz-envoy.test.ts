@@ -5,17 +5,13 @@
  * reaches the upstream with the decision's headers, a deny gets its status, headers and body, and
  * a client's X-Original-URI is ignored (gatehouse trusts no proxy's forwarding headers here).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
-import { waitFor } from '../../lab/lab.mjs';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { HTTP_AUTHZ_POLICY } from '../support/http-authz-policy.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
-import { envoyOrSkip } from './envoy.js';
+import { envoyOrSkip, ingressEnvoyConfig, runEnvoy, staticCluster } from './envoy.js';
 import { rawValues, startUpstream } from './sidecar.js';
 
 const tool = envoyOrSkip();
@@ -45,63 +41,8 @@ function extAuthzFilter(): object {
   };
 }
 
-function staticCluster(name: string, port: number): object {
-  return {
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
-  };
-}
-
-async function startEnvoy(envoy: string, dir: string, gatehousePort: number, upstreamPort: number): Promise<{ port: number; stop(): Promise<void> }> {
-  const configFile = path.join(dir, 'envoy.yaml');
-  const adminFile = path.join(dir, 'admin-address');
-  writeFileSync(configFile, YAML.stringify({
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{
-        name: 'ingress',
-        address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-        filter_chains: [{
-          filters: [{
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'ingress',
-              route_config: { virtual_hosts: [{ name: 'upstream', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }] },
-              http_filters: [extAuthzFilter(), { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-            },
-          }],
-        }],
-      }],
-      clusters: [staticCluster('upstream', upstreamPort), staticCluster('gatehouse_http', gatehousePort)],
-    },
-  }));
-  const child: ChildProcess = spawn(envoy, ['--config-path', configFile, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--log-path', path.join(dir, 'envoy.log'), '--admin-address-path', adminFile], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    const admin = await waitFor('Envoy\'s admin address', () => {
-      if (child.exitCode !== null) throw new Error(`Envoy exited:\n${readFileSync(path.join(dir, 'envoy.log'), 'utf8')}`);
-      return existsSync(adminFile) ? readFileSync(adminFile, 'utf8').trim() || undefined : undefined;
-    }, 20_000);
-    const port = await waitFor('Envoy\'s listener', async () => {
-      const response = await fetch(`http://${admin}/listeners?format=json`).catch(() => undefined);
-      const body = response?.ok ? ((await response.json()) as { listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }> }) : undefined;
-      return body?.listener_statuses?.[0]?.local_address?.socket_address?.port_value || undefined;
-    }, 20_000);
-    return { port, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+function startEnvoy(envoy: string, dir: string, gatehousePort: number, upstreamPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+  return runEnvoy(envoy, dir, 'envoy', ingressEnvoyConfig([extAuthzFilter()], [staticCluster('upstream', upstreamPort), staticCluster('gatehouse_http', gatehousePort)]));
 }
 
 async function send(port: number, urlPath: string, init: RequestInit = {}) {

@@ -6,18 +6,15 @@
  * gatehouse's server span is the child of Envoy's ext_authz span, in the client's trace.
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
-import { waitFor } from '../../lab/lab.mjs';
 import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
 import { Jaeger, jaegerOrSkip, tag, type JaegerTrace } from '../support/jaeger.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
-import { envoyOrSkip } from './envoy.js';
+import { envoyOrSkip, grpcExtAuthzFilter, HTTP2_OPTIONS, ingressEnvoyConfig, runEnvoy, staticCluster } from './envoy.js';
 import { request, startUpstream } from './sidecar.js';
 
 const envoyTool = envoyOrSkip();
@@ -92,90 +89,17 @@ describe.skipIf(envoyTool.skip || opa.skip || jaegerTool.skip)('tracing through 
 });
 
 /** Envoy with ext_authz to gatehouse and the OpenTelemetry tracer exporting to Jaeger over OTLP/gRPC. */
-async function startTracingEnvoy(envoy: string, dir: string, gatehousePort: number, upstreamPort: number, otlpGrpcPort: number): Promise<{ port: number; stop(): Promise<void> }> {
-  const h2 = {
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
+function startTracingEnvoy(envoy: string, dir: string, gatehousePort: number, upstreamPort: number, otlpGrpcPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const tracing = {
+    provider: {
+      name: 'envoy.tracers.opentelemetry',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+        grpc_service: { envoy_grpc: { cluster_name: 'jaeger_otlp' }, timeout: '1s' },
+        service_name: 'envoy-sidecar',
       },
     },
   };
-  const cluster = (name: string, port: number, http2: boolean) => ({
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    ...(http2 ? h2 : {}),
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
-  });
-  const config = {
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{
-        name: 'ingress',
-        address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-        filter_chains: [{
-          filters: [{
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'ingress',
-              tracing: {
-                provider: {
-                  name: 'envoy.tracers.opentelemetry',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
-                    grpc_service: { envoy_grpc: { cluster_name: 'jaeger_otlp' }, timeout: '1s' },
-                    service_name: 'envoy-sidecar',
-                  },
-                },
-              },
-              route_config: { virtual_hosts: [{ name: 'upstream', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }] },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.ext_authz',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
-                    transport_api_version: 'V3',
-                    failure_mode_allow: false,
-                    grpc_service: { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: '10s' },
-                  },
-                },
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-              ],
-            },
-          }],
-        }],
-      }],
-      clusters: [cluster('upstream', upstreamPort, false), cluster('gatehouse', gatehousePort, true), cluster('jaeger_otlp', otlpGrpcPort, true)],
-    },
-  };
-  const configFile = path.join(dir, 'envoy-tracing.yaml');
-  const adminFile = path.join(dir, 'envoy-tracing-admin');
-  const logFile = path.join(dir, 'envoy-tracing.log');
-  writeFileSync(configFile, YAML.stringify(config));
-  const child: ChildProcess = spawn(envoy, ['--config-path', configFile, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--log-path', logFile, '--admin-address-path', adminFile], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    const admin = (await waitFor('Envoy\'s admin address', () => {
-      if (child.exitCode !== null) throw new Error(`Envoy exited:\n${readFileSync(logFile, 'utf8')}`);
-      return existsSync(adminFile) ? readFileSync(adminFile, 'utf8').trim() || undefined : undefined;
-    }, 20_000)) as string;
-    const port = (await waitFor('Envoy\'s listener', async () => {
-      const response = await fetch(`http://${admin}/listeners?format=json`).catch(() => undefined);
-      const body = response?.ok ? ((await response.json()) as { listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }> }) : undefined;
-      return body?.listener_statuses?.[0]?.local_address?.socket_address?.port_value || undefined;
-    }, 20_000)) as number;
-    return { port, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const clusters = [staticCluster('upstream', upstreamPort), staticCluster('gatehouse', gatehousePort, HTTP2_OPTIONS), staticCluster('jaeger_otlp', otlpGrpcPort, HTTP2_OPTIONS)];
+  return runEnvoy(envoy, dir, 'envoy-tracing', ingressEnvoyConfig([grpcExtAuthzFilter()], clusters, { tracing }));
 }

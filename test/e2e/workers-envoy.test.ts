@@ -6,17 +6,14 @@
  * `gatehouse serve --workers 2`; which worker decided each Check is in the decision log
  * (labels.worker).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../lab/lab.mjs';
 import { eventually } from '../support/app.js';
 import { startServe, type ServeProcess } from '../support/cli.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
-import { envoyOrSkip } from './envoy.js';
+import { envoyOrSkip, grpcExtAuthzFilter, ingressEnvoyConfig, runEnvoy, staticCluster } from './envoy.js';
 import { startUpstream } from './sidecar.js';
 
 const tool = envoyOrSkip();
@@ -28,69 +25,8 @@ interface EnvoyProcess {
 }
 
 /** Envoy with one worker thread (--concurrency 1), ext_authz to gatehouse with these HTTP protocol options. */
-async function startEnvoy(dir: string, name: string, gatehousePort: number, upstreamPort: number, protocolOptions: Record<string, unknown>): Promise<EnvoyProcess> {
-  const cluster = (clusterName: string, port: number, options?: Record<string, unknown>) => ({
-    name: clusterName,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    ...(options
-      ? { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', ...options } } }
-      : {}),
-    load_assignment: { cluster_name: clusterName, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
-  });
-  const config = {
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    static_resources: {
-      listeners: [{
-        name: 'ingress',
-        address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-        filter_chains: [{
-          filters: [{
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'ingress',
-              route_config: { virtual_hosts: [{ name: 'upstream', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }] },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.ext_authz',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
-                    transport_api_version: 'V3',
-                    failure_mode_allow: false,
-                    grpc_service: { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: '10s' },
-                  },
-                },
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-              ],
-            },
-          }],
-        }],
-      }],
-      clusters: [cluster('upstream', upstreamPort), cluster('gatehouse', gatehousePort, protocolOptions)],
-    },
-  };
-  const configFile = path.join(dir, `${name}.yaml`);
-  const adminFile = path.join(dir, `${name}.admin`);
-  writeFileSync(configFile, YAML.stringify(config));
-  const child = spawn(tool.envoy, ['--config-path', configFile, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn', '--log-path', path.join(dir, `${name}.log`), '--admin-address-path', adminFile], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  try {
-    const admin = await waitFor('Envoy\'s admin address', () => (existsSync(adminFile) ? readFileSync(adminFile, 'utf8').trim() || undefined : undefined), 20_000);
-    const port = await waitFor('Envoy\'s listener', async () => {
-      const response = await fetch(`http://${admin}/listeners?format=json`).catch(() => undefined);
-      const body = response?.ok ? ((await response.json()) as { listener_statuses?: Array<{ local_address?: { socket_address?: { port_value?: number } } }> }) : undefined;
-      return body?.listener_statuses?.[0]?.local_address?.socket_address?.port_value || undefined;
-    }, 20_000);
-    return { port, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+function startEnvoy(dir: string, name: string, gatehousePort: number, upstreamPort: number, protocolOptions: Record<string, unknown>): Promise<EnvoyProcess> {
+  return runEnvoy(tool.envoy, dir, name, ingressEnvoyConfig([grpcExtAuthzFilter()], [staticCluster('upstream', upstreamPort), staticCluster('gatehouse', gatehousePort, protocolOptions)]));
 }
 
 /** `count` GET requests through Envoy, `concurrency` at a time, each tagged with `x-case`; their statuses. */
