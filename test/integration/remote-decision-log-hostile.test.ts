@@ -18,16 +18,11 @@ import { eventually } from '../support/app.js';
 import { TestClient } from '../support/grpc-client.js';
 import { LogReceiver } from '../support/log-receiver.js';
 import { createCa, issueLeaf } from '../support/pki.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -101,7 +96,7 @@ describe.skipIf(tool.skip)('shutdown with a decision-log service that never answ
   it('stop() ends, and the operational log says the lines not accepted are lost', async () => {
     const service = await receiver();
     service.mode = 'hang';
-    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
+    const bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
     const config = loadConfig({
       flags: { addr: '127.0.0.1:0', 'admin-addr': '127.0.0.1:0', bundle, 'decision-log': 'off', 'decision-log-service-url': `http://127.0.0.1:${service.port}`, 'shutdown-drain-ms': '0' },
       env: {},

@@ -10,16 +10,11 @@ import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { LogReceiver } from '../support/log-receiver.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 
 let server: ServeProcess | undefined;
 let service: LogReceiver | undefined;
@@ -33,7 +28,7 @@ describe.skipIf(tool.skip)('decision_log_service_url with workers: 2', () => {
     if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
     service = await new LogReceiver().listen();
     const dir = tempDir();
-    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
     const log = path.join(dir, 'decisions.log');
     server = await startServe(bundle, ['--workers', '2', '--decision-log', log, '--decision-log-service-url', `http://127.0.0.1:${service.port}`]);
     await eventually(async () => ((await (await fetch(`http://127.0.0.1:${server!.adminPort}/readyz`)).json()) as { ready: boolean }).ready, 15_000);

@@ -18,16 +18,11 @@ import { eventually } from '../support/app.js';
 import { TestClient } from '../support/grpc-client.js';
 import { LogReceiver } from '../support/log-receiver.js';
 import { createCa, issueLeaf } from '../support/pki.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -36,7 +31,7 @@ afterEach(async () => {
 
 async function startWithService(flags: Record<string, string>): Promise<{ app: RunningApp; client: TestClient; logs: Record<string, any>[]; linesTotal(result: string): Promise<number> }> {
   const dir = tempDir();
-  const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+  const bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
   const config = loadConfig({ flags: { addr: '127.0.0.1:0', 'admin-addr': '127.0.0.1:0', bundle, 'decision-log': 'off', ...flags }, env: {} });
   const logs: Record<string, any>[] = [];
   const stream = new Writable({

@@ -8,16 +8,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestApp } from '../support/app.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 const SAMPLED = { traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` };
 const saved = { ...process.env };
 afterEach(() => {
@@ -27,7 +22,7 @@ afterEach(() => {
 describe.skipIf(tool.skip)('tracing: otlp diagnostics', () => {
   let bundle: string;
   beforeAll(() => {
-    bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
+    bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
   });
 
   it('an unknown OTEL_TRACES_SAMPLER is logged as an ignored setting, and the first export failure is still reported, without the password in the endpoint', async () => {

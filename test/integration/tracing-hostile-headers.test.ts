@@ -12,17 +12,12 @@ import { AUTHORIZATION_SERVICE } from '../../src/grpc/check-service.js';
 import { authzProtos } from '../../src/grpc/protos.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { Jaeger, jaegerOrSkip, tag, type JaegerTrace } from '../support/jaeger.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson, encodeRequest } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 const jaegerTool = jaegerOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 const CHECK = 'envoy.service.auth.v3.Authorization/Check';
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const AuthorizationClient = makeGenericClientConstructor(AUTHORIZATION_SERVICE, 'Authorization');
@@ -92,7 +87,7 @@ describe.skipIf(tool.skip || jaegerTool.skip)('tracing: otlp with malformed and 
 
   beforeAll(async () => {
     jaeger = await Jaeger.start(jaegerTool.jaeger);
-    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'h1' });
+    const bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'h1' });
     Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'gatehouse-hostile' });
     app = await startTestApp({ bundle, tracing: 'otlp', 'decision-cache': 'off' });
     raw = new AuthorizationClient(`127.0.0.1:${app.app.grpcPort}`, credentials.createInsecure());

@@ -15,17 +15,12 @@ import { AUTHORIZATION_SERVICE } from '../../src/grpc/check-service.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { MAIN, startServe } from '../support/cli.js';
 import { Jaeger, jaegerOrSkip, tag, type JaegerSpan, type JaegerTrace } from '../support/jaeger.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, PAYMENTS, checkRequestJson, encodeRequest } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 const jaegerTool = jaegerOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 const CHECK = 'envoy.service.auth.v3.Authorization/Check';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -57,7 +52,7 @@ describe.skipIf(tool.skip || jaegerTool.skip)('tracing: otlp with a real Jaeger'
 
   beforeAll(async () => {
     jaeger = await Jaeger.start(jaegerTool.jaeger);
-    bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r7' });
+    bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r7' });
     // The standard variables, read by the SDK itself (and inherited by `gatehouse serve` children).
     Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'gatehouse-test' });
   }, 60_000);

@@ -10,16 +10,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestApp } from '../support/app.js';
 import { MAIN } from '../support/cli.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 
 /** The @opentelemetry packages a `gatehouse serve --tracing <mode>` loads until it serves. */
 async function loadedOtelPackages(bundle: string, mode: string): Promise<Set<string>> {
@@ -42,7 +37,7 @@ describe.skipIf(tool.skip)('tracing off and on, without a collector', () => {
   let bundle: string;
   beforeAll(() => {
     if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-    bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
+    bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
   });
 
   it('tracing: off loads no OpenTelemetry SDK module; otlp does', async () => {

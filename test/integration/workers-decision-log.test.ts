@@ -11,16 +11,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
-import { buildBundle, tempDir } from '../support/policy.js';
+import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-const POLICY = `package envoy.authz
-import rego.v1
-default allow := false
-allow if input.identity.source.principal == "${CHECKOUT}"
-`;
 
 let servers: ServeProcess[] = [];
 afterEach(() => {
@@ -35,7 +30,7 @@ beforeAll(() => {
 describe.skipIf(tool.skip)('serve --workers 2: decision log under load and SIGTERM', () => {
   it('keeps every line whole and logs every answered Check', async () => {
     const dir = tempDir();
-    const bundle = buildBundle(tool.opa, { 'policy.rego': POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
+    const bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });
     const log = path.join(dir, 'decisions.log');
     const server = await startServe(bundle, ['--workers', '2', '--decision-log', log, '--shutdown-drain-ms', '1500']);
     servers.push(server);

@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildBundle as buildPolicyBundle } from '../../src/policy/build.js';
+import { CHECKOUT } from './requests.js';
 import { ROOT } from './tools.js';
 
 export function tempDir(prefix = 'gatehouse-test-'): string {
@@ -49,3 +50,10 @@ export function buildExampleBundle(opa: string, dir: string): string {
  * deadline against the Wasm memory limit and can end as opa_malloc failing instead.
  */
 export const RUNAWAY_BODY = '\tr := numbers.range(1, 1000)\n\tsome i in r\n\tsome j in r\n\tsome k in r\n\ti > j\n\tj > k\n\tk > i';
+
+/** Allows only the CHECKOUT workload (checkRequestJson({ source: CHECKOUT })), denies the rest. */
+export const CHECKOUT_ONLY_POLICY = `package envoy.authz
+import rego.v1
+default allow := false
+allow if input.identity.source.principal == "${CHECKOUT}"
+`;
