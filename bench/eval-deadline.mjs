@@ -41,8 +41,14 @@ import { WasmPolicy } from '../dist/policy/evaluator.js';
 import { POLICY_DIR, makeCorpus } from './corpus.mjs';
 
 const { values } = parseArgs({
-  options: { evals: { type: 'string', default: '20000' }, hits: { type: 'string', default: '3000' }, 'inline-runaway': { type: 'boolean', default: false } },
+  options: { evals: { type: 'string', default: '20000' }, hits: { type: 'string', default: '3000' }, 'inline-runaway': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
 });
+if (values.help) {
+  // The header comment above, as usage.
+  const header = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1).filter((line) => line.startsWith('//')).map((line) => line.replace(/^\/\/ ?/, ''));
+  console.log(header.join('\n'));
+  process.exit(0);
+}
 const EVALS = Number(values.evals);
 const HITS = Number(values.hits);
 const RUNAWAYS = 6;

@@ -6,6 +6,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { missingTools, ROOT, startLab } from './lab.mjs';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`npm run demo [-- --instances N]
+
+Starts the SPIFFE mesh lab (Envoy sidecars with mTLS, gatehouse, a policy) and makes a handful of
+calls, printing for each the path it took and the log lines behind it (docs/lab.md).
+  --instances N   instead: N gatehouse instances (2-8) behind one Envoy, one bundle server`);
+  process.exit(0);
+}
+
 // `npm run demo -- --instances N`: N gatehouse instances behind one Envoy instead (lab/instances.mjs).
 if (process.argv.includes('--instances')) {
   const { demo } = await import('./instances.mjs');
