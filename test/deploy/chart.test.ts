@@ -179,8 +179,8 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
       it('gives pods a termination grace period longer than the drain, the in-flight timeout and the log flush', () => {
         for (const { pod } of pods) {
           const config = configOf(objects, pod).parsed as { shutdown_drain_ms: number; shutdown_timeout_ms: number };
-          // 2 s: how long the decision-log sink may take to drain at exit (docs/operations.md).
-          expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(config.shutdown_drain_ms + config.shutdown_timeout_ms + 2000);
+          // 2 s each: how long the decision-log sink and then the tracer may take to flush at exit (src/app.ts stop()).
+          expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(config.shutdown_drain_ms + config.shutdown_timeout_ms + 2000 + 2000);
         }
       });
 
@@ -233,5 +233,13 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
   it('refuses values that would render a broken deployment, naming the fix', () => {
     expect(renderError(helm, ['mode=central-ish'])).toContain('mode must be central or sidecar');
     expect(renderError(helm, ['terminationGracePeriodSeconds=10'])).toContain('terminationGracePeriodSeconds (10 s) must be longer than');
+    // After drain (5 s) + in-flight timeout (10 s), stop() flushes the decision log and then the
+    // tracer for up to 2 s each (src/app.ts): 16-19 s would SIGKILL gatehouse mid-flush.
+    expect(renderError(helm, ['terminationGracePeriodSeconds=19'])).toContain('(19000 ms in all)');
+    expect(renderError(helm, ['terminationGracePeriodSeconds=16'])).toContain('terminationGracePeriodSeconds (16 s) must be longer than');
+    // An explicit shutdown_drain_ms: 0 is 0 ms, not the 5 s default: 0 + 1 s + 2 x 1 s of flush < 4 s.
+    const short = render(helm, undefined, ['terminationGracePeriodSeconds=4', 'config.shutdown_drain_ms=0', 'config.shutdown_timeout_ms=1000']);
+    expect(byKind(short, 'Deployment')[0]!.spec.template.spec.terminationGracePeriodSeconds).toBe(4);
+    expect(renderError(helm, ['terminationGracePeriodSeconds=3', 'config.shutdown_drain_ms=0', 'config.shutdown_timeout_ms=1000'])).toContain('(3000 ms in all)');
   });
 });

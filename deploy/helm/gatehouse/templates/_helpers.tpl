@@ -77,10 +77,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .scope }}{{ $_ := set $config "bundle_verification_scope" . }}{{ end -}}
 {{- end -}}
 {{- end -}}
-{{- $drain := int (default 5000 $config.shutdown_drain_ms) -}}
-{{- $timeout := int (default 10000 $config.shutdown_timeout_ms) -}}
-{{- if le (mul (int .Values.terminationGracePeriodSeconds) 1000) (add $drain $timeout) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v s) must be longer than config.shutdown_drain_ms + shutdown_timeout_ms (%v ms), or the kubelet kills gatehouse while it drains" .Values.terminationGracePeriodSeconds (add $drain $timeout)) -}}
+{{- /* hasKey, not default: an explicit 0 is a value (default would read it as unset). */ -}}
+{{- $drain := int (ternary $config.shutdown_drain_ms 5000 (hasKey $config "shutdown_drain_ms")) -}}
+{{- $timeout := int (ternary $config.shutdown_timeout_ms 10000 (hasKey $config "shutdown_timeout_ms")) -}}
+{{- /* After the in-flight Checks, src/app.ts stop() gives the decision log and then the tracer up to min(2000, shutdown_timeout_ms) ms each to flush. */ -}}
+{{- $flush := mul 2 (min 2000 $timeout) -}}
+{{- $shutdown := add $drain $timeout $flush -}}
+{{- if le (mul (int .Values.terminationGracePeriodSeconds) 1000) $shutdown -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v s) must be longer than config.shutdown_drain_ms + shutdown_timeout_ms + the decision-log and trace flushes (%v ms in all), or the kubelet kills gatehouse while it drains or flushes" .Values.terminationGracePeriodSeconds $shutdown) -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
