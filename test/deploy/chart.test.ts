@@ -223,6 +223,33 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
     expect(path.basename(keyFile)).toBe('public.pem');
   });
 
+  it('mounts extraVolumes into the gatehouse container: TLS certificates for the gRPC port, a writable bundle_state_file directory', () => {
+    // The root file system is read-only: every file gatehouse reads or writes must be on a mount.
+    const set = [
+      'extraVolumes[0].name=grpc-tls', 'extraVolumes[0].secret.secretName=gatehouse-grpc-tls',
+      'extraVolumes[1].name=state', 'extraVolumes[1].emptyDir.medium=',
+      'extraVolumeMounts[0].name=grpc-tls', 'extraVolumeMounts[0].mountPath=/etc/gatehouse/tls', 'extraVolumeMounts[0].readOnly=true',
+      'extraVolumeMounts[1].name=state', 'extraVolumeMounts[1].mountPath=/var/lib/gatehouse',
+      'config.tls_cert_file=/etc/gatehouse/tls/tls.crt', 'config.tls_key_file=/etc/gatehouse/tls/tls.key',
+      'config.bundle_state_file=/var/lib/gatehouse/revision.json', 'config.bundle_require_newer_revision=true',
+    ];
+    for (const values of [path.join(EXAMPLES, 'central.yaml'), path.join(EXAMPLES, 'sidecar.yaml')]) {
+      const objects = render(helm, values, set);
+      const pod = byKind(objects, 'Deployment')[0]!.spec.template.spec as PodSpec;
+      const gatehouse = gatehouseOf(pod);
+      const config = configOf(objects, pod).parsed;
+      const files = Object.entries(config).filter(([key]) => key.endsWith('_file')).map(([, file]) => String(file));
+      expect(files.length).toBeGreaterThanOrEqual(3);
+      for (const file of files) {
+        const mount = gatehouse.volumeMounts!.find((m) => file.startsWith(`${m.mountPath}/`));
+        expect(mount, `${file} is on the read-only root file system`).toBeDefined();
+        expect(pod.volumes!.some((v) => v.name === mount!.name), `volume ${mount!.name}`).toBe(true);
+      }
+      const state = gatehouse.volumeMounts!.find((m) => String(config.bundle_state_file).startsWith(`${m.mountPath}/`)) as { readOnly?: boolean };
+      expect(state.readOnly).toBeFalsy();
+    }
+  });
+
   it('renders Istio CUSTOM AuthorizationPolicies naming the extension provider', () => {
     const policies = byKind(render(helm, path.join(EXAMPLES, 'istio.yaml')), 'AuthorizationPolicy');
     expect(policies).toHaveLength(1);

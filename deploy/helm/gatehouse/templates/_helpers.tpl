@@ -153,6 +153,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     - name: {{ .Values.sidecar.socketVolume }}
       mountPath: {{ include "gatehouse.socketDir" . }}
     {{- end }}
+    {{- with .Values.extraVolumeMounts }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
 {{/* The volumes the gatehouse container mounts. */}}
@@ -170,6 +173,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   emptyDir:
     medium: Memory
     sizeLimit: 1Mi
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
 
