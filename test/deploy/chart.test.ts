@@ -260,6 +260,8 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
   it('refuses values that would render a broken deployment, naming the fix', () => {
     expect(renderError(helm, ['mode=central-ish'])).toContain('mode must be central or sidecar');
     expect(renderError(helm, ['terminationGracePeriodSeconds=10'])).toContain('terminationGracePeriodSeconds (10 s) must be longer than');
+    // A verification key with the image's unsigned example bundle: pods that never become ready.
+    expect(renderError(helm, ['bundle.verificationKey.secretName=gatehouse-bundle-key'])).toContain('set bundle.url to your signed bundle');
     // After drain (5 s) + in-flight timeout (10 s), stop() flushes the decision log and then the
     // tracer for up to 2 s each (src/app.ts): 16-19 s would SIGKILL gatehouse mid-flush.
     expect(renderError(helm, ['terminationGracePeriodSeconds=19'])).toContain('(19000 ms in all)');

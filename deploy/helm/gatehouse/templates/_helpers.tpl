@@ -69,6 +69,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $config "addr" (include "gatehouse.addr" .) -}}
 {{- $_ := set $config "admin_addr" (printf ":%v" .Values.ports.admin) -}}
 {{- $_ := set $config "bundle" (default "/app/build/bundle.tar.gz" .Values.bundle.url) -}}
+{{- if and .Values.bundle.verificationKey.secretName (not .Values.bundle.url) -}}
+{{- fail "bundle.verificationKey.secretName is set but bundle.url is empty: the image's example bundle is unsigned, so gatehouse would refuse it and never become ready; set bundle.url to your signed bundle's server" -}}
+{{- end -}}
 {{- with .Values.bundle.verificationKey -}}
 {{- if .secretName -}}
 {{- $_ := set $config "bundle_verification_key_file" (printf "/etc/gatehouse/bundle-key/%s" .key) -}}
