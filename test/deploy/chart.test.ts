@@ -255,6 +255,12 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
     expect(policies).toHaveLength(1);
     expect(policies[0]!.metadata.namespace).toBe('shop');
     expect(policies[0]!.spec).toMatchObject({ action: 'CUSTOM', provider: { name: 'gatehouse' }, rules: [{}] });
+    // Two workloads of one namespace: two objects, not one name rendered twice (one would be lost).
+    const two = ['istio.authorizationPolicies[0].namespace=shop', 'istio.authorizationPolicies[0].selector.app=cart',
+      'istio.authorizationPolicies[1].namespace=shop', 'istio.authorizationPolicies[1].selector.app=stock'];
+    expect(renderError(helm, two)).toContain('two entries render AuthorizationPolicy shop/gh-gatehouse');
+    const named = byKind(render(helm, undefined, [...two, 'istio.authorizationPolicies[0].name=cart-authz', 'istio.authorizationPolicies[1].name=stock-authz']), 'AuthorizationPolicy');
+    expect(named.map((p) => `${p.metadata.namespace}/${p.metadata.name}:${p.spec.selector.matchLabels.app}`)).toEqual(['shop/cart-authz:cart', 'shop/stock-authz:stock']);
   });
 
   it('refuses values that would render a broken deployment, naming the fix', () => {
