@@ -9,7 +9,7 @@
  * operator-chosen JSON pointers masked, long header values and bodies truncated.
  */
 import type { Outcome } from '../authz/outcome.js';
-import { closeSink, watchSink, type LineSink } from './log-sink.js';
+import { closeSink, GuardedSink, type LineSink } from './log-sink.js';
 import { traceContext } from './trace-context.js';
 
 export const MASKED = '[masked]';
@@ -21,8 +21,6 @@ export { openDecisionLogSink } from './log-sink.js';
 
 export type LogLineResult = 'written' | 'dropped' | 'sampled_out';
 
-/** After a sink error, how long lines are dropped before the sink is reopened and tried again. */
-const SINK_RETRY_MS = 10_000;
 
 export interface DecisionLogOptions {
   /** The entrypoint path, e.g. envoy/authz/allow. */
@@ -48,7 +46,8 @@ export class DecisionLog {
   readonly #random: () => number;
   /** The parts of every line that depend only on the options, serialised once. */
   readonly #prepared: PreparedOptions;
-  #dropped = false;
+  /** The sink with its drops and failures handled (undefined: decision_log off). */
+  readonly #guard: GuardedSink | undefined;
 
   constructor(sink: LineSink | undefined, options: DecisionLogOptions, onLine: (result: LogLineResult) => void) {
     this.#sink = sink;
@@ -61,31 +60,11 @@ export class DecisionLog {
     this.#onLine = onLine;
     this.#random = options.random ?? Math.random;
     this.#prepared = prepareOptions(options);
-    watchSink(
-      sink,
-      () => (this.#dropped = true),
-      (error) => {
-        this.#dropped = true;
-        this.#failedAtMs = Date.now();
-        this.#onSinkError(error);
-      },
-    );
-  }
-
-  #lastSinkErrorMs = 0;
-  /** When the sink last failed; for SINK_RETRY_MS after that, lines are dropped without trying. */
-  #failedAtMs: number | undefined;
-
-  /** Report sink errors to the operational log at most once a minute. */
-  #onSinkError(error: Error | undefined): void {
-    const now = Date.now();
-    if (now - this.#lastSinkErrorMs < 60_000) return;
-    this.#lastSinkErrorMs = now;
-    this.#options.onSinkError?.(error);
+    this.#guard = sink && new GuardedSink(sink, (error) => options.onSinkError?.(error));
   }
 
   record(outcome: Outcome, extra: Record<string, unknown> = {}, now: Date = new Date()): void {
-    if (!this.#sink) return;
+    if (!this.#guard) return;
     if (outcome.allowed && this.#options.allowSamplePercent < 100 && this.#random() * 100 >= this.#options.allowSamplePercent) {
       this.#onLine('sampled_out');
       return;
@@ -97,27 +76,7 @@ export class DecisionLog {
       // Unserialisable (should not happen: inputs are depth-limited); log what can be logged.
       line = JSON.stringify({ decision_id: outcome.decisionId, timestamp: now.toISOString(), path: this.#options.path, gatehouse: { outcome: outcome.allowed ? 'allow' : 'deny', reason_code: outcome.reasonLabel, log_error: String(error) } });
     }
-    if (this.#failedAtMs !== undefined) {
-      if (Date.now() - this.#failedAtMs < SINK_RETRY_MS) {
-        this.#onLine('dropped');
-        return;
-      }
-      this.#failedAtMs = undefined;
-      try {
-        this.#sink.reopen?.();
-      } catch {
-        // The next write fails and reports again.
-      }
-    }
-    this.#dropped = false;
-    try {
-      this.#sink.write(`${line}\n`);
-    } catch (error) {
-      // A sink that failed earlier throws on write ("SonicBoom destroyed"): count, do not crash.
-      this.#dropped = true;
-      this.#onSinkError(error as Error);
-    }
-    this.#onLine(this.#dropped ? 'dropped' : 'written');
+    this.#onLine(this.#guard.write(`${line}\n`));
   }
 
   /** With mask_pointers: the event as objects, masked by pointer, then serialised (the general path). */

@@ -294,12 +294,64 @@ export function closeSink(sink: LineSink | undefined, timeoutMs: number): Promis
   });
 }
 
+/** After a sink error, lines are dropped without trying for this long, then the sink is reopened. */
+const SINK_RETRY_MS = 10_000;
+/** Sink errors reach the operational log at most this often. */
+const SINK_REPORT_MS = 60_000;
+
 /**
- * What a sink reports: `dropped` when its buffer overflowed (lines lost), `failed` when writing
- * failed (disk full, closed file). The 'error' listener also keeps a failing sink from taking the
- * process down: without one, an 'error' event is thrown.
+ * Writes whole lines to a sink the same way wherever gatehouse writes decision lines (DecisionLog
+ * in a single process or worker, the cluster primary's relay): a line the sink's buffer cannot
+ * take is dropped; a sink that fails (disk full, closed file) drops lines for SINK_RETRY_MS, then
+ * is reopened and tried again; failures are reported to `onError` at most once a minute. Its
+ * 'error' listener also keeps a failing sink from taking the process down (an 'error' event
+ * without a listener is thrown).
  */
-export function watchSink(sink: LineSink | undefined, dropped: () => void, failed: (error: Error | undefined) => void): void {
-  sink?.on?.('drop', dropped);
-  sink?.on?.('error', failed);
+export class GuardedSink {
+  readonly sink: LineSink;
+  readonly #onError: (error: Error | undefined) => void;
+  #dropped = false;
+  /** When the sink last failed; for SINK_RETRY_MS after that, lines are dropped without trying. */
+  #failedAtMs: number | undefined;
+  #reportedAtMs = -Infinity;
+
+  constructor(sink: LineSink, onError: (error: Error | undefined) => void) {
+    this.sink = sink;
+    this.#onError = onError;
+    sink.on?.('drop', () => (this.#dropped = true));
+    sink.on?.('error', (error) => {
+      this.#dropped = true;
+      this.#failedAtMs = Date.now();
+      this.#report(error);
+    });
+  }
+
+  /** `text`: whole lines, each ending in "\n". Whether they were handed to the sink or dropped. */
+  write(text: string): 'written' | 'dropped' {
+    if (this.#failedAtMs !== undefined) {
+      if (Date.now() - this.#failedAtMs < SINK_RETRY_MS) return 'dropped';
+      this.#failedAtMs = undefined;
+      try {
+        this.sink.reopen?.();
+      } catch {
+        // The next write fails and reports again.
+      }
+    }
+    this.#dropped = false;
+    try {
+      this.sink.write(text);
+    } catch (error) {
+      // A sink that failed earlier throws on write ("SonicBoom destroyed"): count, do not crash.
+      this.#dropped = true;
+      this.#report(error as Error);
+    }
+    return this.#dropped ? 'dropped' : 'written';
+  }
+
+  #report(error: Error | undefined): void {
+    const now = Date.now();
+    if (now - this.#reportedAtMs < SINK_REPORT_MS) return;
+    this.#reportedAtMs = now;
+    this.#onError(error);
+  }
 }
