@@ -7,12 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describeThrown } from './errors.js';
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Outcome } from './authz/outcome.js';
 import { dryRunLifts } from './authz/response.js';
 import { DecisionCache } from './cache/decision-cache.js';
 import { cacheSettings, requestHygiene } from './config/load.js';
-import { trustBundlePair, type Config, type ListenAddress } from './config/schema.js';
+import { trustBundlePair, type Config } from './config/schema.js';
 import { checkService, type CheckServiceDeps } from './grpc/check-service.js';
 import { createHttpAuthzServer } from './http-authz/server.js';
 import { CertificateMemo } from './identity/peer-certificate.js';
@@ -34,6 +34,7 @@ import { RecentRunaways } from './authz/recent-runaways.js';
 import { bundleVerifier } from './policy/bundle-verifier.js';
 import { ReloadingCertificateProvider, type TlsReloadResult } from './tls/certificate-provider.js';
 import { VERSION } from './version.js';
+import { acceptErrorReporter, listenOn } from './listen.js';
 
 /**
  * What the activation gate's recent inputs may hold, whatever activation_gate_inputs says: counted in
@@ -300,7 +301,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       },
     });
     // A cluster worker binds nothing: the primary accepts and hands it connections (cluster/connections.ts).
-    if (!deps.worker) httpAuthzPort = await listenHttp(httpAuthz, config.http_addr);
+    if (!deps.worker) httpAuthzPort = await listenOn(httpAuthz, config.http_addr, acceptErrorReporter(logger, 'HTTP authorization'));
   }
   const httpServer = httpAuthz;
   const injectHttpConnection = deps.worker && httpServer ? (socket: Socket) => httpServer.emit('connection', socket) : undefined;
@@ -308,7 +309,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   let adminPort: number | undefined;
   if (config.admin_addr) {
     admin = createAdminServer(metrics.registry, () => readiness(store, listening, draining));
-    adminPort = await listenHttp(admin, config.admin_addr);
+    adminPort = await listenOn(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));
   }
   logger.info(
     { addr: config.addr.text, ...(injectConnection ? {} : { grpc_port: grpcPort }), admin_addr: config.admin_addr?.text ?? 'off', admin_port: adminPort, ...(httpAuthz && !deps.worker ? { http_addr: config.http_addr!.text, http_port: httpAuthzPort } : {}), bundle: config.bundle, entrypoint: config.entrypoint, version: VERSION },
@@ -457,13 +458,4 @@ function logReload(logger: Logger, result: LoadResult, bundle: string): void {
         result.kept ? 'policy bundle rejected; the previous revision keeps serving' : 'policy bundle rejected; no policy loaded, every Check is denied (503)',
       );
   }
-}
-
-function listenHttp(server: HttpServer, address: ListenAddress): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(new Error(`cannot listen on ${address.text}: ${error.message}`)));
-    const onListening = () => resolve(address.kind === 'tcp' ? (server.address() as AddressInfo).port : undefined);
-    if (address.kind === 'unix') server.listen(address.path, onListening);
-    else server.listen(address.port, address.host, onListening);
-  });
 }

@@ -16,7 +16,7 @@
 import net, { type Server, type Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 import type { ListenAddress } from '../config/schema.js';
-import { describeThrown } from '../errors.js';
+import { listenOn } from '../listen.js';
 
 export interface ConnectionHandOffOptions {
   /** The workers that may take a connection now: started, answering heartbeats, connected. */
@@ -92,23 +92,12 @@ export class ConnectionHandOff {
    * Binds `address` for `listener` (gRPC unless said otherwise); resolves to the bound TCP port (0
    * for a unix socket). `onAcceptError` overrides the options' for this listener.
    */
-  listen(address: ListenAddress, listener: ListenerName = 'grpc', onAcceptError = this.#options.onAcceptError): Promise<number> {
+  async listen(address: ListenAddress, listener: ListenerName = 'grpc', onAcceptError = this.#options.onAcceptError): Promise<number> {
     // The gRPC server exists from construction; each other listener gets its own.
     const server = listener === 'grpc' ? this.#servers[0]! : this.#newServer(listener);
     if (listener !== 'grpc') this.#servers.push(server);
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`));
-      server.once('error', onError);
-      const onListening = () => {
-        // From here an 'error' is a failed accept: with no listener it would end the primary.
-        server.off('error', onError);
-        server.on('error', (error) => onAcceptError?.(error));
-        const bound = server.address();
-        resolve(typeof bound === 'object' && bound !== null ? bound.port : 0);
-      };
-      if (address.kind === 'unix') server.listen(address.path, onListening);
-      else server.listen(address.port, address.host, onListening);
-    });
+    // From listening on, an 'error' is a failed accept: with no listener it would end the primary.
+    return (await listenOn(server, address, (error) => onAcceptError?.(error))) ?? 0;
   }
 
   /** The worker took connection `id`: the primary drops its copy. */

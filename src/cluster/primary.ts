@@ -12,11 +12,9 @@ import { randomBytes } from 'node:crypto';
 import v8 from 'node:v8';
 import type { Worker } from 'node:cluster';
 import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { bundleVerifier } from '../policy/bundle-verifier.js';
-import type { Config, ListenAddress } from '../config/schema.js';
-import { describeThrown } from '../errors.js';
+import type { Config } from '../config/schema.js';
 import { createAdminServer, type Readiness } from '../observability/admin-server.js';
 import { loggingSinkHooks, openConfiguredDecisionLogSink } from '../observability/log-sink.js';
 import type { Logger } from '../observability/logger.js';
@@ -24,6 +22,7 @@ import { GatehouseMetrics } from '../observability/metrics.js';
 import { VERSION } from '../version.js';
 import { BundleDistributor } from './bundle-distributor.js';
 import { ConnectionHandOff } from './connections.js';
+import { acceptErrorReporter, listenOn } from '../listen.js';
 import { DecisionLogRelay } from './decision-log-relay.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -139,7 +138,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
     };
     admin = createAdminServer(aggregated, readiness);
     try {
-      adminPort = await listenHttp(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));
+      adminPort = await listenOn(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));
     } catch (error) {
       connections.close();
       await pool.kill();
@@ -190,39 +189,3 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
  * Logs a listener's failed accepts: the first at once, then their count at most every 10 s.
  * `listener` names it in the message ("gRPC", "admin").
  */
-function acceptErrorReporter(logger: Logger, listener: string): (error: Error) => void {
-  let count = 0;
-  let last = '';
-  let timer: NodeJS.Timeout | undefined;
-  const report = () => {
-    timer = undefined;
-    if (count === 0) return;
-    logger.error({ count, error: last }, `the ${listener} listener failed to accept connections (their clients see them fail); it keeps listening`);
-    count = 0;
-    timer = setTimeout(report, 10_000).unref();
-  };
-  return (error) => {
-    count++;
-    last = describeThrown(error);
-    if (!timer) report();
-  };
-}
-
-/**
- * Binds `server` to `address`; resolves to the bound TCP port (undefined for a unix socket), rejects
- * naming the address. Once bound, an 'error' on the server is a failed accept: told to
- * `onAcceptError` while the server keeps listening (unhandled, it would end the primary).
- */
-export function listenHttp(server: HttpServer, address: ListenAddress, onAcceptError: (error: Error) => void): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(new Error(`cannot listen on ${address.text}: ${describeThrown(error)}`));
-    server.once('error', onError);
-    const onListening = () => {
-      server.off('error', onError);
-      server.on('error', onAcceptError);
-      resolve(address.kind === 'tcp' ? (server.address() as AddressInfo).port : undefined);
-    };
-    if (address.kind === 'unix') server.listen(address.path, onListening);
-    else server.listen(address.port, address.host, onListening);
-  });
-}

@@ -6,6 +6,7 @@ import { Server, ServerCredentials, type experimental, type UntypedServiceImplem
 import { HealthImplementation } from 'grpc-health-check';
 import type { ListenAddress } from '../config/schema.js';
 import { AUTHORIZATION_SERVICE } from './check-service.js';
+import { removeStaleUnixSocket } from '../listen.js';
 import { grpcListeners } from './listeners.js';
 import { boundedRequests } from './oversized-requests.js';
 import { CHECK_METHOD_PATH } from './protos.js';
@@ -142,7 +143,8 @@ export class GrpcServer {
    * Binds the listener; resolves to the bound port (0 for a unix socket). With a certificate
    * provider the listener speaks TLS, and requires client certificates when `mutualTls`.
    */
-  bind(address: ListenAddress, tls?: GrpcTls): Promise<number> {
+  async bind(address: ListenAddress, tls?: GrpcTls): Promise<number> {
+    if (address.kind === 'unix') await removeStaleUnixSocket(address.path);
     const credentials = serverCredentials(tls);
     const target = address.kind === 'unix' ? `unix://${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
     return new Promise((resolve, reject) => {

@@ -97,12 +97,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - name: gatehouse
   image: {{ include "gatehouse.image" . | quote }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
-  {{- if and (eq (include "gatehouse.mode" .) "sidecar") (include "gatehouse.socketDir" .) }}
-  # The socket's emptyDir outlives a restart of this container (OOM kill, liveness kill): the
-  # socket file a killed gatehouse leaves would make the next one fail with EADDRINUSE and
-  # crash-loop until the pod is deleted. Remove it first, then run the image's entrypoint.
-  command: ["/usr/bin/tini", "--", "/bin/sh", "-c", "rm -f \"$1\" && shift && exec node /app/dist/main.js \"$@\"", "gatehouse", {{ trimPrefix "unix://" .Values.sidecar.addr | quote }}]
-  {{- end }}
   args: ["serve", "--config", "/etc/gatehouse/config/gatehouse.yaml"]
   {{- with .Values.bundle.bearerToken }}
   {{- if .secretName }}
