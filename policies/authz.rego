@@ -3,6 +3,12 @@
 # Which caller may call which methods and path prefixes on which destination is data
 # (data.json: data.mesh.services), not code. Everything not listed is denied.
 #
+# A rule lists path prefixes (`paths`: "/api/v1" matches /api/v1 and /api/v1/...) and/or whole
+# paths (`exact_paths`: "/api/v1/orders/{int}" matches that path and nothing below it). In both, a
+# segment written {int}, {uuid}, {hex} or {NAME} is a variable that matches exactly one non-empty
+# segment of that shape (see variable_pattern); it never matches "/", "." or "..", an empty
+# segment, or several segments. `gatehouse learn` writes exact_paths from decision logs.
+#
 # Identities come from gatehouse's parsed `input.identity` (strict SPIFFE parsing of the mTLS
 # principals Envoy forwards), so the policy never slices principal strings by hand. Paths are
 # matched segment by segment on `input.parsed_path`, so "/api/v1/stock" does not match
@@ -24,8 +30,17 @@ matching_rules contains rule.name if {
 	some rule in service.allow
 	source.spiffe_id in rule.callers
 	method in rule.methods
+	rule_matches_path(rule, input.parsed_path)
+}
+
+rule_matches_path(rule, path) if {
 	some prefix in rule.paths
-	path_has_prefix(input.parsed_path, prefix)
+	path_has_prefix(path, prefix)
+}
+
+rule_matches_path(rule, path) if {
+	some template in rule.exact_paths
+	path_is(path, template)
 }
 
 # "/" matches every path; "/api/v1" matches /api/v1 and /api/v1/..., not /api/v1x.
@@ -35,8 +50,41 @@ path_has_prefix(path, prefix) if {
 	prefix != "/"
 	want := split(trim_prefix(prefix, "/"), "/")
 	count(path) >= count(want)
-	array.slice(path, 0, count(want)) == want
+	every i, w in want {
+		segment_matches(path[i], w)
+	}
 }
+
+# The whole path, segment by segment: "/" is only the root, "/a/" only /a/ (a trailing empty segment).
+path_is(path, template) if {
+	want := split(trim_prefix(template, "/"), "/")
+	count(path) == count(want)
+	every i, w in want {
+		segment_matches(path[i], w)
+	}
+}
+
+segment_matches(segment, want) if {
+	not is_variable(want)
+	segment == want
+}
+
+segment_matches(segment, want) if {
+	is_variable(want)
+	regex.match(variable_pattern(want), segment)
+}
+
+is_variable(want) if regex.match(`^\{[a-z][a-z0-9_]*\}$`, want)
+
+# Each variable matches one whole segment (anchored: no "/", "%", "\\" or space; never "." or "..";
+# the generic one starts with a letter, digit or "_").
+variable_pattern("{int}") := `^[0-9]+$`
+
+variable_pattern("{hex}") := `^[0-9a-fA-F]+$`
+
+variable_pattern("{uuid}") := `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+
+variable_pattern(want) := `^[A-Za-z0-9_][A-Za-z0-9._~:@+=,-]*$` if not want in {"{int}", "{hex}", "{uuid}"}
 
 allow := {
 	"allowed": true,

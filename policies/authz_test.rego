@@ -142,6 +142,7 @@ test_shorter_path_than_prefix_denied if {
 # "%2F" is decoded inside a segment, never into a separator.
 test_encoded_slash_is_not_a_separator if {
 	d := authz.allow with input as req_parsed(checkout, inventory, "GET", "/api/v1/stock%2Fx", ["api", "v1", "stock/x"])
+
 	# The reason shows the decoded segments the policy matched (the raw path is in the decision log).
 	denied_with(d, sprintf("%s may not GET /api/v1/stock/x on inventory", [checkout]))
 }
@@ -243,4 +244,75 @@ test_root_prefix_matches_everything if {
 	allowed_by(root, checkout, "all")
 	deep := authz.allow with input as req(checkout, inventory, "GET", "/any/thing?q") with data.mesh.services as services
 	allowed_by(deep, checkout, "all")
+}
+
+# --- exact_paths and path templates (what `gatehouse learn` writes) ---------------
+
+templated := {inventory: {"name": "inventory", "allow": [
+	{"name": "orders", "callers": [checkout], "methods": ["GET"], "exact_paths": ["/api/v1/orders/{int}", "/api/v1/orders/{uuid}/items", "/blobs/{hex}", "/skus/{id}", "/", "/api/v1/orders"]},
+	{"name": "prefixed", "callers": [checkout], "methods": ["PUT"], "paths": ["/tenants/{id}/files"]},
+]}}
+
+templated_decision(method, path, parsed_path) := d if {
+	d := authz.allow with input as req_parsed(checkout, inventory, method, path, parsed_path) with data.mesh.services as templated
+}
+
+templated_allows(method, path) if allowed_by(templated_decision(method, path, parsed(path)), checkout, "orders")
+
+templated_denies(method, path, parsed_path) if templated_decision(method, path, parsed_path).allowed == false
+
+test_template_variables_match_one_segment_of_their_shape if {
+	templated_allows("GET", "/api/v1/orders/42")
+	templated_allows("GET", "/api/v1/orders/0?expand=1")
+	templated_allows("GET", "/api/v1/orders/3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11/items")
+	templated_allows("GET", "/blobs/9f86d081884c7d659a2feaa0c55ad015")
+	templated_allows("GET", "/skus/sku-8f3A_2.v1")
+	templated_allows("GET", "/")
+	templated_allows("GET", "/api/v1/orders")
+}
+
+test_template_variable_refuses_other_shapes if {
+	templated_denies("GET", "/api/v1/orders/4a", ["api", "v1", "orders", "4a"])
+	templated_denies("GET", "/api/v1/orders/-1", ["api", "v1", "orders", "-1"])
+	templated_denies("GET", "/api/v1/orders/12345678-1234-1234-1234-1234567890/items", ["api", "v1", "orders", "12345678-1234-1234-1234-1234567890", "items"])
+	templated_denies("GET", "/blobs/xyz", ["blobs", "xyz"])
+}
+
+test_exact_path_is_whole_path if {
+	templated_denies("GET", "/api/v1/orders/42/items", ["api", "v1", "orders", "42", "items"])
+	templated_denies("GET", "/api/v1/orders/42/", ["api", "v1", "orders", "42", ""])
+	templated_denies("GET", "/api/v1", ["api", "v1"])
+	templated_denies("GET", "/api/v1/orders/", ["api", "v1", "orders", ""])
+	templated_denies("GET", "/x", ["x"])
+	templated_denies("GET", "/api/v2/orders/42", ["api", "v2", "orders", "42"])
+	templated_denies("POST", "/api/v1/orders/42", ["api", "v1", "orders", "42"])
+}
+
+test_template_variable_never_spans_or_escapes_a_segment if {
+	# An empty segment, an encoded "/" (kept inside the segment), dot segments, a backslash, an
+	# encoded "%", a space: none is one plain segment.
+	templated_denies("GET", "/skus/", ["skus", ""])
+	templated_denies("GET", "/skus//x", ["skus", "", "x"])
+	templated_denies("GET", "/skus/a%2Fb", ["skus", "a/b"])
+	templated_denies("GET", "/skus/..", ["skus", ".."])
+	templated_denies("GET", "/skus/.", ["skus", "."])
+	templated_denies("GET", "/skus/.env", ["skus", ".env"])
+	templated_denies("GET", "/skus/a%5Cb", ["skus", "a\\b"])
+	templated_denies("GET", "/skus/a%252Fb", ["skus", "a%2Fb"])
+	templated_denies("GET", "/skus/a%20b", ["skus", "a b"])
+	templated_denies("GET", "/skus/a;b", ["skus", "a;b"])
+	templated_denies("GET", "/api/v1/orders/4%0A2", ["api", "v1", "orders", "4\n2"])
+}
+
+test_template_in_prefix_paths if {
+	d := templated_decision("PUT", "/tenants/t-1/files/a/b", parsed("/tenants/t-1/files/a/b"))
+	allowed_by(d, checkout, "prefixed")
+	templated_denies("PUT", "/tenants/t-1/other", ["tenants", "t-1", "other"])
+	templated_denies("PUT", "/tenants/a%2Fb/files", ["tenants", "a/b", "files"])
+}
+
+# A literal segment spelled like a variable in the request is compared as text, not as a pattern.
+test_request_segment_shaped_like_a_variable_is_literal if {
+	templated_denies("GET", "/api/v1/orders/{int}/items", ["api", "v1", "orders", "{int}", "items"])
+	templated_denies("GET", "/skus/{id}", ["skus", "{id}"])
 }
