@@ -24,6 +24,8 @@ import { loggingSinkHooks, openConfiguredDecisionLogSink } from './observability
 import type { Logger } from './observability/logger.js';
 import { loadTracing } from './observability/tracing.js';
 import { GatehouseMetrics } from './observability/metrics.js';
+import { LiveSummary } from './observability/live/live-summary.js';
+import { createLiveRoutes, livePolicyStatus } from './observability/live/live-routes.js';
 import { createUpdatingStore, type BundleFeed } from './policy/policy-source.js';
 import type { LoadResult, PolicyStore } from './policy/policy-store.js';
 import { MAX_SHADOW_PENDING, ShadowEvaluator, type ShadowNotReady, type ShadowResult } from './policy/shadow.js';
@@ -58,6 +60,11 @@ export interface AppDeps {
    * so a client resumes its TLS session on any of them. None: per-process random keys.
    */
   tlsTicketKeys?: Buffer;
+  /**
+   * The live map's summary that Checks are counted into (admin_ui). A cluster worker passes its own
+   * (the primary asks for it); a single process with admin_ui and admin_addr makes one.
+   */
+  liveSummary?: LiveSummary;
 }
 
 export interface RunningApp {
@@ -91,6 +98,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   const { logger } = deps;
   const protos = authzProtos();
   const metrics = deps.metrics ?? new GatehouseMetrics();
+  // admin_ui off: nothing is counted for the live map (observability/live/).
+  const live = deps.liveSummary ?? (config.admin_ui && config.admin_addr ? new LiveSummary(config.decision_log_mask) : undefined);
   const decisionLog = new DecisionLog(
     deps.decisionLogSink ?? openConfiguredDecisionLogSink(config, loggingSinkHooks(logger, config.decision_log_service_url)),
     {
@@ -136,6 +145,9 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         };
   const active = createUpdatingStore(config.bundle, config, evaluatorOptions, limits, logger, config.bundle_state_file, gate, deps.worker?.bundles);
   const store = active.store;
+  // admin_ui: the page on the admin listener (a cluster worker has none: the primary serves it). Made
+  // before anything listens: missing page files fail start-up here.
+  const liveRoutes = live && config.admin_addr ? createLiveRoutes(async () => ({ ...live.window(), policy: livePolicyStatus(store.current(), store.lastError()) })) : undefined;
   // The candidate is never cached: it runs after the response, and only on a sample.
   const candidate = config.candidate_bundle
     ? createUpdatingStore(
@@ -198,6 +210,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       onRecordError: (error) => logger.error({ error: describeThrown(error) }, 'recording a Check\'s metrics or decision-log line failed'),
       record: (outcome: Outcome) => {
         metrics.recordCheck(outcome);
+        live?.record(outcome);
         // Only what the active revision decided: a Check that raced a swap says nothing about it.
         const policy = store.current();
         if (gate && policy && outcome.revision === policy.revision) recentInputs.record(outcome, policy);
@@ -308,7 +321,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
   let admin: HttpServer | undefined;
   let adminPort: number | undefined;
   if (config.admin_addr) {
-    admin = createAdminServer(metrics.registry, () => readiness(store, listening, draining));
+    admin = createAdminServer(metrics.registry, () => readiness(store, listening, draining), liveRoutes);
     adminPort = await listenOn(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));
   }
   logger.info(
@@ -356,6 +369,7 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
       const flushed = await decisionLog.close(Math.min(2000, config.shutdown_timeout_ms));
       if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
       await tracer?.shutdown(Math.min(2000, config.shutdown_timeout_ms));
+      liveRoutes?.close();
       if (admin) await new Promise((resolve) => admin.close(resolve));
       logger.info({ shutdown: how }, how === 'graceful' ? 'stopped after in-flight Checks finished' : 'stopped; in-flight Checks were cancelled at shutdown_timeout_ms');
     },

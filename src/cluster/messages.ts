@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Bundle } from '../policy/bundle.js';
 import type { ConnectionMessage } from './connections.js';
+import type { LiveWindow } from '../observability/live/live-summary.js';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON() gives them (AggregatorRegistry.aggregate's input). */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -28,6 +29,8 @@ export type PrimaryMessage =
   /** A worker that started with an older bundle than the one committed meanwhile: load and activate it. */
   | { gatehouse: 'bundle-activate'; bundle: Bundle }
   | { gatehouse: 'metrics-request'; id: number }
+  /** admin_ui: a live page is connected; answer `live-window` with this worker's summary (cluster/live-collector.ts). */
+  | { gatehouse: 'live-request'; id: number }
   /** Heartbeat: answer `pong` (a worker that stops answering is marked not ready, then replaced). */
   | { gatehouse: 'ping'; id: number }
   /** SIGTERM reached the primary: drain, stop, flush decision lines, say `stopped`, exit. */
@@ -60,6 +63,7 @@ export type WorkerMessage =
   | { gatehouse: 'bundle-prepared'; round: number; ok: false; code: string; message: string }
   | { gatehouse: 'metrics'; id: number; metrics: MetricsJson }
   | { gatehouse: 'pong'; id: number }
+  | { gatehouse: 'live-window'; id: number; window: LiveWindow }
   /** Whole decision-log lines, `count` of them, each ending in "\n". */
   | { gatehouse: 'log-lines'; text: string; count: number }
   /** The worker has connection `id` (the primary closes its copy); sent before the worker reads from it. */

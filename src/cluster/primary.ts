@@ -24,6 +24,8 @@ import { BundleDistributor } from './bundle-distributor.js';
 import { ConnectionHandOff } from './connections.js';
 import { acceptErrorReporter, listenOn } from '../listen.js';
 import { DecisionLogRelay } from './decision-log-relay.js';
+import { LiveCollector } from './live-collector.js';
+import { createLiveRoutes, livePolicyStatus, type LiveRoutes } from '../observability/live/live-routes.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface RunningPrimary {
@@ -127,6 +129,8 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
 
   let admin: HttpServer | undefined;
   let adminPort: number | undefined;
+  let liveRoutes: LiveRoutes | undefined;
+  let closeLive = () => undefined as void;
   if (config.admin_addr) {
     const aggregated = {
       contentType: Registry.PROMETHEUS_CONTENT_TYPE,
@@ -136,10 +140,22 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
         return AggregatorRegistry.aggregate([own, ...workerMetrics]).metrics();
       },
     };
-    admin = createAdminServer(aggregated, readiness);
+    // admin_ui: the live map of the whole server, every worker's summary merged while a page is connected.
+    const collector = config.admin_ui ? new LiveCollector(() => pool.connectionTargets()) : undefined;
+    closeLive = () => {
+      liveRoutes?.close();
+      collector?.close();
+    };
     try {
+      liveRoutes = collector && createLiveRoutes(async () => {
+        const { window, reporting, running } = await collector.collect();
+        const committed = bundles.committed();
+        return { ...window, policy: livePolicyStatus(committed && { revision: committed.revision, bundle: committed.source }, bundles.lastError()), workers: { reporting, running } };
+      });
+      admin = createAdminServer(aggregated, readiness, liveRoutes);
       adminPort = await listenOn(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));
     } catch (error) {
+      closeLive();
       connections.close();
       await pool.kill();
       throw error;
@@ -174,6 +190,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
       connections.close();
       const flushed = await relay.close(Math.min(2000, config.shutdown_timeout_ms));
       if (flushed === 'timed_out') logger.warn('the decision-log sink did not drain within 2 s; unwritten lines are lost');
+      closeLive();
       if (admin) await new Promise((resolve) => admin.close(resolve));
       logger.info({ workers }, 'stopped after in-flight Checks finished on every worker');
     },

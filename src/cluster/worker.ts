@@ -17,6 +17,7 @@ import { WorkerBundleFeed } from './bundle-feed.js';
 import { IpcLineSink } from './ipc-line-sink.js';
 import { decisionLogEnabled } from '../observability/log-sink.js';
 import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage, type WorkerState } from './messages.js';
+import { LiveSummary } from '../observability/live/live-summary.js';
 
 /**
  * Runs until the primary says drain (exit 0) or goes away (exit 1); never returns normally. The
@@ -76,6 +77,8 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
   process.on('unhandledRejection', crash);
   const metrics = new GatehouseMetrics({ processMetrics: true, relayedDecisionLog: true });
   const sink = decisionLogEnabled(config) ? new IpcLineSink(send, config.decision_log_buffer_bytes) : undefined;
+  // admin_ui: this worker's share of the live map; the primary merges every worker's (cluster/live-collector.ts).
+  const liveSummary = config.admin_ui && config.admin_addr ? new LiveSummary(config.decision_log_mask) : undefined;
   let app: RunningApp | undefined;
   let draining = false;
   const state = (): WorkerState => {
@@ -127,6 +130,9 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
       case 'ping':
         send({ gatehouse: 'pong', id: message.id });
         return;
+      case 'live-request':
+        if (liveSummary) send({ gatehouse: 'live-window', id: message.id, window: liveSummary.window() });
+        return;
       case 'drain':
         if (!draining) void stopAndExit();
         return;
@@ -141,7 +147,7 @@ export async function runWorker(createWorkerLogger: (level: Config['log_level'])
     // The primary serves the admin port and owns bundle_state_file.
     app = await startApp(
       { ...config, admin_addr: null, bundle_state_file: undefined },
-      { logger, metrics, decisionLogSink: sink, worker: { slot: start.slot, bundles: feed }, tlsTicketKeys: start.tlsTicketKeys },
+      { logger, metrics, decisionLogSink: sink, worker: { slot: start.slot, bundles: feed }, tlsTicketKeys: start.tlsTicketKeys, liveSummary },
     );
   } catch (thrown) {
     // As a single process would: serve logs it, main prints it (a GatehouseError with its code).

@@ -122,6 +122,9 @@ function checkCombinations(config: Config): void {
   if (config.request_hygiene === 'compatible' && config.request_hygiene_allow.length > 0) {
     fail('request_hygiene_allow only matters with request_hygiene: strict (compatible switches every rule off). Fix: drop request_hygiene_allow, or set --request-hygiene strict');
   }
+  if (config.admin_ui && config.admin_addr === null) {
+    fail('admin_ui needs the admin listener, which serves the page. Fix: set --admin-addr (e.g. 127.0.0.1:9192), or drop admin_ui');
+  }
   if (config.addr.kind === 'unix' && config.tls_cert_file !== undefined) {
     fail('TLS on a unix socket is not supported. Fix: use a host:port addr, or drop the tls_* settings');
   }

@@ -15,6 +15,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   addr: ListenAddress;
   admin_addr: ListenAddress | null;
+  admin_ui: boolean;
   http_addr: ListenAddress | null;
   http_trusted_proxies: readonly string[];
   bundle: string;
@@ -144,6 +145,10 @@ export const CONFIG_KEYS: Record<keyof Config, KeySpec> = {
   admin_addr: {
     type: 'address', default: ':9192', allowOff: true, example: '127.0.0.1:9192',
     help: 'HTTP address for /healthz, /readyz and /metrics; "off" to disable',
+  },
+  admin_ui: {
+    type: 'boolean', default: false, example: 'true',
+    help: 'serve the live authorization map on admin_addr at /live (docs/learn.md#the-live-authorization-map): callers and destinations with allow/deny rates, top denials, decision latency, cache hit rate, policy revision; shows only what the decision log shows after decision_log_mask. Keep admin_addr on loopback or pod-internal',
   },
   http_addr: {
     type: 'address', default: 'off', allowOff: true, example: '127.0.0.1:9193',

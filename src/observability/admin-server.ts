@@ -3,8 +3,11 @@
  * gRPC listener is bound; 503 with the reason otherwise), /metrics (Prometheus text format).
  * With workers > 1 the cluster primary serves it: /metrics is every worker's metrics aggregated,
  * /readyz the workers' readiness (src/cluster/primary.ts).
+ * With admin_ui: true it also serves the live authorization map under /live
+ * (observability/live/live-routes.ts).
  */
 import { createServer, type Server } from 'node:http';
+import type { LiveRoutes } from './live/live-routes.js';
 
 /** What /metrics serves: a prom-client Registry, or the cluster primary's aggregation of its workers'. */
 export interface MetricsSource {
@@ -17,13 +20,15 @@ export interface Readiness {
   detail: Record<string, unknown>;
 }
 
-export function createAdminServer(registry: MetricsSource, readiness: () => Readiness): Server {
+/** `live`: the live map's routes (admin_ui: true); undefined when the page is off. */
+export function createAdminServer(registry: MetricsSource, readiness: () => Readiness, live?: LiveRoutes): Server {
   return createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
+    const url = (req.url ?? '/').split('?')[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
+    if (live && url.startsWith('/live') && live.handle(req, res, url)) return;
     switch (url) {
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -41,7 +46,7 @@ export function createAdminServer(registry: MetricsSource, readiness: () => Read
         );
         return;
       default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try /healthz, /readyz or /metrics${live ? ' or /live' : ''}\n`);
     }
   });
 }
