@@ -27,6 +27,7 @@ bash scripts/ensure-conformance.sh  # OPA's conformance cases compiled to Wasm (
 bash scripts/ensure-helm.sh  # helm (go install, pinned), for the chart tests in test/deploy
 bash scripts/ensure-jaeger.sh  # Jaeger v2 (go build, pinned), the OTLP backend of the tracing test in test/integration
 bash scripts/ensure-nginx.sh  # nginx (Debian package), for the auth_request end-to-end test (test/e2e/http-authz-nginx.test.ts)
+bash scripts/ensure-chromium.sh  # chromium (Debian package), for the live map's browser test (test/e2e/live-map-browser.test.ts)
 
 # 3. TypeScript build, when any source is newer than the last build.
 if [[ ! -f dist/main.js ]] || [[ -n "$(find src package.json tsconfig.json -newer dist/main.js -print -quit 2>/dev/null)" ]]; then
