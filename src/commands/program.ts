@@ -178,10 +178,29 @@ Exit status: 0 when all pass, 1 otherwise, 2 for usage, table or bundle errors.`
     .argument('<DECISIONS.log...>', 'decision logs')
     .option('--max-allow-to-deny <N>', 'most allow→deny flips that still pass (default 0)')
     .option('--max-deny-to-allow <N>', 'most deny→allow flips that still pass (default 0)')
-    .option('--show <N>', 'changed lines printed (default 20)');
+    .option('--show <N>', 'changed lines printed (default 20)')
+    .option('--baseline <B>', 'what a flip is measured against: policy (the logged policy outcome, default) or enforced (what the caller got: a deny dry-run let through counts as allow; for replaying dry-run logs against a learned allow-list)');
   addConfigFlags(replay, EVALUATION_KEYS, false, OFFLINE_HELP)
     .addHelpText('after', '\nExit status: 1 when the flips exceed --max-allow-to-deny or --max-deny-to-allow, else 0; 2 for usage errors.')
     .action(run(async () => (await import('./replay.js')).replay(flagValues(replay), replay.args, io)));
+
+  const learn = command('learn', 'DECISIONS.log... [--out FILE]', 'learn a least-privilege allow-list from decision logs')
+    .description(
+      `Reads decision-log lines (JSON, one per line; "-" is standard input) and derives the calls that went through: caller SPIFFE ID → destination SPIFFE ID → method → path template, with ids in paths turned into variables ({int}, {uuid}, {hex}, and {id} for values that vary widely at one position). Learns from calls the policy allowed and, in dry-run, calls it denied that dry-run let through; never from enforced denials, requests refused before the policy, callers that look like probes (unless --include-probes) or lines with masked ("${MASKED}") caller, destination, method or path. --out writes the allow-list as data for the example policy (policies/authz.rego: data.mesh.services, whole-path "exact_paths" rules); a review is printed: what would be allowed, variable segments, rare edges, what the serving policy denies, probes. docs/learn.md shows how to build it into a bundle and replay held-out logs against it.`,
+    )
+    .argument('<DECISIONS.log...>', 'decision logs')
+    .option('--out <FILE>', 'write the learned data (JSON) here; "-" writes it to standard output and the review to standard error')
+    .option('--min-count <N>', 'leave out edges seen fewer than N times (default 1: keep all)')
+    .option('--rare <N>', 'list edges seen fewer than N times for review (default 3)')
+    .option('--min-distinct <N>', 'distinct values at one path position before they become {id} (default 10)')
+    .option('--probe-paths <N>', 'distinct first path segments that, with most calls denied, mark a caller as a probe (default 10)')
+    .option('--include-probes', 'learn from callers that look like probes too')
+    .option('--show <N>', 'most lines per review list (default 50)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 once learned, 2 for usage errors, unreadable or empty logs.\n\nExample:\n  gatehouse learn decisions.log --out learned/data.json\n  cp policies/authz.rego learned/ && gatehouse build --policies learned --out build/learned.tar.gz\n  gatehouse replay --bundle build/learned.tar.gz held-out-decisions.log',
+    )
+    .action(run(async () => (await import('./learn.js')).learn(flagValues(learn), learn.args, io)));
 
   command('version', '', 'print the version').action(run(async () => (io.stdout(`${VERSION}\n`), 0)));
 

@@ -4,12 +4,11 @@
  * by request, and the changed lines; fails (exit 1) when the flips exceed the thresholds, so it
  * can gate a CI pipeline.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { decisionFromResultSet } from '../authz/decision.js';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { MASKED } from '../observability/decision-log.js';
 import { loadOfflinePolicy, type Io, type Values } from './common.js';
+import { readDecisionLogs } from './decision-log-lines.js';
 
 type Direction = 'allow_to_deny' | 'deny_to_allow';
 
@@ -28,56 +27,51 @@ export async function replay(values: Values, positionals: string[], io: Io): Pro
   const maxAllowToDeny = count(values['max-allow-to-deny'], 'max-allow-to-deny', 0);
   const maxDenyToAllow = count(values['max-deny-to-allow'], 'max-deny-to-allow', 0);
   const show = count(values.show, 'show', 20);
+  const baseline = values.baseline ?? 'policy';
+  if (baseline !== 'policy' && baseline !== 'enforced') throw new GatehouseError('usage', `--baseline must be policy or enforced, got ${JSON.stringify(baseline)}`);
   const { policy } = await loadOfflinePolicy(values, '');
 
   let unchanged = 0;
   let skipped = 0;
   let masked = 0;
   const changes: Change[] = [];
-  for (const file of positionals) {
-    const lines = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
-    try {
-      for await (const line of lines) {
-        const event = parseEvent(line);
-        if (!event) {
-          if (line.trim() !== '') skipped++;
-          continue;
-        }
-        const wasAllowed = event.gatehouse.outcome === 'allow';
-        let nowAllowed: boolean;
-        let newReason: string;
-        const inputText = JSON.stringify(event.input);
-        if (inputText.includes(`"${MASKED}"`)) masked++;
-        try {
-          const decision = decisionFromResultSet(policy.evaluate(encoder.encode(inputText).buffer as ArrayBuffer));
-          nowAllowed = decision.allowed;
-          newReason = decision.reason ?? (nowAllowed ? 'allowed by policy' : 'denied by policy');
-        } catch (error) {
-          nowAllowed = false;
-          newReason = `error: ${describeThrown(error)}`;
-        }
-        if (nowAllowed === wasAllowed) {
-          unchanged++;
-          continue;
-        }
-        const http = event.input.attributes?.request?.http;
-        changes.push({
-          decisionId: String(event.decision_id ?? ''),
-          caller: String(event.gatehouse.source_principal ?? '(no principal)'),
-          request: `${http?.method ?? '?'} ${String(http?.path ?? '?').split('?')[0]}`,
-          direction: wasAllowed ? 'allow_to_deny' : 'deny_to_allow',
-          newReason,
-        });
-      }
-    } catch (error) {
-      throw new GatehouseError('usage', `cannot read ${file}: ${describeThrown(error)}`);
+  for await (const { text, event } of readDecisionLogs(positionals)) {
+    if (!event) {
+      if (text.trim() !== '') skipped++;
+      continue;
     }
+    // enforced: a deny dry-run let through counts as allowed (it happened), so every call that went through and the new bundle denies is an allow→deny flip.
+    const wasAllowed = event.gatehouse.outcome === 'allow' || (baseline === 'enforced' && event.gatehouse.enforced === 'allow');
+    let nowAllowed: boolean;
+    let newReason: string;
+    const inputText = JSON.stringify(event.input);
+    if (inputText.includes(`"${MASKED}"`)) masked++;
+    try {
+      const decision = decisionFromResultSet(policy.evaluate(encoder.encode(inputText).buffer as ArrayBuffer));
+      nowAllowed = decision.allowed;
+      newReason = decision.reason ?? (nowAllowed ? 'allowed by policy' : 'denied by policy');
+    } catch (error) {
+      nowAllowed = false;
+      newReason = `error: ${describeThrown(error)}`;
+    }
+    if (nowAllowed === wasAllowed) {
+      unchanged++;
+      continue;
+    }
+    const http = event.input.attributes?.request?.http;
+    changes.push({
+      decisionId: String(event.decision_id ?? ''),
+      caller: String(event.gatehouse.source_principal ?? '(no principal)'),
+      request: `${String(http?.method ?? '?')} ${String(http?.path ?? '?').split('?')[0]}`,
+      direction: wasAllowed ? 'allow_to_deny' : 'deny_to_allow',
+      newReason,
+    });
   }
 
   const allowToDeny = changes.filter((c) => c.direction === 'allow_to_deny');
   const denyToAllow = changes.filter((c) => c.direction === 'deny_to_allow');
   const out: string[] = [];
-  out.push(`replayed ${unchanged + changes.length} decisions against ${policy.bundle} (revision ${policy.revision})`);
+  out.push(`replayed ${unchanged + changes.length} decisions against ${policy.bundle} (revision ${policy.revision})${baseline === 'enforced' ? ', compared with what was enforced (dry-run: allow)' : ''}`);
   out.push(`  unchanged: ${unchanged}   allow→deny: ${allowToDeny.length}   deny→allow: ${denyToAllow.length}   skipped (no input, or not a decision-log line): ${skipped}`);
   if (masked > 0) out.push(`  ${masked} inputs had masked values and were evaluated as logged`);
   for (const [label, group] of [['allow→deny', allowToDeny], ['deny→allow', denyToAllow]] as const) {
@@ -97,23 +91,6 @@ export async function replay(values: Values, positionals: string[], io: Io): Pro
   out.push(failures.length > 0 ? `FAIL: ${failures.join('; ')}` : 'OK: flips within the thresholds');
   io.stdout(`${out.join('\n')}\n`);
   return failures.length > 0 ? 1 : 0;
-}
-
-interface LoggedEvent {
-  decision_id?: unknown;
-  input: { attributes?: { request?: { http?: { method?: string; path?: string } } } };
-  gatehouse: { outcome?: string; source_principal?: unknown };
-}
-
-function parseEvent(line: string): LoggedEvent | undefined {
-  if (line.trim() === '') return undefined;
-  try {
-    const event = JSON.parse(line) as Partial<LoggedEvent>;
-    if (!event.input || typeof event.input !== 'object' || !event.gatehouse || typeof event.gatehouse.outcome !== 'string') return undefined;
-    return event as LoggedEvent;
-  } catch {
-    return undefined;
-  }
 }
 
 function top(changes: Change[], key: (c: Change) => string): string[] {

@@ -1,0 +1,172 @@
+/**
+ * `gatehouse learn`'s core: decision-log events in, learned edges, policy data and the facts the
+ * review needs out. No I/O: the command feeds it lines and prints what it returns.
+ *
+ * What is learned from: calls that went through. A call the serving policy allowed, and, under
+ * dry_run, a call the policy denied that dry-run let through (`gatehouse.enforced: "allow"`):
+ * it reached the service, so it is traffic the mesh has; the review lists it as "denied by the
+ * current policy". Denials that were enforced, and requests refused before the policy (request
+ * hygiene, parse errors, identity checks), are never learned. Nor are callers that look like
+ * probes (learn/probes.ts) unless `includeProbes`, nor calls with masked fields.
+ */
+import type { LoggedDecision } from '../commands/decision-log-lines.js';
+import { earliest, latest, learnEdges, type Edge, type LearnedEdges, type ObservedCalls } from './edges.js';
+import { observe, type NotLearned } from './observation.js';
+import { policyData, type LearnedData } from './policy-data.js';
+import { ProbeFinder, type Probe } from './probes.js';
+
+export interface LearnOptions {
+  /** Distinct values at one path position before they become {id}; default 10. */
+  minDistinct: number;
+  /** Edges seen fewer times are left out of the data (still listed); default 1. */
+  minCount: number;
+  /** Distinct first path segments that, mostly denied, mark a crawling caller; default 10. */
+  probeTopLevel: number;
+  /** Learn from callers that look like probes too. */
+  includeProbes: boolean;
+}
+
+export const DEFAULT_LEARN_OPTIONS: LearnOptions = { minDistinct: 10, minCount: 1, probeTopLevel: 10, includeProbes: false };
+
+export interface LearnResult extends LearnedEdges {
+  data: LearnedData;
+  /** Edges below minCount, left out of `data`. */
+  leftOut: Edge[];
+  probes: Probe[];
+  /** Whether the probes were learned from (includeProbes). */
+  probesLearned: boolean;
+  lines: number;
+  /** Lines that were not decision-log events with an input (blank lines not counted), and the first few of them. */
+  notDecisions: number;
+  notDecisionExamples: string[];
+  learnedCalls: number;
+  /** Calls not learned, by why (probes: calls of callers that look like probes). */
+  notLearned: Record<NotLearned | 'probe', number>;
+  /** Refused calls by reason_code. */
+  refusedCodes: Record<string, number>;
+  /** Enforced denials, per caller → destination, for the review. */
+  denied: { caller: string; destination: string; count: number }[];
+  dryRun: boolean;
+  /** decision_log_allow_sample_percent values the lines carry (gatehouse.allow_sample_percent; empty: not sampled, or an older log). */
+  samplePercents: number[];
+  firstSeen: number | undefined;
+  lastSeen: number | undefined;
+}
+
+export class Learner {
+  readonly #options: LearnOptions;
+  readonly #calls = new Map<string, ObservedCalls>();
+  readonly #probes = new ProbeFinder();
+  readonly #notLearned: Record<NotLearned, number> = { denied: 0, refused: 0, masked: 0, no_caller: 0, no_destination: 0, unusable_path: 0 };
+  readonly #refusedCodes: Record<string, number> = {};
+  readonly #denied = new Map<string, { caller: string; destination: string; count: number }>();
+  readonly #samplePercents = new Set<number>();
+  #lines = 0;
+  #notDecisions = 0;
+  readonly #notDecisionExamples: string[] = [];
+  #dryRun = false;
+  #firstSeen: number | undefined;
+  #lastSeen: number | undefined;
+
+  constructor(options: Partial<LearnOptions> = {}) {
+    this.#options = { ...DEFAULT_LEARN_OPTIONS, ...options };
+  }
+
+  /** One line: its event (undefined when it is not one) and where it came from (for the review). */
+  add(event: LoggedDecision | undefined, where: string, blank: boolean): void {
+    if (blank) return;
+    this.#lines++;
+    if (!event) {
+      this.#notDecisions++;
+      if (this.#notDecisionExamples.length < 3) this.#notDecisionExamples.push(where);
+      return;
+    }
+    if (event.gatehouse.dry_run === true) this.#dryRun = true;
+    const percent = (event.gatehouse as { allow_sample_percent?: unknown }).allow_sample_percent;
+    if (typeof percent === 'number' && this.#samplePercents.size < 10) this.#samplePercents.add(percent);
+    const result = observe(event);
+    const o = result.observation;
+    if (result.notLearned) {
+      this.#notLearned[result.notLearned]++;
+      if (result.notLearned === 'refused') {
+        const code = o?.reasonCode || 'unknown';
+        this.#refusedCodes[code] = (this.#refusedCodes[code] ?? 0) + 1;
+      }
+      if (result.notLearned === 'denied' && o) {
+        const key = `${o.caller} ${o.destination}`;
+        const entry = this.#denied.get(key);
+        if (entry) entry.count++;
+        else this.#denied.set(key, { caller: o.caller, destination: o.destination, count: 1 });
+      }
+    }
+    const caller = o?.caller ?? (result.notLearned !== 'masked' ? (result as { caller?: string }).caller : undefined);
+    if (caller !== undefined) {
+      this.#probes.add({
+        caller,
+        segments: o?.segments,
+        allowed: o?.policyAllowed ?? false,
+        refused: result.notLearned === 'refused' || result.notLearned === 'unusable_path',
+      });
+    }
+    if (!o || result.notLearned) return;
+    this.#firstSeen = earliest(this.#firstSeen, o.time);
+    this.#lastSeen = latest(this.#lastSeen, o.time);
+    const key = JSON.stringify([o.caller, o.destination, o.method, o.segments]);
+    const calls = this.#calls.get(key);
+    if (calls) {
+      calls.count++;
+      if (!o.policyAllowed) calls.policyDenied++;
+      calls.firstSeen = earliest(calls.firstSeen, o.time);
+      calls.lastSeen = latest(calls.lastSeen, o.time);
+    } else {
+      this.#calls.set(key, {
+        caller: o.caller,
+        destination: o.destination,
+        destinationName: o.destinationName,
+        method: o.method,
+        segments: o.segments,
+        count: 1,
+        policyDenied: o.policyAllowed ? 0 : 1,
+        firstSeen: o.time,
+        lastSeen: o.time,
+      });
+    }
+  }
+
+  finish(): LearnResult {
+    const probes = this.#probes.probes({ minTopLevel: this.#options.probeTopLevel });
+    const probeCallers = new Set(this.#options.includeProbes ? [] : probes.map((p) => p.caller));
+    let probeCalls = 0;
+    let learnedCalls = 0;
+    const kept: ObservedCalls[] = [];
+    for (const calls of this.#calls.values()) {
+      if (probeCallers.has(calls.caller)) probeCalls += calls.count;
+      else {
+        kept.push(calls);
+        learnedCalls += calls.count;
+      }
+    }
+    const learned = learnEdges(kept, { minDistinct: this.#options.minDistinct });
+    const edges = learned.edges.filter((e) => e.count >= this.#options.minCount);
+    const leftOut = learned.edges.filter((e) => e.count < this.#options.minCount);
+    return {
+      ...learned,
+      edges,
+      data: policyData(edges),
+      leftOut,
+      probes,
+      probesLearned: this.#options.includeProbes,
+      lines: this.#lines,
+      notDecisions: this.#notDecisions,
+      notDecisionExamples: this.#notDecisionExamples,
+      learnedCalls,
+      notLearned: { ...this.#notLearned, probe: probeCalls },
+      refusedCodes: this.#refusedCodes,
+      denied: [...this.#denied.values()].sort((a, b) => b.count - a.count || (a.caller < b.caller ? -1 : 1)),
+      dryRun: this.#dryRun,
+      samplePercents: [...this.#samplePercents].sort((a, b) => a - b),
+      firstSeen: this.#firstSeen,
+      lastSeen: this.#lastSeen,
+    };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Observed paths → path templates for the example policy's `exact_paths` (policies/authz.rego):
+ * segments that are ids become variables, every other segment stays literal.
+ *
+ * Paths of one destination are walked position by position under each common prefix:
+ * - a segment of digits becomes {int}, a UUID {uuid}, 16 or more hex digits (not all digits) {hex},
+ *   wherever it appears;
+ * - at one position under one prefix, when at least `minDistinct` other values were seen and they
+ *   vary widely (most seen at most twice, or most containing a digit), they become {id}, and what
+ *   follows each of them is merged (/users/u-1/orders and /users/u-2/orders: /users/{id}/orders).
+ * A value becomes a variable only if the policy's pattern for that variable matches it, so the
+ * learned template always matches the call it came from.
+ */
+
+export const INT = /^[0-9]+$/;
+export const HEX = /^[0-9a-fA-F]+$/;
+export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** policies/authz.rego's pattern for {id} and any other variable name. */
+export const GENERIC = /^[A-Za-z0-9_][A-Za-z0-9._~:@+=,-]*$/;
+
+export interface TemplateOptions {
+  /** Distinct values at one position before they count as ids ({id}); default 10. */
+  minDistinct: number;
+}
+
+/** A position where values were turned into a variable, for the review. */
+export interface VariablePosition {
+  /** The template up to and including the variable, e.g. /api/v1/orders/{int}. */
+  prefix: string;
+  distinct: number;
+  /** A few of the values, for the reader to judge. */
+  examples: string[];
+}
+
+export interface Templated {
+  /** The template of each path, in the order given: "/api/v1/orders/{int}"; the root is "/". */
+  templates: string[];
+  variables: VariablePosition[];
+}
+
+/** The segment's typed variable ({int}, {uuid}, {hex}), or undefined. */
+export function typedVariable(segment: string): string | undefined {
+  if (INT.test(segment)) return '{int}';
+  if (UUID.test(segment)) return '{uuid}';
+  if (segment.length >= 16 && HEX.test(segment)) return '{hex}';
+  return undefined;
+}
+
+/**
+ * Templates for `paths` (each the segments of input.parsed_path: ["api", "v1", "orders", "42"];
+ * the root is [""]), all of one destination: ids vary per destination, not per caller.
+ * `weights[i]` is how many calls `paths[i]` stands for (default 1).
+ */
+export function templatePaths(paths: readonly (readonly string[])[], options: TemplateOptions, weights?: readonly number[]): Templated {
+  const out: string[][] = paths.map(() => []);
+  const variables: VariablePosition[] = [];
+  walk(
+    paths.map((_, i) => i),
+    0,
+  );
+  return { templates: out.map((segments) => `/${segments.join('/')}`), variables };
+
+  /** Assigns the template segment at `depth` to each of `indexes` (paths sharing one template prefix), then goes deeper per group. */
+  function walk(indexes: number[], depth: number): void {
+    const here = indexes.filter((i) => paths[i]!.length > depth);
+    if (here.length === 0) return;
+    // Count the literal values at this position (typed ones are decided per segment).
+    const untyped = new Map<string, number>();
+    for (const i of here) {
+      const segment = paths[i]![depth]!;
+      if (typedVariable(segment) === undefined) untyped.set(segment, (untyped.get(segment) ?? 0) + (weights?.[i] ?? 1));
+    }
+    const collapsible = [...untyped.entries()].filter(([value]) => GENERIC.test(value));
+    const collapse =
+      collapsible.length >= options.minDistinct &&
+      (collapsible.filter(([, n]) => n <= 2).length * 2 >= collapsible.length || collapsible.filter(([value]) => /[0-9]/.test(value)).length * 2 >= collapsible.length);
+    const idValues = new Set(collapse ? collapsible.map(([value]) => value) : []);
+
+    const groups = new Map<string, number[]>();
+    for (const i of here) {
+      const segment = paths[i]![depth]!;
+      const template = idValues.has(segment) ? '{id}' : (typedVariable(segment) ?? segment);
+      out[i]!.push(template);
+      const group = groups.get(template);
+      if (group) group.push(i);
+      else groups.set(template, [i]);
+    }
+    for (const [template, group] of groups) {
+      if (template.startsWith('{')) {
+        const values = new Set(group.map((i) => paths[i]![depth]!));
+        variables.push({ prefix: `/${out[group[0]!]!.join('/')}`, distinct: values.size, examples: [...values].slice(0, 3) });
+      }
+      walk(group, depth + 1);
+    }
+  }
+}

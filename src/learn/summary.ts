@@ -1,0 +1,113 @@
+/**
+ * The review `gatehouse learn` prints: where the data came from, what the learned data would
+ * allow (per destination and caller), which positions became variables, what was seen only a
+ * few times, what the serving policy denies that dry-run let through, and which callers look
+ * like probes. Plain text for a person; the data file is the machine-readable output.
+ */
+import type { Edge } from './edges.js';
+import type { LearnResult } from './learn.js';
+
+export interface SummaryOptions {
+  /** Edges seen fewer times than this are listed as rare; default 3. */
+  rare: number;
+  /** Most lines per list; default 50. */
+  show: number;
+  /** Where the data went (a file name), or undefined when it was not written. */
+  out: string | undefined;
+}
+
+export function learnSummary(result: LearnResult, files: readonly string[], options: SummaryOptions): string {
+  const out: string[] = [];
+  const span = result.firstSeen === undefined ? '' : `, ${iso(result.firstSeen)} to ${iso(result.lastSeen)}`;
+  out.push(`learned from ${result.lines} decision-log lines in ${files.length} file${files.length === 1 ? '' : 's'}${span}`);
+  const n = result.notLearned;
+  out.push(`  learned from: ${result.learnedCalls} calls that went through${result.dryRun ? ' (dry-run: calls the policy denied went through too)' : ''}`);
+  const refused = Object.entries(result.refusedCodes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
+  const notLearned = [
+    [n.denied, 'denied by the policy and enforced'],
+    [n.refused, `refused before the policy${refused ? ` (${refused})` : ''}`],
+    [n.probe, 'from callers that look like probes'],
+    [n.masked, 'with masked caller, destination, method or path (decision_log_mask; never learned)'],
+    [n.no_caller, 'without a valid caller SPIFFE ID'],
+    [n.no_destination, 'without a valid destination SPIFFE ID'],
+    [n.unusable_path, 'with a method or path segment an allow-list cannot state (an encoded "/", a segment shaped like {name})'],
+  ].filter(([count]) => (count as number) > 0);
+  if (notLearned.length > 0) out.push(`  not learned: ${notLearned.map(([count, why]) => `${count} ${why}`).join('; ')}`);
+  if (result.notDecisions > 0) out.push(`  skipped: ${result.notDecisions} lines that are not decision-log lines with an input (first: ${result.notDecisionExamples.join(', ')})`);
+  if (result.samplePercents.length > 0) {
+    out.push(`  sampling: allow lines were logged at ${result.samplePercents.join('%, ')}% (decision_log_allow_sample_percent); counts of allowed calls are that share of the traffic, and rare edges may be missing`);
+  }
+  if (result.dryRun) out.push('  dry-run: the log comes from a server with dry_run on');
+
+  const destinations = new Set(result.edges.map((e) => e.destination));
+  const rules = Object.values(result.data.mesh.services).reduce((count, s) => count + s.allow.length, 0);
+  out.push('', `would allow (${result.edges.length} edges, ${rules} rules, ${destinations.size} destinations):`);
+  if (result.edges.length === 0) out.push('  nothing: no call was learned from');
+  let destination = '';
+  let caller = '';
+  list(result.edges, options.show * 4, out, (edge) => {
+    const lines: string[] = [];
+    if (edge.destination !== destination) {
+      destination = edge.destination;
+      caller = '';
+      lines.push(`  ${edge.destinationName} (${edge.destination})`);
+    }
+    if (edge.caller !== caller) {
+      caller = edge.caller;
+      lines.push(`    from ${edge.caller}`);
+    }
+    lines.push(`      ${edgeLine(edge)}`);
+    return lines.join('\n');
+  });
+
+  if (result.variables.length > 0) {
+    out.push('', 'variable segments (check each really is an id):');
+    list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}  ${v.position.distinct} distinct values, e.g. ${v.position.examples.join(', ')}`);
+  }
+
+  const rare = [...result.edges, ...result.leftOut].filter((e) => e.count < options.rare);
+  if (rare.length > 0) {
+    out.push('', `seen fewer than ${options.rare} times (rare but real, or a one-off?):`);
+    const leftOut = new Set(result.leftOut);
+    list(rare, options.show, out, (e) => `  ${e.caller} → ${e.destinationName}  ${edgeLine(e)}${leftOut.has(e) ? '  (left out: --min-count)' : ''}`);
+  }
+
+  const policyDenied = result.edges.filter((e) => e.policyDenied > 0);
+  if (policyDenied.length > 0) {
+    out.push('', 'denied by the serving policy, let through by dry-run (the learned data allows them):');
+    list(policyDenied, options.show, out, (e) => `  ${e.caller} → ${e.destinationName}  ${e.method} ${e.path}  ${e.policyDenied} of ${e.count}`);
+  }
+
+  if (result.denied.length > 0) {
+    out.push('', 'denied and enforced (not learned; allow them by hand if they are wanted):');
+    list(result.denied, options.show, out, (d) => `  ${String(d.count).padStart(7)}  ${d.caller} → ${d.destination}`);
+  }
+
+  if (result.probes.length > 0) {
+    out.push('', `callers that look like probes or scanners (${result.probesLearned ? 'learned from: --include-probes' : 'not learned; --include-probes learns them'}):`);
+    list(result.probes, options.show, out, (p) => `  ${p.caller}: ${p.requests} requests; ${p.reasons.join('; ')}`);
+  }
+
+  out.push('');
+  if (options.out !== undefined) out.push(`wrote ${options.out}: data for policies/authz.rego (data.mesh.services, ${rules} rules); build and replay it as docs/learn.md shows`);
+  else out.push('no --out: nothing written (--out FILE writes the data for policies/authz.rego)');
+  return `${out.join('\n')}\n`;
+}
+
+function edgeLine(e: Edge): string {
+  const seen = e.firstSeen === undefined ? '' : `  ${iso(e.firstSeen)} .. ${iso(e.lastSeen)}`;
+  return `${e.method.padEnd(7)} ${e.path}  ${e.count}×${seen}`;
+}
+
+/** Pushes `render` of the first `max` items, then how many were not shown. */
+function list<T>(items: readonly T[], max: number, out: string[], render: (item: T) => string): void {
+  for (const item of items.slice(0, max)) out.push(render(item));
+  if (items.length > max) out.push(`  ... ${items.length - max} more`);
+}
+
+function iso(ms: number | undefined): string {
+  return ms === undefined ? '?' : new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+}
