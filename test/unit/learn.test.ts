@@ -1,0 +1,217 @@
+/** learn/: path templating, what is learned from, masking, probes, the data's shape. */
+import { describe, expect, it } from 'vitest';
+import type { LoggedDecision } from '../../src/commands/decision-log-lines.js';
+import { Learner } from '../../src/learn/learn.js';
+import { observe } from '../../src/learn/observation.js';
+import { GENERIC, templatePaths, typedVariable } from '../../src/learn/path-template.js';
+import { policyData } from '../../src/learn/policy-data.js';
+import { learnSummary } from '../../src/learn/summary.js';
+
+const CHECKOUT = 'spiffe://mesh.local/ns/shop/sa/checkout';
+const INVENTORY = 'spiffe://mesh.local/ns/shop/sa/inventory';
+const SCANNER = 'spiffe://mesh.local/ns/tools/sa/scanner';
+
+const split = (p: string) => p.replace(/^\//, '').split('/');
+
+/** A decision-log event as the server writes it (the fields learn reads). */
+function event(spec: { source?: string; destination?: string; method?: string; path: string; outcome?: 'allow' | 'deny'; reason?: string; dryRun?: boolean; time?: string }): LoggedDecision {
+  const outcome = spec.outcome ?? 'allow';
+  const source = spec.source ?? CHECKOUT;
+  const destination = spec.destination ?? INVENTORY;
+  const method = spec.method ?? 'GET';
+  const lifted = spec.dryRun && outcome === 'deny' && !['client_not_allowed'].includes(spec.reason ?? '');
+  return {
+    decision_id: 'd-1',
+    timestamp: spec.time ?? '2026-11-20T10:00:00.000Z',
+    input: {
+      attributes: { source: { principal: source }, destination: { principal: destination }, request: { http: { method, path: spec.path, headers: { ':path': spec.path } } } },
+      parsed_path: split(spec.path.split('?')[0]!),
+      identity: {
+        source: { principal: source, valid: true, spiffe_id: source },
+        destination: { principal: destination, valid: true, spiffe_id: destination, service_account: destination.split('/').at(-1) },
+      },
+    },
+    gatehouse: {
+      outcome,
+      reason_code: spec.reason ?? (outcome === 'allow' ? 'policy_allowed' : 'policy_denied'),
+      source_principal: source,
+      ...(spec.dryRun ? { dry_run: true } : {}),
+      ...(lifted ? { enforced: 'allow' } : {}),
+    },
+  };
+}
+
+function learnFrom(events: LoggedDecision[], options = {}) {
+  const learner = new Learner(options);
+  events.forEach((e, i) => learner.add(e, `log:${i + 1}`, false));
+  return learner.finish();
+}
+
+const edgeKeys = (result: ReturnType<typeof learnFrom>) => result.edges.map((e) => `${e.caller} ${e.method} ${e.path}`);
+
+describe('path templates', () => {
+  it('turns numbers, UUIDs and long hex into typed variables wherever they are, keeps the rest literal', () => {
+    const paths = ['/api/v1/orders/42', '/api/v1/orders/7/items', '/api/v1/orders', '/blobs/9f86d081884c7d659a2feaa0c55ad015', '/r/3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11', '/', '/a/', '/cafe', '/v2'];
+    expect(templatePaths(paths.map(split), { minDistinct: 10 }).templates).toEqual([
+      '/api/v1/orders/{int}',
+      '/api/v1/orders/{int}/items',
+      '/api/v1/orders',
+      '/blobs/{hex}',
+      '/r/{uuid}',
+      '/',
+      '/a/',
+      '/cafe',
+      '/v2',
+    ]);
+    expect(typedVariable('0123456789')).toBe('{int}');
+    expect(typedVariable('abcdef012345678')).toBeUndefined(); // 15 hex digits: could be a word-ish id; not a hash
+  });
+
+  it('turns widely varying values at one position into {id} and merges what follows them', () => {
+    const users = Array.from({ length: 12 }, (_, i) => `u-${(i * 7919).toString(36)}`);
+    const paths = [...users.map((u) => `/users/${u}/orders`), '/users/me/settings', '/static/app.js', '/static/app.css'];
+    const { templates, variables } = templatePaths(paths.map(split), { minDistinct: 10 });
+    expect(new Set(templates)).toEqual(new Set(['/users/{id}/orders', '/users/{id}/settings', '/static/app.js', '/static/app.css']));
+    expect(variables).toContainEqual({ prefix: '/users/{id}', distinct: 13, examples: expect.any(Array) });
+  });
+
+  it('keeps a small fixed set of literal values literal, however often each is called', () => {
+    const resources = ['stock', 'reservations', 'orders', 'customers', 'carts', 'prices', 'tax', 'shipping', 'returns', 'reviews', 'coupons'];
+    const paths = resources.flatMap((r) => Array.from({ length: 20 }, () => `/api/${r}`));
+    expect(new Set(templatePaths(paths.map(split), { minDistinct: 10 }).templates).size).toBe(resources.length);
+  });
+
+  it('weights count calls: values each called many times are not ids', () => {
+    const names = Array.from({ length: 12 }, (_, i) => `name${String.fromCharCode(97 + i)}`);
+    const paths = names.map((n) => split(`/tenants/${n}`));
+    expect(templatePaths(paths, { minDistinct: 10 }, names.map(() => 50)).templates.every((t) => !t.includes('{'))).toBe(true);
+    expect(templatePaths(paths, { minDistinct: 10 }).templates.every((t) => t === '/tenants/{id}')).toBe(true);
+  });
+
+  it('never turns a value the policy\'s variable would not match into a variable', () => {
+    const odd = ['.hidden', '', 'a b', 'a%2Fb', 'x\\y', '~tilde', '..'];
+    const paths = [...Array.from({ length: 12 }, (_, i) => `/f/k${i}x`), ...odd.map((o) => `/f/${o}`)].map(split);
+    const { templates } = templatePaths(paths, { minDistinct: 10 });
+    for (const o of odd) expect(templates).toContain(`/f/${o}`);
+    expect(templates.filter((t) => t === '/f/{id}')).toHaveLength(12);
+    for (const o of odd) expect(GENERIC.test(o)).toBe(false);
+  });
+});
+
+describe('what is learned from', () => {
+  it('enforcing: allowed calls are learned; enforced denials and refusals are reported, not learned', () => {
+    const result = learnFrom([
+      event({ path: '/api/v1/stock/1' }),
+      event({ path: '/api/v1/admin', outcome: 'deny' }),
+      event({ path: '/api/v1/x', outcome: 'deny', reason: 'request_refused' }),
+    ]);
+    expect(edgeKeys(result)).toEqual([`${CHECKOUT} GET /api/v1/stock/{int}`]);
+    expect(result.notLearned).toMatchObject({ denied: 1, refused: 1 });
+    expect(result.refusedCodes).toEqual({ request_refused: 1 });
+    expect(result.denied).toEqual([{ caller: CHECKOUT, destination: INVENTORY, count: 1 }]);
+    expect(result.dryRun).toBe(false);
+  });
+
+  it('dry-run: denials dry-run let through are learned and flagged; refusals and enforced boundaries are not', () => {
+    const result = learnFrom([
+      event({ path: '/api/v1/stock/1', dryRun: true }),
+      event({ path: '/api/v1/admin', outcome: 'deny', dryRun: true }),
+      event({ path: '/api/v1/x', outcome: 'deny', reason: 'request_refused', dryRun: true }),
+      event({ path: '/api/v1/y', outcome: 'deny', reason: 'client_not_allowed', dryRun: true }),
+    ]);
+    expect(edgeKeys(result)).toEqual([`${CHECKOUT} GET /api/v1/admin`, `${CHECKOUT} GET /api/v1/stock/{int}`]);
+    expect(result.edges.find((e) => e.path === '/api/v1/admin')!.policyDenied).toBe(1);
+    expect(result.notLearned).toMatchObject({ refused: 2, denied: 0 });
+    expect(result.dryRun).toBe(true);
+  });
+
+  it('counts and first/last seen per edge; data groups paths by the exact set of methods seen', () => {
+    const result = learnFrom([
+      event({ path: '/a', method: 'GET', time: '2026-11-20T10:00:05.000Z' }),
+      event({ path: '/a', method: 'GET', time: '2026-11-20T10:00:01.000Z' }),
+      event({ path: '/a', method: 'POST', time: '2026-11-20T10:00:09.000Z' }),
+      event({ path: '/b', method: 'GET' }),
+    ]);
+    const a = result.edges.find((e) => e.path === '/a' && e.method === 'GET')!;
+    expect([a.count, new Date(a.firstSeen!).toISOString(), new Date(a.lastSeen!).toISOString()]).toEqual([2, '2026-11-20T10:00:01.000Z', '2026-11-20T10:00:05.000Z']);
+    const rules = policyData(result.edges).mesh.services[INVENTORY]!.allow;
+    // GET,POST on /a and GET on /b: one rule per method set, so POST /b is not allowed.
+    expect(rules.map((r) => [r.methods, r.exact_paths])).toEqual([
+      [['GET'], ['/b']],
+      [['GET', 'POST'], ['/a']],
+    ]);
+    expect(rules[1]!.learned).toMatchObject({ calls: 3, first_seen: '2026-11-20T10:00:01.000Z', last_seen: '2026-11-20T10:00:09.000Z', edges: { 'GET /a': 2, 'POST /a': 1 } });
+  });
+
+  it('sets aside calls without a valid caller or destination SPIFFE ID, and segments an allow-list cannot state', () => {
+    const noCaller = event({ path: '/a' });
+    (noCaller.input as any).identity.source = { principal: 'x', valid: false, error: 'scheme is not spiffe://' };
+    const forged = event({ path: '/a' });
+    (forged.input as any).identity.source.spiffe_id = 'spiffe://Mesh.local/../x';
+    const noDestination = event({ path: '/a' });
+    (noDestination.input as any).identity.destination = { principal: null, valid: false, error: 'no principal' };
+    const encodedSlash = event({ path: '/a/b%2Fc' });
+    (encodedSlash.input as any).parsed_path = ['a', 'b/c'];
+    const variableShaped = event({ path: '/a/{id}' });
+    const result = learnFrom([noCaller, forged, noDestination, encodedSlash, variableShaped]);
+    expect(result.edges).toEqual([]);
+    expect(result.notLearned).toMatchObject({ no_caller: 2, no_destination: 1, unusable_path: 2 });
+  });
+});
+
+describe('masked values', () => {
+  const SECRET = 'secret-7f3a';
+  const maskings: [string, (e: any) => void][] = [
+    ['a path segment', (e) => (e.input.parsed_path[3] = '[masked]')],
+    ['the whole parsed path', (e) => (e.input.parsed_path = '[masked]')],
+    ['the raw path', (e) => (e.input.attributes.request.http.path = '[masked]')],
+    ['the method', (e) => (e.input.attributes.request.http.method = '[masked]')],
+    ['the caller identity', (e) => (e.input.identity.source = '[masked]')],
+    ['the caller SPIFFE ID', (e) => (e.input.identity.source.spiffe_id = '[masked]')],
+    ['the caller principal', (e) => (e.input.attributes.source.principal = '[masked]')],
+    ['the logged source principal', (e) => (e.gatehouse.source_principal = '[masked]')],
+    ['the destination', (e) => (e.input.identity.destination.spiffe_id = '[masked]')],
+    ['all identities', (e) => (e.input.identity = '[masked]')],
+  ];
+  for (const [what, mask] of maskings) {
+    it(`${what} masked: the call is set aside, nothing of it is written or printed`, () => {
+      const masked = event({ path: `/api/v1/users/${SECRET}` });
+      mask(masked);
+      const result = learnFrom([masked, event({ path: '/api/v1/stock' })]);
+      expect(result.notLearned.masked).toBe(1);
+      const text = JSON.stringify(policyData(result.edges)) + learnSummary(result, ['log'], { rare: 3, show: 50, out: 'x' });
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain('[masked]');
+      expect(edgeKeys(result)).toEqual([`${CHECKOUT} GET /api/v1/stock`]);
+    });
+  }
+
+  it('observe never returns a masked value', () => {
+    const e = event({ path: '/x' });
+    (e.input as any).identity.destination.service_account = '[masked]';
+    expect(observe(e).observation?.destinationName).toBe('inventory');
+  });
+});
+
+describe('probes', () => {
+  it('flags a caller asking for scanner targets, or crawling many top-level paths mostly denied; not learned unless asked', () => {
+    const crawl = Array.from({ length: 12 }, (_, i) => event({ source: SCANNER, path: `/p${i}/x`, outcome: 'deny', dryRun: true }));
+    const targets = ['/.env', '/wp-login.php'].map((p) => event({ source: SCANNER, path: p, outcome: 'deny', dryRun: true }));
+    const normal = Array.from({ length: 30 }, (_, i) => event({ path: `/api/v1/stock/${i}`, outcome: 'deny', dryRun: true }));
+    const result = learnFrom([...crawl, ...targets, ...normal]);
+    expect(result.probes.map((p) => p.caller)).toEqual([SCANNER]);
+    expect(result.probes[0]!.reasons.join('; ')).toMatch(/scanner targets \(\/\.env, \/wp-login\.php\); 14 distinct first path segments, 100% denied/);
+    expect(edgeKeys(result)).toEqual([`${CHECKOUT} GET /api/v1/stock/{int}`]);
+    expect(result.notLearned.probe).toBe(14);
+    // The scanner's many one-off first segments did not turn the service's literal paths into {id}.
+    expect(result.variables.map((v) => v.position.prefix)).toEqual(['/api/v1/stock/{int}']);
+    expect(learnFrom([...crawl, ...targets], { includeProbes: true }).edges.length).toBeGreaterThan(0);
+  });
+
+  it('a caller with repeated refusals before the policy is a probe', () => {
+    const refused = Array.from({ length: 3 }, () => event({ source: SCANNER, path: '/a', outcome: 'deny', reason: 'request_refused' }));
+    const result = learnFrom([...refused, event({ source: SCANNER, path: '/b' })]);
+    expect(result.probes[0]!.reasons).toEqual(['3 requests refused before the policy (malformed or hostile paths)']);
+    expect(result.edges).toEqual([]);
+  });
+});
