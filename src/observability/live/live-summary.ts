@@ -300,11 +300,15 @@ function finish(result: LiveWindow, edges: Map<string, LiveEdge>, denials: Map<s
     result.checks.allow_recent += edge.allow_recent;
     result.checks.deny_recent += edge.deny_recent;
   }
+  // What was already counted as other (a full bucket, a worker's own overflow) stays last, with what is folded now.
+  const otherKey = `${OTHER}\n${OTHER}`;
+  const counted = edges.get(otherKey);
+  edges.delete(otherKey);
   const byTraffic = [...edges.values()].sort((a, b) => b.allow + b.deny - (a.allow + a.deny) || a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
   result.edges = byTraffic.slice(0, MAX_EDGES);
   const folded = byTraffic.slice(MAX_EDGES);
-  if (folded.length > 0) {
-    const other: LiveEdge = { source: OTHER, destination: OTHER, allow: 0, deny: 0, allow_recent: 0, deny_recent: 0 };
+  if (counted || folded.length > 0) {
+    const other: LiveEdge = counted ?? { source: OTHER, destination: OTHER, allow: 0, deny: 0, allow_recent: 0, deny_recent: 0 };
     for (const edge of folded) {
       other.allow += edge.allow;
       other.deny += edge.deny;
@@ -314,11 +318,14 @@ function finish(result: LiveWindow, edges: Map<string, LiveEdge>, denials: Map<s
     }
     result.edges.push(other);
   }
+  const otherDenials = [...denials.entries()].find(([key, denial]) => key === OTHER || denial.reason_code === OTHER)?.[0];
+  const countedDenials = otherDenials === undefined ? undefined : denials.get(otherDenials);
+  if (otherDenials !== undefined) denials.delete(otherDenials);
   const byCount = [...denials.values()].sort((a, b) => b.count - a.count || b.last_seen_ms - a.last_seen_ms);
   result.denials = byCount.slice(0, MAX_DENIALS);
   const rest = byCount.slice(MAX_DENIALS);
-  if (rest.length > 0) {
-    const other: LiveDenial = { source: OTHER, destination: OTHER, reason_code: OTHER, reason: 'denials past the table\'s limit', count: 0, example_decision_id: rest[0]!.example_decision_id, last_seen_ms: 0 };
+  if (countedDenials || rest.length > 0) {
+    const other: LiveDenial = countedDenials ?? { source: OTHER, destination: OTHER, reason_code: OTHER, reason: 'denials past the table\'s limit', count: 0, example_decision_id: rest[0]!.example_decision_id, last_seen_ms: 0 };
     for (const denial of rest) {
       other.count += denial.count;
       other.last_seen_ms = Math.max(other.last_seen_ms, denial.last_seen_ms);

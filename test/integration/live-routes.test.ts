@@ -1,0 +1,79 @@
+/**
+ * The live map's HTTP side (admin_ui) without a browser: off by default (nothing under /live),
+ * on it serves the page, its assets from this installation with a same-origin-only
+ * Content-Security-Policy, a JSON snapshot and server-sent events built from real Checks; a page
+ * still connected does not hold up shutdown; admin_ui without the admin listener fails start-up
+ * naming the fix.
+ */
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { buildBundle, CHECKOUT_ONLY_POLICY, tempDir } from '../support/policy.js';
+import { CHECKOUT, checkRequestJson } from '../support/requests.js';
+import { opaOrSkip } from '../support/tools.js';
+
+const tool = opaOrSkip();
+let bundle = '';
+let apps: TestApp[] = [];
+beforeAll(() => {
+  if (!tool.skip) bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'live-1' });
+});
+afterEach(async () => {
+  for (const app of apps) await app.stop();
+  apps = [];
+});
+
+it('admin_ui without the admin listener fails start-up naming the fix', () => {
+  expect(() => loadConfig({ flags: { bundle: 'b.tar.gz', 'admin-ui': 'true', 'admin-addr': 'off' }, env: {} })).toThrow(/admin_ui needs the admin listener.*Fix: set --admin-addr/);
+});
+
+describe.skipIf(tool.skip)('admin_ui', () => {
+  it('is off by default: nothing under /live', async () => {
+    const app = await startTestApp({ bundle });
+    apps.push(app);
+    expect((await app.admin('/live')).status).toBe(404);
+    expect((await app.admin('/live/assets/cytoscape.min.js')).status).toBe(404);
+    expect((await app.admin('/metrics')).status).toBe(200);
+  });
+
+  it('serves the page, local assets, a snapshot and events from real Checks, masked', async () => {
+    const app = await startTestApp({ bundle, 'admin-ui': 'true', 'decision-log-mask': '/gatehouse/reason' });
+    apps.push(app);
+    const allowed = await app.client.check(checkRequestJson({ source: CHECKOUT }));
+    const denied = await app.client.check(checkRequestJson({ source: 'spiffe://mesh.local/ns/x/sa/intruder', headers: { authorization: 'Bearer top-secret' } }));
+    expect([allowed.allowed, denied.allowed]).toEqual([true, false]);
+
+    const base = `http://127.0.0.1:${app.app.adminPort}`;
+    const page = await fetch(`${base}/live`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'; script-src 'self'");
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const html = await page.text();
+    // Every script and stylesheet the page names is served here.
+    const assets = [...html.matchAll(/(?:src|href)="(\/live\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(5);
+    for (const asset of assets) expect((await fetch(`${base}${asset}`)).status, asset).toBe(200);
+    expect(html).not.toMatch(/(?:src|href)="(?:https?:)?\/\//);
+    expect((await fetch(`${base}/live/assets/package.json`)).status).toBe(404);
+
+    const snapshot = (await (await fetch(`${base}/live/snapshot`)).json()) as Record<string, any>;
+    expect(snapshot.policy).toMatchObject({ revision: 'live-1', last_reload: { status: 'ok' } });
+    expect(snapshot.edges).toHaveLength(2);
+    expect(snapshot.denials).toEqual([expect.objectContaining({ source: 'spiffe://mesh.local/ns/x/sa/intruder', reason: '[masked]', example_decision_id: denied.metadata.decision_id })]);
+    expect(JSON.stringify(snapshot)).not.toContain('top-secret');
+
+    // Server-sent events: the first snapshot arrives at once.
+    const controller = new AbortController();
+    const events = await fetch(`${base}/live/events`, { signal: controller.signal });
+    expect(events.headers.get('content-type')).toBe('text/event-stream');
+    const reader = events.body!.getReader();
+    let text = '';
+    while (!text.includes('event: snapshot\ndata: ')) text += new TextDecoder().decode((await reader.read()).value);
+    // A page still connected must not hold up shutdown (the stream is ended first).
+    const stopped = app.stop();
+    apps = [];
+    await stopped;
+    controller.abort();
+  });
+});
