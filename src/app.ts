@@ -215,6 +215,8 @@ export async function startApp(config: Readonly<Config>, deps: AppDeps): Promise
         const policy = store.current();
         if (gate && policy && outcome.revision === policy.revision) recentInputs.record(outcome, policy);
         const extra: Record<string, unknown> = {};
+        // Tells readers of the log (gatehouse learn, replay) that allows are a sample.
+        if (config.decision_log_allow_sample_percent < 100) extra.allow_sample_percent = config.decision_log_allow_sample_percent;
         if (config.dry_run) {
           extra.dry_run = true;
           if (dryRunLifts(outcome)) {

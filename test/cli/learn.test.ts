@@ -7,6 +7,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp } from '../support/app.js';
 import { run, runWithStdin, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { BROADER_CALLS, CHECKOUT, INVENTORY, SCANNER, scannerTraffic, trueEdgeKeys, trueTraffic, type Call } from '../support/learn-traffic.js';
@@ -185,6 +186,38 @@ describe.skipIf(tool.skip)('gatehouse learn: masked values never reach the outpu
     expect(result.stdout).toContain('12 with masked caller, destination, method or path (decision_log_mask; never learned)');
   }, 60_000);
 });
+
+describe.skipIf(tool.skip)('gatehouse learn: sampled allows', () => {
+  it('lines of a server sampling allows say so, and the review warns that counts are a share', async () => {
+    const dir = tempDir('gatehouse-learn-sample-');
+    // 100 would log every allow; 99 samples (almost all) and marks every line.
+    const t = await startTestApp({ bundle: buildExampleBundle(tool.opa, dir), 'decision-log-allow-sample-percent': '99', 'dry-run': 'true' });
+    try {
+      await send(t.client, [{ source: CHECKOUT, destination: INVENTORY, method: 'GET', path: '/api/v1/stock' }, { source: CHECKOUT, destination: INVENTORY, method: 'GET', path: '/nope' }]);
+    } finally {
+      await t.stop();
+    }
+    expect(t.decisions.map((d) => d.gatehouse.allow_sample_percent)).toContain(99);
+    const log = path.join(dir, 'decisions.log');
+    writeFileSync(log, t.decisions.map((d) => JSON.stringify(d)).join('\n'));
+    const result = run('learn', log);
+    expect(result.stdout).toContain('sampling: allow lines were logged at 99% (decision_log_allow_sample_percent)');
+    expect(run('learn', trainLogWithoutSampling(dir)).stdout).not.toContain('sampling:');
+  });
+});
+
+/** A one-line log from a server logging every allow. */
+function trainLogWithoutSampling(dir: string): string {
+  const file = path.join(dir, 'unsampled.log');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      input: { parsed_path: ['a'], attributes: { request: { http: { method: 'GET', path: '/a' } } }, identity: { source: { valid: true, spiffe_id: CHECKOUT }, destination: { valid: true, spiffe_id: INVENTORY } } },
+      gatehouse: { outcome: 'allow', reason_code: 'policy_allowed' },
+    }),
+  );
+  return file;
+}
 
 describe('gatehouse learn: bad input', () => {
   it('an unreadable file, a directory, an empty log, a log without decision lines: exit 2 with the reason, no stack trace', () => {
