@@ -90,7 +90,8 @@ describe('the container image (Dockerfile) runtime, installed and started as the
     const [, , , ...nodeArgs] = execForm(runtime, 'ENTRYPOINT');
     const command = [...nodeArgs, ...execForm(runtime, 'CMD')].map(mapPath);
     // Tests listen on 127.0.0.1 only: the image's :9191/:9192 become free loopback ports.
-    const args = [...command, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--shutdown-drain-ms', '0'];
+    // --admin-ui: the live map's page and libraries must be in the image too (dist/ and production dependencies).
+    const args = [...command, '--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--shutdown-drain-ms', '0', '--admin-ui', 'true'];
     child = spawn(process.execPath, args, {
       cwd: mapPath(last(runtime, 'WORKDIR')),
       env: { ...environment(runtime), PATH: emptyBin, HOME: path.join(dir, 'no-home') },
@@ -114,6 +115,12 @@ describe('the container image (Dockerfile) runtime, installed and started as the
     expect(reply.headers['x-gatehouse-rule']).toBe('checkout-reads-stock');
     await eventually(() => stdout.includes('"decision_id"'));
     expect(stdout).toContain('"allowed":true');
+    const admin = `http://127.0.0.1:${serving.admin_port}`;
+    const page = await (await fetch(`${admin}/live`)).text();
+    const assets = [...page.matchAll(/(?:src|href)="(\/live\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets).toEqual(expect.arrayContaining(['/live/assets/cytoscape.min.js', '/live/assets/uPlot.iife.min.js', '/live/assets/live.js']));
+    for (const asset of assets) expect((await fetch(`${admin}${asset}`)).status, asset).toBe(200);
+    expect(((await (await fetch(`${admin}/live/snapshot`)).json()) as { checks: { allow: number } }).checks.allow).toBe(1);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
