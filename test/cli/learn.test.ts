@@ -242,6 +242,18 @@ describe('gatehouse learn: bad input', () => {
     expect(run('learn').stderr).toContain("missing required argument 'DECISIONS.log'");
   });
 
+  it('help learn is learn --help and names every flag; replay refuses an unknown --baseline', () => {
+    const help = run('help', 'learn');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toBe(run('learn', '--help').stdout);
+    expect(help.stdout).toMatch(/^Usage: gatehouse learn DECISIONS\.log\.\.\. \[--out FILE\]/);
+    for (const flag of ['--out', '--min-count', '--rare', '--min-distinct', '--probe-paths', '--include-probes', '--show']) expect(help.stdout).toContain(flag);
+    expect(run('help').stdout).toMatch(/^  gatehouse learn DECISIONS\.log\.\.\. \[--out FILE\] +learn a least-privilege allow-list/m);
+    const replay = run('replay', '--bundle', 'x.tar.gz', '--baseline', 'outcome', 'x.log');
+    expect(replay.stderr).toContain('--baseline must be policy or enforced, got "outcome"');
+    expect(replay.status).toBe(2);
+  });
+
   it('non-JSON lines among decision lines are counted and named, the rest learned', () => {
     const dir = tempDir('gatehouse-learn-mixed-');
     const log = path.join(dir, 'mixed.log');
