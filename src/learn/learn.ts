@@ -99,10 +99,9 @@ export class Learner {
         else this.#denied.set(key, { caller: o.caller, destination: o.destination, count: 1 });
       }
     }
-    const caller = o?.caller ?? (result.notLearned !== 'masked' ? (result as { caller?: string }).caller : undefined);
-    if (caller !== undefined) {
+    if (result.caller !== undefined) {
       this.#probes.add({
-        caller,
+        caller: result.caller,
         segments: o?.segments,
         allowed: o?.policyAllowed ?? false,
         refused: result.notLearned === 'refused' || result.notLearned === 'unusable_path',

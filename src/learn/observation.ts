@@ -59,12 +59,18 @@ const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A template variable as policies/authz.rego reads one; an observed segment of this shape cannot be written literally. */
 export const VARIABLE_SHAPE = /^\{[a-z][a-z0-9_]*\}$/;
 
-export type ObservationResult = { observation: Observation; notLearned?: NotLearned } | { observation?: undefined; notLearned: NotLearned; caller?: string };
-
 /**
- * The observation in `event`. `notLearned` says why it is not learned from; the observation is
- * still returned when it is whole (a denied call), for the review's probe and denial lists.
+ * What one event gave: the observation when the call is whole (also for calls not learned from:
+ * a denied call still counts for the review), else the caller when it was valid and unmasked;
+ * `notLearned` when the call is not learned from.
  */
+export interface ObservationResult {
+  observation?: Observation;
+  caller?: string;
+  notLearned?: NotLearned;
+}
+
+/** The observation in `event`, or why it is not learned from. */
 export function observe(event: LoggedDecision): ObservationResult {
   const input = event.input as Record<string, any>;
   const g = event.gatehouse;
@@ -85,6 +91,8 @@ export function observe(event: LoggedDecision): ObservationResult {
     http,
     http?.method,
     http?.path,
+    http?.headers?.[':method'],
+    http?.headers?.[':path'],
     input.parsed_path,
     g.source_principal,
   ].some((v) => v === MASKED) || (Array.isArray(input.parsed_path) && input.parsed_path.some((s: unknown) => s === MASKED));
@@ -116,9 +124,9 @@ export function observe(event: LoggedDecision): ObservationResult {
     happened,
     dryRun,
   };
-  if (!POLICY_REASONS.has(reasonCode)) return { observation, notLearned: 'refused' };
-  if (!happened) return { observation, notLearned: 'denied' };
-  return { observation };
+  if (!POLICY_REASONS.has(reasonCode)) return { observation, caller, notLearned: 'refused' };
+  if (!happened) return { observation, caller, notLearned: 'denied' };
+  return { observation, caller };
 }
 
 /** A segment the allow-list can name literally: a string with no "/" (an encoded one decoded) and not shaped like a variable. */

@@ -166,6 +166,7 @@ describe('masked values', () => {
     ['the whole parsed path', (e) => (e.input.parsed_path = '[masked]')],
     ['the raw path', (e) => (e.input.attributes.request.http.path = '[masked]')],
     ['the method', (e) => (e.input.attributes.request.http.method = '[masked]')],
+    ['the :path header', (e) => (e.input.attributes.request.http.headers[':path'] = '[masked]')],
     ['the caller identity', (e) => (e.input.identity.source = '[masked]')],
     ['the caller SPIFFE ID', (e) => (e.input.identity.source.spiffe_id = '[masked]')],
     ['the caller principal', (e) => (e.input.attributes.source.principal = '[masked]')],
