@@ -37,6 +37,27 @@ describe('RecentInputs', () => {
     expect(await recent.check(policy, active)).toEqual({ checked: 3, skipped: 0, allowToDeny: 0, denyToAllow: 0, denyToError: 0, flipped: [], unchecked: 0 });
   });
 
+  it('admits at most activation_gate_inputs Checks a second (bursts of twice that), so a busy server keeps a spread, not every input', async () => {
+    let clock = 0;
+    const recent = new RecentInputs(10, 1 << 20, () => clock);
+    // The gate's refusal names the oldest sample the candidate erred on: here, the oldest sample.
+    const failing = { revision: 'r3', digest: 'd3', evaluate: () => { throw new GatehouseError('eval_error', 'boom'); } } as unknown as WasmPolicy;
+    const oldest = async () => String(await recent.check(failing, active).catch((e: Error) => e.message));
+    // 1,000 distinct Checks in one instant: the first 20 are admitted (the burst), the newest 10 of those kept.
+    for (let n = 0; n < 1000; n++) recent.record(outcome(`burst${n}`, { n: n * 2 }), active);
+    expect(recent.size).toBe(10);
+    expect(await oldest()).toMatch(/decision id burst10\b|\bburst10\b/);
+    // 100 ms later one more is admitted (10 a second): it evicts burst10 only.
+    clock = 100;
+    for (let n = 0; n < 50; n++) recent.record(outcome(`later${n}`, { n: n * 2 + 5000 }), active);
+    expect(await oldest()).toMatch(/\bburst11\b/);
+    // 1 s after that, ten more: second0..second9 replace everything.
+    clock = 1100;
+    for (let n = 0; n < 50; n++) recent.record(outcome(`second${n}`, { n: n * 2 + 9000 }), active);
+    expect(recent.size).toBe(10);
+    expect(await oldest()).toMatch(/\bsecond0\b/);
+  });
+
   it('stays within its byte bound and skips an input larger than it', async () => {
     const recent = new RecentInputs(100, 64);
     recent.record(outcome('big', { n: 2, pad: 'x'.repeat(100) }), active);
