@@ -5,9 +5,10 @@
  * Paths of one destination are walked position by position under each common prefix:
  * - a segment of digits becomes {int}, a UUID {uuid}, 16 or more hex digits (not all digits) {hex},
  *   wherever it appears;
- * - at one position under one prefix, when at least `minDistinct` other values were seen and they
- *   vary widely (most seen at most twice, or most containing a digit), they become {id}, and what
- *   follows each of them is merged (/users/u-1/orders and /users/u-2/orders: /users/{id}/orders).
+ * - at one position under one prefix, when at least `minDistinct` of the other values look like ids
+ *   (seen at most twice, or holding a digit) and they are most of the values there, those become
+ *   {id}, and what follows each of them is merged (/users/u-1/orders and /users/u-2/orders:
+ *   /users/{id}/orders); the other values there stay literal.
  * A value becomes a variable only if the policy's pattern for that variable matches it, so the
  * learned template always matches the call it came from.
  */
@@ -70,11 +71,12 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
       const segment = paths[i]![depth]!;
       if (typedVariable(segment) === undefined) untyped.set(segment, (untyped.get(segment) ?? 0) + (weights?.[i] ?? 1));
     }
+    // Id-like: seen at most twice, or holding a digit. Enough of them, and most values here, make {id};
+    // the other values stay literal (an endpoint name called all day is not an id).
     const collapsible = [...untyped.entries()].filter(([value]) => GENERIC.test(value));
-    const collapse =
-      collapsible.length >= options.minDistinct &&
-      (collapsible.filter(([, n]) => n <= 2).length * 2 >= collapsible.length || collapsible.filter(([value]) => /[0-9]/.test(value)).length * 2 >= collapsible.length);
-    const idValues = new Set(collapse ? collapsible.map(([value]) => value) : []);
+    const idLike = collapsible.filter(([value, n]) => n <= 2 || /[0-9]/.test(value));
+    const collapse = idLike.length >= options.minDistinct && idLike.length * 2 >= collapsible.length;
+    const idValues = new Set(collapse ? idLike.map(([value]) => value) : []);
 
     const groups = new Map<string, number[]>();
     for (const i of here) {

@@ -3,14 +3,17 @@
  * review and, unless asked, not learned (one would otherwise widen the allow-list to whatever a
  * scanner tried, and its many one-off paths would turn real literal segments into {id}).
  *
- * ext_authz never sees the upstream's answer, so "404-ish" is judged from the request alone.
- * A caller is a probe when any of these holds:
- * - it asked for well-known scanner targets (/.env, /.git/config, /wp-login.php, /etc/passwd, ...)
- *   at least twice;
- * - at least 3 of its requests were refused before the policy (request hygiene: traversal,
- *   encoded separators, malformed paths);
- * - it reached at least `minTopLevel` distinct first path segments and the policy denied most of
- *   its requests (a crawl across the service rather than calls to an API).
+ * ext_authz never sees the upstream's answer, so "404-ish" is judged from the requests alone. A
+ * scanner tries many things once; a service calls the same things again and again. A caller is a
+ * probe when any of these holds:
+ * - it asked for at least 2 distinct well-known scanner targets (/.env, /.git/config,
+ *   /wp-login.php, /etc/passwd, ...), fewer than 3 times each on average (a gateway in front of a
+ *   real WordPress asks for /wp-login.php all day);
+ * - at least 3 of its requests, and at least 1 in 10, were refused before the policy (request
+ *   hygiene: traversal, encoded separators, malformed paths);
+ * - it reached at least `minTopLevel` distinct first path segments, fewer than 3 requests each on
+ *   average, and the policy denied most of its requests (a crawl across a service rather than
+ *   calls to an API).
  */
 
 export interface CallerCall {
@@ -44,8 +47,10 @@ interface CallerStats {
   requests: number;
   denied: number;
   refused: number;
-  /** Distinct scanner-target paths (at most a few kept). */
+  /** Distinct scanner-target paths (at most 1000 kept). */
   scanner: Set<string>;
+  /** Requests for scanner targets. */
+  scannerRequests: number;
   /** Distinct first path segments (at most 1000 kept). */
   topLevel: Set<string>;
 }
@@ -56,13 +61,16 @@ export class ProbeFinder {
 
   add(call: CallerCall): void {
     let s = this.#stats.get(call.caller);
-    if (!s) this.#stats.set(call.caller, (s = { requests: 0, denied: 0, refused: 0, scanner: new Set(), topLevel: new Set() }));
+    if (!s) this.#stats.set(call.caller, (s = { requests: 0, denied: 0, refused: 0, scanner: new Set(), scannerRequests: 0, topLevel: new Set() }));
     s.requests++;
     if (!call.allowed) s.denied++;
     if (call.refused) s.refused++;
     if (call.segments) {
       if (s.topLevel.size < 1000) s.topLevel.add(call.segments[0] ?? '');
-      if (s.scanner.size < 10 && call.segments.some(isScannerSegment)) s.scanner.add(`/${call.segments.join('/')}`);
+      if (call.segments.some(isScannerSegment)) {
+        s.scannerRequests++;
+        if (s.scanner.size < 1000) s.scanner.add(`/${call.segments.join('/')}`);
+      }
     }
   }
 
@@ -71,10 +79,12 @@ export class ProbeFinder {
     const probes: Probe[] = [];
     for (const [caller, s] of [...this.#stats.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       const reasons: string[] = [];
-      if (s.scanner.size >= 2) reasons.push(`asked for well-known scanner targets (${[...s.scanner].slice(0, 3).join(', ')}${s.scanner.size > 3 ? ', ...' : ''})`);
-      if (s.refused >= 3) reasons.push(`${s.refused} requests refused before the policy (malformed or hostile paths)`);
-      if (s.topLevel.size >= options.minTopLevel && s.denied * 2 > s.requests) {
-        reasons.push(`${s.topLevel.size} distinct first path segments, ${Math.round((100 * s.denied) / s.requests)}% denied by the policy`);
+      if (s.scanner.size >= 2 && s.scannerRequests < 3 * s.scanner.size) {
+        reasons.push(`asked for ${s.scanner.size} well-known scanner targets (${[...s.scanner].slice(0, 3).join(', ')}${s.scanner.size > 3 ? ', ...' : ''})`);
+      }
+      if (s.refused >= 3 && s.refused * 10 >= s.requests) reasons.push(`${s.refused} requests refused before the policy (malformed or hostile paths)`);
+      if (s.topLevel.size >= options.minTopLevel && s.requests < 3 * s.topLevel.size && s.denied * 2 > s.requests) {
+        reasons.push(`${s.topLevel.size} distinct first path segments in ${s.requests} requests, ${Math.round((100 * s.denied) / s.requests)}% denied by the policy`);
       }
       if (reasons.length > 0) probes.push({ caller, requests: s.requests, reasons });
     }

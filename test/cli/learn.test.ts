@@ -108,7 +108,7 @@ describe.skipIf(tool.skip)('gatehouse learn on logs a real server wrote', () => 
     expect(summary).toMatch(/orders {2}\/api\/v1\/orders\/\{int\} {2}\d+ distinct values/);
     expect(summary).toMatch(/seen fewer than 3 times[^\n]*\n(.*\n)*.*billing → orders {2}GET {5}\/api\/v1\/orders\/export {2}2×/);
     expect(summary).toContain('denied by the serving policy, let through by dry-run (the learned data allows them):');
-    expect(summary).toContain(`callers that look like probes or scanners (not learned; --include-probes learns them):\n  ${SCANNER}: 22 requests; asked for well-known scanner targets`);
+    expect(summary).toContain(`callers that look like probes or scanners (not learned; --include-probes learns them):\n  ${SCANNER}: 22 requests; asked for 6 well-known scanner targets (/.env, /.git/config, /wp-login.php, ...); 22 distinct first path segments in 22 requests, 100% denied by the policy\n`);
     expect(summary).toMatch(/not learned: [^\n]*22 from callers that look like probes/);
     expect(summary).toContain(`wrote ${path.join(learnedDir, 'data.json')}`);
   });

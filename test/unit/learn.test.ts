@@ -75,6 +75,14 @@ describe('path templates', () => {
     expect(variables).toContainEqual({ prefix: '/users/{id}', distinct: 13, examples: expect.any(Array) });
   });
 
+  it('keeps values called often and without digits literal next to an {id}', () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `/users/k${i}z`);
+    const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
+    const weights = paths.map(() => 1);
+    const { templates } = templatePaths(paths.map(split), { minDistinct: 10 }, weights);
+    expect(new Set(templates)).toEqual(new Set(['/users/{id}', '/users/me', '/users/search']));
+  });
+
   it('keeps a small fixed set of literal values literal, however often each is called', () => {
     const resources = ['stock', 'reservations', 'orders', 'customers', 'carts', 'prices', 'tax', 'shipping', 'returns', 'reviews', 'coupons'];
     const paths = resources.flatMap((r) => Array.from({ length: 20 }, () => `/api/${r}`));
@@ -201,12 +209,25 @@ describe('probes', () => {
     const normal = Array.from({ length: 30 }, (_, i) => event({ path: `/api/v1/stock/${i}`, outcome: 'deny', dryRun: true }));
     const result = learnFrom([...crawl, ...targets, ...normal]);
     expect(result.probes.map((p) => p.caller)).toEqual([SCANNER]);
-    expect(result.probes[0]!.reasons.join('; ')).toMatch(/scanner targets \(\/\.env, \/wp-login\.php\); 14 distinct first path segments, 100% denied/);
+    expect(result.probes[0]!.reasons).toEqual(['asked for 2 well-known scanner targets (/.env, /wp-login.php)', '14 distinct first path segments in 14 requests, 100% denied by the policy']);
     expect(edgeKeys(result)).toEqual([`${CHECKOUT} GET /api/v1/stock/{int}`]);
     expect(result.notLearned.probe).toBe(14);
     // The scanner's many one-off first segments did not turn the service's literal paths into {id}.
     expect(result.variables.map((v) => v.position.prefix)).toEqual(['/api/v1/stock/{int}']);
     expect(learnFrom([...crawl, ...targets], { includeProbes: true }).edges.length).toBeGreaterThan(0);
+  });
+
+  it('services that call the same things again are not probes, even when the serving policy denies them all (a first dry-run)', () => {
+    // A gateway in front of a real WordPress, and a front end with many top-level paths.
+    const wordpress = ['/wp-login.php', '/wp-admin/index.php', '/index.php'].flatMap((p) => Array.from({ length: 5 }, () => event({ source: SCANNER, path: p, outcome: 'deny', dryRun: true })));
+    const frontEnd = Array.from({ length: 12 }, (_, i) => Array.from({ length: 3 }, () => event({ path: `/page${i}`, outcome: 'deny', dryRun: true }))).flat();
+    // 3 refusals in 40 calls: a client that sometimes sends an encoded "/".
+    const sometimesRefused = [...Array.from({ length: 3 }, () => event({ path: '/x', outcome: 'deny', reason: 'request_refused' })), ...Array.from({ length: 37 }, () => event({ path: '/x' }))];
+    const result = learnFrom([...wordpress, ...frontEnd, ...sometimesRefused]);
+    expect(result.probes).toEqual([]);
+    expect(edgeKeys(result).filter((k) => k.startsWith(SCANNER))).toEqual([`${SCANNER} GET /index.php`, `${SCANNER} GET /wp-admin/index.php`, `${SCANNER} GET /wp-login.php`]);
+    // page0..page11 hold digits: {id}; "x" (called 37 times) stays literal.
+    expect(edgeKeys(result).filter((k) => k.startsWith(CHECKOUT))).toEqual([`${CHECKOUT} GET /x`, `${CHECKOUT} GET /{id}`]);
   });
 
   it('a caller with repeated refusals before the policy is a probe', () => {
