@@ -130,7 +130,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
   let admin: HttpServer | undefined;
   let adminPort: number | undefined;
   let liveRoutes: LiveRoutes | undefined;
-  let closeLive = () => undefined as void;
+  let closeLive: () => void = () => undefined;
   if (config.admin_addr) {
     const aggregated = {
       contentType: Registry.PROMETHEUS_CONTENT_TYPE,

@@ -5,10 +5,11 @@
  * still connected does not hold up shutdown; admin_ui without the admin listener fails start-up
  * naming the fix.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { buildBundle, CHECKOUT_ONLY_POLICY, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
@@ -38,7 +39,9 @@ describe.skipIf(tool.skip)('admin_ui', () => {
   });
 
   it('serves the page, local assets, a snapshot and events from real Checks, masked', async () => {
-    const app = await startTestApp({ bundle, 'admin-ui': 'true', 'decision-log-mask': '/gatehouse/reason' });
+    // Its own bundle file: the test replaces it with a bad one at the end.
+    const own = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'live-1' });
+    const app = await startTestApp({ bundle: own, 'admin-ui': 'true', 'decision-log-mask': '/gatehouse/reason' });
     apps.push(app);
     const allowed = await app.client.check(checkRequestJson({ source: CHECKOUT }));
     const denied = await app.client.check(checkRequestJson({ source: 'spiffe://mesh.local/ns/x/sa/intruder', headers: { authorization: 'Bearer top-secret' } }));
@@ -70,6 +73,12 @@ describe.skipIf(tool.skip)('admin_ui', () => {
     const reader = events.body!.getReader();
     let text = '';
     while (!text.includes('event: snapshot\ndata: ')) text += new TextDecoder().decode((await reader.read()).value);
+    // A rejected bundle shows as the last reload's result while the revision keeps serving.
+    writeFileSync(own, 'not a bundle');
+    await eventually(async () => ((await (await fetch(`${base}/live/snapshot`)).json()) as Record<string, any>).policy.last_reload.status === 'failed');
+    const failed = (await (await fetch(`${base}/live/snapshot`)).json()) as Record<string, any>;
+    expect(failed.policy).toMatchObject({ revision: 'live-1', last_reload: { status: 'failed', code: expect.stringMatching(/^bundle_/) } });
+
     // A page still connected must not hold up shutdown (the stream is ended first).
     const stopped = app.stop();
     apps = [];

@@ -89,10 +89,11 @@ describe('LiveSummary', () => {
     expect(maskedFields(['/input/parsed_body/password'])).toEqual({ source: false, destination: false, reason: false, decisionId: false });
   });
 
-  it('cuts long reasons', () => {
+  it('cuts long reasons and principals', () => {
     const summary = new LiveSummary([]);
-    summary.record(outcome(A, B, false, { reason: 'x'.repeat(1000) }));
+    summary.record(outcome(`spiffe://t/${'p'.repeat(3000)}`, B, false, { reason: 'x'.repeat(1000) }));
     expect(summary.window().denials[0]!.reason).toHaveLength(201);
+    expect(summary.window().edges[0]!.source).toHaveLength(257);
   });
 });
 

@@ -33,6 +33,8 @@ export const OTHER = '(other)';
 export const NO_IDENTITY = '(no identity)';
 /** Longest reason kept, in characters; longer ones are cut with "…". */
 const MAX_REASON_CHARS = 200;
+/** Longest principal kept (a SPIFFE ID may be 2048 bytes; a subject DN longer still), cut the same way. */
+const MAX_PRINCIPAL_CHARS = 256;
 /**
  * Upper bounds of the decision-latency histogram, in microseconds (the last bin is "above the last
  * bound"); the same sub-millisecond emphasis as gatehouse_check_duration_seconds.
@@ -132,8 +134,8 @@ export class LiveSummary {
   record(outcome: Outcome): void {
     const bucket = this.#bucket(Math.floor(this.#nowMs() / 1000 / BUCKET_SECONDS));
     const identity = outcome.input?.identity;
-    const source = this.#masked.source ? MASKED : (identity?.source.principal ?? NO_IDENTITY);
-    const destination = this.#masked.destination ? MASKED : (identity?.destination.principal ?? NO_IDENTITY);
+    const source = this.#masked.source ? MASKED : cut(identity?.source.principal ?? NO_IDENTITY, MAX_PRINCIPAL_CHARS);
+    const destination = this.#masked.destination ? MASKED : cut(identity?.destination.principal ?? NO_IDENTITY, MAX_PRINCIPAL_CHARS);
     let targets = bucket.edges.get(source);
     let counts = targets?.get(destination);
     if (counts === undefined) {
@@ -156,7 +158,7 @@ export class LiveSummary {
   }
 
   #recordDenial(bucket: Bucket, outcome: Outcome, source: string, destination: string): void {
-    const reason = this.#masked.reason ? MASKED : outcome.reason.length > MAX_REASON_CHARS ? `${outcome.reason.slice(0, MAX_REASON_CHARS)}…` : outcome.reason;
+    const reason = this.#masked.reason ? MASKED : cut(outcome.reason, MAX_REASON_CHARS);
     const decisionId = this.#masked.decisionId ? MASKED : outcome.decisionId;
     let key = `${source}\n${destination}\n${outcome.reasonLabel}\n${reason}`;
     let denial = bucket.denials.get(key);
@@ -234,6 +236,10 @@ export function mergeWindows(windows: readonly LiveWindow[], nowMs: number): Liv
     result.overflow.denials += window.overflow.denials;
   }
   return finish(result, edges, denials);
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 function emptyBucket(): Bucket {
