@@ -37,6 +37,8 @@ export interface LearnedEdges {
   edges: Edge[];
   /** Positions turned into variables, per destination. */
   variables: { destination: string; destinationName: string; position: VariablePosition }[];
+  /** Positions where several id-like values stayed literal, per destination. */
+  literals: { destination: string; destinationName: string; position: VariablePosition }[];
 }
 
 /** Templates the paths per destination, then counts each (caller, destination, method, template). */
@@ -49,13 +51,15 @@ export function learnEdges(observations: readonly ObservedCalls[], options: Temp
   }
   const edges = new Map<string, Edge>();
   const variables: LearnedEdges['variables'] = [];
+  const literals: LearnedEdges['literals'] = [];
   for (const [destination, list] of byDestination) {
-    const { templates, variables: positions } = templatePaths(
+    const { templates, variables: positions, literals: literalPositions } = templatePaths(
       list.map((o) => o.segments),
       options,
       list.map((o) => o.count),
     );
     for (const position of positions) variables.push({ destination, destinationName: list[0]!.destinationName, position });
+    for (const position of literalPositions) literals.push({ destination, destinationName: list[0]!.destinationName, position });
     list.forEach((o, i) => {
       const path = templates[i]!;
       const key = JSON.stringify([o.caller, destination, o.method, path]);
@@ -74,6 +78,7 @@ export function learnEdges(observations: readonly ObservedCalls[], options: Temp
   return {
     edges: [...edges.values()].sort((a, b) => compareTuples(order(a), order(b))),
     variables: variables.sort((a, b) => compareTuples([a.destination, a.position.prefix], [b.destination, b.position.prefix])),
+    literals: literals.sort((a, b) => compareTuples([a.destination, a.position.prefix], [b.destination, b.position.prefix])),
   };
 }
 

@@ -37,6 +37,11 @@ export interface Templated {
   /** The template of each path, in the order given: "/api/v1/orders/{int}"; the root is "/". */
   templates: string[];
   variables: VariablePosition[];
+  /**
+   * Positions where 3 or more id-like values stayed literal (too few for {id}): prefix is the
+   * template before them, e.g. /api/v1/tenants. If they are ids, new ones will be denied.
+   */
+  literals: VariablePosition[];
 }
 
 /** The segment's typed variable ({int}, {uuid}, {hex}), or undefined. */
@@ -55,11 +60,12 @@ export function typedVariable(segment: string): string | undefined {
 export function templatePaths(paths: readonly (readonly string[])[], options: TemplateOptions, weights?: readonly number[]): Templated {
   const out: string[][] = paths.map(() => []);
   const variables: VariablePosition[] = [];
+  const literals: VariablePosition[] = [];
   walk(
     paths.map((_, i) => i),
     0,
   );
-  return { templates: out.map((segments) => `/${segments.join('/')}`), variables };
+  return { templates: out.map((segments) => `/${segments.join('/')}`), variables, literals };
 
   /** Assigns the template segment at `depth` to each of `indexes` (paths sharing one template prefix), then goes deeper per group. */
   function walk(indexes: number[], depth: number): void {
@@ -77,6 +83,9 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
     const idLike = collapsible.filter(([value, n]) => n <= 2 || /[0-9]/.test(value));
     const collapse = idLike.length >= options.minDistinct && idLike.length * 2 >= collapsible.length;
     const idValues = new Set(collapse ? idLike.map(([value]) => value) : []);
+    if (!collapse && idLike.length >= 3) {
+      literals.push({ prefix: `/${out[here[0]!]!.join('/')}`.replace(/^\/$/, ''), distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
+    }
 
     const groups = new Map<string, number[]>();
     for (const i of here) {

@@ -68,6 +68,11 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}  ${v.position.distinct} distinct values, e.g. ${v.position.examples.join(', ')}`);
   }
 
+  if (result.literals.length > 0) {
+    out.push('', `kept literal: too few values to be a variable (ids? learn again with a lower --min-distinct, or edit the template):`);
+    list(result.literals, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${v.position.distinct} values, e.g. ${v.position.examples.join(', ')}`);
+  }
+
   const rare = [...result.edges, ...result.leftOut].filter((e) => e.count < options.rare);
   if (rare.length > 0) {
     out.push('', `seen fewer than ${options.rare} times (rare but real, or a one-off?):`);

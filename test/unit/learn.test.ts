@@ -75,6 +75,17 @@ describe('path templates', () => {
     expect(variables).toContainEqual({ prefix: '/users/{id}', distinct: 13, examples: expect.any(Array) });
   });
 
+  it('reports positions where a few id-like values stayed literal', () => {
+    const paths = ['/t/acme1/x', '/t/beta2/x', '/t/corp3/x', '/t/corp3/x', '/u/a'].map(split);
+    const { templates, literals } = templatePaths(paths, { minDistinct: 10 });
+    expect(templates).toEqual(['/t/acme1/x', '/t/beta2/x', '/t/corp3/x', '/t/corp3/x', '/u/a']);
+    expect(literals).toEqual([{ prefix: '/t', distinct: 3, examples: ['acme1', 'beta2', 'corp3'] }]);
+    const result = learnFrom(['/t/acme1/x', '/t/beta2/x', '/t/corp3/x'].map((path) => event({ path })));
+    expect(learnSummary(result, ['log'], { rare: 3, show: 50, out: undefined })).toContain(
+      'kept literal: too few values to be a variable (ids? learn again with a lower --min-distinct, or edit the template):\n  inventory  /t/…  3 values, e.g. acme1, beta2, corp3',
+    );
+  });
+
   it('keeps values called often and without digits literal next to an {id}', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `/users/k${i}z`);
     const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
