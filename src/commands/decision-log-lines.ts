@@ -32,6 +32,11 @@ export interface DecisionLogLine {
   line: number;
   text: string;
   event: LoggedDecision | undefined;
+  /**
+   * For a decision-log line without an input (a request refused before the input was built:
+   * request hygiene, a malformed request), its `gatehouse` section.
+   */
+  withoutInput?: LoggedDecision['gatehouse'];
 }
 
 /**
@@ -45,6 +50,17 @@ export function parseDecisionLine(text: string): LoggedDecision | undefined {
     if (!event || typeof event !== 'object' || !event.input || typeof event.input !== 'object' || Array.isArray(event.input)) return undefined;
     if (!event.gatehouse || typeof event.gatehouse !== 'object' || typeof event.gatehouse.outcome !== 'string') return undefined;
     return event as LoggedDecision;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `gatehouse` section of a decision-log line that has no input, else undefined. */
+function gatehouseSection(text: string): LoggedDecision['gatehouse'] | undefined {
+  try {
+    const line = JSON.parse(text) as { gatehouse?: unknown } | null;
+    const g = line?.gatehouse as LoggedDecision['gatehouse'] | undefined;
+    return g && typeof g === 'object' && typeof g.outcome === 'string' ? g : undefined;
   } catch {
     return undefined;
   }
@@ -76,7 +92,8 @@ export async function* readDecisionLogs(files: readonly string[], stdin: NodeJS.
     try {
       for await (const text of lines) {
         number++;
-        yield { file, line: number, text, event: parseDecisionLine(text) };
+        const event = parseDecisionLine(text);
+        yield event || text.trim() === '' ? { file, line: number, text, event } : { file, line: number, text, event, withoutInput: gatehouseSection(text) };
       }
     } catch (error) {
       throw new GatehouseError('usage', `cannot read ${file}: ${describeThrown(error)}`);

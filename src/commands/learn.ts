@@ -23,12 +23,13 @@ export async function learn(values: Values, positionals: string[], io: Io): Prom
   const out = values.out === undefined ? undefined : String(values.out);
   if (positionals.filter((f) => f === '-').length > 1) throw new GatehouseError('usage', '"-" (standard input) can be given once');
 
-  for await (const { file, line, text, event } of readDecisionLogs(positionals)) {
-    learner.add(event, `${file}:${line}`, text.trim() === '');
+  for await (const { file, line, text, event, withoutInput } of readDecisionLogs(positionals)) {
+    learner.add(event, `${file}:${line}`, text.trim() === '', withoutInput);
   }
   const result = learner.finish();
   if (result.lines === 0) throw new GatehouseError('usage', `no decision-log lines in ${positionals.join(', ')}: the logs are empty (decision_log writes one JSON line per Check)`);
   if (result.lines === result.notDecisions) {
+    // Not one decision-log line (lines without an input are counted as refused, not here).
     throw new GatehouseError('usage', `none of the ${result.lines} lines in ${positionals.join(', ')} is a decision-log line with an input (first: ${result.notDecisionExamples.join(', ')}); is this a gatehouse decision log (decision_log), not the operational log?`);
   }
   const json = `${JSON.stringify(result.data, null, 2)}\n`;

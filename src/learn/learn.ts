@@ -72,10 +72,19 @@ export class Learner {
     this.#options = { ...DEFAULT_LEARN_OPTIONS, ...options };
   }
 
-  /** One line: its event (undefined when it is not one) and where it came from (for the review). */
-  add(event: LoggedDecision | undefined, where: string, blank: boolean): void {
+  /**
+   * One line: its event (undefined when it is not one), where it came from (for the review), and
+   * for a decision line without an input (refused before the input was built) its gatehouse section.
+   */
+  add(event: LoggedDecision | undefined, where: string, blank: boolean, withoutInput?: LoggedDecision['gatehouse']): void {
     if (blank) return;
     this.#lines++;
+    if (!event && withoutInput) {
+      this.#notLearned.refused++;
+      const code = typeof withoutInput.reason_code === 'string' ? withoutInput.reason_code : 'unknown';
+      this.#refusedCodes[code] = (this.#refusedCodes[code] ?? 0) + 1;
+      return;
+    }
     if (!event) {
       this.#notDecisions++;
       if (this.#notDecisionExamples.length < 3) this.#notDecisionExamples.push(where);

@@ -187,6 +187,34 @@ describe.skipIf(tool.skip)('gatehouse learn: masked values never reach the outpu
   }, 60_000);
 });
 
+describe.skipIf(tool.skip)('gatehouse learn on an enforcing server\'s log', () => {
+  it('learns what the policy allowed; enforced denials are listed, not learned', async () => {
+    const dir = tempDir('gatehouse-learn-enforcing-');
+    const log = path.join(dir, 'decisions.log');
+    const server = await startServe(buildExampleBundle(tool.opa, dir), ['--decision-log', log]);
+    const client = new TestClient(`127.0.0.1:${server.grpcPort}`);
+    const PAYMENTS = 'spiffe://mesh.local/ns/shop/sa/payments';
+    try {
+      const calls: Call[] = Array.from({ length: 12 }, (_, i) => ({ source: CHECKOUT, destination: INVENTORY, method: 'GET', path: `/api/v1/stock/${1000 + i}` }));
+      calls.push(...Array.from({ length: 4 }, () => ({ source: CHECKOUT, destination: PAYMENTS, method: 'GET', path: '/api/v1/charges' })));
+      calls.push({ source: CHECKOUT, destination: INVENTORY, method: 'GET', path: '/api/v1/stock/a%2Fb' });
+      const ids = await send(client, calls);
+      expect(ids).toHaveLength(17);
+    } finally {
+      client.close();
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+    const out = path.join(dir, 'data.json');
+    const result = run('learn', log, '--out', out);
+    expect(result.status).toBe(0);
+    expect(learnedEdgeKeys(JSON.parse(readFileSync(out, 'utf8')))).toEqual([`${CHECKOUT} ${INVENTORY} GET /api/v1/stock/{int}`]);
+    expect(result.stdout).toMatch(/not learned: 4 denied by the policy and enforced; 1 refused before the policy \(request_refused 1\)/);
+    expect(result.stdout).toContain(`denied and enforced (not learned; allow them by hand if they are wanted):\n        4  ${CHECKOUT} → ${PAYMENTS}`);
+    expect(result.stdout).not.toContain('dry-run');
+  }, 60_000);
+});
+
 describe.skipIf(tool.skip)('gatehouse learn: sampled allows', () => {
   it('lines of a server sampling allows say so, and the review warns that counts are a share', async () => {
     const dir = tempDir('gatehouse-learn-sample-');
