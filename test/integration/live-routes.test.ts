@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { MAX_CLIENTS } from '../../src/observability/live/live-routes.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { buildBundle, CHECKOUT_ONLY_POLICY, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
@@ -84,5 +85,21 @@ describe.skipIf(tool.skip)('admin_ui', () => {
     apps = [];
     await stopped;
     controller.abort();
+  });
+
+  it(`serves at most ${MAX_CLIENTS} pages' event streams at once`, async () => {
+    const app = await startTestApp({ bundle, 'admin-ui': 'true' });
+    apps.push(app);
+    const url = `http://127.0.0.1:${app.app.adminPort}/live/events`;
+    const controllers = Array.from({ length: MAX_CLIENTS + 1 }, () => new AbortController());
+    try {
+      const open = await Promise.all(controllers.slice(0, MAX_CLIENTS).map((c) => fetch(url, { signal: c.signal })));
+      expect(open.map((r) => r.status)).toEqual(new Array(MAX_CLIENTS).fill(200));
+      const refused = await fetch(url, { signal: controllers[MAX_CLIENTS]!.signal });
+      expect(refused.status).toBe(503);
+      expect(await refused.text()).toContain(`at most ${MAX_CLIENTS} live pages`);
+    } finally {
+      for (const c of controllers) c.abort();
+    }
   });
 });
