@@ -71,10 +71,26 @@ segment_matches(segment, want) if {
 
 segment_matches(segment, want) if {
 	is_variable(want)
+	want != "{uuid}"
 	regex.match(variable_pattern(want), segment)
 }
 
-is_variable(want) if regex.match(`^\{[a-z][a-z0-9_]*\}$`, want)
+# A UUID without the long pattern (8-4-4-4-12 hex digits): same strings, cheaper to match.
+segment_matches(segment, "{uuid}") if {
+	count(segment) == 36
+	regex.match(`^[0-9a-fA-F-]+$`, segment)
+	count(split(segment, "-")) == 5
+	substring(segment, 8, 1) == "-"
+	substring(segment, 13, 1) == "-"
+	substring(segment, 18, 1) == "-"
+	substring(segment, 23, 1) == "-"
+}
+
+# Plain string tests: most segments are literal, and a regex per segment would cost more.
+is_variable(want) if {
+	startswith(want, "{")
+	endswith(want, "}")
+}
 
 # Each variable matches one whole segment (anchored: no "/", "%", "\\" or space; never "." or "..";
 # the generic one starts with a letter, digit or "_").

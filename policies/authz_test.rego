@@ -271,10 +271,17 @@ test_template_variables_match_one_segment_of_their_shape if {
 	templated_allows("GET", "/api/v1/orders")
 }
 
+uuid_items(bad) := ["api", "v1", "orders", bad, "items"]
+
 test_template_variable_refuses_other_shapes if {
 	templated_denies("GET", "/api/v1/orders/4a", ["api", "v1", "orders", "4a"])
 	templated_denies("GET", "/api/v1/orders/-1", ["api", "v1", "orders", "-1"])
 	templated_denies("GET", "/api/v1/orders/12345678-1234-1234-1234-1234567890/items", ["api", "v1", "orders", "12345678-1234-1234-1234-1234567890", "items"])
+	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e0-b7d-4c55-9e61-2b8f0a9d7c11"))
+	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c1-"))
+	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c1g"))
+	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11a"))
+	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e-0b7d-4c55-9e61--b8f0a9d7c11"))
 	templated_denies("GET", "/blobs/xyz", ["blobs", "xyz"])
 }
 
