@@ -56,8 +56,8 @@ const POLICY_REASONS: ReadonlySet<string> = new Set([
 
 /** A token as RFC 9110 defines a method. */
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A template variable as policies/authz.rego reads one; an observed segment of this shape cannot be written literally. */
-export const VARIABLE_SHAPE = /^\{[a-z][a-z0-9_]*\}$/;
+/** A template variable as policies/authz.rego reads one (is_variable: "{...}"); an observed segment of this shape cannot be written literally. */
+export const VARIABLE_SHAPE = /^\{[^]*\}$/;
 
 /**
  * What one event gave: the observation when the call is whole (also for calls not learned from:

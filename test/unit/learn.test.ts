@@ -172,9 +172,12 @@ describe('what is learned from', () => {
     const encodedSlash = event({ path: '/a/b%2Fc' });
     (encodedSlash.input as any).parsed_path = ['a', 'b/c'];
     const variableShaped = event({ path: '/a/{id}' });
-    const result = learnFrom([noCaller, forged, noDestination, encodedSlash, variableShaped]);
-    expect(result.edges).toEqual([]);
-    expect(result.notLearned).toMatchObject({ no_caller: 2, no_destination: 1, unusable_path: 2 });
+    const braces = event({ path: '/a/{}' });
+    // (Another caller: three unusable paths make CHECKOUT look like a probe.)
+    const other = 'spiffe://mesh.local/ns/shop/sa/other';
+    const result = learnFrom([noCaller, forged, noDestination, encodedSlash, variableShaped, braces, event({ source: other, path: '/a/{x' })]);
+    expect(edgeKeys(result)).toEqual([`${other} GET /a/{x`]);
+    expect(result.notLearned).toMatchObject({ no_caller: 2, no_destination: 1, unusable_path: 3 });
   });
 });
 
