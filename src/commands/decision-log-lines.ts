@@ -4,6 +4,8 @@
  */
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { GatehouseError, describeThrown } from '../errors.js';
 
 /** The parts of a decision-log event the offline commands read; everything else is passed through untyped. */
@@ -67,8 +69,9 @@ function gatehouseSection(text: string): LoggedDecision['gatehouse'] | undefined
 }
 
 /**
- * Every line of `files` in order ("-" is standard input). A file that cannot be opened or read
- * throws a usage error naming it (exit 2), before or during the lines, never a stack trace.
+ * Every line of `files` in order ("-" is standard input; a name ending in .gz is gunzipped). A
+ * file that cannot be opened, read or gunzipped throws a usage error naming it (exit 2), before
+ * or during the lines, never a stack trace.
  */
 export async function* readDecisionLogs(files: readonly string[], stdin: NodeJS.ReadableStream = process.stdin): AsyncGenerator<DecisionLogLine> {
   for (const file of files) {
@@ -85,7 +88,9 @@ export async function* readDecisionLogs(files: readonly string[], stdin: NodeJS.
         await handle?.close();
         throw new GatehouseError('usage', `cannot read ${file}: ${describeThrown(error)}`);
       }
-      input = handle.createReadStream();
+      // Rotated logs are often gzipped (logrotate's compress): read them as they are.
+      // (pipeline hands a read error on to the gunzip stream, which readline then reports.)
+      input = file.endsWith('.gz') ? pipeline(handle.createReadStream(), createGunzip(), () => undefined) : handle.createReadStream();
     }
     const lines = createInterface({ input, crlfDelay: Infinity });
     let number = 0;

@@ -6,6 +6,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
 import { run, runWithStdin, startServe } from '../support/cli.js';
@@ -140,6 +141,19 @@ describe.skipIf(tool.skip)('gatehouse learn on logs a real server wrote', () => 
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(data);
     expect(result.stderr).toContain('wrote standard output');
+  });
+
+  it('reads gzipped (rotated) logs as they are; a corrupt one is a usage error naming it', () => {
+    const gz = path.join(dir, 'train.log.gz');
+    writeFileSync(gz, gzipSync(readFileSync(trainLog)));
+    const out = path.join(dir, 'from-gz.json');
+    expect(run('learn', gz, '--out', out).status).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(data);
+    const corrupt = path.join(dir, 'corrupt.log.gz');
+    writeFileSync(corrupt, gzipSync(readFileSync(trainLog)).subarray(0, 2000));
+    const result = run('learn', corrupt);
+    expect(result.stderr).toContain(`gatehouse: cannot read ${corrupt}: unexpected end of file`);
+    expect(result.status).toBe(2);
   });
 
   it('--include-probes learns the scanner too; --min-count leaves rare edges out', () => {
