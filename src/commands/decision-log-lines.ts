@@ -23,6 +23,8 @@ export interface LoggedDecision {
     dry_run?: unknown;
     /** "allow" when dry-run answered a deny with allow. */
     enforced?: unknown;
+    /** decision_log_allow_sample_percent, on every line of a server sampling allows. */
+    allow_sample_percent?: unknown;
     hygiene?: unknown;
   };
 }

@@ -79,6 +79,9 @@ export class Learner {
   add(event: LoggedDecision | undefined, where: string, blank: boolean, withoutInput?: LoggedDecision['gatehouse']): void {
     if (blank) return;
     this.#lines++;
+    const g = event?.gatehouse ?? withoutInput;
+    if (g?.dry_run === true) this.#dryRun = true;
+    if (typeof g?.allow_sample_percent === 'number' && this.#samplePercents.size < 10) this.#samplePercents.add(g.allow_sample_percent);
     if (!event && withoutInput) {
       this.#notLearned.refused++;
       const code = typeof withoutInput.reason_code === 'string' ? withoutInput.reason_code : 'unknown';
@@ -90,9 +93,6 @@ export class Learner {
       if (this.#notDecisionExamples.length < 3) this.#notDecisionExamples.push(where);
       return;
     }
-    if (event.gatehouse.dry_run === true) this.#dryRun = true;
-    const percent = (event.gatehouse as { allow_sample_percent?: unknown }).allow_sample_percent;
-    if (typeof percent === 'number' && this.#samplePercents.size < 10) this.#samplePercents.add(percent);
     const result = observe(event);
     const o = result.observation;
     if (result.notLearned) {
