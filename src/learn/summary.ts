@@ -19,7 +19,7 @@ export interface SummaryOptions {
 export function learnSummary(result: LearnResult, files: readonly string[], options: SummaryOptions): string {
   const out: string[] = [];
   const span = result.firstSeen === undefined ? '' : `, ${iso(result.firstSeen)} to ${iso(result.lastSeen)}`;
-  out.push(`learned from ${result.lines} decision-log lines in ${files.length} file${files.length === 1 ? '' : 's'}${span}`);
+  out.push(`learned from ${plural(result.lines - result.notDecisions, 'decision-log line')} in ${plural(files.length, 'file')}${span}`);
   const n = result.notLearned;
   out.push(`  learned from: ${result.learnedCalls} calls that went through${result.dryRun ? ' (dry-run: calls the policy denied went through too)' : ''}`);
   const refused = Object.entries(result.refusedCodes)
@@ -36,7 +36,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     [n.unusable_path, 'with a method or path segment an allow-list cannot state (an encoded "/", a segment shaped like {name})'],
   ].filter(([count]) => (count as number) > 0);
   if (notLearned.length > 0) out.push(`  not learned: ${notLearned.map(([count, why]) => `${count} ${why}`).join('; ')}`);
-  if (result.notDecisions > 0) out.push(`  skipped: ${result.notDecisions} lines that are not decision-log lines with an input (first: ${result.notDecisionExamples.join(', ')})`);
+  if (result.notDecisions > 0) out.push(`  skipped: ${plural(result.notDecisions, 'line')} that ${result.notDecisions === 1 ? 'is not a decision-log line' : 'are not decision-log lines'} (first: ${result.notDecisionExamples.join(', ')})`);
   if (result.samplePercents.length > 0) {
     out.push(`  sampling: allow lines were logged at ${result.samplePercents.join('%, ')}% (decision_log_allow_sample_percent); counts of allowed calls are that share of the traffic, and rare edges may be missing`);
   }
@@ -44,7 +44,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
 
   const destinations = new Set(result.edges.map((e) => e.destination));
   const rules = Object.values(result.data.mesh.services).reduce((count, s) => count + s.allow.length, 0);
-  out.push('', `would allow (${result.edges.length} edges, ${rules} rules, ${destinations.size} destinations):`);
+  out.push('', `would allow (${plural(result.edges.length, 'edge')}, ${plural(rules, 'rule')}, ${plural(destinations.size, 'destination')}):`);
   if (result.edges.length === 0) out.push('  nothing: no call was learned from');
   let destination = '';
   let caller = '';
@@ -111,6 +111,10 @@ function edgeLine(e: Edge): string {
 function list<T>(items: readonly T[], max: number, out: string[], render: (item: T) => string): void {
   for (const item of items.slice(0, max)) out.push(render(item));
   if (items.length > max) out.push(`  ... ${items.length - max} more`);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function iso(ms: number | undefined): string {

@@ -309,7 +309,9 @@ describe('gatehouse learn: bad input', () => {
     writeFileSync(log, `${line(['a'])}\n{truncated\n${line(['b'])}\n`);
     const result = run('learn', log);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`skipped: 1 lines that are not decision-log lines with an input (first: ${log}:2)`);
+    expect(result.stdout).toContain('learned from 2 decision-log lines in 1 file, 2026-11-20T10:00:00Z to 2026-11-20T10:00:00Z');
+    expect(result.stdout).toContain(`skipped: 1 line that is not a decision-log line (first: ${log}:2)`);
+    expect(result.stdout).toContain('would allow (2 edges, 1 rule, 1 destination):');
     expect(result.stdout).toContain('GET     /a  1×');
     expect(result.stdout).toContain('no --out: nothing written');
   });
