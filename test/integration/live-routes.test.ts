@@ -6,10 +6,12 @@
  * naming the fix.
  */
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { MAX_CLIENTS } from '../../src/observability/live/live-routes.js';
+import { createLiveRoutes, MAX_CLIENTS, MAX_MISSED_EVENTS, type LiveSnapshot } from '../../src/observability/live/live-routes.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
 import { buildBundle, CHECKOUT_ONLY_POLICY, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
@@ -28,6 +30,43 @@ afterEach(async () => {
 
 it('admin_ui without the admin listener fails start-up naming the fix', () => {
   expect(() => loadConfig({ flags: { bundle: 'b.tar.gz', 'admin-ui': 'true', 'admin-addr': 'off' }, env: {} })).toThrow(/admin_ui needs the admin listener.*Fix: set --admin-addr/);
+});
+
+it(`disconnects event streams that stopped reading (${MAX_MISSED_EVENTS} events missed in a row), so they cannot hold every slot`, async () => {
+  // Big events every 5 ms fill a client's socket buffers fast once it stops reading.
+  const big = { filler: 'x'.repeat(512 * 1024) } as unknown as LiveSnapshot;
+  const routes = createLiveRoutes(async () => big, 5);
+  const server: Server = createServer((req, res) => {
+    if (!routes.handle(req, res, req.url ?? '/')) res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/events`;
+  /** The status of a fresh event stream, which is closed again at once. */
+  const streamStatus = async () => {
+    const controller = new AbortController();
+    const response = await fetch(url, { signal: controller.signal });
+    controller.abort();
+    return response.status;
+  };
+  const stalled: Socket[] = [];
+  try {
+    for (let i = 0; i < MAX_CLIENTS; i++) {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      socket.on('error', () => undefined); // reset by the server when it lets go
+      socket.write('GET /live/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      socket.pause(); // never reads a byte
+      stalled.push(socket);
+    }
+    // Every slot is taken by a client that reads nothing...
+    await eventually(async () => (await streamStatus()) === 503);
+    // ...until the server lets them go and a real page can connect again.
+    await eventually(async () => (await streamStatus()) === 200, 20_000);
+  } finally {
+    for (const socket of stalled) socket.destroy();
+    routes.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 describe.skipIf(tool.skip)('admin_ui', () => {

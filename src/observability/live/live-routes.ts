@@ -8,7 +8,8 @@
  *
  * Summaries are computed only while a page is connected: one timer for all of them, started by
  * the first and stopped with the last. At most MAX_CLIENTS pages at once; a client too slow to take
- * an event misses it rather than making the server buffer.
+ * an event misses it rather than making the server buffer, and one that has taken none of the last
+ * MAX_MISSED_EVENTS (it stopped reading) is disconnected, so stalled clients cannot hold every slot.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,6 +19,8 @@ import { GatehouseError } from '../../errors.js';
 import type { LiveWindow } from './live-summary.js';
 
 export const MAX_CLIENTS = 8;
+/** Events in a row a page may miss (its connection still full) before it is disconnected: 30 s at one a second. */
+export const MAX_MISSED_EVENTS = 30;
 const DEFAULT_INTERVAL_MS = 1000;
 
 /** The policy the server is serving, as the page's header shows it. */
@@ -88,7 +91,8 @@ const SECURITY_HEADERS = {
  */
 export function createLiveRoutes(snapshot: () => Promise<LiveSnapshot>, intervalMs: number = DEFAULT_INTERVAL_MS): LiveRoutes {
   const assets = loadAssets();
-  const clients = new Set<ServerResponse>();
+  /** Each connected page's event stream, and how many events in a row it has missed. */
+  const clients = new Map<ServerResponse, number>();
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
 
@@ -97,8 +101,16 @@ export function createLiveRoutes(snapshot: () => Promise<LiveSnapshot>, interval
     ticking = true;
     try {
       const event = `event: snapshot\ndata: ${JSON.stringify(await snapshot())}\n\n`;
-      for (const res of clients) {
-        if (res.writableNeedDrain) continue; // a slow page misses this one; nothing piles up here
+      for (const [res, missed] of clients) {
+        if (res.writableNeedDrain) {
+          // A slow page misses this one (nothing piles up here); one that stopped reading is let go.
+          if (missed + 1 >= MAX_MISSED_EVENTS) {
+            clients.delete(res);
+            res.destroy();
+          } else clients.set(res, missed + 1);
+          continue;
+        }
+        clients.set(res, 0);
         res.write(event);
       }
     } catch {
@@ -115,7 +127,7 @@ export function createLiveRoutes(snapshot: () => Promise<LiveSnapshot>, interval
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', ...SECURITY_HEADERS });
     res.write('retry: 2000\n\n');
-    clients.add(res);
+    clients.set(res, 0);
     req.socket.setNoDelay(true);
     const drop = () => {
       clients.delete(res);
@@ -162,7 +174,7 @@ export function createLiveRoutes(snapshot: () => Promise<LiveSnapshot>, interval
     close() {
       if (timer) clearInterval(timer);
       timer = undefined;
-      for (const res of clients) res.end();
+      for (const res of clients.keys()) res.end();
       clients.clear();
     },
   };
