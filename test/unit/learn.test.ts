@@ -24,7 +24,7 @@ function event(spec: { source?: string; destination?: string; method?: string; p
     decision_id: 'd-1',
     timestamp: spec.time ?? '2026-11-20T10:00:00.000Z',
     input: {
-      attributes: { source: { principal: source }, destination: { principal: destination }, request: { http: { method, path: spec.path, headers: { ':path': spec.path } } } },
+      attributes: { source: { principal: source }, destination: { principal: destination }, request: { http: { method, path: spec.path, headers: { ':path': spec.path } } } } as LoggedDecision['input']['attributes'],
       parsed_path: split(spec.path.split('?')[0]!),
       identity: {
         source: { principal: source, valid: true, spiffe_id: source },
