@@ -22,6 +22,7 @@ import { TestClient } from '../support/grpc-client.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, INVENTORY, PAYMENTS, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
+import { MAX_CLIENTS } from '../../src/observability/live/live-routes.js';
 
 const opa = opaOrSkip();
 const browserTool = chromiumOrSkip();
@@ -209,4 +210,35 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
       await page.close();
     });
   }
+
+  it('says when it is not live: refused (every slot taken) it retries by itself; the server gone, the panels grey out', { timeout: 90_000 }, async () => {
+    const server = await startServe(bundle, ['--workers', '1', '--admin-ui', 'true']);
+    servers.push(server);
+    const origin = `http://127.0.0.1:${server.adminPort}`;
+    await sendTraffic(server);
+    // Every event-stream slot taken by other readers: the page's stream is refused with 503.
+    const held = Array.from({ length: MAX_CLIENTS }, () => new AbortController());
+    await Promise.all(held.map((c) => fetch(`${origin}/live/events`, { signal: c.signal })));
+    chromium ??= await launchChromium(browserTool.chromium);
+    const page = await chromium.browser.newPage();
+    const state = () => page.evaluate(() => ({ connection: document.getElementById('connection')!.textContent ?? '', stale: document.body.classList.contains('stale'), updates: Number(document.body.dataset.updates ?? 0) }));
+    try {
+      await page.goto(`${origin}/live`, { waitUntil: 'load' });
+      await eventually(async () => (await state()).connection.startsWith('not connected'), 15_000);
+      expect(await state()).toMatchObject({ stale: true, updates: 0 });
+      // A slot frees: the page connects without a reload.
+      for (const c of held) c.abort();
+      await eventually(async () => (await state()).updates > 0, 20_000);
+      expect(await state()).toMatchObject({ connection: 'live', stale: false });
+      // The server stops: the page says since when its data is, and greys the panels out.
+      server.child.kill('SIGKILL');
+      await server.exited;
+      await eventually(async () => (await state()).stale, 15_000);
+      expect((await state()).connection).toMatch(/^reconnecting… · data as of /);
+      await page.screenshot({ path: path.join(OUTPUT, 'live-map-disconnected.png') });
+    } finally {
+      for (const c of held) c.abort();
+      await page.close();
+    }
+  });
 });

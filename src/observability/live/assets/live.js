@@ -286,17 +286,37 @@
   };
 
   applyTheme(storedTheme());
+  // ---- connection ----------------------------------------------------------------------------
+  // While the stream is down the panels are greyed out and the header says since when the data is.
+  // The browser reconnects by itself after a network error; when the server answers without a
+  // stream (503: too many pages open, or the page turned off) EventSource gives up, so the page
+  // tries again itself every RETRY_MS.
+  const RETRY_MS = 5000;
   const connection = $('connection');
-  const events = new EventSource('/live/events');
-  events.addEventListener('open', () => {
-    connection.textContent = 'live';
-    connection.className = 'connection live';
-  });
-  events.addEventListener('error', () => {
-    connection.textContent = 'reconnecting…';
+  function showDown(reason) {
+    const since = last ? ` · data as of ${new Date(last.now_ms).toLocaleTimeString()}` : '';
+    connection.textContent = `${reason}${since}`;
     connection.className = 'connection down';
-  });
-  events.addEventListener('snapshot', (event) => render(JSON.parse(event.data)));
+    document.body.classList.add('stale');
+  }
+  function connect() {
+    const events = new EventSource('/live/events');
+    events.addEventListener('open', () => {
+      connection.textContent = 'live';
+      connection.className = 'connection live';
+      document.body.classList.remove('stale');
+    });
+    events.addEventListener('error', () => {
+      if (events.readyState === EventSource.CLOSED) {
+        showDown('not connected: retrying');
+        setTimeout(connect, RETRY_MS);
+      } else {
+        showDown('reconnecting…');
+      }
+    });
+    events.addEventListener('snapshot', (event) => render(JSON.parse(event.data)));
+  }
+  connect();
   window.addEventListener('resize', () => {
     if (chart) chart.setSize({ width: Math.max(280, $('latency').clientWidth), height: 220 });
   });
