@@ -8,7 +8,11 @@
  * so DecisionLog (and the cluster primary's relay) count it in gatehouse_decision_log_lines_total.
  * A line leaves the buffer only when the service accepted the batch holding it (2xx): a service
  * that is down, slow or answering errors is retried with exponential backoff while lines keep
- * queueing, and nothing is lost while the buffer has room. Uploads run one at a time, after the
+ * queueing, and nothing is lost while the buffer has room. A 429 or 503 with `Retry-After` waits at
+ * least that long (up to 5 minutes). A 413 (the batch is larger than the service takes) halves the
+ * batch until it is accepted, and keeps that size; a single line the service refuses as too large
+ * is dropped (reported like a buffer drop and through onUploadError) rather than retried forever,
+ * which would stop every line behind it. Uploads run one at a time, after the
  * Checks' responses, on the event loop's idle time; compression runs on libuv's thread pool
  * (node:zlib). Nothing here ever throws into a Check.
  *
@@ -54,6 +58,32 @@ export interface RemoteLogSinkOptions {
 const DEFAULT_BATCH_BYTES = 512 * 1024;
 const DEFAULT_BATCH_MS = 1000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** The longest Retry-After honoured. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** A non-2xx answer: its status and, when it sent a usable Retry-After, how long to wait in ms. */
+class UploadRefused extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A Retry-After header (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date) as ms from `nowMs`;
+ * undefined when absent or unreadable, never negative, at most MAX_RETRY_AFTER_MS.
+ */
+export function retryAfterMs(header: string | undefined, nowMs: number = Date.now()): number | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  // Every HTTP-date form starts with a day name; Date.parse alone would read "-5" as a year.
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : /^[A-Za-z]/.test(text) ? Date.parse(text) - nowMs : Number.NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
 
 export class RemoteLogSink implements LineSink {
   readonly #options: RemoteLogSinkOptions;
@@ -70,6 +100,8 @@ export class RemoteLogSink implements LineSink {
   /** A failed upload's backoff timer is pending: new lines wait for it, however many arrive. */
   #backingOff = false;
   #failures = 0;
+  /** Most lines in one upload: unlimited until the service answers 413, then what it accepted. */
+  #maxBatchLines = Number.POSITIVE_INFINITY;
   #closed = false;
   #request: http.ClientRequest | undefined;
   #tls: { agent: https.Agent | http.Agent; stamp: string } | undefined;
@@ -158,7 +190,7 @@ export class RemoteLogSink implements LineSink {
     this.#uploading = true;
     let count = 0;
     let chars = 0;
-    while (count < this.#lines.length && (count === 0 || chars + this.#lines[count]!.length + 1 <= this.#batchBytes)) {
+    while (count < this.#lines.length && (count === 0 || (count < this.#maxBatchLines && chars + this.#lines[count]!.length + 1 <= this.#batchBytes))) {
       chars += this.#lines[count]!.length + 1;
       count++;
     }
@@ -181,13 +213,38 @@ export class RemoteLogSink implements LineSink {
         },
         (error: unknown) => {
           this.#uploading = false;
+          if (error instanceof UploadRefused && error.status === 413 && !this.#closed) {
+            this.#tooLarge(error, count, chars);
+            return;
+          }
           this.#failures++;
           this.#options.onUploadError?.(error instanceof Error ? error : new Error(String(error)), this.#failures);
           if (this.#closed) return;
           this.#backingOff = true;
-          this.#timer = setTimeout(() => this.#upload(), this.#backoffMs()).unref();
+          const wait = Math.max(this.#backoffMs(), error instanceof UploadRefused ? (error.retryAfterMs ?? 0) : 0);
+          this.#timer = setTimeout(() => this.#upload(), wait).unref();
         },
       );
+  }
+
+  /** A 413 for a batch of `count` lines (`chars` characters): send half as many, or drop a lone line. */
+  #tooLarge(error: UploadRefused, count: number, chars: number): void {
+    if (count > 1) {
+      this.#maxBatchLines = Math.max(1, Math.floor(count / 2));
+      this.#options.onUploadError?.(new Error(`${error.message}; sending at most ${this.#maxBatchLines} events per upload from now on`), 1);
+    } else {
+      this.#lines.splice(0, 1);
+      this.#bufferedChars = Math.max(0, this.#bufferedChars - chars);
+      for (const listener of this.#dropListeners) listener();
+      this.#options.onUploadError?.(new Error(`${error.message}; one event (${chars} characters of JSON) is larger than the service accepts: dropped`), 1);
+      if (this.#lines.length === 0) this.#settleFlush();
+      // Not at once: a service refusing every event would otherwise be asked as fast as it answers.
+      if (!this.#flushing) {
+        this.#schedule();
+        return;
+      }
+    }
+    this.#upload();
   }
 
   #settleFlush(): void {
@@ -250,7 +307,12 @@ export class RemoteLogSink implements LineSink {
           clearTimeout(deadline);
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve();
-          else reject(new Error(`${this.#shown} answered HTTP ${status}: ${this.#withoutToken(Buffer.concat(chunks).toString('utf8')).slice(0, 200)}`));
+          else {
+            const header = response.headers['retry-after'];
+            const wait = status === 429 || status === 503 ? retryAfterMs(header) : undefined;
+            const asked = wait === undefined ? '' : ` (Retry-After: ${header})`;
+            reject(new UploadRefused(`${this.#shown} answered HTTP ${status}${asked}: ${this.#withoutToken(Buffer.concat(chunks).toString('utf8')).slice(0, 200)}`, status, wait));
+          }
         });
       });
       request.end(compressed);
