@@ -36,9 +36,15 @@ export interface CheckTracer {
  * The tracer `config.tracing` asks for: undefined when off (the SDK is not loaded), else the
  * OpenTelemetry SDK exporting over OTLP/HTTP protobuf, configured by the standard OTEL_*
  * environment variables. In cluster mode each worker calls this and exports its own spans.
+ * OTEL_SDK_DISABLED=true turns it off too (logged, as the specification asks of every SDK).
  */
 export async function loadTracing(config: Pick<Config, 'tracing' | 'instance'>, logger: Logger, worker?: number): Promise<CheckTracer | undefined> {
   if (config.tracing === 'off') return undefined;
+  // The OpenTelemetry specification's switch for the whole SDK (boolean: "true", any case).
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+    logger.warn({ tracing: config.tracing }, 'tracing: OTEL_SDK_DISABLED=true, so no spans are recorded or exported; unset it to trace');
+    return undefined;
+  }
   const { createOtelTracer } = await import('./otel-tracer.js');
   return createOtelTracer({ logger, instance: config.instance, worker });
 }
