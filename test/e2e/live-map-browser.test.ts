@@ -211,6 +211,43 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
     });
   }
 
+  it('keeps the graph readable with many callers: the 16 busiest pairs drawn, the rest from "N more callers"; the table lists every pair', { timeout: 90_000 }, async () => {
+    const server = await startServe(bundle, ['--workers', '1', '--admin-ui', 'true']);
+    servers.push(server);
+    const origin = `http://127.0.0.1:${server.adminPort}`;
+    await sendTraffic(server);
+    // 40 more callers, one Check each (the policy denies them), fewer than any pair of TRAFFIC.
+    const strangers = Array.from({ length: 40 }, (_, i) => `spiffe://mesh.local/ns/batch/sa/job-${i}`);
+    const client = new TestClient(`127.0.0.1:${server.grpcPort}`);
+    try {
+      for (const source of strangers) expect((await client.check(checkRequestJson({ source, destination: INVENTORY }))).allowed).toBe(false);
+    } finally {
+      client.close();
+    }
+    chromium ??= await launchChromium(browserTool.chromium);
+    const page = await chromium.browser.newPage();
+    try {
+      await page.setViewport({ width: 1280, height: 900 });
+      await page.goto(`${origin}/live`, { waitUntil: 'load' });
+      await eventually(async () => (await page.$$eval('#edges tbody tr', (trs) => trs.length)) === 5 + 40, 20_000);
+      const edges = await graphEdges(page);
+      // Every pair of TRAFFIC (the busiest) is drawn as it is.
+      for (const [key, count] of Object.entries(expectedEdges(1))) expect(edges[key], key).toBe(count);
+      // 16 pairs drawn, the other 29 strangers drawn from one node; no Check is lost.
+      const drawnPairs = new Set(Object.keys(edges).map((key) => key.split(' ').slice(1).join(' ')));
+      expect(drawnPairs.size).toBe(16 + 1);
+      expect(edges[`deny (more callers) ${INVENTORY}`]).toBe(29);
+      expect(Object.values(edges).reduce((a, b) => a + b, 0)).toBe(20 + 40);
+      const labels = await page.evaluate(() => (window as unknown as { gatehouseLive: { graph(): { nodes(): { map<T>(f: (n: { data(k: string): unknown }) => T): T[] } } } }).gatehouseLive.graph().nodes().map((n) => n.data('label') as string));
+      expect(labels).toContain('29 more callers');
+      expect(labels).toHaveLength(5 + 11 + 1);
+      expect(await page.$eval('#graph-note', (e) => e.textContent)).toContain('the 16 busiest of 45 caller → destination pairs');
+      await page.screenshot({ path: path.join(OUTPUT, 'live-map-many-callers.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('says when it is not live: refused (every slot taken) it retries by itself; the server gone, the panels grey out', { timeout: 90_000 }, async () => {
     const server = await startServe(bundle, ['--workers', '1', '--admin-ui', 'true']);
     servers.push(server);

@@ -92,6 +92,10 @@
           height: 18,
         },
       },
+      // Callers on the left with their names to their left, destinations to the right with theirs to the right.
+      { selector: 'node[!called]', style: { 'text-valign': 'center', 'text-halign': 'left', 'text-margin-x': -6, 'text-margin-y': 0 } },
+      { selector: 'node[?called]', style: { 'text-valign': 'center', 'text-halign': 'right', 'text-margin-x': 6, 'text-margin-y': 0 } },
+      { selector: 'node[?more]', style: { 'background-color': color('muted'), 'font-style': 'italic' } },
       { selector: 'node[?denied]', style: { 'border-width': 3, 'border-color': color('deny') } },
       {
         selector: 'edge',
@@ -114,17 +118,57 @@
     ];
   }
 
+  // The graph draws the GRAPH_PAIRS busiest caller → destination pairs (by rate over the last
+  // minute, then by count over the window), so it stays readable with hundreds of callers; every
+  // other pair is drawn from MORE_CALLERS (a caller not drawn) or to MORE_DESTINATIONS. The table
+  // "Callers and destinations" lists every pair.
+  const GRAPH_PAIRS = 16;
+  const OTHER = '(other)';
+  const MORE_CALLERS = '(more callers)';
+  const MORE_DESTINATIONS = '(more destinations)';
+
+  /** The pairs to draw: the busiest GRAPH_PAIRS as they are, the rest folded. Returns { pairs, folded }. */
+  function graphPairs(snapshot) {
+    const busiest = (a, b) => b.allow_recent + b.deny_recent - (a.allow_recent + a.deny_recent) || b.allow + b.deny - (a.allow + a.deny);
+    const ranked = snapshot.edges.filter((edge) => edge.source !== OTHER).sort(busiest);
+    const shown = ranked.slice(0, GRAPH_PAIRS);
+    const drawn = new Set(shown.flatMap((edge) => [edge.source, edge.destination]));
+    const pairs = new Map(shown.map((edge) => [`${edge.source}\n${edge.destination}`, { ...edge }]));
+    const foldedCallers = new Set();
+    let folded = 0;
+    for (const edge of snapshot.edges) {
+      if (shown.includes(edge)) continue;
+      folded++;
+      if (!drawn.has(edge.source)) foldedCallers.add(edge.source);
+      const source = drawn.has(edge.source) ? edge.source : MORE_CALLERS;
+      const destination = drawn.has(edge.destination) ? edge.destination : MORE_DESTINATIONS;
+      const key = `${source}\n${destination}`;
+      const sum = pairs.get(key) ?? { source, destination, allow: 0, deny: 0, allow_recent: 0, deny_recent: 0 };
+      for (const field of ['allow', 'deny', 'allow_recent', 'deny_recent']) sum[field] += edge[field];
+      pairs.set(key, sum);
+    }
+    return { pairs: [...pairs.values()], folded, total: snapshot.edges.length, foldedCallers: foldedCallers.size };
+  }
+
   /** Nodes are workloads (principals), edges caller → destination, one per outcome seen in the window. */
   function graphElements(snapshot) {
     const nodes = new Map();
     const edges = [];
+    const { pairs, folded, total, foldedCallers } = graphPairs(snapshot);
     const node = (principal) => {
-      if (!nodes.has(principal)) nodes.set(principal, { data: { id: `n:${principal}`, label: shortName(principal), principal, denied: false } });
+      if (!nodes.has(principal)) {
+        const label = principal === MORE_CALLERS ? `${foldedCallers.toLocaleString('en')} more callers` : principal === MORE_DESTINATIONS ? 'other destinations' : shortName(principal);
+        nodes.set(principal, { data: { id: `n:${principal}`, label, principal, denied: false, caller: false, called: false, more: principal === MORE_CALLERS || principal === MORE_DESTINATIONS } });
+      }
       return nodes.get(principal);
     };
-    for (const edge of snapshot.edges) {
-      node(edge.source);
+    $('graph-note').textContent = folded > 0
+      ? `the ${GRAPH_PAIRS} busiest of ${total.toLocaleString('en')} caller → destination pairs; the other ${folded.toLocaleString('en')} are drawn from "more callers" (the table "Callers and destinations" lists every pair)`
+      : '(the table "Callers and destinations" lists every edge)';
+    for (const edge of pairs) {
+      node(edge.source).data.caller = true;
       const target = node(edge.destination);
+      target.data.called = true;
       for (const [outcome, count, recent] of [['allow', edge.allow, edge.allow_recent], ['deny', edge.deny, edge.deny_recent]]) {
         if (count === 0) continue;
         if (outcome === 'deny') target.data.denied = true;
@@ -168,7 +212,19 @@
     const shape = [...wanted].sort().join('\n');
     if (shape !== graphShape) {
       graphShape = shape;
-      cy.layout({ name: 'breadthfirst', directed: true, spacingFactor: 1.1, padding: 24, animate: false }).run();
+      // Breadth-first from the callers, turned to run left to right: each column's names get a line each.
+      const width = $('graph').clientWidth;
+      const height = $('graph').clientHeight;
+      cy.layout({
+        name: 'breadthfirst',
+        directed: true,
+        spacingFactor: 1,
+        padding: 16,
+        animate: false,
+        // Columns at most 440 px apart, so the names beside them fit without zooming out.
+        boundingBox: { x1: 0, y1: 0, w: height, h: Math.min(width, 440) },
+        transform: (_node, position) => ({ x: position.y, y: position.x }),
+      }).run();
     }
   }
 
