@@ -14,7 +14,7 @@ import { CONFIG_KEYS, flagName } from '../../src/config/schema.js';
 import { MAIN, run } from '../support/cli.js';
 import { ROOT } from '../support/tools.js';
 
-const COMMANDS = ['serve', 'check', 'call', 'build', 'builtins', 'test', 'replay', 'version', 'help'];
+const COMMANDS = ['serve', 'check', 'call', 'build', 'builtins', 'test', 'replay', 'learn', 'version', 'help'];
 
 describe('gatehouse by name', () => {
   it('package.json bin is dist/main.js, executable, with a node shebang', () => {
