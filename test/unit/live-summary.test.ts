@@ -78,15 +78,21 @@ describe('LiveSummary', () => {
     expect(window.edges[0]).toMatchObject({ source: MASKED, destination: B });
     expect(window.denials[0]).toMatchObject({ source: MASKED, reason: MASKED });
     expect(JSON.stringify(window)).not.toContain(A);
+
+    // The reason code too, as the decision log masks gatehouse.reason_code.
+    const codes = new LiveSummary(['/gatehouse/reason_code']);
+    codes.record(outcome(A, B, false));
+    expect(codes.window().denials[0]).toMatchObject({ source: A, reason_code: MASKED });
+    expect(JSON.stringify(codes.window())).not.toContain('policy_denied');
   });
 
   it('takes a pointer to mask everything below it, with "*" for any segment', () => {
-    expect(maskedFields([])).toEqual({ source: false, destination: false, reason: false, decisionId: false });
+    expect(maskedFields([])).toEqual({ source: false, destination: false, reason: false, reasonCode: false, decisionId: false });
     // The principal is also at /input/identity/source/principal: masked there, it is masked on the page too.
     expect(maskedFields(['/input'])).toMatchObject({ source: true, destination: true, reason: false });
     expect(maskedFields(['/input/identity/*/principal', '/gatehouse/source_principal'])).toMatchObject({ source: true, destination: true, reason: false });
-    expect(maskedFields(['/gatehouse'])).toMatchObject({ source: true, reason: true, destination: false });
-    expect(maskedFields(['/input/parsed_body/password'])).toEqual({ source: false, destination: false, reason: false, decisionId: false });
+    expect(maskedFields(['/gatehouse'])).toMatchObject({ source: true, reason: true, reasonCode: true, destination: false });
+    expect(maskedFields(['/input/parsed_body/password'])).toEqual({ source: false, destination: false, reason: false, reasonCode: false, decisionId: false });
   });
 
   it('cuts long reasons and principals', () => {

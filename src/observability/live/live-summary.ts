@@ -10,7 +10,8 @@
  * What it shows is what the decision log shows after masking: the caller's principal (the decision
  * log's gatehouse.source_principal), the destination's principal, the reason code and reason, the
  * decision id. A decision_log_mask pointer that covers one of those (e.g. /gatehouse/reason, or
- * /input, which covers the principals) masks it here too. No header, path, body or query value is
+ * /input, which covers the principals, or /gatehouse, which covers the reason code) masks it here
+ * too. The outcome, cache outcome and duration are counted whatever the mask (/metrics has them). No header, path, body or query value is
  * read at all.
  *
  * With workers > 1 each worker keeps its own summary; the primary asks each for `window()` while a
@@ -97,6 +98,7 @@ export interface MaskedFields {
   source: boolean;
   destination: boolean;
   reason: boolean;
+  reasonCode: boolean;
   decisionId: boolean;
 }
 
@@ -105,6 +107,7 @@ const FIELD_PATHS: Record<keyof MaskedFields, string[]> = {
   source: ['/gatehouse/source_principal', '/input/identity/source/principal', '/input/attributes/source/principal', '/input/source_principal'],
   destination: ['/input/identity/destination/principal', '/input/attributes/destination/principal'],
   reason: ['/gatehouse/reason'],
+  reasonCode: ['/gatehouse/reason_code'],
   decisionId: ['/decision_id'],
 };
 
@@ -116,7 +119,7 @@ export function maskedFields(pointers: readonly string[]): MaskedFields {
     return parsed.some((pointer) => pointer.length <= field.length && pointer.every((segment, i) => segment === '*' || segment === field[i]));
   };
   const masked = (key: keyof MaskedFields) => FIELD_PATHS[key].some(covers);
-  return { source: masked('source'), destination: masked('destination'), reason: masked('reason'), decisionId: masked('decisionId') };
+  return { source: masked('source'), destination: masked('destination'), reason: masked('reason'), reasonCode: masked('reasonCode'), decisionId: masked('decisionId') };
 }
 
 export class LiveSummary {
@@ -160,7 +163,8 @@ export class LiveSummary {
   #recordDenial(bucket: Bucket, outcome: Outcome, source: string, destination: string): void {
     const reason = this.#masked.reason ? MASKED : cut(outcome.reason, MAX_REASON_CHARS);
     const decisionId = this.#masked.decisionId ? MASKED : outcome.decisionId;
-    let key = `${source}\n${destination}\n${outcome.reasonLabel}\n${reason}`;
+    const reasonCode = this.#masked.reasonCode ? MASKED : outcome.reasonLabel;
+    let key = `${source}\n${destination}\n${reasonCode}\n${reason}`;
     let denial = bucket.denials.get(key);
     if (denial === undefined && bucket.denials.size >= MAX_DENIALS) {
       bucket.overflowDenials++;
@@ -171,7 +175,7 @@ export class LiveSummary {
       }
     }
     if (denial === undefined) {
-      bucket.denials.set(key, (denial = { source, destination, reason_code: outcome.reasonLabel, reason, count: 0, example_decision_id: decisionId, last_seen_ms: 0 }));
+      bucket.denials.set(key, (denial = { source, destination, reason_code: reasonCode, reason, count: 0, example_decision_id: decisionId, last_seen_ms: 0 }));
     }
     denial.count++;
     denial.example_decision_id = decisionId;
