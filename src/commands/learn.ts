@@ -3,14 +3,15 @@
  * (policies/authz.rego) and a review of it. The logic is in learn/; this reads the files, writes
  * the data and prints the review (docs/learn.md).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { GatehouseError, describeThrown } from '../errors.js';
 import { Learner } from '../learn/learn.js';
 import { learnSummary } from '../learn/summary.js';
 import type { Io, Values } from './common.js';
 import { readDecisionLogs } from './decision-log-lines.js';
 
-/** Learns from the logs in `positionals`; writes --out ("-": standard output, the review then on standard error). 0 once done, 2 for usage errors and unreadable files. */
+/** Learns from the logs in `positionals`; writes --out (its folder made if missing; "-": standard output, the review then on standard error). 0 once done, 2 for usage errors and unreadable files. */
 export async function learn(values: Values, positionals: string[], io: Io): Promise<number> {
   const learner = new Learner({
     minDistinct: whole(values['min-distinct'], 'min-distinct', 10, 2),
@@ -40,6 +41,8 @@ export async function learn(values: Values, positionals: string[], io: Io): Prom
   }
   if (out !== undefined) {
     try {
+      // Like build's --out and the decision log: the folder is made if missing (docs: --out learned/data.json).
+      mkdirSync(path.dirname(out), { recursive: true });
       writeFileSync(out, json);
     } catch (error) {
       throw new GatehouseError('usage', `--out ${out} cannot be written: ${describeThrown(error)}`);

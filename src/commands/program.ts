@@ -189,7 +189,7 @@ Exit status: 0 when all pass, 1 otherwise, 2 for usage, table or bundle errors.`
       `Reads decision-log lines (JSON, one per line; "-" is standard input, a FILE.gz is gunzipped) and derives the calls that went through: caller SPIFFE ID → destination SPIFFE ID → method → path template, with ids in paths turned into variables ({int}, {uuid}, {hex}, and {id} for values that vary widely at one position). Learns from calls the policy allowed and, in dry-run, calls it denied that dry-run let through; never from enforced denials, requests refused before the policy, callers that look like probes (unless --include-probes) or lines with masked ("${MASKED}") caller, destination, method or path. --out writes the allow-list as data for the example policy (policies/authz.rego: data.mesh.services, whole-path "exact_paths" rules); a review is printed: what would be allowed, variable segments, rare edges, what the serving policy denies, probes. docs/learn.md shows how to build it into a bundle and replay held-out logs against it.`,
     )
     .argument('<DECISIONS.log...>', 'decision logs')
-    .option('--out <FILE>', 'write the learned data (JSON) here; "-" writes it to standard output and the review to standard error')
+    .option('--out <FILE>', 'write the learned data (JSON) here (the folder is made if missing); "-" writes it to standard output and the review to standard error')
     .option('--min-count <N>', 'leave out edges seen fewer than N times (default 1: keep all)')
     .option('--rare <N>', 'list edges seen fewer than N times for review (default 3)')
     .option('--min-distinct <N>', 'distinct values at one path position before they become {id} (default 10)')
@@ -198,7 +198,7 @@ Exit status: 0 when all pass, 1 otherwise, 2 for usage, table or bundle errors.`
     .option('--show <N>', 'most lines per review list (default 50)')
     .addHelpText(
       'after',
-      '\nExit status: 0 once learned, 2 for usage errors, unreadable or empty logs.\n\nExample:\n  gatehouse learn decisions.log --out learned/data.json\n  cp policies/authz.rego learned/ && gatehouse build --policies learned --out build/learned.tar.gz\n  gatehouse replay --bundle build/learned.tar.gz held-out-decisions.log',
+      '\nExit status: 0 once learned, 2 for usage errors, unreadable or empty logs.\n\nExample:\n  gatehouse learn decisions.log --out learned/data.json\n  cp policies/authz.rego learned/ && gatehouse build --policies learned --out build/learned.tar.gz\n  gatehouse replay --bundle build/learned.tar.gz --baseline enforced held-out-decisions.log',
     )
     .action(run(async () => (await import('./learn.js')).learn(flagValues(learn), learn.args, io)));
 

@@ -284,6 +284,19 @@ describe('gatehouse learn: bad input', () => {
     expect(run('learn').stderr).toContain("missing required argument 'DECISIONS.log'");
   });
 
+  it('--out into a folder that does not exist yet makes it, as the README and help write the command (learn ... --out learned/data.json)', () => {
+    const dir = tempDir('gatehouse-learn-outdir-');
+    const out = path.join(dir, 'learned', 'deeper', 'data.json');
+    const result = run('learn', trainLogWithoutSampling(dir), '--out', out);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8')).mesh.services[INVENTORY].allow[0].exact_paths).toEqual(['/a']);
+    // A file where the folder should be is still a usage error naming --out.
+    const blocked = run('learn', trainLogWithoutSampling(dir), '--out', path.join(out, 'data.json'));
+    expect(blocked.stderr).toContain(`gatehouse: --out ${path.join(out, 'data.json')} cannot be written`);
+    expect(blocked.status).toBe(2);
+  });
+
   it('help learn is learn --help and names every flag; replay refuses an unknown --baseline', () => {
     const help = run('help', 'learn');
     expect(help.status).toBe(0);
@@ -291,6 +304,9 @@ describe('gatehouse learn: bad input', () => {
     expect(help.stdout).toMatch(/^Usage: gatehouse learn DECISIONS\.log\.\.\. \[--out FILE\]/);
     for (const flag of ['--out', '--min-count', '--rare', '--min-distinct', '--probe-paths', '--include-probes', '--show']) expect(help.stdout).toContain(flag);
     expect(run('help').stdout).toMatch(/^  gatehouse learn DECISIONS\.log\.\.\. \[--out FILE\] +learn a least-privilege allow-list/m);
+    // The example replays held-out dry-run logs against what was enforced, as docs/learn.md does: without
+    // --baseline enforced a call both the old and the learned policy deny would be hidden as "unchanged".
+    expect(help.stdout).toContain('gatehouse replay --bundle build/learned.tar.gz --baseline enforced held-out-decisions.log');
     const replay = run('replay', '--bundle', 'x.tar.gz', '--baseline', 'outcome', 'x.log');
     expect(replay.stderr).toContain('--baseline must be policy or enforced, got "outcome"');
     expect(replay.status).toBe(2);
