@@ -150,7 +150,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
       liveRoutes = collector && createLiveRoutes(async () => {
         const { window, reporting, running } = await collector.collect();
         const committed = bundles.committed();
-        return { ...window, policy: livePolicyStatus(committed && { revision: committed.revision, bundle: committed.source }, bundles.lastError()), workers: { reporting, running } };
+        return { ...window, policy: livePolicyStatus(committed && { revision: committed.revision, bundle: committed.source }, bundles.lastError()), workers: { reporting, running, configured: workers } };
       });
       admin = createAdminServer(aggregated, readiness, liveRoutes);
       adminPort = await listenOn(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));

@@ -164,13 +164,13 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
       const snapshot = (await page.evaluate(() => (window as unknown as { gatehouseLive: { snapshot(): unknown } }).gatehouseLive.snapshot())) as {
         latency: { counts: number[] };
         cache: { hit: number; miss: number; off: number };
-        workers?: { reporting: number; running: number };
+        workers?: { reporting: number; running: number; configured: number };
       };
       expect(snapshot.latency.counts.reduce((a, b) => a + b, 0)).toBe(20);
       expect(snapshot.cache.hit + snapshot.cache.miss + snapshot.cache.off).toBe(20);
       expect(await page.$$eval('#latency canvas', (c) => c.length)).toBe(1);
       if (workers > 1) {
-        expect(snapshot.workers).toEqual({ reporting: workers, running: workers });
+        expect(snapshot.workers).toEqual({ reporting: workers, running: workers, configured: workers });
         expect(await page.$eval('#window', (e) => e.textContent)).toContain(`${workers}/${workers} workers`);
       }
 

@@ -33,10 +33,14 @@ export interface LivePolicyStatus {
   last_reload: { status: 'ok' | 'failed'; code?: string; message?: string };
 }
 
-/** What the page receives: the window, the policy, and (in a cluster) how many workers answered. */
+/**
+ * What the page receives: the window, the policy, and in a cluster how many workers answered
+ * (`reporting`) of those that were asked (`running`: started and answering heartbeats) and of the
+ * `workers` setting (`configured`: fewer running means some are restarting or hung).
+ */
 export interface LiveSnapshot extends LiveWindow {
   policy: LivePolicyStatus;
-  workers?: { reporting: number; running: number };
+  workers?: { reporting: number; running: number; configured: number };
 }
 
 export interface LiveRoutes {

@@ -274,8 +274,13 @@
       reload.title = '';
       reload.className = '';
     }
-    const workers = snapshot.workers ? ` · ${snapshot.workers.reporting}/${snapshot.workers.running} workers` : '';
-    $('window').textContent = `last ${snapshot.window_seconds / 60} min${workers}`;
+    // Workers that answered of the workers setting: fewer means some are restarting or hung, and
+    // their Checks are missing from the page (a restarted worker starts counting from zero).
+    const workers = snapshot.workers;
+    const missing = workers !== undefined && workers.reporting < workers.configured;
+    $('window').textContent = `last ${snapshot.window_seconds / 60} min${workers ? ` · ${workers.reporting}/${workers.configured} workers` : ''}`;
+    $('window').className = missing ? 'failed' : '';
+    $('window').title = missing ? `${workers.configured - workers.reporting} of ${workers.configured} workers did not answer (restarting or hung): their Checks are not shown` : '';
   }
 
   function drawStats(snapshot) {
