@@ -96,7 +96,8 @@ is_variable(want) if {
 # the generic one starts with a letter, digit or "_").
 variable_pattern("{int}") := `^[0-9]+$`
 
-variable_pattern("{hex}") := `^[0-9a-fA-F]+$`
+# 16 or more, as `gatehouse learn` makes {hex} only of hashes that long: never a word such as "cafe".
+variable_pattern("{hex}") := `^[0-9a-fA-F]{16,}$`
 
 variable_pattern("{uuid}") := `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 

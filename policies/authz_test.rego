@@ -266,6 +266,7 @@ test_template_variables_match_one_segment_of_their_shape if {
 	templated_allows("GET", "/api/v1/orders/0?expand=1")
 	templated_allows("GET", "/api/v1/orders/3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11/items")
 	templated_allows("GET", "/blobs/9f86d081884c7d659a2feaa0c55ad015")
+	templated_allows("GET", "/blobs/0123456789ABCDEF")
 	templated_allows("GET", "/skus/sku-8f3A_2.v1")
 	templated_allows("GET", "/")
 	templated_allows("GET", "/api/v1/orders")
@@ -283,6 +284,10 @@ test_template_variable_refuses_other_shapes if {
 	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11a"))
 	templated_denies("GET", "/api/v1/orders/x/items", uuid_items("3f2c9a1e-0b7d-4c55-9e61--b8f0a9d7c11"))
 	templated_denies("GET", "/blobs/xyz", ["blobs", "xyz"])
+	# {hex} is a hash: 16 hex digits or more, never a short word spelled in hex.
+	templated_denies("GET", "/blobs/cafe", ["blobs", "cafe"])
+	templated_denies("GET", "/blobs/a", ["blobs", "a"])
+	templated_denies("GET", "/blobs/0123456789abcde", ["blobs", "0123456789abcde"])
 }
 
 test_exact_path_is_whole_path if {

@@ -14,7 +14,8 @@
  */
 
 export const INT = /^[0-9]+$/;
-export const HEX = /^[0-9a-fA-F]+$/;
+/** policies/authz.rego's pattern for {hex}: a hash, 16 hex digits or more. */
+export const HEX = /^[0-9a-fA-F]{16,}$/;
 export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** policies/authz.rego's pattern for {id} and any other variable name. */
 export const GENERIC = /^[A-Za-z0-9_][A-Za-z0-9._~:@+=,-]*$/;
@@ -48,7 +49,7 @@ export interface Templated {
 export function typedVariable(segment: string): string | undefined {
   if (INT.test(segment)) return '{int}';
   if (UUID.test(segment)) return '{uuid}';
-  if (segment.length >= 16 && HEX.test(segment)) return '{hex}';
+  if (HEX.test(segment)) return '{hex}';
   return undefined;
 }
 

@@ -114,6 +114,17 @@ describe.skipIf(tool.skip)('gatehouse learn on logs a real server wrote', () => 
     expect(summary).toContain(`wrote ${path.join(learnedDir, 'data.json')}`);
   });
 
+  it("docs/learn.md's worked example is this test's real output (timestamps and example values aside)", () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/learn.md'), 'utf8');
+    const shown = doc.match(/```\n\$ npx gatehouse learn decisions-train\.log --out learned\/data\.json\n([^]*?)```/)?.[1];
+    expect(shown, 'the worked example in docs/learn.md').toBeDefined();
+    // Timestamps are the run's; the first few values of a variable depend on the order the server wrote the lines in.
+    const normalise = (text: string) => text.replace(/20\d\d-\d\d-\d\dT[\d:.]+Z/g, 'TIME').replace(/e\.g\. .*$/gm, 'e.g. ...');
+    expect(normalise(summary.replaceAll(`${learnedDir}/`, 'learned/'))).toBe(normalise(shown!));
+    // The bundle revision is a hash of the learned files (timestamps included): the page must not show one as if it were reproducible.
+    expect(doc).not.toMatch(/revision sha256:[0-9a-f]{8,}/);
+  });
+
   it('replay of held-out logs (fresh ids) against the learned bundle: only the scanner would be denied', () => {
     const result = run('replay', '--bundle', learnedBundle, '--baseline', 'enforced', '--show', '0', heldLog);
     expect(result.stdout).toContain(`allow→deny by caller:\n  ${String(heldScanner.length).padStart(6)}  ${SCANNER}\n`);

@@ -1,11 +1,14 @@
 /** learn/: path templating, what is learned from, masking, probes, the data's shape. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoggedDecision } from '../../src/commands/decision-log-lines.js';
 import { Learner } from '../../src/learn/learn.js';
 import { observe } from '../../src/learn/observation.js';
-import { GENERIC, templatePaths, typedVariable } from '../../src/learn/path-template.js';
+import { GENERIC, HEX, INT, UUID, templatePaths, typedVariable } from '../../src/learn/path-template.js';
 import { policyData } from '../../src/learn/policy-data.js';
 import { learnSummary } from '../../src/learn/summary.js';
+import { ROOT } from '../support/tools.js';
 
 const CHECKOUT = 'spiffe://mesh.local/ns/shop/sa/checkout';
 const INVENTORY = 'spiffe://mesh.local/ns/shop/sa/inventory';
@@ -65,6 +68,17 @@ describe('path templates', () => {
     ]);
     expect(typedVariable('0123456789')).toBe('{int}');
     expect(typedVariable('abcdef012345678')).toBeUndefined(); // 15 hex digits: could be a word-ish id; not a hash
+  });
+
+  it("the learner's variable patterns are the policy's own (policies/authz.rego variable_pattern): a template matches exactly what it was learned from the shape of", () => {
+    const rego = readFileSync(path.join(ROOT, 'policies/authz.rego'), 'utf8');
+    const pattern = (name: string) => rego.match(new RegExp(`^variable_pattern\\("\\{${name}\\}"\\) := \`([^\`]+)\``, 'm'))?.[1];
+    expect(pattern('int')).toBe(INT.source);
+    expect(pattern('uuid')).toBe(UUID.source);
+    // {hex} is only a hash (16+ hex digits), as the learner makes it: a 40-digit hash template never allows /invoices/cafe.
+    expect(pattern('hex')).toBe(HEX.source);
+    expect(rego.match(/^variable_pattern\(want\) := `([^`]+)`/m)?.[1]).toBe(GENERIC.source);
+    expect(typedVariable('cafe')).toBeUndefined();
   });
 
   it('turns widely varying values at one position into {id} and merges what follows them', () => {
