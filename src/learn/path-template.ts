@@ -32,6 +32,11 @@ export interface VariablePosition {
   distinct: number;
   /** A few of the values, for the reader to judge. */
   examples: string[];
+  /**
+   * In `literals` only: the values hold characters no variable matches (a space, "!", a leading
+   * ".": see GENERIC), so no --min-distinct makes them one; a hand-written prefix rule can.
+   */
+  unmatched?: true;
 }
 
 export interface Templated {
@@ -40,7 +45,8 @@ export interface Templated {
   variables: VariablePosition[];
   /**
    * Positions where 3 or more id-like values stayed literal (too few for {id}): prefix is the
-   * template before them, e.g. /api/v1/tenants. If they are ids, new ones will be denied.
+   * template before them, e.g. /api/v1/tenants. If they are ids, new ones will be denied. Id-like
+   * values no variable can match (`unmatched`) are listed the same way, whatever their number.
    */
   literals: VariablePosition[];
 }
@@ -84,8 +90,14 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
     const idLike = collapsible.filter(([value, n]) => n <= 2 || /[0-9]/.test(value));
     const collapse = idLike.length >= options.minDistinct && idLike.length * 2 >= collapsible.length;
     const idValues = new Set(collapse ? idLike.map(([value]) => value) : []);
+    const prefix = `/${out[here[0]!]!.join('/')}`.replace(/^\/$/, '');
     if (!collapse && idLike.length >= 3) {
-      literals.push({ prefix: `/${out[here[0]!]!.join('/')}`.replace(/^\/$/, ''), distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
+      literals.push({ prefix, distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
+    }
+    // Id-like values the generic pattern refuses ("report 12.pdf"): literal whatever --min-distinct says.
+    const unmatched = [...untyped.entries()].filter(([value, n]) => !GENERIC.test(value) && (n <= 2 || /[0-9]/.test(value)));
+    if (unmatched.length >= 3) {
+      literals.push({ prefix, distinct: unmatched.length, examples: unmatched.slice(0, 3).map(([value]) => value), unmatched: true });
     }
 
     const groups = new Map<string, number[]>();

@@ -68,9 +68,15 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}  ${v.position.distinct} distinct values, e.g. ${v.position.examples.join(', ')}`);
   }
 
-  if (result.literals.length > 0) {
+  const fewLiterals = result.literals.filter((l) => !l.position.unmatched);
+  if (fewLiterals.length > 0) {
     out.push('', `kept literal: too few values to be a variable (ids? learn again with a lower --min-distinct, or edit the template):`);
-    list(result.literals, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${v.position.distinct} values, e.g. ${v.position.examples.join(', ')}`);
+    list(fewLiterals, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${v.position.distinct} values, e.g. ${v.position.examples.join(', ')}`);
+  }
+  const unmatched = result.literals.filter((l) => l.position.unmatched);
+  if (unmatched.length > 0) {
+    out.push('', `kept literal: values no variable matches (a space or other character outside {id}'s pattern; ids? new ones will be denied: allow them with a hand-written prefix rule):`);
+    list(unmatched, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${v.position.distinct} values, e.g. ${v.position.examples.map((e) => JSON.stringify(e)).join(', ')}`);
   }
 
   const rare = [...result.edges, ...result.leftOut].filter((e) => e.count < options.rare);

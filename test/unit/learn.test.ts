@@ -100,6 +100,24 @@ describe('path templates', () => {
     );
   });
 
+  it('reports id-like values no variable can match (a space in them), however many: new ones will be denied', () => {
+    const files = Array.from({ length: 30 }, (_, i) => `/files/report ${1000 + i}.pdf`);
+    const { templates, literals } = templatePaths([...files, '/files/a.pdf'].map(split), { minDistinct: 10 });
+    expect(templates).toEqual([...files, '/files/a.pdf']);
+    expect(literals).toEqual([{ prefix: '/files', distinct: 30, examples: ['report 1000.pdf', 'report 1001.pdf', 'report 1002.pdf'], unmatched: true }]);
+    const result = learnFrom(files.map((path) => event({ path })));
+    const summary = learnSummary(result, ['log'], { rare: 3, show: 50, out: undefined });
+    expect(summary).toContain(
+      `kept literal: values no variable matches (a space or other character outside {id}'s pattern; ids? new ones will be denied: allow them with a hand-written prefix rule):\n  inventory  /files/…  30 values, e.g. "report 1000.pdf", "report 1001.pdf", "report 1002.pdf"`,
+    );
+    expect(summary).not.toContain('too few values');
+    // Next to an {id} made of the values that match, too.
+    const mixed = [...Array.from({ length: 12 }, (_, i) => `/files/r-${i}.pdf`), ...files.slice(0, 3)];
+    const both = templatePaths(mixed.map(split), { minDistinct: 10 });
+    expect(both.templates.slice(0, 12).every((t) => t === '/files/{id}')).toBe(true);
+    expect(both.literals).toEqual([{ prefix: '/files', distinct: 3, examples: ['report 1000.pdf', 'report 1001.pdf', 'report 1002.pdf'], unmatched: true }]);
+  });
+
   it('keeps values called often and without digits literal next to an {id}', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `/users/k${i}z`);
     const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
