@@ -11,8 +11,11 @@
 #
 # GATEHOUSE_CHROMIUM=/path/to/chrome names another Chromium/Chrome binary instead.
 set -euo pipefail
+PACKAGE=chromium
+NEEDED_BY=test/e2e/live-map-browser.test.ts
+source "$(dirname "$0")/lib/debian-package.sh"
 
-find_chromium() {
+find_binary() {
   if [[ -n "${GATEHOUSE_CHROMIUM:-}" && -x "${GATEHOUSE_CHROMIUM}" ]]; then echo "$GATEHOUSE_CHROMIUM"; return 0; fi
   for name in chromium chromium-browser; do
     if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
@@ -21,37 +24,10 @@ find_chromium() {
   return 1
 }
 
-if [[ "${1:-}" == "--print" ]]; then
-  if find_chromium; then exit 0; fi
-  echo "error: chromium is not installed; run ./dev setup (or: sudo apt-get install -y --no-install-recommends chromium)" >&2
-  exit 1
-fi
-
-if find_chromium >/dev/null; then exit 0; fi
-
-# Outside CI a missing prerequisite is a warning (the browser test then skips, naming the install
-# command); in CI it is an error, because CI must not skip it.
-give_up() {
-  echo "$1" >&2
-  if [[ "${CI:-}" == "true" ]]; then exit 1; fi
-  echo "  (continuing without it: test/e2e/live-map-browser.test.ts will be skipped)" >&2
-  exit 0
-}
-
-if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-  give_up "warning: chromium is needed by test/e2e/live-map-browser.test.ts.
-  Install it with: sudo apt-get install -y --no-install-recommends chromium   (Debian/Ubuntu; then re-run ./dev setup)"
-fi
-
-echo "==> installing chromium (apt-get install chromium, Debian package)" >&2
-export DEBIAN_FRONTEND=noninteractive
-# --no-install-recommends: no desktop integration, fonts beyond what the package depends on.
+print_or_exit "$@"
+require_apt_root
 # fonts-liberation: a Latin font with metrics, so the screenshot's text is not drawn in boxes.
-install_package() { apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
-if ! install_package; then
-  apt-get update -qq
-  install_package
-fi
+apt_install chromium fonts-liberation
 
-find_chromium >/dev/null || { echo "error: the chromium package installed but /usr/bin/chromium is missing" >&2; exit 1; }
-echo "installed $("$(find_chromium)" --version 2>/dev/null | head -1) at $(find_chromium)" >&2
+find_binary >/dev/null || { echo "error: the chromium package installed but /usr/bin/chromium is missing" >&2; exit 1; }
+echo "installed $("$(find_binary)" --version 2>/dev/null | head -1) at $(find_binary)" >&2

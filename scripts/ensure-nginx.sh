@@ -8,34 +8,18 @@
 #   scripts/ensure-nginx.sh          install if missing
 #   scripts/ensure-nginx.sh --print  print the binary's path (exit 1 when missing)
 set -euo pipefail
+PACKAGE=nginx
+NEEDED_BY=test/e2e/http-authz-nginx.test.ts
+source "$(dirname "$0")/lib/debian-package.sh"
 
-find_nginx() {
+find_binary() {
   if command -v nginx >/dev/null 2>&1; then command -v nginx; return 0; fi
   [[ -x /usr/sbin/nginx ]] && { echo /usr/sbin/nginx; return 0; }
   return 1
 }
 
-if [[ "${1:-}" == "--print" ]]; then
-  if find_nginx; then exit 0; fi
-  echo "error: nginx is not installed; run ./dev setup (or: sudo apt-get install -y --no-install-recommends nginx)" >&2
-  exit 1
-fi
-
-if find_nginx >/dev/null; then exit 0; fi
-
-# Outside CI a missing prerequisite is a warning (the nginx test then skips, naming the install
-# command); in CI it is an error, because CI must not skip it.
-give_up() {
-  echo "$1" >&2
-  if [[ "${CI:-}" == "true" ]]; then exit 1; fi
-  echo "  (continuing without it: test/e2e/http-authz-nginx.test.ts will be skipped)" >&2
-  exit 0
-}
-
-if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-  give_up "warning: nginx is needed by test/e2e/http-authz-nginx.test.ts.
-  Install it with: sudo apt-get install -y --no-install-recommends nginx   (Debian/Ubuntu; then re-run ./dev setup)"
-fi
+print_or_exit "$@"
+require_apt_root
 
 # Keep the package's postinst from starting the system nginx on :80: invoke-rc.d and
 # deb-systemd-invoke both obey /usr/sbin/policy-rc.d (exit 101 = "action forbidden").
@@ -49,13 +33,7 @@ fi
 cleanup() { if [[ "$temporary_policy" == true ]]; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
-echo "==> installing nginx (apt-get install nginx, Debian package)" >&2
-export DEBIAN_FRONTEND=noninteractive
-install_package() { apt-get install -y -qq --no-install-recommends nginx >/dev/null; }
-if ! install_package; then
-  apt-get update -qq
-  install_package
-fi
+apt_install nginx
 
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
@@ -63,5 +41,5 @@ elif [[ -x /etc/init.d/nginx ]]; then
   /etc/init.d/nginx stop >/dev/null 2>&1 || true
 fi
 
-find_nginx >/dev/null || { echo "error: the nginx package installed but /usr/sbin/nginx is missing" >&2; exit 1; }
-echo "installed $("$(find_nginx)" -v 2>&1 | head -1) at $(find_nginx)" >&2
+find_binary >/dev/null || { echo "error: the nginx package installed but /usr/sbin/nginx is missing" >&2; exit 1; }
+echo "installed $("$(find_binary)" -v 2>&1 | head -1) at $(find_binary)" >&2

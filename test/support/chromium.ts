@@ -3,25 +3,16 @@
  * puppeteer-core, which downloads no browser of its own. Outside CI a missing Chromium skips the
  * tests that need it, naming the install command; in CI (CI=true) it fails them.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import puppeteer, { type Browser } from 'puppeteer-core';
+import { debianBinaryOrSkip } from './debian-binary.js';
 import { tempDir } from './policy.js';
 
+/** GATEHOUSE_CHROMIUM names another Chromium/Chrome binary instead. */
 export function chromiumOrSkip(): { chromium: string; skip: false } | { chromium: ''; skip: string } {
   const named = process.env.GATEHOUSE_CHROMIUM;
-  if (named && existsSync(named)) return { chromium: named, skip: false };
-  for (const candidate of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (existsSync(candidate)) return { chromium: candidate, skip: false };
-  }
-  try {
-    return { chromium: execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim(), skip: false };
-  } catch {
-    const message = 'chromium not found: run "./dev setup" (scripts/ensure-chromium.sh: apt-get install -y --no-install-recommends chromium)';
-    if (process.env.CI === 'true') throw new Error(`${message}; CI must not skip tests`);
-    console.warn(`skipping: ${message}`);
-    return { chromium: '', skip: message };
-  }
+  const found = debianBinaryOrSkip('chromium', [...(named ? [named] : []), '/usr/bin/chromium', '/usr/bin/chromium-browser']);
+  return found.skip ? { chromium: '', skip: found.skip } : { chromium: found.path, skip: false };
 }
 
 /**

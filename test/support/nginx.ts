@@ -4,24 +4,16 @@
  * on 127.0.0.1 free ports. Outside CI a missing nginx skips the tests that need it, naming the
  * install command; in CI (CI=true) it fails them.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { waitFor } from '../../lab/lab.mjs';
+import { debianBinaryOrSkip } from './debian-binary.js';
 
 export function nginxOrSkip(): { nginx: string; skip: false } | { nginx: ''; skip: string } {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/bin/nginx']) {
-    if (existsSync(candidate)) return { nginx: candidate, skip: false };
-  }
-  try {
-    return { nginx: execFileSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).trim(), skip: false };
-  } catch {
-    const message = 'nginx not found: run "./dev setup" (scripts/ensure-nginx.sh: apt-get install -y --no-install-recommends nginx)';
-    if (process.env.CI === 'true') throw new Error(`${message}; CI must not skip tests`);
-    console.warn(`skipping: ${message}`);
-    return { nginx: '', skip: message };
-  }
+  const found = debianBinaryOrSkip('nginx', ['/usr/sbin/nginx', '/usr/bin/nginx']);
+  return found.skip ? { nginx: '', skip: found.skip } : { nginx: found.path, skip: false };
 }
 
 export async function freePort(): Promise<number> {
