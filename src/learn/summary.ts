@@ -36,6 +36,13 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     [n.unusable_path, 'with a method or path segment an allow-list cannot state (an encoded "/", a segment shaped like {name})'],
   ].filter(([count]) => (count as number) > 0);
   if (notLearned.length > 0) out.push(`  not learned: ${notLearned.map(([count, why]) => `${count} ${why}`).join('; ')}`);
+  const decisionLines = result.lines - result.notDecisions;
+  if ((n.no_caller + n.no_destination) * 2 > decisionLines) {
+    // Most calls carried no SPIFFE IDs: a listener without mTLS (plaintext, or TLS without client certificates).
+    out.push(
+      `  no SPIFFE IDs: ${n.no_caller + n.no_destination} of ${decisionLines} calls had no valid caller or destination SPIFFE ID; the allow-list is keyed on them, which Envoy sends (source/destination principal) only for mTLS connections with SPIFFE certificates`,
+    );
+  }
   if (result.notDecisions > 0) out.push(`  skipped: ${plural(result.notDecisions, 'line')} that ${result.notDecisions === 1 ? 'is not a decision-log line' : 'are not decision-log lines'} (first: ${result.notDecisionExamples.join(', ')})`);
   if (result.samplePercents.length > 0) {
     out.push(`  sampling: allow lines were logged at ${result.samplePercents.join('%, ')}% (decision_log_allow_sample_percent); counts of allowed calls are that share of the traffic, and rare edges may be missing`);

@@ -211,6 +211,23 @@ describe('what is learned from', () => {
     expect(edgeKeys(result)).toEqual([`${other} GET /a/{x`]);
     expect(result.notLearned).toMatchObject({ no_caller: 2, no_destination: 1, unusable_path: 3 });
   });
+
+  it('a log of a server without mTLS (no principals, so no SPIFFE IDs) says why nothing was learned', () => {
+    const plain = Array.from({ length: 5 }, (_, i) => {
+      const e = event({ path: `/a/${i}` });
+      const input = e.input as any;
+      input.attributes.source = {};
+      input.attributes.destination = {};
+      input.identity = { source: { principal: null, valid: false, error: 'no principal' }, destination: { principal: null, valid: false, error: 'no principal' } };
+      return e;
+    });
+    const summary = (events: LoggedDecision[]) => learnSummary(learnFrom(events), ['log'], { rare: 3, show: 50, out: undefined });
+    expect(summary(plain)).toContain(
+      '  no SPIFFE IDs: 5 of 5 calls had no valid caller or destination SPIFFE ID; the allow-list is keyed on them, which Envoy sends (source/destination principal) only for mTLS connections with SPIFFE certificates\n',
+    );
+    // A few such calls among many with IDs are just counted.
+    expect(summary([...plain.slice(0, 2), ...Array.from({ length: 3 }, (_, i) => event({ path: `/b/${i}` }))])).not.toContain('no SPIFFE IDs');
+  });
 });
 
 describe('masked values', () => {
