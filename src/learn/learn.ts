@@ -44,6 +44,8 @@ export interface LearnResult extends LearnedEdges {
   notLearned: Record<NotLearned | 'probe', number>;
   /** Refused calls by reason_code. */
   refusedCodes: Record<string, number>;
+  /** Calls set aside as masked, by masked field ("the :path header": names, never values); a call counts under each of its masked fields. */
+  maskedFields: Record<string, number>;
   /** Enforced denials, per caller → destination, for the review. */
   denied: { caller: string; destination: string; count: number }[];
   dryRun: boolean;
@@ -59,6 +61,7 @@ export class Learner {
   readonly #probes = new ProbeFinder();
   readonly #notLearned: Record<NotLearned, number> = { denied: 0, refused: 0, masked: 0, no_caller: 0, no_destination: 0, unusable_path: 0 };
   readonly #refusedCodes: Record<string, number> = {};
+  readonly #maskedFields: Record<string, number> = {};
   readonly #denied = new Map<string, { caller: string; destination: string; count: number }>();
   readonly #samplePercents = new Set<number>();
   #lines = 0;
@@ -97,6 +100,7 @@ export class Learner {
     const o = result.observation;
     if (result.notLearned) {
       this.#notLearned[result.notLearned]++;
+      for (const field of result.maskedFields ?? []) this.#maskedFields[field] = (this.#maskedFields[field] ?? 0) + 1;
       if (result.notLearned === 'refused') {
         const code = o?.reasonCode || 'unknown';
         this.#refusedCodes[code] = (this.#refusedCodes[code] ?? 0) + 1;
@@ -170,6 +174,7 @@ export class Learner {
       learnedCalls,
       notLearned: { ...this.#notLearned, probe: probeCalls },
       refusedCodes: this.#refusedCodes,
+      maskedFields: this.#maskedFields,
       denied: [...this.#denied.values()].sort((a, b) => b.count - a.count || (a.caller < b.caller ? -1 : 1)),
       dryRun: this.#dryRun,
       samplePercents: [...this.#samplePercents].sort((a, b) => a - b),

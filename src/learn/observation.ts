@@ -68,6 +68,8 @@ export interface ObservationResult {
   observation?: Observation;
   caller?: string;
   notLearned?: NotLearned;
+  /** With notLearned 'masked': which of the fields read were masked, e.g. "the :path header" (names only, never values). */
+  maskedFields?: string[];
 }
 
 /** The observation in `event`, or why it is not learned from. */
@@ -76,27 +78,29 @@ export function observe(event: LoggedDecision): ObservationResult {
   const g = event.gatehouse;
   const http = input.attributes?.request?.http;
   // Every place the caller, destination, method or path appears: any one masked sets the event aside.
-  const masked = [
-    input.identity,
-    input.identity?.source,
-    input.identity?.destination,
-    input.identity?.source?.spiffe_id,
-    input.identity?.destination?.spiffe_id,
-    input.identity?.source?.principal,
-    input.identity?.destination?.principal,
-    input.attributes?.source?.principal,
-    input.attributes?.destination?.principal,
-    input.attributes,
-    input.attributes?.request,
-    http,
-    http?.method,
-    http?.path,
-    http?.headers?.[':method'],
-    http?.headers?.[':path'],
-    input.parsed_path,
-    g.source_principal,
-  ].some((v) => v === MASKED) || (Array.isArray(input.parsed_path) && input.parsed_path.some((s: unknown) => s === MASKED));
-  if (masked) return { notLearned: 'masked' };
+  const places: [string, unknown][] = [
+    ['input.identity', input.identity],
+    ['input.identity.source', input.identity?.source],
+    ['input.identity.destination', input.identity?.destination],
+    ['input.identity.source.spiffe_id', input.identity?.source?.spiffe_id],
+    ['input.identity.destination.spiffe_id', input.identity?.destination?.spiffe_id],
+    ['input.identity.source.principal', input.identity?.source?.principal],
+    ['input.identity.destination.principal', input.identity?.destination?.principal],
+    ['input.attributes.source.principal', input.attributes?.source?.principal],
+    ['input.attributes.destination.principal', input.attributes?.destination?.principal],
+    ['input.attributes', input.attributes],
+    ['input.attributes.request', input.attributes?.request],
+    ['input.attributes.request.http', http],
+    ['input.attributes.request.http.method', http?.method],
+    ['input.attributes.request.http.path', http?.path],
+    ['the :method header', http?.headers?.[':method']],
+    ['the :path header', http?.headers?.[':path']],
+    ['input.parsed_path', input.parsed_path],
+    ['gatehouse.source_principal', g.source_principal],
+  ];
+  const maskedFields = places.filter(([, v]) => v === MASKED).map(([name]) => name);
+  if (Array.isArray(input.parsed_path) && input.parsed_path.some((s: unknown) => s === MASKED)) maskedFields.push('a segment of input.parsed_path');
+  if (maskedFields.length > 0) return { notLearned: 'masked', maskedFields };
 
   const caller = validSpiffeId(input.identity?.source);
   if (caller === undefined) return { notLearned: 'no_caller' };

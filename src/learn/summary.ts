@@ -26,11 +26,15 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     .sort((a, b) => b[1] - a[1])
     .map(([code, count]) => `${code} ${count}`)
     .join(', ');
+  const maskedFields = Object.entries(result.maskedFields)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([field, count]) => `${field} ${count}`)
+    .join(', ');
   const notLearned = [
     [n.denied, 'denied by the policy and enforced'],
     [n.refused, `refused before the policy${refused ? ` (${refused})` : ''}`],
     [n.probe, 'from callers that look like probes'],
-    [n.masked, 'with masked caller, destination, method or path (decision_log_mask; never learned)'],
+    [n.masked, `with masked caller, destination, method or path (decision_log_mask; never learned${maskedFields ? `; masked: ${maskedFields}` : ''})`],
     [n.no_caller, 'without a valid caller SPIFFE ID'],
     [n.no_destination, 'without a valid destination SPIFFE ID'],
     [n.unusable_path, 'with a method or path segment an allow-list cannot state (an encoded "/", a segment shaped like {name})'],

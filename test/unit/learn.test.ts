@@ -258,6 +258,23 @@ describe('masked values', () => {
     });
   }
 
+  it('the review names the masked fields that set calls aside (decision_log_mask headers/* masks :path and :method too), never their values', () => {
+    const headersMasked = Array.from({ length: 4 }, (_, i) => {
+      const e = event({ path: `/api/v1/users/${SECRET}${i}` });
+      (e.input as any).attributes.request.http.headers = { ':method': '[masked]', ':path': '[masked]' };
+      return e;
+    });
+    const segment = event({ path: `/api/v1/users/${SECRET}` });
+    (segment.input as any).parsed_path[3] = '[masked]';
+    const result = learnFrom([...headersMasked, segment]);
+    expect(result.maskedFields).toEqual({ 'the :method header': 4, 'the :path header': 4, 'a segment of input.parsed_path': 1 });
+    const summary = learnSummary(result, ['log'], { rare: 3, show: 50, out: undefined });
+    expect(summary).toContain(
+      '  not learned: 5 with masked caller, destination, method or path (decision_log_mask; never learned; masked: the :method header 4, the :path header 4, a segment of input.parsed_path 1)',
+    );
+    expect(summary).not.toContain(SECRET);
+  });
+
   it('observe never returns a masked value', () => {
     const e = event({ path: '/x' });
     (e.input as any).identity.destination.service_account = '[masked]';
