@@ -8,39 +8,12 @@
 // on + page (a client reading /live/events, one summary a second), off again (the spread between
 // the two off runs is the noise floor). Then in-process: LiveSummary.record per Check against
 // GatehouseMetrics.recordCheck (the telemetry every Check already pays), same outcomes.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { authzProtos } from '../dist/grpc/protos.js';
-import { POLICY_DIR, makeCorpus } from './corpus.mjs';
 import { cpuSeconds, freePort, peakRssMb } from './lib/proc.mjs';
 import { CheckClient } from './lib/servers.mjs';
+import { benchOptions, drive, prepareBundle, startServe } from './lib/variants.mjs';
 
-const { values } = parseArgs({
-  options: {
-    checks: { type: 'string', default: '20000' },
-    concurrency: { type: 'string', default: '32' },
-    rounds: { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 11).map((line) => line.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
-const checks = Number(values.checks);
-const concurrency = Number(values.concurrency);
-const rounds = Number(values.rounds);
-const root = path.resolve(import.meta.dirname, '..');
-const main = path.join(root, 'dist/main.js');
-const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-live-bench-'));
-const bundle = path.join(work, 'bundle.tar.gz');
-execFileSync(process.execPath, [main, 'build', '--policies', POLICY_DIR, '--out', bundle], { stdio: 'ignore' });
-const data = JSON.parse(readFileSync(path.join(POLICY_DIR, 'data.json'), 'utf8'));
-const corpus = makeCorpus(data, 2000);
-authzProtos();
+const { checks, concurrency, rounds } = benchOptions(import.meta.url);
+const { bundle, corpus } = prepareBundle('live');
 
 const VARIANTS = [
   { name: 'off', flags: [], page: false },
@@ -52,22 +25,13 @@ const VARIANTS = [
 async function runVariant(variant) {
   const port = await freePort();
   const adminPort = await freePort();
-  const child = spawn(process.execPath, [main, 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`, '--admin-addr', `127.0.0.1:${adminPort}`, '--workers', '1', '--decision-log', 'off', ...variant.flags], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let stderr = '';
-  const serving = new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      if (stderr.includes('gatehouse is serving')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`server exited: ${stderr}`)));
-    setTimeout(() => reject(new Error(`not serving after 20 s: ${stderr}`)), 20_000).unref();
-  });
+  const server = startServe(['--bundle', bundle, '--addr', `127.0.0.1:${port}`, '--admin-addr', `127.0.0.1:${adminPort}`, '--workers', '1', '--decision-log', 'off', ...variant.flags]);
+  const { child } = server;
   const client = new CheckClient(port);
   const page = new AbortController();
   let events = 0;
   try {
-    await serving;
+    await server.serving;
     if (variant.page) {
       const response = await fetch(`http://127.0.0.1:${adminPort}/live/events`, { signal: page.signal });
       void (async () => {
@@ -78,11 +42,11 @@ async function runVariant(variant) {
         }
       })();
     }
-    await drive(client, 2000);
+    await drive(client, corpus, 2000, concurrency);
     const cpu0 = cpuSeconds(child.pid);
     const t0 = performance.now();
     const events0 = events;
-    await drive(client, checks);
+    await drive(client, corpus, checks, concurrency);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(child.pid) - cpu0;
     return {
@@ -95,28 +59,8 @@ async function runVariant(variant) {
   } finally {
     page.abort();
     client.close();
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await server.stop();
   }
-}
-
-async function drive(client, n) {
-  let next = 0;
-  let failed = 0;
-  const lane = async () => {
-    while (next < n) {
-      const request = corpus[next++ % corpus.length];
-      try {
-        await client.check(request);
-      } catch {
-        failed++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
-  if (failed > 0) throw new Error(`${failed} Checks failed`);
 }
 
 /** In-process: ns per Check of LiveSummary.record, and of GatehouseMetrics.recordCheck as the baseline. */

@@ -9,41 +9,15 @@
 // Variants, in this order each round: off, on (every Check traced: parentbased_always_on and a
 // sampled parent), on-unsampled (OTEL_TRACES_SAMPLER=always_off: the SDK loaded, nothing recorded),
 // off again (the spread between the two off runs is the noise floor).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { authzProtos } from '../dist/grpc/protos.js';
 import protobuf from 'protobufjs';
-import { POLICY_DIR, makeCorpus } from './corpus.mjs';
 import { cpuSeconds, freePort, peakRssMb, sleep } from './lib/proc.mjs';
 import { CheckClient } from './lib/servers.mjs';
+import { benchOptions, drive, prepareBundle, startServe } from './lib/variants.mjs';
 
-const { values } = parseArgs({
-  options: {
-    checks: { type: 'string', default: '20000' },
-    concurrency: { type: 'string', default: '32' },
-    rounds: { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 12).map((line) => line.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
-const checks = Number(values.checks);
-const concurrency = Number(values.concurrency);
-const rounds = Number(values.rounds);
-const root = path.resolve(import.meta.dirname, '..');
-const main = path.join(root, 'dist/main.js');
-const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-tracing-bench-'));
-const bundle = path.join(work, 'bundle.tar.gz');
-execFileSync(process.execPath, [main, 'build', '--policies', POLICY_DIR, '--out', bundle], { stdio: 'ignore' });
-const data = JSON.parse(readFileSync(path.join(POLICY_DIR, 'data.json'), 'utf8'));
-const corpus = makeCorpus(data, 2000);
-authzProtos(); // load the protos before timing anything
+const { checks, concurrency, rounds } = benchOptions(import.meta.url);
+const { bundle, corpus } = prepareBundle('tracing');
 
 // The OTLP sink: accepts every export (200, empty ExportTraceServiceResponse), counts the requests
 // and the spans in them (decoded with protobufjs from the OTLP message shapes, spans' fields skipped).
@@ -81,37 +55,21 @@ const VARIANTS = [
 
 async function runVariant(variant) {
   const port = await freePort();
-  const started = performance.now();
-  const child = spawn(process.execPath, [main, 'serve', '--bundle', bundle, '--addr', `127.0.0.1:${port}`, '--admin-addr', 'off', '--workers', '1', '--decision-log', 'off', '--log-level', 'info', ...variant.flags], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, OTEL_SERVICE_NAME: 'gatehouse-bench', ...variant.env },
+  const server = startServe(['--bundle', bundle, '--addr', `127.0.0.1:${port}`, '--admin-addr', 'off', '--workers', '1', '--decision-log', 'off', '--log-level', 'info', ...variant.flags], {
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, OTEL_SERVICE_NAME: 'gatehouse-bench', ...variant.env,
   });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let stderr = '';
-  let startupMs;
-  let readyRssMb;
-  const serving = new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      if (startupMs === undefined && stderr.includes('gatehouse is serving')) {
-        startupMs = performance.now() - started;
-        readyRssMb = rssMb(child.pid);
-        resolve();
-      }
-    });
-    child.once('exit', () => reject(new Error(`server exited: ${stderr}`)));
-    setTimeout(() => reject(new Error(`not serving after 20 s: ${stderr}`)), 20_000).unref();
-  });
+  const { child } = server;
   const client = new CheckClient(port);
   try {
-    await serving;
+    const startupMs = await server.serving;
+    const readyRssMb = rssMb(child.pid);
     const exportsBefore = exports;
     const spansBefore = exportedSpans;
     // Warm-up, then the measured Checks.
-    await drive(client, 2000);
+    await drive(client, corpus, 2000, concurrency);
     const cpu0 = cpuSeconds(child.pid);
     const t0 = performance.now();
-    await drive(client, checks);
+    await drive(client, corpus, checks, concurrency);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(child.pid) - cpu0;
     await sleep(variant.name.startsWith('on') ? 5500 : 0); // one OTEL_BSP_SCHEDULE_DELAY: the last batch leaves
@@ -128,29 +86,8 @@ async function runVariant(variant) {
     };
   } finally {
     client.close();
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await server.stop();
   }
-}
-
-/** `n` Checks, `concurrency` in flight, cycling through the corpus. */
-async function drive(client, n) {
-  let next = 0;
-  let failed = 0;
-  const lane = async () => {
-    while (next < n) {
-      const request = corpus[next++ % corpus.length];
-      try {
-        await client.check(request);
-      } catch {
-        failed++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
-  if (failed > 0) throw new Error(`${failed} Checks failed`);
 }
 
 function rssMb(pid) {
