@@ -112,23 +112,32 @@ async function waitForEdges(page: Page, expected: Record<string, number>): Promi
   }
 }
 
+/** `gatehouse serve --admin-ui true` with `workers`, stopped after the test; its admin origin. */
+async function startLiveServer(workers: number): Promise<{ server: ServeProcess; origin: string }> {
+  const server = await startServe(bundle, ['--workers', String(workers), '--admin-ui', 'true']);
+  servers.push(server);
+  return { server, origin: `http://127.0.0.1:${server.adminPort}` };
+}
+
 describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in headless Chromium', () => {
   let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
   afterAll(async () => {
     await chromium?.close();
   });
+  /** A new tab of the one Chromium the tests share, launched on first use. */
+  const newPage = async () => {
+    chromium ??= await launchChromium(browserTool.chromium);
+    return chromium.browser.newPage();
+  };
 
   for (const workers of [1, 2]) {
     it(`shows the callers, destinations and denials of real Checks (workers: ${workers})`, { timeout: 90_000 }, async () => {
-      const server = await startServe(bundle, ['--workers', String(workers), '--admin-ui', 'true']);
-      servers.push(server);
-      const origin = `http://127.0.0.1:${server.adminPort}`;
+      const { server, origin } = await startLiveServer(workers);
       await eventually(async () => ((await (await fetch(`${origin}/readyz`)).json()) as { ready: boolean }).ready, 15_000);
       const revision = ((await (await fetch(`${origin}/readyz`)).json()) as { policy: { revision: string } }).policy.revision;
       const denied = await sendTraffic(server);
 
-      chromium ??= await launchChromium(browserTool.chromium);
-      const page = await chromium.browser.newPage();
+      const page = await newPage();
       const problems: string[] = [];
       const requests: string[] = [];
       page.on('console', (message) => {
@@ -212,9 +221,7 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
   }
 
   it('keeps the graph readable with many callers: the 16 busiest pairs drawn, the rest from "N more callers"; the table lists every pair', { timeout: 90_000 }, async () => {
-    const server = await startServe(bundle, ['--workers', '1', '--admin-ui', 'true']);
-    servers.push(server);
-    const origin = `http://127.0.0.1:${server.adminPort}`;
+    const { server, origin } = await startLiveServer(1);
     await sendTraffic(server);
     // 40 more callers, one Check each (the policy denies them), fewer than any pair of TRAFFIC.
     const strangers = Array.from({ length: 40 }, (_, i) => `spiffe://mesh.local/ns/batch/sa/job-${i}`);
@@ -224,8 +231,7 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
     } finally {
       client.close();
     }
-    chromium ??= await launchChromium(browserTool.chromium);
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     try {
       await page.setViewport({ width: 1280, height: 900 });
       await page.goto(`${origin}/live`, { waitUntil: 'load' });
@@ -249,15 +255,12 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
   });
 
   it('says when it is not live: refused (every slot taken) it retries by itself; the server gone, the panels grey out', { timeout: 90_000 }, async () => {
-    const server = await startServe(bundle, ['--workers', '1', '--admin-ui', 'true']);
-    servers.push(server);
-    const origin = `http://127.0.0.1:${server.adminPort}`;
+    const { server, origin } = await startLiveServer(1);
     await sendTraffic(server);
     // Every event-stream slot taken by other readers: the page's stream is refused with 503.
     const held = Array.from({ length: MAX_CLIENTS }, () => new AbortController());
     await Promise.all(held.map((c) => fetch(`${origin}/live/events`, { signal: c.signal })));
-    chromium ??= await launchChromium(browserTool.chromium);
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     const state = () => page.evaluate(() => ({ connection: document.getElementById('connection')!.textContent ?? '', stale: document.body.classList.contains('stale'), updates: Number(document.body.dataset.updates ?? 0) }));
     try {
       await page.goto(`${origin}/live`, { waitUntil: 'load' });
