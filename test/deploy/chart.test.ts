@@ -223,6 +223,20 @@ describe.skipIf(tool.skip)('the Helm chart (deploy/helm/gatehouse)', () => {
     expect(path.basename(keyFile)).toBe('public.pem');
   });
 
+  it('turns the live map on with config.admin_ui (off by default): gatehouse loads it with the admin port the container declares', () => {
+    const configFor = (set: string[]) => {
+      const objects = render(helm, undefined, set);
+      const pod = byKind(objects, 'Deployment')[0]!.spec.template.spec as PodSpec;
+      const dir = tempDir('gatehouse-chart-');
+      writeFileSync(path.join(dir, 'gatehouse.yaml'), configOf(objects, pod).text);
+      return { config: loadConfig({ flags: {}, env: {}, file: path.join(dir, 'gatehouse.yaml') }), pod };
+    };
+    expect(configFor([]).config.admin_ui).toBe(false);
+    const { config, pod } = configFor(['config.admin_ui=true']);
+    expect(config.admin_ui).toBe(true);
+    expect(containerPort(gatehouseOf(pod), 'admin')).toBe(portOf(config.admin_addr?.text));
+  });
+
   it('mounts extraVolumes into the gatehouse container: TLS certificates for the gRPC port, a writable bundle_state_file directory', () => {
     // The root file system is read-only: every file gatehouse reads or writes must be on a mount.
     const set = [
