@@ -7,10 +7,12 @@ import path from 'node:path';
 import { missingTools, ROOT, startLab } from './lab.mjs';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  console.log(`npm run demo [-- --instances N]
+  console.log(`npm run demo [-- --keep | --instances N]
 
 Starts the SPIFFE mesh lab (Envoy sidecars with mTLS, gatehouse, a policy) and makes a handful of
-calls, printing for each the path it took and the log lines behind it (docs/lab.md).
+calls, printing for each the path it took and the log lines behind it (docs/lab.md). gatehouse
+serves the live authorization map (admin_ui); the demo prints its URL.
+  --keep          leave the lab running after the calls (Ctrl-C stops it), to look at the live map
   --instances N   instead: N gatehouse instances (2-8) behind one Envoy, one bundle server`);
   process.exit(0);
 }
@@ -37,6 +39,12 @@ const yellow = paint('33');
 const say = (text = '') => console.log(text);
 const step = (label, text) => say(`  ${dim(label.padEnd(9))} ${text}`);
 const statusText = (status) => (status === 200 ? green(`${status}`) : red(`${status || 'no response'}`));
+
+const keep = process.argv.includes('--keep');
+// The live authorization map on gatehouse's admin listener (127.0.0.1): the lab's gatehouse reads
+// GATEHOUSE_ADMIN_UI from this environment.
+process.env.GATEHOUSE_ADMIN_UI ??= 'true';
+const liveUrl = () => `http://127.0.0.1:${lab.gatehouse.adminPort}/live`;
 
 const missing = missingTools();
 if (missing.length > 0) {
@@ -71,6 +79,7 @@ async function main() {
     say(`  ${name.padEnd(10)} ${workload.spiffeId.padEnd(42)} ${workload.inboundPort ? `inbound mTLS :${workload.inboundPort} → app :${workload.appPort}` : 'calls only (no inbound listener)'}`);
   }
   say(`  gatehouse  gRPC :${lab.gatehouse.grpcPort}, policy ${bold(lab.policy)} (${(await lab.gatehouse.readyz()).policy?.revision})`);
+  if (process.env.GATEHOUSE_ADMIN_UI === 'true') say(`  live map   ${bold(liveUrl())}  (who calls whom, denials, latency; docs/learn.md)`);
 
   chapter(1, 'An allowed call: checkout reads stock from inventory');
   await show('checkout', 'inventory', { path: '/api/v1/stock/sku-42' });
@@ -108,6 +117,13 @@ async function main() {
 
   say();
   say(bold('Done.') + ' The same mesh runs in the end-to-end tests: npx vitest run test/e2e (docs/lab.md).');
+  if (!keep) {
+    say(dim('npm run demo -- --keep leaves the lab running, to look at the live map.'));
+    return;
+  }
+  // gatehouse restarted in chapter 5 on a new admin port: the page's address changed.
+  say(`The lab keeps running: the live map is at ${bold(liveUrl())}; Ctrl-C stops everything.`);
+  await new Promise(() => undefined); // until SIGINT/SIGTERM (stop above)
 }
 
 function chapter(number, title) {
