@@ -68,13 +68,16 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
   const out: string[][] = paths.map(() => []);
   const variables: VariablePosition[] = [];
   const literals: VariablePosition[] = [];
-  walk(
-    paths.map((_, i) => i),
-    0,
-  );
+  // Depth first with a stack of its own, not recursion: a logged path may have thousands of
+  // segments (max_path_segments raised; /a/a/a/... fits in max_path_bytes), deeper than the call stack.
+  const work: [number[], number][] = [[paths.map((_, i) => i), 0]];
+  while (work.length > 0) {
+    const [indexes, depth] = work.pop()!;
+    walk(indexes, depth);
+  }
   return { templates: out.map((segments) => `/${segments.join('/')}`), variables, literals };
 
-  /** Assigns the template segment at `depth` to each of `indexes` (paths sharing one template prefix), then goes deeper per group. */
+  /** Assigns the template segment at `depth` to each of `indexes` (paths sharing one template prefix), then queues each group for the next depth. */
   function walk(indexes: number[], depth: number): void {
     const here = indexes.filter((i) => paths[i]!.length > depth);
     if (here.length === 0) return;
@@ -90,14 +93,14 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
     const idLike = collapsible.filter(([value, n]) => n <= 2 || /[0-9]/.test(value));
     const collapse = idLike.length >= options.minDistinct && idLike.length * 2 >= collapsible.length;
     const idValues = new Set(collapse ? idLike.map(([value]) => value) : []);
-    const prefix = `/${out[here[0]!]!.join('/')}`.replace(/^\/$/, '');
+    const prefix = () => `/${out[here[0]!]!.join('/')}`.replace(/^\/$/, '');
     if (!collapse && idLike.length >= 3) {
-      literals.push({ prefix, distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
+      literals.push({ prefix: prefix(), distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
     }
     // Id-like values the generic pattern refuses ("report 12.pdf"): literal whatever --min-distinct says.
     const unmatched = [...untyped.entries()].filter(([value, n]) => !GENERIC.test(value) && (n <= 2 || /[0-9]/.test(value)));
     if (unmatched.length >= 3) {
-      literals.push({ prefix, distinct: unmatched.length, examples: unmatched.slice(0, 3).map(([value]) => value), unmatched: true });
+      literals.push({ prefix: prefix(), distinct: unmatched.length, examples: unmatched.slice(0, 3).map(([value]) => value), unmatched: true });
     }
 
     const groups = new Map<string, number[]>();
@@ -109,12 +112,15 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
       if (group) group.push(i);
       else groups.set(template, [i]);
     }
+    const next: [number[], number][] = [];
     for (const [template, group] of groups) {
       if (template.startsWith('{')) {
         const values = new Set(group.map((i) => paths[i]![depth]!));
         variables.push({ prefix: `/${out[group[0]!]!.join('/')}`, distinct: values.size, examples: [...values].slice(0, 3) });
       }
-      walk(group, depth + 1);
+      next.push([group, depth + 1]);
     }
+    // Reversed onto the stack, so the groups are walked in order, each to its end, as recursion would.
+    for (let i = next.length - 1; i >= 0; i--) work.push(next[i]!);
   }
 }

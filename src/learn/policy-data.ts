@@ -7,7 +7,7 @@
  * any listed path, so grouping by method set allows nothing that was not seen. Each rule carries a
  * `learned` record (counts, first/last seen) for review; the policy does not read it.
  */
-import type { Edge } from './edges.js';
+import { earliest, latest, type Edge } from './edges.js';
 
 export interface LearnedRule {
   name: string;
@@ -56,7 +56,13 @@ export function policyData(edges: readonly Edge[]): LearnedData {
       }
       for (const [methods, groups] of [...byMethods.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
         const all = groups.flat();
-        const times = all.flatMap((e) => [e.firstSeen, e.lastSeen]).filter((t): t is number => t !== undefined);
+        // A loop, not Math.min(...times): a rule may hold hundreds of thousands of paths (too many arguments for a call).
+        let first: number | undefined;
+        let last: number | undefined;
+        for (const e of all) {
+          first = earliest(first, e.firstSeen);
+          last = latest(last, e.lastSeen);
+        }
         allow.push({
           name: `learned ${callerName(caller)} ${methods}`,
           callers: [caller],
@@ -65,7 +71,7 @@ export function policyData(edges: readonly Edge[]): LearnedData {
           learned: {
             calls: all.reduce((n, e) => n + e.count, 0),
             policy_denied: all.reduce((n, e) => n + e.policyDenied, 0),
-            ...(times.length > 0 ? { first_seen: new Date(Math.min(...times)).toISOString(), last_seen: new Date(Math.max(...times)).toISOString() } : {}),
+            ...(first !== undefined && last !== undefined ? { first_seen: new Date(first).toISOString(), last_seen: new Date(last).toISOString() } : {}),
             edges: Object.fromEntries(all.map((e) => [`${e.method} ${e.path}`, e.count])),
           },
         });

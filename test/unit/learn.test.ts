@@ -118,6 +118,21 @@ describe('path templates', () => {
     expect(both.literals).toEqual([{ prefix: '/files', distinct: 3, examples: ['report 1000.pdf', 'report 1001.pdf', 'report 1002.pdf'], unmatched: true }]);
   });
 
+  it('a path of thousands of segments (/a/a/a/..., a server with max_path_segments raised) is templated, not a stack overflow', () => {
+    const deep = Array.from({ length: 4000 }, () => 'a');
+    const { templates } = templatePaths([deep, ['a', 'b']], { minDistinct: 10 });
+    expect(templates).toEqual([`/${deep.join('/')}`, '/a/b']);
+    const result = learnFrom([event({ path: `/${deep.join('/')}` })]);
+    expect(result.data.mesh.services[INVENTORY]!.allow[0]!.exact_paths).toEqual([`/${deep.join('/')}`]);
+  });
+
+  it('a rule with 150,000 paths (ids no variable matches) is written: first and last seen without a call of 300,000 arguments', () => {
+    const events = Array.from({ length: 150_000 }, (_, i) => event({ path: `/files/report ${i}.pdf`, time: new Date(Date.UTC(2026, 10, 20) + i).toISOString() }));
+    const rule = learnFrom(events).data.mesh.services[INVENTORY]!.allow[0]!;
+    expect(rule.exact_paths.length).toBe(150_000);
+    expect([rule.learned.first_seen, rule.learned.last_seen]).toEqual(['2026-11-20T00:00:00.000Z', new Date(Date.UTC(2026, 10, 20) + 149_999).toISOString()]);
+  });
+
   it('keeps values called often and without digits literal next to an {id}', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `/users/k${i}z`);
     const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
