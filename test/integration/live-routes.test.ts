@@ -69,6 +69,34 @@ it(`disconnects event streams that stopped reading (${MAX_MISSED_EVENTS} events 
   }
 });
 
+it('computes one summary for requests that arrive while one is being computed', async () => {
+  let computed = 0;
+  let arrived = 0;
+  let allArrived!: () => void;
+  const gate = new Promise<void>((resolve) => (allArrived = resolve));
+  const routes = createLiveRoutes(async () => {
+    computed++;
+    await gate; // a cluster's round trip to its workers, lasting until the whole burst is in
+    return { computed } as unknown as LiveSnapshot;
+  });
+  const server: Server = createServer((req, res) => {
+    if (++arrived === 50) allArrived();
+    if (!routes.handle(req, res, req.url ?? '/')) res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/snapshot`;
+    const burst = await Promise.all(Array.from({ length: 50 }, async () => (await (await fetch(url)).json()) as { computed: number }));
+    expect(computed).toBe(1);
+    expect(new Set(burst.map((b) => b.computed))).toEqual(new Set([1]));
+    // Later requests get a fresh one.
+    expect(((await (await fetch(url)).json()) as { computed: number }).computed).toBe(2);
+  } finally {
+    routes.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 describe.skipIf(tool.skip)('admin_ui', () => {
   it('is off by default: nothing under /live', async () => {
     const app = await startTestApp({ bundle });

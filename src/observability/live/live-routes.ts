@@ -93,8 +93,15 @@ const SECURITY_HEADERS = {
  * The routes, serving what `snapshot()` returns. Throws a GatehouseError (config_invalid) naming
  * the fix when the page's files are missing from this installation.
  */
-export function createLiveRoutes(snapshot: () => Promise<LiveSnapshot>, intervalMs: number = DEFAULT_INTERVAL_MS): LiveRoutes {
+export function createLiveRoutes(compute: () => Promise<LiveSnapshot>, intervalMs: number = DEFAULT_INTERVAL_MS): LiveRoutes {
   const assets = loadAssets();
+  // Requests that arrive while a summary is being computed share it: with workers, each summary
+  // asks every worker for its window, and a burst of /live/snapshot requests would ask once each.
+  let pending: Promise<LiveSnapshot> | undefined;
+  const snapshot = () =>
+    (pending ??= compute().finally(() => {
+      pending = undefined;
+    }));
   /** Each connected page's event stream, and how many events in a row it has missed. */
   const clients = new Map<ServerResponse, number>();
   let timer: NodeJS.Timeout | undefined;
