@@ -76,18 +76,18 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
 
   if (result.variables.length > 0) {
     out.push('', 'variable segments (check each really is an id):');
-    list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}  ${v.position.distinct} distinct values, e.g. ${v.position.examples.join(', ')}`);
+    list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}  ${plural(v.position.distinct, 'distinct value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
   }
 
   const fewLiterals = result.literals.filter((l) => !l.position.unmatched);
   if (fewLiterals.length > 0) {
     out.push('', `kept literal: too few values to be a variable (ids? learn again with a lower --min-distinct, or edit the template):`);
-    list(fewLiterals, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${v.position.distinct} values, e.g. ${v.position.examples.join(', ')}`);
+    list(fewLiterals, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
   }
   const unmatched = result.literals.filter((l) => l.position.unmatched);
   if (unmatched.length > 0) {
     out.push('', `kept literal: values no variable matches (a space or other character outside {id}'s pattern; ids? new ones will be denied: allow them with a hand-written prefix rule):`);
-    list(unmatched, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${v.position.distinct} values, e.g. ${v.position.examples.map((e) => JSON.stringify(e)).join(', ')}`);
+    list(unmatched, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map((e) => JSON.stringify(example(e))).join(', ')}`);
   }
 
   const rare = [...result.edges, ...result.leftOut].filter((e) => e.count < options.rare);
@@ -136,4 +136,10 @@ function plural(n: number, word: string): string {
 
 function iso(ms: number | undefined): string {
   return ms === undefined ? '?' : new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/** An example value for the review, cut to 64 characters: a 1,500-digit id is an id, not a page of digits. */
+function example(value: string): string {
+  const chars = [...value];
+  return chars.length <= 64 ? value : `${chars.slice(0, 61).join('')}… (${chars.length} characters)`;
 }

@@ -133,6 +133,15 @@ describe('path templates', () => {
     expect([rule.learned.first_seen, rule.learned.last_seen]).toEqual(['2026-11-20T00:00:00.000Z', new Date(Date.UTC(2026, 10, 20) + 149_999).toISOString()]);
   });
 
+  it('the review cuts long example values (a 1,500-digit id) to 64 characters; the data keeps the whole template', () => {
+    const long = '7'.repeat(1500);
+    const result = learnFrom([event({ path: `/api/v1/orders/${long}` })]);
+    const summary = learnSummary(result, ['log'], { rare: 3, show: 50, out: undefined });
+    expect(summary).toContain(`/api/v1/orders/{int}  1 distinct value, e.g. ${'7'.repeat(61)}… (1500 characters)\n`);
+    expect(summary).not.toContain('7'.repeat(62));
+    expect(result.data.mesh.services[INVENTORY]!.allow[0]!.exact_paths).toEqual(['/api/v1/orders/{int}']);
+  });
+
   it('keeps values called often and without digits literal next to an {id}', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `/users/k${i}z`);
     const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
