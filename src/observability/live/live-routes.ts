@@ -90,18 +90,21 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * The routes, serving what `snapshot()` returns. Throws a GatehouseError (config_invalid) naming
+ * The routes, serving what `compute()` returns. Throws a GatehouseError (config_invalid) naming
  * the fix when the page's files are missing from this installation.
  */
 export function createLiveRoutes(compute: () => Promise<LiveSnapshot>, intervalMs: number = DEFAULT_INTERVAL_MS): LiveRoutes {
   const assets = loadAssets();
   // Requests that arrive while a summary is being computed share it: with workers, each summary
   // asks every worker for its window, and a burst of /live/snapshot requests would ask once each.
-  let pending: Promise<LiveSnapshot> | undefined;
+  // The JSON text is shared too.
+  let pending: Promise<string> | undefined;
   const snapshot = () =>
-    (pending ??= compute().finally(() => {
-      pending = undefined;
-    }));
+    (pending ??= compute()
+      .then((value) => JSON.stringify(value))
+      .finally(() => {
+        pending = undefined;
+      }));
   /** Each connected page's event stream, and how many events in a row it has missed. */
   const clients = new Map<ServerResponse, number>();
   let timer: NodeJS.Timeout | undefined;
@@ -111,7 +114,7 @@ export function createLiveRoutes(compute: () => Promise<LiveSnapshot>, intervalM
     if (ticking) return; // the previous tick is still collecting (a slow worker): skip this one
     ticking = true;
     try {
-      const event = `event: snapshot\ndata: ${JSON.stringify(await snapshot())}\n\n`;
+      const event = `event: snapshot\ndata: ${await snapshot()}\n\n`;
       for (const [res, missed] of clients) {
         if (res.writableNeedDrain) {
           // A slow page misses this one (nothing piles up here); one that stopped reading is let go.
@@ -170,7 +173,7 @@ export function createLiveRoutes(compute: () => Promise<LiveSnapshot>, intervalM
       }
       if (path === '/live/snapshot') {
         snapshot().then(
-          (value) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS }).end(`${JSON.stringify(value)}\n`),
+          (json) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', ...SECURITY_HEADERS }).end(req.method === 'HEAD' ? undefined : `${json}\n`),
           (error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`snapshot failed: ${error.message}\n`),
         );
         return true;
