@@ -114,7 +114,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
   }
 
   out.push('');
-  if (options.out !== undefined) out.push(`wrote ${options.out}: data for policies/authz.rego (data.mesh.services, ${rules} rules); build and replay it as docs/learn.md shows`);
+  if (options.out !== undefined) out.push(`wrote ${options.out}: data for policies/authz.rego (data.mesh.services, ${plural(rules, 'rule')}); build and replay it as docs/learn.md shows`);
   else out.push('no --out: nothing written (--out FILE writes the data for policies/authz.rego)');
   return `${out.join('\n')}\n`;
 }

@@ -208,7 +208,8 @@ describe.skipIf(tool.skip)('gatehouse learn: masked values never reach the outpu
       expect(text).not.toContain('[masked]');
     }
     expect(learnedEdgeKeys(JSON.parse(written))).toEqual([`${CHECKOUT} ${INVENTORY} GET /api/v1/stock`]);
-    expect(result.stdout).toContain('12 with masked caller, destination, method or path (decision_log_mask; never learned)');
+    expect(result.stdout).toContain('12 with masked caller, destination, method or path (decision_log_mask; never learned; masked: a segment of input.parsed_path 12)');
+    expect(result.stdout).toContain('(data.mesh.services, 1 rule);');
   }, 60_000);
 });
 
