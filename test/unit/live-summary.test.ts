@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/authz/outcome.js';
 import { MASKED } from '../../src/observability/decision-log.js';
-import { BUCKET_SECONDS, LATENCY_BOUNDS_US, LiveSummary, MAX_DENIALS, MAX_EDGES, NO_IDENTITY, OTHER, WINDOW_SECONDS, maskedFields, mergeWindows } from '../../src/observability/live/live-summary.js';
+import { BUCKET_SECONDS, LATENCY_BOUNDS_US, LiveSummary, MAX_DENIALS, MAX_EDGES, NO_IDENTITY, OTHER, RATE_SECONDS, WINDOW_SECONDS, maskedFields, mergeWindows } from '../../src/observability/live/live-summary.js';
 
 const A = 'spiffe://mesh.local/ns/a/sa/a';
 const B = 'spiffe://mesh.local/ns/b/sa/b';
@@ -53,6 +53,19 @@ describe('LiveSummary', () => {
     time.advance(WINDOW_SECONDS * 1000);
     expect(summary.window().edges).toEqual([]);
     expect(summary.window().latency.counts.every((c) => c === 0)).toBe(true);
+  });
+
+  it('gives the seconds the recent counts cover, so that rates are right early in a bucket', () => {
+    // 1 s into a bucket: the recent counts cover the five buckets before it and that 1 s.
+    const time = clock(Math.floor(Date.now() / 10_000) * 10_000 + 1000);
+    const summary = new LiveSummary([], time.now);
+    for (let i = 0; i < 51; i++) summary.record(outcome(A, B, true));
+    const window = summary.window();
+    expect(window.rate_seconds).toBeCloseTo(RATE_SECONDS - BUCKET_SECONDS + 1, 6);
+    expect(window.checks.allow_recent / window.rate_seconds).toBeCloseTo(1, 6); // 51 Checks in 51 s
+    time.advance(BUCKET_SECONDS * 1000 - 1000); // the next bucket starts: 50 s again
+    expect(summary.window().rate_seconds).toBeCloseTo(RATE_SECONDS - BUCKET_SECONDS, 6);
+    expect(mergeWindows([summary.window()], time.now()).rate_seconds).toBeCloseTo(RATE_SECONDS - BUCKET_SECONDS, 6);
   });
 
   it('keeps at most MAX_EDGES edges and MAX_DENIALS denial rows, the rest counted as other', () => {

@@ -67,6 +67,10 @@ export interface LiveDenial {
 /** A summary over the window: what a worker sends the primary, what the page receives. */
 export interface LiveWindow {
   window_seconds: number;
+  /**
+   * Seconds the *_recent counts cover: the last RATE_SECONDS / BUCKET_SECONDS buckets, the current
+   * one only as far as it has run, so 50 to 60; a rate is a *_recent count divided by this.
+   */
   rate_seconds: number;
   /** Unix milliseconds this window ends at. */
   now_ms: number;
@@ -246,6 +250,12 @@ function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+/** What `rate_seconds` is at `nowMs` (unix milliseconds). */
+function rateSecondsAt(nowMs: number): number {
+  const current = Math.floor(nowMs / 1000 / BUCKET_SECONDS);
+  return nowMs / 1000 - (current - RATE_SECONDS / BUCKET_SECONDS + 1) * BUCKET_SECONDS;
+}
+
 function emptyBucket(): Bucket {
   return { epoch: -1, edges: new Map(), edgeCount: 0, denials: new Map(), latency: new Array<number>(LATENCY_BOUNDS_US.length + 1).fill(0), cache: { hit: 0, miss: 0, off: 0 }, overflowEdges: 0, overflowDenials: 0 };
 }
@@ -253,7 +263,7 @@ function emptyBucket(): Bucket {
 function emptyWindow(nowMs: number): LiveWindow {
   return {
     window_seconds: WINDOW_SECONDS,
-    rate_seconds: RATE_SECONDS,
+    rate_seconds: rateSecondsAt(nowMs),
     now_ms: nowMs,
     checks: { allow: 0, deny: 0, allow_recent: 0, deny_recent: 0 },
     edges: [],
