@@ -9,6 +9,7 @@ import { GatehouseError, describeThrown } from '../errors.js';
 import { MASKED } from '../observability/decision-log.js';
 import { loadOfflinePolicy, type Io, type Values } from './common.js';
 import { readDecisionLogs } from './decision-log-lines.js';
+import { printable } from './printable.js';
 
 type Direction = 'allow_to_deny' | 'deny_to_allow';
 
@@ -60,11 +61,12 @@ export async function replay(values: Values, positionals: string[], io: Io): Pro
     }
     const http = event.input.attributes?.request?.http;
     changes.push({
-      decisionId: String(event.decision_id ?? ''),
-      caller: String(event.gatehouse.source_principal ?? '(no principal)'),
-      request: `${String(http?.method ?? '?')} ${String(http?.path ?? '?').split('?')[0]}`,
+      // Log values and the policy's reason (which may quote the decoded path) are printed escaped.
+      decisionId: printable(String(event.decision_id ?? '')),
+      caller: printable(String(event.gatehouse.source_principal ?? '(no principal)')),
+      request: printable(`${String(http?.method ?? '?')} ${String(http?.path ?? '?').split('?')[0]}`),
       direction: wasAllowed ? 'allow_to_deny' : 'deny_to_allow',
-      newReason,
+      newReason: printable(newReason),
     });
   }
 

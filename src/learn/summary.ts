@@ -4,6 +4,7 @@
  * few times, what the serving policy denies that dry-run let through, and which callers look
  * like probes. Plain text for a person; the data file is the machine-readable output.
  */
+import { printable } from '../commands/printable.js';
 import type { Edge } from './edges.js';
 import type { LearnResult } from './learn.js';
 
@@ -76,18 +77,18 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
 
   if (result.variables.length > 0) {
     out.push('', 'variable segments (check each really is an id):');
-    list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}  ${plural(v.position.distinct, 'distinct value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
+    list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}  ${plural(v.position.distinct, 'distinct value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
   }
 
   const fewLiterals = result.literals.filter((l) => !l.position.unmatched);
   if (fewLiterals.length > 0) {
     out.push('', `kept literal: too few values to be a variable (ids? learn again with a lower --min-distinct, or edit the template):`);
-    list(fewLiterals, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
+    list(fewLiterals, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
   }
   const unmatched = result.literals.filter((l) => l.position.unmatched);
   if (unmatched.length > 0) {
     out.push('', `kept literal: values no variable matches (a space or other character outside {id}'s pattern; ids? new ones will be denied: allow them with a hand-written prefix rule):`);
-    list(unmatched, options.show, out, (v) => `  ${v.destinationName}  ${v.position.prefix}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map((e) => JSON.stringify(example(e))).join(', ')}`);
+    list(unmatched, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map((e) => JSON.stringify(example(e))).join(', ')}`);
   }
 
   const rare = [...result.edges, ...result.leftOut].filter((e) => e.count < options.rare);
@@ -100,7 +101,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
   const policyDenied = result.edges.filter((e) => e.policyDenied > 0);
   if (policyDenied.length > 0) {
     out.push('', 'denied by the serving policy, let through by dry-run (the learned data allows them):');
-    list(policyDenied, options.show, out, (e) => `  ${e.caller} → ${e.destinationName}  ${e.method} ${e.path}  ${e.policyDenied} of ${e.count}`);
+    list(policyDenied, options.show, out, (e) => `  ${e.caller} → ${e.destinationName}  ${e.method} ${printable(e.path)}  ${e.policyDenied} of ${e.count}`);
   }
 
   if (result.denied.length > 0) {
@@ -110,7 +111,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
 
   if (result.probes.length > 0) {
     out.push('', `callers that look like probes or scanners (${result.probesLearned ? 'learned from: --include-probes' : 'not learned; --include-probes learns them'}):`);
-    list(result.probes, options.show, out, (p) => `  ${p.caller}: ${p.requests} requests; ${p.reasons.join('; ')}`);
+    list(result.probes, options.show, out, (p) => `  ${p.caller}: ${p.requests} requests; ${p.reasons.map(printable).join('; ')}`);
   }
 
   out.push('');
@@ -121,7 +122,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
 
 function edgeLine(e: Edge): string {
   const seen = e.firstSeen === undefined ? '' : `  ${iso(e.firstSeen)} .. ${iso(e.lastSeen)}`;
-  return `${e.method.padEnd(7)} ${e.path}  ${e.count}×${seen}`;
+  return `${e.method.padEnd(7)} ${printable(e.path)}  ${e.count}×${seen}`;
 }
 
 /** Pushes `render` of the first `max` items, then how many were not shown. */
@@ -141,5 +142,5 @@ function iso(ms: number | undefined): string {
 /** An example value for the review, cut to 64 characters: a 1,500-digit id is an id, not a page of digits. */
 function example(value: string): string {
   const chars = [...value];
-  return chars.length <= 64 ? value : `${chars.slice(0, 61).join('')}… (${chars.length} characters)`;
+  return printable(chars.length <= 64 ? value : `${chars.slice(0, 61).join('')}… (${chars.length} characters)`);
 }

@@ -182,6 +182,40 @@ function shorthand(c: Call) {
   return { source: c.source, destination: c.destination, method: c.method, path: c.path };
 }
 
+describe.skipIf(tool.skip)('learn and replay print log values escaped', () => {
+  it('a server without request hygiene logs an escape sequence, a newline and a bidi override in paths: learn and replay print them as \\u escapes, no raw control character, no forged line', async () => {
+    const dir = tempDir('gatehouse-learn-escape-');
+    const log = path.join(dir, 'decisions.log');
+    const bundle = buildExampleBundle(tool.opa, dir);
+    const server = await startServe(bundle, ['--dry-run', '--request-hygiene', 'compatible', '--decision-log', log]);
+    const client = new TestClient(`127.0.0.1:${server.grpcPort}`);
+    try {
+      const paths = ['/x/%1B%5B31mRED%1B%5B0m', '/y/a%0A      GET     forged  999x', '/z/%E2%80%AEtxt.exe'];
+      await send(
+        client,
+        paths.map((p) => ({ source: CHECKOUT, destination: INVENTORY, method: 'GET', path: p })),
+      );
+    } finally {
+      client.close();
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+    const learned = run('learn', log);
+    const replayed = run('replay', '--bundle', bundle, '--baseline', 'enforced', log);
+    expect(learned.status).toBe(0);
+    expect(replayed.stdout).toContain('allow→deny: 3');
+    for (const text of [learned.stdout, replayed.stdout]) {
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
+      expect(text).not.toMatch(/^ *GET +forged/m);
+    }
+    expect(learned.stdout).toContain('GET     /x/\\u001b[31mRED\\u001b[0m  1×');
+    expect(learned.stdout).toContain('/y/a\\u000a      GET     forged  999x');
+    expect(learned.stdout).toContain('/z/\\u202etxt.exe');
+    // The example policy's deny reason quotes the decoded path.
+    expect(replayed.stdout).toContain('may not GET /x/\\u001b[31mRED\\u001b[0m on inventory');
+  }, 60_000);
+});
+
 describe.skipIf(tool.skip)('gatehouse learn: masked values never reach the output', () => {
   it('a masked path segment sets the call aside; nothing masked or secret is written or printed', async () => {
     const dir = tempDir('gatehouse-learn-mask-');
