@@ -10,7 +10,7 @@
  * (the primary merges both workers' summaries). Screenshots go to test-output/ (git-ignored).
  * Bounded: about 60 Checks per run.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import type { Page } from 'puppeteer-core';
@@ -249,6 +249,33 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
       expect(labels).toHaveLength(5 + 11 + 1);
       expect(await page.$eval('#graph-note', (e) => e.textContent)).toContain('the 16 busiest of 45 caller → destination pairs');
       await page.screenshot({ path: path.join(OUTPUT, 'live-map-many-callers.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows a rejected bundle as the last reload\'s failure, with its error, while the revision keeps serving; an empty graph says so', { timeout: 90_000 }, async () => {
+    const own = path.join(dir, 'reloaded.tar.gz');
+    copyFileSync(bundle, own);
+    const server = await startServe(own, ['--workers', '1', '--admin-ui', 'true']);
+    servers.push(server);
+    const origin = `http://127.0.0.1:${server.adminPort}`;
+    const page = await newPage();
+    try {
+      await page.goto(`${origin}/live`, { waitUntil: 'load' });
+      await eventually(async () => (await page.$eval('#reload', (e) => e.textContent ?? '')).startsWith('ok'), 15_000);
+      const revision = await page.$eval('#revision', (e) => e.textContent);
+      expect(await page.$eval('#graph-empty', (e) => (e as HTMLElement).hidden)).toBe(false);
+      writeFileSync(own, 'not a bundle');
+      await eventually(async () => (await page.$eval('#reload', (e) => e.textContent ?? '')).startsWith('failed'), 15_000);
+      const reload = await page.$eval('#reload', (e) => ({ text: e.textContent ?? '', title: e.getAttribute('title') ?? '', visible: (e as HTMLElement).offsetWidth > 0 }));
+      expect(reload.text).toMatch(/^failed: bundle_\w+ · \S/); // the error itself, not only its code
+      expect(reload.title).toContain('keeps serving');
+      expect(reload.visible).toBe(true);
+      expect(await page.$eval('#revision', (e) => e.textContent)).toBe(revision);
+      await sendTraffic(server);
+      await eventually(async () => page.$eval('#graph-empty', (e) => (e as HTMLElement).hidden), 15_000);
+      await page.screenshot({ path: path.join(OUTPUT, 'live-map-reload-failed.png') });
     } finally {
       await page.close();
     }

@@ -197,6 +197,7 @@
       cy = window.cytoscape({ container: $('graph'), style: graphStyle(), minZoom: 0.2, maxZoom: 3 });
     }
     const { nodes, edges } = graphElements(snapshot);
+    $('graph-empty').hidden = nodes.length > 0;
     const wanted = new Set([...nodes, ...edges].map((element) => element.data.id));
     cy.batch(() => {
       cy.elements().forEach((element) => {
@@ -266,8 +267,9 @@
     $('revision').title = policy.bundle ?? '';
     const reload = $('reload');
     if (policy.last_reload.status === 'failed') {
-      reload.textContent = `failed: ${policy.last_reload.code}`;
-      reload.title = policy.last_reload.message ?? '';
+      // The error itself in the header (cut to its width), in full on hover.
+      reload.textContent = `failed: ${policy.last_reload.code}${policy.last_reload.message ? ` · ${policy.last_reload.message}` : ''}`;
+      reload.title = `${policy.last_reload.message ?? ''} (the revision shown keeps serving)`;
       reload.className = 'failed';
     } else {
       reload.textContent = policy.loaded_at ? `ok (loaded ${new Date(policy.loaded_at).toLocaleTimeString()})` : 'ok';
