@@ -4,7 +4,8 @@
  *
  * Paths of one destination are walked position by position under each common prefix:
  * - a segment of digits becomes {int}, a UUID {uuid}, 16 or more hex digits (not all digits) {hex},
- *   wherever it appears;
+ *   wherever it appears, unless it is the only value of its kind at its position under its prefix
+ *   and was seen more than twice: a constant (/rest/api/2/issue) stays literal;
  * - at one position under one prefix, when at least `minDistinct` of the other values look like ids
  *   (seen at most twice, or holding a digit) and they are most of the values there, those become
  *   {id}, and what follows each of them is merged (/users/u-1/orders and /users/u-2/orders:
@@ -37,6 +38,13 @@ export interface VariablePosition {
    * ".": see GENERIC), so no --min-distinct makes them one; a hand-written prefix rule can.
    */
   unmatched?: true;
+  /**
+   * In `literals` only: a number, UUID or hash that is the only one of its kind at this position
+   * and was seen more than twice (a constant such as /rest/api/2/, or a single tenant), kept
+   * literal; `calls` is how often it was seen.
+   */
+  constant?: true;
+  calls?: number;
 }
 
 export interface Templated {
@@ -103,10 +111,30 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
       literals.push({ prefix: prefix(), distinct: unmatched.length, examples: unmatched.slice(0, 3).map(([value]) => value), unmatched: true });
     }
 
+    // A typed value that is the only one of its kind here and was seen more than twice is a
+    // constant (an API version /rest/api/2/, a single tenant), not an id: it stays literal.
+    const typed = new Map<string, Map<string, number>>();
+    for (const i of here) {
+      const segment = paths[i]![depth]!;
+      const kind = typedVariable(segment);
+      if (kind === undefined) continue;
+      const values = typed.get(kind) ?? new Map<string, number>();
+      values.set(segment, (values.get(segment) ?? 0) + (weights?.[i] ?? 1));
+      typed.set(kind, values);
+    }
+    const constants = new Set<string>();
+    for (const values of typed.values()) {
+      const [only] = values;
+      if (values.size === 1 && only![1] > 2) {
+        constants.add(only![0]);
+        literals.push({ prefix: prefix(), distinct: 1, examples: [only![0]], constant: true, calls: only![1] });
+      }
+    }
+
     const groups = new Map<string, number[]>();
     for (const i of here) {
       const segment = paths[i]![depth]!;
-      const template = idValues.has(segment) ? '{id}' : (typedVariable(segment) ?? segment);
+      const template = idValues.has(segment) ? '{id}' : constants.has(segment) ? segment : (typedVariable(segment) ?? segment);
       out[i]!.push(template);
       const group = groups.get(template);
       if (group) group.push(i);

@@ -80,10 +80,15 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     list(result.variables, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}  ${plural(v.position.distinct, 'distinct value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
   }
 
-  const fewLiterals = result.literals.filter((l) => !l.position.unmatched);
+  const fewLiterals = result.literals.filter((l) => !l.position.unmatched && !l.position.constant);
   if (fewLiterals.length > 0) {
     out.push('', `kept literal: too few values to be a variable (ids? learn again with a lower --min-distinct, or edit the template):`);
     list(fewLiterals, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map(example).join(', ')}`);
+  }
+  const constants = result.literals.filter((l) => l.position.constant);
+  if (constants.length > 0) {
+    out.push('', 'kept literal: the only number, UUID or hash at its position, seen many times (a constant such as an API version; if it is an id, new ones will be denied: write the variable in by hand):');
+    list(constants, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}/${example(v.position.examples[0]!)}  ${v.position.calls}×`);
   }
   const unmatched = result.literals.filter((l) => l.position.unmatched);
   if (unmatched.length > 0) {

@@ -142,6 +142,24 @@ describe('path templates', () => {
     expect(result.data.mesh.services[INVENTORY]!.allow[0]!.exact_paths).toEqual(['/api/v1/orders/{int}']);
   });
 
+  it('keeps a number, UUID or hash literal when it is the only one at its position and seen more than twice (an API version), and lists it', () => {
+    const issues = Array.from({ length: 20 }, (_, i) => `/rest/api/2/issue/PROJ-${i}`);
+    const { templates, literals } = templatePaths(issues.map(split), { minDistinct: 10 });
+    expect(new Set(templates)).toEqual(new Set(['/rest/api/2/issue/{id}']));
+    expect(literals).toContainEqual({ prefix: '/rest/api', distinct: 1, examples: ['2'], constant: true, calls: 20 });
+    // Two versions, or a value seen at most twice, are ids as before.
+    expect(new Set(templatePaths([...issues, '/rest/api/3/issue/PROJ-1'].map(split), { minDistinct: 10 }).templates)).toEqual(new Set(['/rest/api/{int}/issue/{id}']));
+    expect(templatePaths([split('/orders/42'), split('/orders/42')], { minDistinct: 10 }).templates).toEqual(['/orders/{int}', '/orders/{int}']);
+    // Weights count calls: one order id called 3 times is kept literal too (new ids would be denied: the review says so).
+    expect(templatePaths([split('/orders/42')], { minDistinct: 10 }, [3]).templates).toEqual(['/orders/42']);
+    const result = learnFrom(issues.map((path) => event({ path })));
+    expect(learnSummary(result, ['log'], { rare: 3, show: 50, out: undefined })).toContain(
+      'kept literal: the only number, UUID or hash at its position, seen many times (a constant such as an API version; if it is an id, new ones will be denied: write the variable in by hand):\n  inventory  /rest/api/2  20×\n',
+    );
+    // The policy then allows /rest/api/2/issue/X only, not /rest/api/3/issue/X.
+    expect(learnFrom(issues.map((path) => event({ path }))).data.mesh.services[INVENTORY]!.allow[0]!.exact_paths).toEqual(['/rest/api/2/issue/{id}']);
+  });
+
   it('keeps values called often and without digits literal next to an {id}', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `/users/k${i}z`);
     const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
