@@ -118,6 +118,9 @@ export const BROADER_CALLS: readonly Call[] = [
   { source: CHECKOUT, destination: PAYMENTS, method: 'POST', path: '/api/v1/charges/x' },
   { source: CHECKOUT, destination: PAYMENTS, method: 'GET', path: '/api/v1/invoices/0123456789abcdef0123' },
   { source: BILLING, destination: PAYMENTS, method: 'GET', path: '/api/v1/invoices/xyz' },
+  // {hex} was learned from 40-digit hashes: a short word spelled in hex digits is not one.
+  { source: BILLING, destination: PAYMENTS, method: 'GET', path: '/api/v1/invoices/cafe' },
+  { source: BILLING, destination: PAYMENTS, method: 'GET', path: '/api/v1/invoices/0123456789abcde/pdf' },
   { source: BILLING, destination: PAYMENTS, method: 'GET', path: '/api/v1/invoices/0123456789abcdef0123/csv' },
   { source: BILLING, destination: PAYMENTS, method: 'POST', path: '/api/v1/charges' },
   { source: PROBER, destination: ORDERS, method: 'GET', path: '/metrics' },
