@@ -10,6 +10,7 @@ import { Learner } from '../learn/learn.js';
 import { learnSummary } from '../learn/summary.js';
 import type { Io, Values } from './common.js';
 import { readDecisionLogs } from './decision-log-lines.js';
+import { terminalProgress } from './progress.js';
 
 /** Learns from the logs in `positionals`; writes --out (its folder made if missing; "-": standard output, the review then on standard error). 0 once done, 2 for usage errors and unreadable files. */
 export async function learn(values: Values, positionals: string[], io: Io): Promise<number> {
@@ -24,8 +25,10 @@ export async function learn(values: Values, positionals: string[], io: Io): Prom
   const out = values.out === undefined ? undefined : String(values.out);
   if (positionals.filter((f) => f === '-').length > 1) throw new GatehouseError('usage', '"-" (standard input) can be given once');
 
+  const progress = terminalProgress(io.stderr, 'learn');
   for await (const { file, line, text, event, withoutInput } of readDecisionLogs(positionals)) {
     learner.add(event, `${file}:${line}`, text.trim() === '', withoutInput);
+    progress?.line(file);
   }
   const result = learner.finish();
   if (result.lines === 0) throw new GatehouseError('usage', `no decision-log lines in ${positionals.join(', ')}: the logs are empty (decision_log writes one JSON line per Check)`);

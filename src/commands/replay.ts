@@ -10,6 +10,7 @@ import { MASKED } from '../observability/decision-log.js';
 import { loadOfflinePolicy, type Io, type Values } from './common.js';
 import { readDecisionLogs } from './decision-log-lines.js';
 import { printable } from './printable.js';
+import { terminalProgress } from './progress.js';
 
 type Direction = 'allow_to_deny' | 'deny_to_allow';
 
@@ -36,7 +37,9 @@ export async function replay(values: Values, positionals: string[], io: Io): Pro
   let skipped = 0;
   let masked = 0;
   const changes: Change[] = [];
-  for await (const { text, event } of readDecisionLogs(positionals)) {
+  const progress = terminalProgress(io.stderr, 'replay');
+  for await (const { file, text, event } of readDecisionLogs(positionals)) {
+    progress?.line(file);
     if (!event) {
       if (text.trim() !== '') skipped++;
       continue;
