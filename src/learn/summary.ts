@@ -8,6 +8,9 @@ import { printable } from '../commands/printable.js';
 import type { Edge } from './edges.js';
 import type { LearnResult } from './learn.js';
 
+/** Paths in one learned rule above which the review warns about the cost per Check. */
+export const LARGE_RULE_PATHS = 1000;
+
 export interface SummaryOptions {
   /** Edges seen fewer times than this are listed as rare; default 3. */
   rare: number;
@@ -94,6 +97,16 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
   if (unmatched.length > 0) {
     out.push('', `kept literal: values no variable matches (a space or other character outside {id}'s pattern; ids? new ones will be denied: allow them with a hand-written prefix rule):`);
     list(unmatched, options.show, out, (v) => `  ${v.destinationName}  ${printable(v.position.prefix)}/…  ${plural(v.position.distinct, 'value')}, e.g. ${v.position.examples.map((e) => JSON.stringify(example(e))).join(', ')}`);
+  }
+
+  // The policy compares a request with each path of the caller's rules: a rule of many paths slows every Check of that caller.
+  const large = Object.values(result.data.mesh.services).flatMap((service) => service.allow.filter((rule) => rule.exact_paths.length > LARGE_RULE_PATHS).map((rule) => ({ service: service.name, rule })));
+  if (large.length > 0) {
+    out.push(
+      '',
+      `rules with more than ${LARGE_RULE_PATHS.toLocaleString('en-US')} paths (the policy compares a request with each: measured ~50 ms per Check at 150,000, eval_timeout_ms is 100 by default; make the ids variables or allow a prefix by hand):`,
+    );
+    list(large, options.show, out, ({ service, rule }) => `  ${service}  "${rule.name}"  ${rule.exact_paths.length.toLocaleString('en-US')} paths`);
   }
 
   const rare = [...result.edges, ...result.leftOut].filter((e) => e.count < options.rare);
