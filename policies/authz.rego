@@ -7,7 +7,10 @@
 # paths (`exact_paths`: "/api/v1/orders/{int}" matches that path and nothing below it). In both, a
 # segment written {int}, {uuid}, {hex} or {NAME} is a variable that matches exactly one non-empty
 # segment of that shape (see variable_pattern); it never matches "/", "." or "..", an empty
-# segment, or several segments. `gatehouse learn` writes exact_paths from decision logs.
+# segment, or several segments. A segment may also hold one variable between a literal prefix
+# and/or suffix ("sku-{int}", "page{int}", "{uuid}.json", "report-{id}.pdf"): the literal parts
+# are compared exactly, and what lies between them must be a non-empty value of the variable's
+# shape, as for a whole-segment variable. `gatehouse learn` writes exact_paths from decision logs.
 #
 # Identities come from gatehouse's parsed `input.identity` (strict SPIFFE parsing of the mTLS
 # principals Envoy forwards), so the policy never slices principal strings by hand. Paths are
@@ -65,8 +68,17 @@ path_is(path, template) if {
 }
 
 segment_matches(segment, want) if {
-	not is_variable(want)
+	not contains(want, "{")
 	segment == want
+}
+
+# A segment holding "{" that is neither a variable nor a template (two variables, "{}", a lone
+# brace) is literal text.
+segment_matches(segment, want) if {
+	segment == want
+	contains(want, "{")
+	not is_variable(want)
+	not template_parts(want)
 }
 
 segment_matches(segment, want) if {
@@ -76,7 +88,9 @@ segment_matches(segment, want) if {
 }
 
 # A UUID without the long pattern (8-4-4-4-12 hex digits): same strings, cheaper to match.
-segment_matches(segment, "{uuid}") if {
+segment_matches(segment, "{uuid}") if is_uuid(segment)
+
+is_uuid(segment) if {
 	count(segment) == 36
 	regex.match(`^[0-9a-fA-F-]+$`, segment)
 	count(split(segment, "-")) == 5
@@ -86,10 +100,42 @@ segment_matches(segment, "{uuid}") if {
 	substring(segment, 23, 1) == "-"
 }
 
+# A literal prefix and/or suffix around one variable ("sku-{int}", "{uuid}.json"): the segment
+# starts with the prefix, ends with the suffix, and the part between them, never empty, is a
+# whole value of the variable's shape (so "sku-" and "sku-1x" do not match "sku-{int}").
+segment_matches(segment, want) if {
+	contains(want, "{")
+	not is_variable(want)
+	[prefix, variable, suffix] := template_parts(want)
+	startswith(segment, prefix)
+	endswith(segment, suffix)
+	length := (count(segment) - count(prefix)) - count(suffix)
+	length > 0
+	variable_matches(substring(segment, count(prefix), length), variable)
+}
+
+variable_matches(value, variable) if {
+	variable != "{uuid}"
+	regex.match(variable_pattern(variable), value)
+}
+
+variable_matches(value, "{uuid}") if is_uuid(value)
+
 # Plain string tests: most segments are literal, and a regex per segment would cost more.
 is_variable(want) if {
 	startswith(want, "{")
 	endswith(want, "}")
+}
+
+# [prefix, "{name}", suffix] of a template segment holding exactly one "{name}" with a non-empty
+# name between literal parts (either may be empty, not both: that is a whole-segment variable).
+template_parts(want) := [substring(want, 0, open), variable, substring(want, close + 1, -1)] if {
+	count(split(want, "{")) == 2
+	count(split(want, "}")) == 2
+	open := indexof(want, "{")
+	close := indexof(want, "}")
+	close > open + 1
+	variable := substring(want, open, (close - open) + 1)
 }
 
 # Each variable matches one whole segment (anchored: no "/", "%", "\\" or space; never "." or "..";

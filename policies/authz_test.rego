@@ -328,3 +328,104 @@ test_request_segment_shaped_like_a_variable_is_literal if {
 	templated_denies("GET", "/api/v1/orders/{int}/items", ["api", "v1", "orders", "{int}", "items"])
 	templated_denies("GET", "/skus/{id}", ["skus", "{id}"])
 }
+
+# --- template segments: a literal prefix and/or suffix around one variable ----------------------
+
+shaped := {inventory: {"name": "inventory", "allow": [
+	{"name": "shaped", "callers": [checkout], "methods": ["GET"], "exact_paths": ["/stock/sku-{int}", "/page{int}", "/files/{uuid}.json", "/reports/report-{id}.pdf", "/docs/{int}.pdf", "/blobs/h-{hex}", "/v/{id}.pdf"]},
+	{"name": "shaped prefix", "callers": [checkout], "methods": ["PUT"], "paths": ["/t/tenant-{int}"]},
+]}}
+
+shaped_decision(method, path, parsed_path) := d if {
+	d := authz.allow with input as req_parsed(checkout, inventory, method, path, parsed_path) with data.mesh.services as shaped
+}
+
+shaped_allows(path) if allowed_by(shaped_decision("GET", path, parsed(path)), checkout, "shaped")
+
+shaped_denies(parsed_path) if shaped_decision("GET", concat("/", array.concat([""], parsed_path)), parsed_path).allowed == false
+
+test_template_segment_prefix_and_suffix_around_a_variable if {
+	shaped_allows("/stock/sku-1001")
+	shaped_allows("/stock/sku-0")
+	shaped_allows("/page0")
+	shaped_allows("/page11?x=1")
+	shaped_allows("/files/3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11.json")
+	shaped_allows("/reports/report-2026-q3.pdf")
+	shaped_allows("/docs/42.pdf")
+	shaped_allows("/blobs/h-9f86d081884c7d659a2feaa0c55ad015")
+	# {id} holds dots: the part between "" and ".pdf" of x.pdf.pdf is "x.pdf", an {id}.
+	shaped_allows("/v/x.pdf.pdf")
+	d := shaped_decision("PUT", "/t/tenant-7/a/b", parsed("/t/tenant-7/a/b"))
+	allowed_by(d, checkout, "shaped prefix")
+}
+
+test_template_segment_literal_parts_are_exact if {
+	# Not the neighbouring literal, other prefixes, case, or the bare literal parts.
+	shaped_denies(["stock", "admin"])
+	shaped_denies(["stock", "sku-"])
+	shaped_denies(["stock", "sku"])
+	shaped_denies(["stock", "SKU-1"])
+	shaped_denies(["stock", "xsku-1"])
+	shaped_denies(["stock", "1001"])
+	shaped_denies(["page"])
+	shaped_denies(["pageX"])
+	shaped_denies(["Page1"])
+	shaped_denies(["anything"])
+	shaped_denies(["page1", "x"])
+	shaped_denies(["files", "3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11"])
+	shaped_denies(["files", "3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11.JSON"])
+	shaped_denies(["files", ".json"])
+	shaped_denies(["reports", "report-.pdf"])
+	shaped_denies(["reports", "report.pdf"])
+	shaped_denies(["reports", "report-x.pd"])
+	shaped_denies(["reports", "other-x.pdf"])
+	shaped_denies(["v", ".pdf"])
+	shaped_denies(["blobs", "h-cafe"])
+	denied := shaped_decision("PUT", "/t/tenant-/a", ["t", "tenant-", "a"])
+	denied.allowed == false
+}
+
+test_template_segment_variable_never_spans_into_the_literal_parts if {
+	# The suffix is the end of the segment, the variable what lies before it: never "1.pdf".
+	shaped_denies(["docs", "1.pdf.pdf"])
+	shaped_denies(["docs", "1.pdf1.pdf"])
+	shaped_denies(["docs", "1x.pdf"])
+	shaped_denies(["stock", "sku-1-2"])
+	shaped_denies(["stock", "sku-sku-1"])
+	shaped_denies(["page1page2"])
+	shaped_denies(["files", "3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11.json.json"])
+	# The variable part obeys the same rules as a whole-segment variable.
+	shaped_denies(["reports", "report-..pdf"])
+	shaped_denies(["reports", "report-.x.pdf"])
+	shaped_denies(["reports", "report-a b.pdf"])
+	shaped_denies(["reports", "report-a/b.pdf"])
+	shaped_denies(["reports", "report-a%2Fb.pdf"])
+	shaped_denies(["reports", "report-a\\b.pdf"])
+	shaped_denies(["v", "..pdf"])
+	shaped_denies(["page-1"])
+	shaped_denies(["page1 "])
+	shaped_denies(["page 1"])
+}
+
+test_template_segment_literal_braces if {
+	# A request spelled like the template is text: "{int}" is not digits.
+	shaped_denies(["stock", "sku-{int}"])
+	shaped_denies(["page{int}"])
+	shaped_denies(["files", "{uuid}.json"])
+	shaped_denies(["reports", "report-{id}.pdf"])
+	shaped_denies(["reports", "report-{.pdf"])
+	# A data segment with two variables, "{}" or a lone brace is literal text, matched exactly.
+	braces := {inventory: {"name": "inventory", "allow": [{"name": "braces", "callers": [checkout], "methods": ["GET"], "exact_paths": ["/a/x{int}{int}", "/b/x{}", "/c/x{y", "/d/x}y{"]}]}}
+	two := authz.allow with input as req_parsed(checkout, inventory, "GET", "/a/x12", ["a", "x12"]) with data.mesh.services as braces
+	two.allowed == false
+	for_text := authz.allow with input as req_parsed(checkout, inventory, "GET", "/a/x{int}{int}", ["a", "x{int}{int}"]) with data.mesh.services as braces
+	for_text.allowed == true
+	empty := authz.allow with input as req_parsed(checkout, inventory, "GET", "/b/x1", ["b", "x1"]) with data.mesh.services as braces
+	empty.allowed == false
+	lone := authz.allow with input as req_parsed(checkout, inventory, "GET", "/c/x{y", ["c", "x{y"]) with data.mesh.services as braces
+	lone.allowed == true
+	reversed := authz.allow with input as req_parsed(checkout, inventory, "GET", "/d/x}y{", ["d", "x}y{"]) with data.mesh.services as braces
+	reversed.allowed == true
+	reversed_other := authz.allow with input as req_parsed(checkout, inventory, "GET", "/d/x}1{", ["d", "x}1{"]) with data.mesh.services as braces
+	reversed_other.allowed == false
+}
