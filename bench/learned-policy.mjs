@@ -5,8 +5,10 @@
 // example's size) and large (one destination, many callers and templates). Every request is one
 // the data allows, matched by the last rule listed for its caller. One process, rounds alternate.
 // Needs dist/ (npm run build) and OPA (./dev setup).
-//   node bench/learned-policy.mjs [--evals N] [--rounds R] [--callers C] [--templates T]
-// Prints µs per evaluation for each and the ratio to the baseline.
+//   node bench/learned-policy.mjs [--evals N] [--rounds R] [--callers C] [--templates T] [--compare FILE]
+// Prints µs per evaluation for each and the ratio to the baseline. --compare FILE also runs the
+// same data with another version of the policy (e.g. `git show HEAD~1:policies/authz.rego`),
+// in the same rounds, to measure a policy change side by side.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ import { readBundle } from '../dist/policy/bundle.js';
 import { WasmPolicy } from '../dist/policy/evaluator.js';
 
 const { values } = parseArgs({
-  options: { evals: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' }, callers: { type: 'string', default: '40' }, templates: { type: 'string', default: '25' } },
+  options: { evals: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' }, callers: { type: 'string', default: '40' }, templates: { type: 'string', default: '25' }, compare: { type: 'string' } },
 });
 const evals = Number(values.evals);
 const rounds = Number(values.rounds);
@@ -31,10 +33,10 @@ const protos = authzProtos();
 const encoder = new TextEncoder();
 
 /** Builds policies/authz.rego with `data` into a bundle and loads it as serve does. */
-async function load(name, data) {
+async function load(name, data, rego = path.join(root, 'policies/authz.rego')) {
   const dir = path.join(work, name);
   mkdirSync(dir);
-  copyFileSync(path.join(root, 'policies/authz.rego'), path.join(dir, 'authz.rego'));
+  copyFileSync(rego, path.join(dir, 'authz.rego'));
   writeFileSync(path.join(dir, 'data.json'), JSON.stringify(data));
   const out = path.join(work, `${name}.tar.gz`);
   execFileSync(process.execPath, [path.join(root, 'dist/main.js'), 'build', '--policies', dir, '--out', out], { stdio: 'ignore', cwd: root });
@@ -84,6 +86,14 @@ const policies = [
   ['learned, small: exact_paths with variables', await load('small', small), smallInputs],
   [`learned, large: ${callers} callers × ${templates} templates on one destination`, await load('large', large), largeInputs],
 ];
+if (values.compare) {
+  const rego = path.resolve(values.compare);
+  policies.push(
+    [`${values.compare}: example data`, await load('c-example', example, rego), exampleInputs],
+    [`${values.compare}: learned, small`, await load('c-small', small, rego), smallInputs],
+    [`${values.compare}: learned, large`, await load('c-large', large, rego), largeInputs],
+  );
+}
 for (const [name, policy, inputs] of policies) {
   for (const [i, bytes] of inputs.entries()) {
     const result = policy.evaluate(bytes);

@@ -72,23 +72,40 @@ segment_matches(segment, want) if {
 	segment == want
 }
 
-# A segment holding "{" that is neither a variable nor a template (two variables, "{}", a lone
-# brace) is literal text.
+# Segments of the template holding "{" (few): a variable, a template segment, or literal text.
 segment_matches(segment, want) if {
-	segment == want
 	contains(want, "{")
-	not is_variable(want)
-	not template_parts(want)
+	braced_segment_matches(segment, want)
 }
 
-segment_matches(segment, want) if {
+braced_segment_matches(segment, want) if {
 	is_variable(want)
 	want != "{uuid}"
 	regex.match(variable_pattern(want), segment)
 }
 
 # A UUID without the long pattern (8-4-4-4-12 hex digits): same strings, cheaper to match.
-segment_matches(segment, "{uuid}") if is_uuid(segment)
+braced_segment_matches(segment, "{uuid}") if is_uuid(segment)
+
+# A literal prefix and/or suffix around one variable ("sku-{int}", "{uuid}.json"): the segment
+# starts with the prefix, ends with the suffix, and the part between them, never empty, is a
+# whole value of the variable's shape (so "sku-" and "sku-1x" do not match "sku-{int}").
+braced_segment_matches(segment, want) if {
+	not is_variable(want)
+	[prefix, variable, suffix] := template_parts(want)
+	startswith(segment, prefix)
+	endswith(segment, suffix)
+	length := (count(segment) - count(prefix)) - count(suffix)
+	length > 0
+	variable_matches(substring(segment, count(prefix), length), variable)
+}
+
+# Two variables, "{}", a lone brace: literal text.
+braced_segment_matches(segment, want) if {
+	segment == want
+	not is_variable(want)
+	not template_parts(want)
+}
 
 is_uuid(segment) if {
 	count(segment) == 36
@@ -98,20 +115,6 @@ is_uuid(segment) if {
 	substring(segment, 13, 1) == "-"
 	substring(segment, 18, 1) == "-"
 	substring(segment, 23, 1) == "-"
-}
-
-# A literal prefix and/or suffix around one variable ("sku-{int}", "{uuid}.json"): the segment
-# starts with the prefix, ends with the suffix, and the part between them, never empty, is a
-# whole value of the variable's shape (so "sku-" and "sku-1x" do not match "sku-{int}").
-segment_matches(segment, want) if {
-	contains(want, "{")
-	not is_variable(want)
-	[prefix, variable, suffix] := template_parts(want)
-	startswith(segment, prefix)
-	endswith(segment, suffix)
-	length := (count(segment) - count(prefix)) - count(suffix)
-	length > 0
-	variable_matches(substring(segment, count(prefix), length), variable)
 }
 
 variable_matches(value, variable) if {

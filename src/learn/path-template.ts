@@ -8,10 +8,14 @@
  *   and was seen more than twice: a constant (/rest/api/2/issue) stays literal;
  * - at one position under one prefix, when at least `minDistinct` of the other values look like ids
  *   (seen at most twice, or holding a digit) and they are most of the values there, those become
- *   {id}, and what follows each of them is merged (/users/u-1/orders and /users/u-2/orders:
- *   /users/{id}/orders); the other values there stay literal.
+ *   one template segment, and what follows each of them is merged (/users/u-1/orders and
+ *   /users/u-2/orders: /users/u-{int}/orders); the other values there stay literal.
+ * That template segment is the narrowest one covering every value (segmentTemplate): their common
+ * literal prefix and suffix, cut at a boundary (see commonPrefix), around the narrowest variable
+ * that matches every middle part: {int}, then {hex}, {uuid}, {id}.
  * A value becomes a variable only if the policy's pattern for that variable matches it, so the
- * learned template always matches the call it came from.
+ * learned template always matches the call it came from (checked with segmentMatches, the
+ * policy's segment_matches).
  */
 
 export const INT = /^[0-9]+$/;
@@ -57,6 +61,141 @@ export interface Templated {
    * values no variable can match (`unmatched`) are listed the same way, whatever their number.
    */
   literals: VariablePosition[];
+}
+
+/** Ranks of the variables, narrowest first: the learner picks the first that matches every value. */
+const KINDS: readonly [string, RegExp][] = [
+  ['{int}', INT],
+  ['{hex}', HEX],
+  ['{uuid}', UUID],
+  ['{id}', GENERIC],
+];
+
+const isAlphanumeric = (c: string | undefined) => c !== undefined && /^[A-Za-z0-9]$/.test(c);
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+const isLetter = (c: string | undefined) => c !== undefined && /^[A-Za-z]$/.test(c);
+
+/**
+ * The length of the longest literal prefix common to `values` that ends at a boundary, at most
+ * `max` characters. A boundary is after a character that is not a letter or digit ("sku-",
+ * "v1.", "2026_"), or between a word and a digit in every value ("page" of page0, page11; "v" of
+ * v1, v2), where a word is a run of letters that starts the segment or follows a character that
+ * is not a letter or digit, and holds a letter other than a-f (hash-like ids such as 9abc1,
+ * 9abc2 or abc1, abc2 give no prefix). So a common leading digit or letter of ids (1001, 1002;
+ * sku-a1, sku-a2) never becomes part of a prefix: the literal part is a word or separator the
+ * service wrote, not a coincidence of the values seen.
+ */
+export function commonPrefix(values: readonly string[], max: number): number {
+  const first = values[0] ?? '';
+  let n = 0;
+  while (n < max && values.every((v) => v[n] === first[n])) n++;
+  for (; n > 0; n--) {
+    const last = first[n - 1];
+    if (!isAlphanumeric(last)) return n;
+    if (isLetter(last) && values.every((v) => isDigit(v[n]))) {
+      let start = n;
+      while (start > 0 && isLetter(first[start - 1])) start--;
+      if ((start === 0 || !isAlphanumeric(first[start - 1])) && isWord(first.slice(start, n))) return n;
+    }
+  }
+  return 0;
+}
+
+/** A run of letters that is not all hex digits (a–f): a word, not part of a hash. */
+const isWord = (letters: string) => /[g-zG-Z]/.test(letters);
+
+/**
+ * The length of the longest literal suffix common to `values`, at most `max` characters, that
+ * starts at a boundary: with a character that is not a letter or digit (".json", "-v2"), or with a
+ * word after a digit in every value (the "px" of 12px; a word as in commonPrefix: letters up to
+ * the end of the segment or to a character that is not a letter or digit, not all a–f).
+ * commonPrefix mirrored.
+ */
+export function commonSuffix(values: readonly string[], max: number): number {
+  const first = values[0] ?? '';
+  const at = (v: string, n: number) => v[v.length - 1 - n];
+  let n = 0;
+  while (n < max && values.every((v) => at(v, n) === at(first, n))) n++;
+  for (; n > 0; n--) {
+    const start = first.length - n;
+    const head = first[start];
+    if (!isAlphanumeric(head)) return n;
+    if (isLetter(head) && values.every((v) => isDigit(v[v.length - n - 1]))) {
+      let end = start;
+      while (end < first.length && isLetter(first[end])) end++;
+      if ((end === first.length || !isAlphanumeric(first[end])) && isWord(first.slice(start, end))) return n;
+    }
+  }
+  return 0;
+}
+
+/**
+ * The narrowest template segment matching every one of `values` (distinct segments that each
+ * match GENERIC): literal prefix + one variable + literal suffix ("sku-{int}", "page{int}",
+ * "{uuid}.json", "report-{id}.pdf"), or a whole-segment variable. The literal parts are the
+ * longest common ones cut at boundaries (commonPrefix, commonSuffix), never overlapping, leaving
+ * every value a non-empty middle. Narrowest means the first variable of {int}, {hex}, {uuid},
+ * {id} that matches every middle; when dropping the prefix or the suffix allows a narrower
+ * variable ("a{id}" of UUIDs that all start with "a" and a digit), that wins; on a tie the longer
+ * literal parts win. The result matches every value (segmentMatches); otherwise "{id}".
+ */
+export function segmentTemplate(values: readonly string[]): string {
+  if (values.length === 0) return '{id}';
+  const shortest = Math.min(...values.map((v) => v.length));
+  const prefix = commonPrefix(values, shortest - 1);
+  const suffix = commonSuffix(
+    values.map((v) => v.slice(prefix)),
+    shortest - prefix - 1,
+  );
+  let best: { template: string; rank: number; literal: number } | undefined;
+  for (const [p, s] of [
+    [prefix, suffix],
+    [prefix, 0],
+    [0, commonSuffix(values, shortest - 1)],
+    [0, 0],
+  ] as const) {
+    const middles = values.map((v) => v.slice(p, v.length - s));
+    const rank = KINDS.findIndex(([, pattern]) => middles.every((m) => pattern.test(m)));
+    if (rank < 0) continue;
+    const first = values[0]!;
+    const template = `${first.slice(0, p)}${KINDS[rank]![0]}${first.slice(first.length - s)}`;
+    if (!values.every((v) => segmentMatches(v, template))) continue;
+    if (!best || rank < best.rank || (rank === best.rank && p + s > best.literal)) best = { template, rank, literal: p + s };
+  }
+  return best?.template ?? '{id}';
+}
+
+/**
+ * Whether a request segment matches a template segment as policies/authz.rego's segment_matches
+ * does: a template segment is a whole-segment variable ("{int}"; any "{...}" from its first
+ * character to its last), one variable between a literal prefix and/or suffix ("sku-{int}",
+ * exactly one "{" and one "}", a non-empty name), or else literal text compared exactly.
+ */
+export function segmentMatches(segment: string, template: string): boolean {
+  if (!template.includes('{')) return segment === template;
+  if (template.startsWith('{') && template.endsWith('}')) return variablePattern(template).test(segment);
+  const parts = templateParts(template);
+  if (!parts) return segment === template;
+  const [prefix, variable, suffix] = parts;
+  // Code points, as Rego's count and substring.
+  const chars = [...segment];
+  const p = [...prefix].length;
+  const s = [...suffix].length;
+  if (!segment.startsWith(prefix) || !segment.endsWith(suffix) || chars.length - p - s <= 0) return false;
+  return variablePattern(variable).test(chars.slice(p, chars.length - s).join(''));
+}
+
+/** [prefix, "{name}", suffix] of a template segment (policies/authz.rego template_parts), or undefined. */
+export function templateParts(template: string): [string, string, string] | undefined {
+  const open = template.indexOf('{');
+  const close = template.indexOf('}');
+  if (template.split('{').length !== 2 || template.split('}').length !== 2 || close <= open + 1) return undefined;
+  return [template.slice(0, open), template.slice(open, close + 1), template.slice(close + 1)];
+}
+
+/** policies/authz.rego's variable_pattern. */
+export function variablePattern(variable: string): RegExp {
+  return variable === '{int}' ? INT : variable === '{hex}' ? HEX : variable === '{uuid}' ? UUID : GENERIC;
 }
 
 /** The segment's typed variable ({int}, {uuid}, {hex}), or undefined. */
@@ -131,10 +270,15 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
       }
     }
 
+    // The collapsed values share one template segment, the narrowest that covers them all.
+    const idTemplate = collapse ? segmentTemplate([...idValues]) : '{id}';
     const groups = new Map<string, number[]>();
+    const variableTemplates = new Set<string>();
     for (const i of here) {
       const segment = paths[i]![depth]!;
-      const template = idValues.has(segment) ? '{id}' : constants.has(segment) ? segment : (typedVariable(segment) ?? segment);
+      const typedHere = constants.has(segment) ? undefined : typedVariable(segment);
+      const template = idValues.has(segment) ? idTemplate : (typedHere ?? segment);
+      if (idValues.has(segment) || typedHere !== undefined) variableTemplates.add(template);
       out[i]!.push(template);
       const group = groups.get(template);
       if (group) group.push(i);
@@ -142,7 +286,7 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
     }
     const next: [number[], number][] = [];
     for (const [template, group] of groups) {
-      if (template.startsWith('{')) {
+      if (variableTemplates.has(template)) {
         const values = new Set(group.map((i) => paths[i]![depth]!));
         variables.push({ prefix: `/${out[group[0]!]!.join('/')}`, distinct: values.size, examples: [...values].slice(0, 3) });
       }

@@ -1,14 +1,16 @@
 /** learn/: path templating, what is learned from, masking, probes, the data's shape. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoggedDecision } from '../../src/commands/decision-log-lines.js';
 import { Learner } from '../../src/learn/learn.js';
 import { observe } from '../../src/learn/observation.js';
-import { GENERIC, HEX, INT, UUID, templatePaths, typedVariable } from '../../src/learn/path-template.js';
+import { GENERIC, HEX, INT, UUID, commonPrefix, commonSuffix, segmentMatches, segmentTemplate, templatePaths, typedVariable } from '../../src/learn/path-template.js';
 import { policyData } from '../../src/learn/policy-data.js';
 import { learnSummary } from '../../src/learn/summary.js';
-import { ROOT } from '../support/tools.js';
+import { ROOT, opaOrSkip } from '../support/tools.js';
+import { TRUE_EDGES, trueTraffic } from '../support/learn-traffic.js';
 
 const CHECKOUT = 'spiffe://mesh.local/ns/shop/sa/checkout';
 const INVENTORY = 'spiffe://mesh.local/ns/shop/sa/inventory';
@@ -114,7 +116,7 @@ describe('path templates', () => {
     // Next to an {id} made of the values that match, too.
     const mixed = [...Array.from({ length: 12 }, (_, i) => `/files/r-${i}.pdf`), ...files.slice(0, 3)];
     const both = templatePaths(mixed.map(split), { minDistinct: 10 });
-    expect(both.templates.slice(0, 12).every((t) => t === '/files/{id}')).toBe(true);
+    expect(both.templates.slice(0, 12).every((t) => t === '/files/r-{int}.pdf')).toBe(true);
     expect(both.literals).toEqual([{ prefix: '/files', distinct: 3, examples: ['report 1000.pdf', 'report 1001.pdf', 'report 1002.pdf'], unmatched: true }]);
   });
 
@@ -150,10 +152,10 @@ describe('path templates', () => {
   it('keeps a number, UUID or hash literal when it is the only one at its position and seen more than twice (an API version), and lists it', () => {
     const issues = Array.from({ length: 20 }, (_, i) => `/rest/api/2/issue/PROJ-${i}`);
     const { templates, literals } = templatePaths(issues.map(split), { minDistinct: 10 });
-    expect(new Set(templates)).toEqual(new Set(['/rest/api/2/issue/{id}']));
+    expect(new Set(templates)).toEqual(new Set(['/rest/api/2/issue/PROJ-{int}']));
     expect(literals).toContainEqual({ prefix: '/rest/api', distinct: 1, examples: ['2'], constant: true, calls: 20 });
     // Two versions, or a value seen at most twice, are ids as before.
-    expect(new Set(templatePaths([...issues, '/rest/api/3/issue/PROJ-1'].map(split), { minDistinct: 10 }).templates)).toEqual(new Set(['/rest/api/{int}/issue/{id}']));
+    expect(new Set(templatePaths([...issues, '/rest/api/3/issue/PROJ-1'].map(split), { minDistinct: 10 }).templates)).toEqual(new Set(['/rest/api/{int}/issue/PROJ-{int}']));
     expect(templatePaths([split('/orders/42'), split('/orders/42')], { minDistinct: 10 }).templates).toEqual(['/orders/{int}', '/orders/{int}']);
     // Weights count calls: one order id called 3 times is kept literal too (new ids would be denied: the review says so).
     expect(templatePaths([split('/orders/42')], { minDistinct: 10 }, [3]).templates).toEqual(['/orders/42']);
@@ -162,7 +164,7 @@ describe('path templates', () => {
       'kept literal: the only number, UUID or hash at its position, seen many times (a constant such as an API version; if it is an id, new ones will be denied: write the variable in by hand):\n  inventory  /rest/api/2  20×\n',
     );
     // The policy then allows /rest/api/2/issue/X only, not /rest/api/3/issue/X.
-    expect(learnFrom(issues.map((path) => event({ path }))).data.mesh.services[INVENTORY]!.allow[0]!.exact_paths).toEqual(['/rest/api/2/issue/{id}']);
+    expect(learnFrom(issues.map((path) => event({ path }))).data.mesh.services[INVENTORY]!.allow[0]!.exact_paths).toEqual(['/rest/api/2/issue/PROJ-{int}']);
   });
 
   it('keeps values called often and without digits literal next to an {id}', () => {
@@ -170,7 +172,7 @@ describe('path templates', () => {
     const paths = [...ids, ...Array.from({ length: 50 }, () => '/users/me'), ...Array.from({ length: 9 }, () => '/users/search')];
     const weights = paths.map(() => 1);
     const { templates } = templatePaths(paths.map(split), { minDistinct: 10 }, weights);
-    expect(new Set(templates)).toEqual(new Set(['/users/{id}', '/users/me', '/users/search']));
+    expect(new Set(templates)).toEqual(new Set(['/users/k{int}z', '/users/me', '/users/search']));
   });
 
   it('keeps a small fixed set of literal values literal, however often each is called', () => {
@@ -191,8 +193,99 @@ describe('path templates', () => {
     const paths = [...Array.from({ length: 12 }, (_, i) => `/f/k${i}x`), ...odd.map((o) => `/f/${o}`)].map(split);
     const { templates } = templatePaths(paths, { minDistinct: 10 });
     for (const o of odd) expect(templates).toContain(`/f/${o}`);
-    expect(templates.filter((t) => t === '/f/{id}')).toHaveLength(12);
+    expect(templates.filter((t) => t === '/f/k{int}x')).toHaveLength(12);
     for (const o of odd) expect(GENERIC.test(o)).toBe(false);
+  });
+});
+
+describe('template segments: a literal prefix and/or suffix around one variable', () => {
+  const uuids = ['3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11', '9ac26a99-6e97-46f2-a931-f06d48e16f8e', '0b13f164-d7ff-438f-ad04-6dc8844684a9'];
+
+  it('the narrowest template covering the values: common prefix and suffix cut at boundaries, the narrowest variable between', () => {
+    const cases: [string[], string][] = [
+      [Array.from({ length: 12 }, (_, i) => `sku-${1001 + i}`), 'sku-{int}'], // common "sku-10" cut back to "sku-"
+      [Array.from({ length: 12 }, (_, i) => `page${i}`), 'page{int}'], // letter→digit boundary
+      [Array.from({ length: 12 }, (_, i) => `v${i + 1}`), 'v{int}'],
+      [uuids.map((u) => `${u}.json`), '{uuid}.json'],
+      [['report-1.pdf', 'report-ab.pdf', 'report-2026-01.pdf'], 'report-{id}.pdf'], // mixed shapes: the widest
+      [['sku-vduw4w', 'sku-epx4nt', 'sku-38ydj2'], 'sku-{id}'],
+      [['h-9f86d081884c7d659a2feaa0c55ad015', 'h-0123456789abcdef0123'], 'h-{hex}'],
+      [['12px', '7px'], '{int}px'], // digit→letter boundary
+      [['k1z', 'k2z', 'k10z'], 'k{int}z'],
+      // No boundary: a common leading letter or digit of ids is not a prefix.
+      [['namea', 'nameb'], '{id}'],
+      [['abc1', 'abd2'], '{id}'],
+      [['sku-a1', 'sku-a2'], 'sku-{id}'], // "a" then digits: part of the id, not a word
+      [['abc1', 'abc2'], '{id}'], // hex letters before digits: could be a hash
+      [['1001x', '2001x'], '{int}x'], // the common "001" is not a suffix
+      [['sku-1', 'bundle-2'], '{id}'],
+      // Prefix and suffix never overlap and always leave a non-empty middle.
+      [['x-x', 'x-1-x'], 'x-{id}'],
+      [['a.b', 'a.b.b'], 'a.{id}'],
+      // A middle no variable matches (a leading dot) drops that literal part.
+      [['x-.a', 'x-.b'], 'x-.{id}'],
+      [['x.pdf', 'y.pdf'], '{id}.pdf'],
+    ];
+    for (const [values, template] of cases) {
+      expect(segmentTemplate(values), values.join(' ')).toBe(template);
+      for (const v of values) expect(segmentMatches(v, template), `${v} ~ ${template}`).toBe(true);
+    }
+    expect(commonPrefix(['sku-1001', 'sku-1002'], 7)).toBe(4);
+    expect(commonSuffix(['a.tar.gz', 'b.tar.gz'], 7)).toBe(7);
+  });
+
+  it('twelve root pages become /page{int}, sku ids sku-{int}, next to literal neighbours; /stock/admin is not covered', () => {
+    const paths = [
+      ...Array.from({ length: 12 }, (_, i) => `/page${i}`),
+      ...Array.from({ length: 12 }, (_, i) => `/stock/sku-${1001 + i}`),
+      ...uuids.flatMap((u) => [`/files/${u}.json`, `/files/${u.replace('3', '4')}.json`, `/files/${u.replace('0', '1')}.json`, `/files/${u.replace('9', '8')}.json`]),
+      '/healthz',
+      '/healthz',
+      '/healthz',
+      '/stock/summary',
+      '/stock/summary',
+      '/stock/summary',
+    ];
+    const { templates, variables } = templatePaths(paths.map(split), { minDistinct: 10 });
+    expect(new Set(templates)).toEqual(new Set(['/page{int}', '/stock/sku-{int}', '/files/{uuid}.json', '/healthz', '/stock/summary']));
+    expect(variables.map((v) => v.prefix).sort()).toEqual(['/files/{uuid}.json', '/page{int}', '/stock/sku-{int}']);
+    for (const denied of ['admin', 'sku-', 'sku-x', 'sku-1.pdf']) expect(segmentMatches(denied, 'sku-{int}'), denied).toBe(false);
+    for (const denied of ['page', 'pageX', 'anything', 'page1x']) expect(segmentMatches(denied, 'page{int}'), denied).toBe(false);
+  });
+
+  it('every learned template matches the calls it came from (generated traffic of every true edge, segment by segment)', () => {
+    const calls = trueTraffic(5, 600);
+    for (const destination of new Set(TRUE_EDGES.map((e) => e.destination))) {
+      const here = calls.filter((c) => c.destination === destination).map((c) => split(c.path.split('?')[0]!));
+      const { templates } = templatePaths(here, { minDistinct: 10 });
+      here.forEach((segments, i) => {
+        const template = split(templates[i]!);
+        expect(template.length).toBe(segments.length);
+        segments.forEach((segment, j) => expect(segmentMatches(segment, template[j]!), `${segments.join('/')} ~ ${templates[i]}`).toBe(true));
+      });
+      const expected = new Set(TRUE_EDGES.filter((e) => e.destination === destination).map((e) => e.template));
+      expect(new Set(templates)).toEqual(expected);
+    }
+  });
+
+  const opa = opaOrSkip();
+  it.skipIf(opa.skip)("segmentMatches is the policy's segment_matches (policies/authz.rego, real OPA) on every pair of a table of segments and templates", () => {
+    const templates = ['{int}', '{hex}', '{uuid}', '{id}', '{name}', 'sku-{int}', 'page{int}', '{uuid}.json', 'report-{id}.pdf', '{int}.pdf', '{id}.pdf', 'h-{hex}', 'x{}', 'x{int}{int}', '{a}{b}', 'a{b', 'a}b{', 'literal', 'ünï-{int}'];
+    const segments = [
+      '', '.', '..', '42', '0', '-1', 'cafe', '0123456789abcdef', '0123456789ABCDEF0', uuids[0]!, `${uuids[0]}.json`, `${uuids[0]}.json.json`, `${uuids[0]}.JSON`, '.json',
+      'sku-1', 'sku-', 'sku-x', 'sku-1-2', 'SKU-1', 'xsku-1', 'sku-{int}', 'page', 'page0', 'pageX', 'page1x', 'page{int}', 'report-a.pdf', 'report-.pdf', 'report-..pdf', 'report-a b.pdf',
+      'report-a/b.pdf', 'report-x.pdf.pdf', '1.pdf', '1.pdf.pdf', 'x.pdf.pdf', '..pdf', 'h-0123456789abcdef', 'h-cafe', 'x{}', 'x1', 'x{int}{int}', 'x12', '{a}{b}', 'a{b', 'a}b{',
+      'literal', 'Literal', 'a b', 'a%2Fb', 'a\\b', '_x', '~x', 'ünï-7', 'ünï-', 'ünï-x',
+    ];
+    const pairs = templates.flatMap((t) => segments.map((s) => [s, t] as const));
+    const query = '[n | some c in input.pairs; n := count([1 | data.envoy.authz.segment_matches(c[0], c[1])])]';
+    const out = execFileSync(opa.opa, ['eval', '--stdin-input', '--format', 'json', '-d', path.join(ROOT, 'policies/authz.rego'), query], { input: JSON.stringify({ pairs }) });
+    const counts: number[] = JSON.parse(out.toString()).result[0].expressions[0].value;
+    const policy = pairs.map((_, i) => `${pairs[i]![0]} ~ ${pairs[i]![1]}: ${counts[i]! > 0}`);
+    const learner = pairs.map(([s, t]) => `${s} ~ ${t}: ${segmentMatches(s, t)}`);
+    expect(learner).toEqual(policy);
+    // The table holds both answers for every form.
+    for (const t of templates) expect(pairs.some(([s, u], i) => u === t && counts[i]! > 0 && s !== '')).toBe(true);
   });
 });
 
@@ -353,8 +446,8 @@ describe('probes', () => {
     const result = learnFrom([...wordpress, ...frontEnd, ...sometimesRefused]);
     expect(result.probes).toEqual([]);
     expect(edgeKeys(result).filter((k) => k.startsWith(SCANNER))).toEqual([`${SCANNER} GET /index.php`, `${SCANNER} GET /wp-admin/index.php`, `${SCANNER} GET /wp-login.php`]);
-    // page0..page11 hold digits: {id}; "x" (called 37 times) stays literal.
-    expect(edgeKeys(result).filter((k) => k.startsWith(CHECKOUT))).toEqual([`${CHECKOUT} GET /x`, `${CHECKOUT} GET /{id}`]);
+    // page0..page11 hold digits: page{int}; "x" (called 37 times) stays literal.
+    expect(edgeKeys(result).filter((k) => k.startsWith(CHECKOUT))).toEqual([`${CHECKOUT} GET /page{int}`, `${CHECKOUT} GET /x`]);
   });
 
   it('a caller with repeated refusals before the policy is a probe', () => {
