@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
 import { run, runWithStdin, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
-import { BROADER_CALLS, CHECKOUT, INVENTORY, SCANNER, scannerTraffic, trueEdgeKeys, trueTraffic, type Call } from '../support/learn-traffic.js';
+import { BROADER_CALLS, CHECKOUT, GATEWAY, INVENTORY, ORDERS, SCANNER, scannerTraffic, trueEdgeKeys, trueTraffic, type Call } from '../support/learn-traffic.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
@@ -95,7 +95,12 @@ describe.skipIf(tool.skip)('gatehouse learn on logs a real server wrote', () => 
     expect(learnedEdgeKeys(data)).toEqual(trueEdgeKeys());
     const inventory = data.mesh.services[INVENTORY];
     expect(inventory.name).toBe('inventory');
-    const stock = inventory.allow.find((r: any) => r.exact_paths.includes('/api/v1/stock/{id}'));
+    // Ids with a literal prefix and/or suffix: the narrowest template segment, not a bare {id} that would allow /api/v1/stock/admin or /anything.
+    const stock = inventory.allow.find((r: any) => r.exact_paths.includes('/api/v1/stock/sku-{id}'));
+    expect(stock.exact_paths).toContain('/api/v1/reports/report-{id}.pdf');
+    const gateway = data.mesh.services[ORDERS].allow.find((r: any) => r.callers.includes(GATEWAY) && r.methods.includes('GET'));
+    expect(gateway.exact_paths).toContain('/page{int}');
+    expect(JSON.stringify(data)).not.toMatch(/"\/\{id\}"|\/stock\/\{id\}/);
     expect(stock.callers).toEqual([CHECKOUT]);
     expect(stock.learned.calls).toBeGreaterThan(10);
     // Dry-run with the example policy: it denied these reads of an unlisted service's paths... or allowed them; either way counted.
@@ -105,7 +110,7 @@ describe.skipIf(tool.skip)('gatehouse learn on logs a real server wrote', () => 
   it('prints a review: sources, what would be allowed, variables, rare edges, policy denials, probes', () => {
     expect(summary).toMatch(/^learned from \d+ decision-log lines in 1 file, 20\d\d-/);
     expect(summary).toContain('dry-run: the log comes from a server with dry_run on');
-    expect(summary).toMatch(/would allow \(14 edges, \d+ rules, 3 destinations\):/);
+    expect(summary).toMatch(/would allow \(17 edges, \d+ rules, 3 destinations\):/);
     expect(summary).toMatch(/orders {2}\/api\/v1\/orders\/\{int\} {2}\d+ distinct values/);
     expect(summary).toMatch(/seen fewer than 3 times[^\n]*\n(.*\n)*.*billing → orders {2}GET {5}\/api\/v1\/orders\/export {2}2×/);
     expect(summary).toContain('denied by the serving policy, let through by dry-run (the learned data allows them):');
