@@ -2,8 +2,9 @@
 // What a learned allow-list costs per evaluation: the example policy (policies/authz.rego) with
 // its own data.json (prefix `paths`, the baseline) against the same policy with learned data
 // (`exact_paths` with {int}/{uuid}/{id} variables, as `gatehouse learn` writes them), small (the
-// example's size) and large (one destination, many callers and templates). Every request is one
-// the data allows, matched by the last rule listed for its caller. One process, rounds alternate.
+// example's size; also with template segments such as sku-{int}) and large (one destination,
+// many callers and templates). Every request is one the data allows, matched by the last rule
+// listed for its caller. One process, rounds alternate.
 // Needs dist/ (npm run build) and OPA (./dev setup).
 //   node bench/learned-policy.mjs [--evals N] [--rounds R] [--callers C] [--templates T] [--compare FILE]
 // Prints µs per evaluation for each and the ratio to the baseline. --compare FILE also runs the
@@ -67,6 +68,18 @@ for (const [destination, service] of Object.entries(example.mesh.services)) {
   for (const rule of service.allow) for (const prefix of rule.paths) smallInputs.push(input(rule.callers[0], destination, rule.methods[0], `${prefix}/3f2c9a1e-0b7d-4c55-9e61-2b8f0a9d7c11/items`.replace('//', '/')));
 }
 
+// Learned, small with template segments: a literal prefix and/or suffix around each variable,
+// the request matching the last (its prefix and suffix compared, its middle by the {id} pattern).
+const shaped = { mesh: { services: {} } };
+const shapedInputs = [];
+for (const [destination, service] of Object.entries(example.mesh.services)) {
+  shaped.mesh.services[destination] = {
+    name: service.name,
+    allow: service.allow.map((rule) => ({ ...rule, paths: undefined, exact_paths: rule.paths.flatMap((p) => [p, `${p}/sku-{int}`, `${p}/{uuid}.json`, `${p}/report-{id}.pdf`]) })),
+  };
+  for (const rule of service.allow) for (const prefix of rule.paths) shapedInputs.push(input(rule.callers[0], destination, rule.methods[0], `${prefix}/report-2026-q3.pdf`.replace('//', '/')));
+}
+
 // Learned, large: one destination, C callers, each with T templates (GET), the request matching its last one.
 const callers = Number(values.callers);
 const templates = Number(values.templates);
@@ -84,6 +97,7 @@ for (let c = 0; c < callers; c++) {
 const policies = [
   ['example data, prefix paths (baseline)', await load('example', example), exampleInputs],
   ['learned, small: exact_paths with variables', await load('small', small), smallInputs],
+  ['learned, small, template segments (sku-{int}, {uuid}.json, report-{id}.pdf)', await load('shaped', shaped), shapedInputs],
   [`learned, large: ${callers} callers × ${templates} templates on one destination`, await load('large', large), largeInputs],
 ];
 if (values.compare) {
