@@ -10,6 +10,7 @@
 import { parseSpiffeId } from '../identity/spiffe.js';
 import { MASKED } from '../observability/decision-log.js';
 import type { LoggedDecision } from '../commands/decision-log-lines.js';
+import { templateParts } from './path-template.js';
 
 /** Why a logged call is not learned from. */
 export type NotLearned =
@@ -133,9 +134,13 @@ export function observe(event: LoggedDecision): ObservationResult {
   return { observation, caller };
 }
 
-/** A segment the allow-list can name literally: a string with no "/" (an encoded one decoded) and not shaped like a variable. */
+/**
+ * A segment the allow-list can name literally: a string with no "/" (an encoded one decoded) that
+ * the policy would not read as a variable ("{id}") or a template segment ("sku-{int}",
+ * "{uuid}.json": one "{name}" between literal parts; templateParts).
+ */
 function literalSegment(segment: unknown): boolean {
-  return typeof segment === 'string' && !segment.includes('/') && !VARIABLE_SHAPE.test(segment);
+  return typeof segment === 'string' && !segment.includes('/') && !VARIABLE_SHAPE.test(segment) && templateParts(segment) === undefined;
 }
 
 /** The SPIFFE ID of a logged identity, when it is valid and parses as the one claimed (a log line is not trusted blindly). */

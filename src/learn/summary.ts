@@ -41,7 +41,7 @@ export function learnSummary(result: LearnResult, files: readonly string[], opti
     [n.masked, `with masked caller, destination, method or path (decision_log_mask; never learned${maskedFields ? `; masked: ${maskedFields}` : ''})`],
     [n.no_caller, 'without a valid caller SPIFFE ID'],
     [n.no_destination, 'without a valid destination SPIFFE ID'],
-    [n.unusable_path, 'with a method or path segment an allow-list cannot state (an encoded "/", a segment shaped like {name})'],
+    [n.unusable_path, 'with a method or path segment an allow-list cannot state (an encoded "/", a segment shaped like {name} or sku-{name})'],
   ].filter(([count]) => (count as number) > 0);
   if (notLearned.length > 0) out.push(`  not learned: ${notLearned.map(([count, why]) => `${count} ${why}`).join('; ')}`);
   const decisionLines = result.lines - result.notDecisions;

@@ -352,6 +352,21 @@ describe('what is learned from', () => {
     expect(result.notLearned).toMatchObject({ no_caller: 2, no_destination: 1, unusable_path: 3 });
   });
 
+  it('sets aside a segment the policy would read as a template segment (sku-{int}, {uuid}.json); two variables or a lone brace are literal text', () => {
+    const callers = ['a', 'b', 'c', 'd'].map((n) => `spiffe://mesh.local/ns/shop/sa/${n}`);
+    const result = learnFrom([
+      event({ source: callers[0], path: '/a/sku-{int}' }),
+      event({ source: callers[1], path: '/a/{uuid}.json' }),
+      event({ source: callers[2], path: '/a/x{int}{int}' }),
+      event({ source: callers[3], path: '/a/x}{' }),
+    ]);
+    expect(result.notLearned).toMatchObject({ unusable_path: 2 });
+    expect(edgeKeys(result)).toEqual([`${callers[2]} GET /a/x{int}{int}`, `${callers[3]} GET /a/x}{`]);
+    // Written literally, each is matched by the policy as exactly itself.
+    expect(segmentMatches('x{int}{int}', 'x{int}{int}')).toBe(true);
+    expect(segmentMatches('x12', 'x{int}{int}')).toBe(false);
+  });
+
   it('a log of a server without mTLS (no principals, so no SPIFFE IDs) says why nothing was learned', () => {
     const plain = Array.from({ length: 5 }, (_, i) => {
       const e = event({ path: `/a/${i}` });
