@@ -39,6 +39,7 @@ export class BundleDistributor {
   readonly #switchWorkers: SwitchWorkers;
   readonly #spec: string;
   #committed: Bundle | undefined;
+  #committedAt: Date | undefined;
   #lastError: GatehouseError | undefined;
   #floor: Activated | undefined;
   readonly #reload = coalesced(() => this.#loadOnce());
@@ -59,6 +60,11 @@ export class BundleDistributor {
   /** The bundle every worker serves (or is given at start), undefined until one loads. */
   committed(): Bundle | undefined {
     return this.#committed;
+  }
+
+  /** When the workers switched to the committed bundle. */
+  committedAt(): Date | undefined {
+    return this.#committedAt;
   }
 
   lastError(): GatehouseError | undefined {
@@ -96,6 +102,7 @@ export class BundleDistributor {
         await this.#switchWorkers(bundle);
         const previous = this.#committed;
         this.#committed = bundle;
+        this.#committedAt = new Date();
         this.#floor = { revision: bundle.revision, digest: bundle.digest };
         writeRevisionState(this.#config.bundle_state_file, this.#floor);
         this.#lastError = undefined;

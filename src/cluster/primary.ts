@@ -91,7 +91,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
     // could not load the revision the others serve, which is logged): shown, not held against readiness.
     const ready = !stopping && running.length > 0 && running.every((worker) => worker.ready);
     const detail: Record<string, unknown> = {
-      policy: committed ? { revision: committed.revision, bundle: committed.source } : null,
+      policy: committed ? { revision: committed.revision, bundle: committed.source, loaded_at: bundles.committedAt()?.toISOString() } : null,
       workers: summary,
     };
     if (lastError) detail.last_reload_error = { code: lastError.code, message: lastError.message };
@@ -150,7 +150,7 @@ export async function startPrimary(config: Readonly<Config>, logger: Logger, wor
       liveRoutes = collector && createLiveRoutes(async () => {
         const { window, reporting, running } = await collector.collect();
         const committed = bundles.committed();
-        return { ...window, policy: livePolicyStatus(committed && { revision: committed.revision, bundle: committed.source }, bundles.lastError()), workers: { reporting, running, configured: workers } };
+        return { ...window, policy: livePolicyStatus(committed && { revision: committed.revision, bundle: committed.source, loadedAt: bundles.committedAt() }, bundles.lastError()), workers: { reporting, running, configured: workers } };
       });
       admin = createAdminServer(aggregated, readiness, liveRoutes);
       adminPort = await listenOn(admin, config.admin_addr, acceptErrorReporter(logger, 'admin'));

@@ -33,7 +33,11 @@ describe.skipIf(tool.skip)('admin_ui with workers: 2', () => {
     const admin = `http://127.0.0.1:${server.adminPort}`;
     const json = async (url: string) => (await (await fetch(url)).json()) as Record<string, any>;
     await eventually(async () => (await json(`${admin}/readyz`)).ready === true, 15_000);
-    expect((await json(`${admin}/live/snapshot`)).workers).toEqual({ reporting: 2, running: 2, configured: 2 });
+    const snapshot = await json(`${admin}/live/snapshot`);
+    expect(snapshot.workers).toEqual({ reporting: 2, running: 2, configured: 2 });
+    // The primary knows when the workers switched to the revision (the header's load time).
+    expect(snapshot.policy.revision).toBe('live-workers');
+    expect(Date.parse(snapshot.policy.loaded_at)).toBe(Date.parse((await json(`${admin}/readyz`)).policy.loaded_at));
 
     stopped = (await json(`${admin}/readyz`)).workers[0].pid as number;
     process.kill(stopped, 'SIGSTOP');

@@ -194,6 +194,11 @@ describe.skipIf(tool.skip)('serve --workers 2', { timeout: 60_000 }, () => {
     expect((state as unknown as { last_reload_error: { message: string } }).last_reload_error.message).toMatch(/^refused by worker \d \(and 1 other worker\): bundle does not define entrypoint/);
     expect(server.stderr().split('\n').filter((line) => line.includes('policy bundle rejected'))).toHaveLength(1);
 
+    // The revision's load time is the switch to r2, kept through the refusal (the live map shows it too).
+    const loadedAt = Date.parse(state.policy?.loaded_at ?? '');
+    expect(loadedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(loadedAt).toBeLessThanOrEqual(Date.now());
+
     const clients = Array.from({ length: 6 }, () => connection(server));
     const replies = await Promise.all(clients.map((client) => client.check(checkRequestJson({ source: CHECKOUT }))));
     for (const client of clients) client.close();

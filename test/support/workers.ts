@@ -16,7 +16,7 @@ marker := "${marker}"
 export interface Readyz {
   ready: boolean;
   reason?: string;
-  policy: { revision: string } | null;
+  policy: { revision: string; loaded_at?: string } | null;
   workers: { worker: number; pid: number | null; started?: boolean; ready: boolean; revision: string | null; restarts: number; reason?: string }[];
 }
 
