@@ -130,8 +130,9 @@ is_variable(want) if {
 	endswith(want, "}")
 }
 
-# [prefix, "{name}", suffix] of a template segment holding exactly one "{name}" with a non-empty
-# name between literal parts (either may be empty, not both: that is a whole-segment variable).
+# [prefix, "{name}", suffix] of a segment holding exactly one "{" and one "}", in that order, with
+# a non-empty name between them; either literal part may be empty (callers test is_variable
+# first: "{name}" alone is a whole-segment variable).
 template_parts(want) := [substring(want, 0, open), variable, substring(want, close + 1, -1)] if {
 	count(split(want, "{")) == 2
 	count(split(want, "}")) == 2
