@@ -16,7 +16,7 @@ import { policyData, type LearnedData } from './policy-data.js';
 import { ProbeFinder, type Probe } from './probes.js';
 
 export interface LearnOptions {
-  /** Distinct values at one path position before they become {id}; default 10. */
+  /** Distinct values at one path position before they become a variable; default 10. */
   minDistinct: number;
   /** Edges seen fewer times are left out of the data (still listed); default 1. */
   minCount: number;
