@@ -125,9 +125,15 @@ variable_matches(value, variable) if {
 variable_matches(value, "{uuid}") if is_uuid(value)
 
 # Plain string tests: most segments are literal, and a regex per segment would cost more.
+# "{name}" only: a non-empty name without braces ("{}", "{a}{b}" and "{int}-{int}" are not
+# variables, so not a generic {id} that would match "admin"; they are literal text).
 is_variable(want) if {
 	startswith(want, "{")
 	endswith(want, "}")
+	name := substring(want, 1, count(want) - 2)
+	name != ""
+	not contains(name, "{")
+	not contains(name, "}")
 }
 
 # [prefix, "{name}", suffix] of a segment holding exactly one "{" and one "}", in that order, with

@@ -429,3 +429,17 @@ test_template_segment_literal_braces if {
 	reversed_other := authz.allow with input as req_parsed(checkout, inventory, "GET", "/d/x}1{", ["d", "x}1{"]) with data.mesh.services as braces
 	reversed_other.allowed == false
 }
+
+test_braced_segment_starting_and_ending_with_braces_is_not_a_variable if {
+	# "{}", "{a}{b}" and "{int}-{int}" start with "{" and end with "}" but are not one "{name}":
+	# literal text, never a generic {id} that allows "admin" (review).
+	braces := {inventory: {"name": "inventory", "allow": [{"name": "braces", "callers": [checkout], "methods": ["GET"], "exact_paths": ["/a/{int}-{int}", "/b/{}", "/c/{a}{b}"], "paths": ["/p/{int}-{int}"]}]}}
+	every segments in [["a", "admin"], ["a", "1-2"], ["b", "admin"], ["b", "x"], ["c", "admin"], ["p", "admin"], ["p", "1-2", "x"]] {
+		denied := authz.allow with input as req_parsed(checkout, inventory, "GET", concat("/", array.concat([""], segments)), segments) with data.mesh.services as braces
+		denied.allowed == false
+	}
+	every segments in [["a", "{int}-{int}"], ["b", "{}"], ["c", "{a}{b}"], ["p", "{int}-{int}", "x"]] {
+		allowed := authz.allow with input as req_parsed(checkout, inventory, "GET", concat("/", array.concat([""], segments)), segments) with data.mesh.services as braces
+		allowed.allowed == true
+	}
+}

@@ -167,15 +167,15 @@ export function segmentTemplate(values: readonly string[]): string {
 
 /**
  * Whether a request segment matches a template segment as policies/authz.rego's segment_matches
- * does: a template segment is a whole-segment variable ("{int}"; any "{...}" from its first
- * character to its last), one variable between a literal prefix and/or suffix ("sku-{int}",
+ * does: a template segment is a whole-segment variable ("{int}": one "{" first, one "}" last, a
+ * non-empty name between; "{}" and "{a}{b}" are literal text), one variable between a literal prefix and/or suffix ("sku-{int}",
  * exactly one "{" and one "}", a non-empty name), or else literal text compared exactly.
  */
 export function segmentMatches(segment: string, template: string): boolean {
   if (!template.includes('{')) return segment === template;
-  if (template.startsWith('{') && template.endsWith('}')) return variablePattern(template).test(segment);
   const parts = templateParts(template);
   if (!parts) return segment === template;
+  if (parts[0] === '' && parts[2] === '') return variablePattern(template).test(segment);
   const [prefix, variable, suffix] = parts;
   // Code points, as Rego's count and substring.
   const chars = [...segment];

@@ -270,12 +270,12 @@ describe('template segments: a literal prefix and/or suffix around one variable'
 
   const opa = opaOrSkip();
   it.skipIf(opa.skip)("segmentMatches is the policy's segment_matches (policies/authz.rego, real OPA) on every pair of a table of segments and templates", () => {
-    const templates = ['{int}', '{hex}', '{uuid}', '{id}', '{name}', 'sku-{int}', 'page{int}', '{uuid}.json', 'report-{id}.pdf', '{int}.pdf', '{id}.pdf', 'h-{hex}', 'x{}', 'x{int}{int}', '{a}{b}', 'a{b', 'a}b{', 'literal', 'ünï-{int}'];
+    const templates = ['{int}', '{hex}', '{uuid}', '{id}', '{name}', 'sku-{int}', 'page{int}', '{uuid}.json', 'report-{id}.pdf', '{int}.pdf', '{id}.pdf', 'h-{hex}', 'x{}', 'x{int}{int}', '{a}{b}', '{}', '{int}-{int}', 'a{b', 'a}b{', 'literal', 'ünï-{int}'];
     const segments = [
       '', '.', '..', '42', '0', '-1', 'cafe', '0123456789abcdef', '0123456789ABCDEF0', uuids[0]!, `${uuids[0]}.json`, `${uuids[0]}.json.json`, `${uuids[0]}.JSON`, '.json',
       'sku-1', 'sku-', 'sku-x', 'sku-1-2', 'SKU-1', 'xsku-1', 'sku-{int}', 'page', 'page0', 'pageX', 'page1x', 'page{int}', 'report-a.pdf', 'report-.pdf', 'report-..pdf', 'report-a b.pdf',
       'report-a/b.pdf', 'report-x.pdf.pdf', '1.pdf', '1.pdf.pdf', 'x.pdf.pdf', '..pdf', 'h-0123456789abcdef', 'h-cafe', 'x{}', 'x1', 'x{int}{int}', 'x12', '{a}{b}', 'a{b', 'a}b{',
-      'literal', 'Literal', 'a b', 'a%2Fb', 'a\\b', '_x', '~x', 'ünï-7', 'ünï-', 'ünï-x',
+      'literal', 'Literal', 'a b', 'a%2Fb', 'a\\b', '_x', '~x', 'ünï-7', 'ünï-', 'ünï-x', '{}', '{int}-{int}', '1-2', 'admin',
     ];
     const pairs = templates.flatMap((t) => segments.map((s) => [s, t] as const));
     const query = '[n | some c in input.pairs; n := count([1 | data.envoy.authz.segment_matches(c[0], c[1])])]';
@@ -364,6 +364,12 @@ describe('what is learned from', () => {
     expect(edgeKeys(result)).toEqual([`${callers[2]} GET /a/x{int}{int}`, `${callers[3]} GET /a/x}{`]);
     // Written literally, each is matched by the policy as exactly itself.
     expect(segmentMatches('x{int}{int}', 'x{int}{int}')).toBe(true);
+    // Starting with "{" and ending with "}" does not make a variable: "{}", "{a}{b}" and
+    // "{int}-{int}" are literal text, as in the policy, not a generic {id} (review).
+    for (const template of ['{}', '{a}{b}', '{int}-{int}']) {
+      expect(segmentMatches('admin', template), template).toBe(false);
+      expect(segmentMatches(template, template), template).toBe(true);
+    }
     expect(segmentMatches('x12', 'x{int}{int}')).toBe(false);
   });
 
