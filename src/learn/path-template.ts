@@ -78,17 +78,19 @@ const isLetter = (c: string | undefined) => c !== undefined && /^[A-Za-z]$/.test
 /**
  * The length of the longest literal prefix common to `values` that ends at a boundary, at most
  * `max` characters. A boundary is after a character that is not a letter or digit ("sku-",
- * "v1.", "2026_"), or between a word and a digit in every value ("page" of page0, page11; "v" of
+ * "v1.", "id_"), or between a word and a digit in every value ("page" of page0, page11; "v" of
  * v1, v2), where a word is a run of letters that starts the segment or follows a character that
  * is not a letter or digit, and holds a letter other than a-f (hash-like ids such as 9abc1,
  * 9abc2 or abc1, abc2 give no prefix). So a common leading digit or letter of ids (1001, 1002;
- * sku-a1, sku-a2) never becomes part of a prefix: the literal part is a word or separator the
- * service wrote, not a coincidence of the values seen.
+ * sku-a1, sku-a2) never becomes part of a prefix, nor does a number between separators (the
+ * "2026-11-" of dates, the "1.2." of versions: firstNumberField): the literal part is a word or
+ * separator the service wrote, not a coincidence of the values seen.
  */
 export function commonPrefix(values: readonly string[], max: number): number {
   const first = values[0] ?? '';
   let n = 0;
   while (n < max && values.every((v) => v[n] === first[n])) n++;
+  n = Math.min(n, firstNumberField(first, n));
   for (; n > 0; n--) {
     const last = first[n - 1];
     if (!isAlphanumeric(last)) return n;
@@ -99,6 +101,36 @@ export function commonPrefix(values: readonly string[], max: number): number {
     }
   }
   return 0;
+}
+
+/**
+ * Where the first number field of `segment[0, end)` starts, or `end`: a run of digits that starts
+ * the segment or follows a character that is not a letter or digit, and is followed, before `end`,
+ * by such a character ("2026" and "11" of "2026-11-30", "1" and "2" of "1.2.3"; not the "1" of
+ * "v1."). A shared year, month or version part is a value the calls happen to share, not a word
+ * the service wrote: a prefix "2026-11-" learned from November's calls would deny December's.
+ */
+function firstNumberField(segment: string, end: number): number {
+  for (let i = 0; i < end; i++) {
+    if (!isDigit(segment[i]) || (i > 0 && isAlphanumeric(segment[i - 1]))) continue;
+    let j = i;
+    while (j < end && isDigit(segment[j])) j++;
+    if (j < end && !isAlphanumeric(segment[j])) return i;
+    i = j;
+  }
+  return end;
+}
+
+/** firstNumberField mirrored: where the last number field of `segment[start, length)` ends, or `start` ("-2026" of "q3-2026"). */
+function lastNumberFieldEnd(segment: string, start: number): number {
+  for (let j = segment.length; j > start; j--) {
+    if (!isDigit(segment[j - 1]) || (j < segment.length && isAlphanumeric(segment[j]))) continue;
+    let i = j;
+    while (i > start && isDigit(segment[i - 1])) i--;
+    if (i > start && !isAlphanumeric(segment[i - 1])) return j;
+    j = i;
+  }
+  return start;
 }
 
 /** A run of letters that is not all hex digits (a–f): a word, not part of a hash. */
@@ -116,6 +148,7 @@ export function commonSuffix(values: readonly string[], max: number): number {
   const at = (v: string, n: number) => v[v.length - 1 - n];
   let n = 0;
   while (n < max && values.every((v) => at(v, n) === at(first, n))) n++;
+  n = Math.min(n, first.length - lastNumberFieldEnd(first, first.length - n));
   for (; n > 0; n--) {
     const start = first.length - n;
     const head = first[start];

@@ -219,6 +219,15 @@ describe('template segments: a literal prefix and/or suffix around one variable'
       [['abc1', 'abc2'], '{id}'], // hex letters before digits: could be a hash
       [['1001x', '2001x'], '{int}x'], // the common "001" is not a suffix
       [['sku-1', 'bundle-2'], '{id}'],
+      // A number between separators (a year, a month, a version part) is a shared value, not a
+      // literal: November's dates are not 2026-11-{int}, which would deny December's (review).
+      [Array.from({ length: 30 }, (_, i) => `2026-11-${String(i + 1).padStart(2, '0')}`), '{id}'],
+      [Array.from({ length: 30 }, (_, i) => `report-2026-11-${String(i + 1).padStart(2, '0')}.pdf`), 'report-{id}.pdf'],
+      [['report-2026-q3.pdf', 'report-2026-q4.pdf'], 'report-{id}.pdf'],
+      [['1.2.3', '1.2.4', '1.2.10'], '{id}'],
+      [['10.0.0.1', '10.0.0.2'], '{id}'],
+      [['a.2.json', 'b.2.json'], '{id}.json'],
+      [['v1.2', 'v1.3'], 'v1.{int}'], // "v1." is a word with its digit, kept
       // Prefix and suffix never overlap and always leave a non-empty middle.
       [['x-x', 'x-1-x'], 'x-{id}'],
       [['a.b', 'a.b.b'], 'a.{id}'],
