@@ -168,27 +168,34 @@ export function commonSuffix(values: readonly string[], max: number): number {
  * "{uuid}.json", "report-{id}.pdf"), or a whole-segment variable. The literal parts are the
  * longest common ones cut at boundaries (commonPrefix, commonSuffix), never overlapping, leaving
  * every value a non-empty middle. Narrowest means the first variable of {int}, {hex}, {uuid},
- * {id} that matches every middle; when dropping the prefix or the suffix allows a narrower
- * variable ("a{id}" of UUIDs that all start with "a" and a digit), that wins; on a tie the longer
- * literal parts win. The result matches every value (segmentMatches); otherwise "{id}".
+ * {id} that matches every middle; when cutting the prefix or the suffix back to an earlier
+ * boundary allows a narrower variable ("order-{uuid}", not "order-0190a5d0-{id}" of UUIDs sharing
+ * their first group), that wins; on a tie the longer literal parts win. The result matches every value (segmentMatches); otherwise "{id}".
  */
 export function segmentTemplate(values: readonly string[]): string {
   if (values.length === 0) return '{id}';
-  const shortest = Math.min(...values.map((v) => v.length));
-  const prefix = commonPrefix(values, shortest - 1);
-  const suffix = commonSuffix(
-    values.map((v) => v.slice(prefix)),
-    shortest - prefix - 1,
-  );
+  // A loop, not Math.min(...values): 150,000 values are more arguments than a call takes.
+  let shortest = Infinity;
+  for (const v of values) shortest = Math.min(shortest, v.length);
+  // The three longest boundaries and none: a shorter literal part may leave a narrower variable
+  // ("order-{uuid}" rather than "order-0190a5d0-{id}" of UUIDs that share their first group). At
+  // most 16 candidates, each checked against every value.
+  const boundaries = (longest: (max: number) => number, max: number) => {
+    const out = [longest(max)];
+    while (out.length < 3 && out[out.length - 1]! > 0) out.push(longest(out[out.length - 1]! - 1));
+    if (out[out.length - 1] !== 0) out.push(0);
+    return out;
+  };
+  const candidates = boundaries((max) => commonPrefix(values, max), shortest - 1).flatMap((p) => {
+    const rests = values.map((v) => v.slice(p));
+    return boundaries((max) => commonSuffix(rests, max), shortest - p - 1).map((s) => [p, s] as const);
+  });
   let best: { template: string; rank: number; literal: number } | undefined;
-  for (const [p, s] of [
-    [prefix, suffix],
-    [prefix, 0],
-    [0, commonSuffix(values, shortest - 1)],
-    [0, 0],
-  ] as const) {
+  for (const [p, s] of candidates) {
+    // Only a narrower variable, or the same one with longer literal parts, can win.
+    const kinds = best ? KINDS.slice(0, p + s > best.literal ? best.rank + 1 : best.rank) : KINDS;
     const middles = values.map((v) => v.slice(p, v.length - s));
-    const rank = KINDS.findIndex(([, pattern]) => middles.every((m) => pattern.test(m)));
+    const rank = kinds.findIndex(([, pattern]) => middles.every((m) => pattern.test(m)));
     if (rank < 0) continue;
     const first = values[0]!;
     const template = `${first.slice(0, p)}${KINDS[rank]![0]}${first.slice(first.length - s)}`;

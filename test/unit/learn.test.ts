@@ -228,6 +228,9 @@ describe('template segments: a literal prefix and/or suffix around one variable'
       [['10.0.0.1', '10.0.0.2'], '{id}'],
       [['a.2.json', 'b.2.json'], '{id}.json'],
       [['v1.2', 'v1.3'], 'v1.{int}'], // "v1." is a word with its digit, kept
+      // A shorter prefix that leaves a narrower variable wins: UUIDs sharing their first group.
+      [['order-0190a5d0-02dc-7b0f-918c-7703ecbb71ac', 'order-0190a5d0-1c7d-7d85-b6fb-19847a9ffbf0'], 'order-{uuid}'],
+      [['0190a5d0-02dc-7b0f-918c-7703ecbb71ac.json', '0190a5d0-1c7d-7d85-b6fb-19847a9ffbf0.json'], '{uuid}.json'],
       // Prefix and suffix never overlap and always leave a non-empty middle.
       [['x-x', 'x-1-x'], 'x-{id}'],
       [['a.b', 'a.b.b'], 'a.{id}'],
@@ -239,6 +242,8 @@ describe('template segments: a literal prefix and/or suffix around one variable'
       expect(segmentTemplate(values), values.join(' ')).toBe(template);
       for (const v of values) expect(segmentMatches(v, template), `${v} ~ ${template}`).toBe(true);
     }
+    // 150,000 distinct ids at one position: more than Math.min(...values) can take as arguments (review).
+    expect(segmentTemplate(Array.from({ length: 150_000 }, (_, i) => `sku-${i}`))).toBe('sku-{int}');
     expect(commonPrefix(['sku-1001', 'sku-1002'], 7)).toBe(4);
     expect(commonSuffix(['a.tar.gz', 'b.tar.gz'], 7)).toBe(7);
   });
