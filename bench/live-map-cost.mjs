@@ -10,7 +10,7 @@
 // GatehouseMetrics.recordCheck (the telemetry every Check already pays), same outcomes.
 import { cpuSeconds, freePort, peakRssMb } from './lib/proc.mjs';
 import { CheckClient } from './lib/servers.mjs';
-import { benchOptions, drive, prepareBundle, startServe } from './lib/variants.mjs';
+import { benchOptions, drive, prepareBundle, runRounds, startServe } from './lib/variants.mjs';
 
 const { checks, concurrency, rounds } = benchOptions(import.meta.url);
 const { bundle, corpus } = prepareBundle('live');
@@ -99,14 +99,7 @@ async function inProcess(n = 500_000) {
   return { baseline, live, windowMs, edges: window.edges.length, bytes: JSON.stringify(window).length };
 }
 
-const results = [];
-for (let round = 0; round < rounds; round++) {
-  for (const variant of VARIANTS) {
-    const result = await runVariant(variant);
-    results.push(result);
-    console.error(JSON.stringify(result));
-  }
-}
+const results = await runRounds(rounds, VARIANTS, runVariant);
 const micro = await inProcess();
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

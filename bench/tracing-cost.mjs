@@ -14,7 +14,7 @@ import http from 'node:http';
 import protobuf from 'protobufjs';
 import { cpuSeconds, freePort, peakRssMb, sleep } from './lib/proc.mjs';
 import { CheckClient } from './lib/servers.mjs';
-import { benchOptions, drive, prepareBundle, startServe } from './lib/variants.mjs';
+import { benchOptions, drive, prepareBundle, runRounds, startServe } from './lib/variants.mjs';
 
 const { checks, concurrency, rounds } = benchOptions(import.meta.url);
 const { bundle, corpus } = prepareBundle('tracing');
@@ -125,14 +125,7 @@ async function inProcess(sampler, n = 20_000) {
   return { sampler, cpuUsPerCheck: +((used.user + used.system) / n).toFixed(1), spansPerCheck: +((exportedSpans - spans0) / n).toFixed(2) };
 }
 
-const results = [];
-for (let round = 0; round < rounds; round++) {
-  for (const variant of VARIANTS) {
-    const result = await runVariant(variant);
-    results.push(result);
-    console.error(JSON.stringify(result));
-  }
-}
+const results = await runRounds(rounds, VARIANTS, runVariant);
 const micro = [await inProcess('parentbased_always_on'), await inProcess('always_off')];
 sink.close();
 

@@ -93,3 +93,24 @@ export async function drive(client, corpus, n, concurrency) {
   await Promise.all(Array.from({ length: concurrency }, lane));
   if (failed > 0) throw new Error(`${failed} Checks failed`);
 }
+
+/**
+ * Runs every variant once per round, in order, round after round (so drift hits all alike), printing
+ * each result as a JSON line on standard error. Returns the results in run order.
+ * @template V, R
+ * @param {number} rounds
+ * @param {V[]} variants
+ * @param {(variant: V) => Promise<R>} runVariant
+ * @returns {Promise<R[]>}
+ */
+export async function runRounds(rounds, variants, runVariant) {
+  const results = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      const result = await runVariant(variant);
+      results.push(result);
+      console.error(JSON.stringify(result));
+    }
+  }
+  return results;
+}
