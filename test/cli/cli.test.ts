@@ -1,17 +1,14 @@
 /** The real `gatehouse` binary (dist/main.js, built by ./dev setup), run as a user would. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAIN, run, runWithStdin, startServe } from '../support/cli.js';
+import { MAIN, requireBuiltCli, run, runWithStdin, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, PAYMENTS, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
 
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-});
+requireBuiltCli();
 
 describe('gatehouse --help and configuration errors', () => {
   it('prints usage', () => {

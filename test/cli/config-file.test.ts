@@ -3,15 +3,12 @@
  * and a message at the file's bad line and column (issue 18: a stray indentation on line 4 was
  * reported at line 3, column 9), before anything listens.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { MAIN, run } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { requireBuiltCli, run } from '../support/cli.js';
 import { tempDir } from '../support/policy.js';
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-});
+requireBuiltCli();
 
 function serveWith(yaml: string, ...args: string[]) {
   const file = path.join(tempDir(), 'gatehouse.yaml');

@@ -10,14 +10,14 @@
  * (the primary merges both workers' summaries). Screenshots go to test-output/ (git-ignored).
  * Bounded: about 60 Checks per run.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import type { Page } from 'puppeteer-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { chromiumOrSkip, launchChromium } from '../support/chromium.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { type ServeProcess, serveProcesses, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, INVENTORY, PAYMENTS, checkRequestJson } from '../support/requests.js';
@@ -47,16 +47,11 @@ interface GraphEdge {
   count: number;
 }
 
-let servers: ServeProcess[] = [];
+const servers = serveProcesses();
 let bundle = '';
-afterEach(() => {
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
 const dir = tempDir('gatehouse-live-');
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
   if (!opa.skip) bundle = buildExampleBundle(opa.opa, dir);
   mkdirSync(OUTPUT, { recursive: true });
 });

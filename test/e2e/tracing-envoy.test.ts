@@ -6,11 +6,10 @@
  * gatehouse's server span is the child of Envoy's ext_authz span, in the client's trace.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { requireBuiltCli, type ServeProcess, startServe } from '../support/cli.js';
 import { Jaeger, jaegerOrSkip, tag, type JaegerTrace } from '../support/jaeger.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
@@ -18,6 +17,7 @@ import { envoyOrSkip, grpcExtAuthzFilter, HTTP2_OPTIONS, ingressEnvoyConfig, run
 import { request, startUpstream } from './sidecar.js';
 
 const envoyTool = envoyOrSkip();
+requireBuiltCli();
 const opa = opaOrSkip();
 const jaegerTool = jaegerOrSkip();
 const POLICY = 'package envoy.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if input.parsed_path[0] == "ok"\n';
@@ -31,7 +31,6 @@ describe.skipIf(envoyTool.skip || opa.skip || jaegerTool.skip)('tracing through 
   const saved = { ...process.env };
 
   beforeAll(async () => {
-    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
     jaeger = await Jaeger.start(jaegerTool.jaeger);
     const dir = tempDir();
     const bundle = buildBundle(opa.opa, { 'policy.rego': POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'traced-1' });

@@ -4,12 +4,12 @@
  * Every request is answered, both workers answer some, the decision log has a line per request
  * and the primary's /metrics sums the workers' HTTP answers. Bounded: 40 requests.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { serveProcesses, startServe } from '../support/cli.js';
 import { HTTP_AUTHZ_POLICY } from '../support/http-authz-policy.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
@@ -17,15 +17,7 @@ import { metricsText, readyz, sumOf } from '../support/workers.js';
 
 const tool = opaOrSkip();
 
-let servers: ServeProcess[] = [];
-afterEach(() => {
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-});
+const servers = serveProcesses();
 
 /** One request on its own connection (agent: false), so connections spread over the workers. */
 function ask(port: number, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

@@ -4,20 +4,19 @@
  * (which made a hung or restarting worker read as 1/1: a whole server's picture). Uses the built
  * CLI (dist/main.js) and a real SIGSTOP'd worker.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { requireBuiltCli, type ServeProcess, startServe } from '../support/cli.js';
 import { buildBundle, CHECKOUT_ONLY_POLICY, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+requireBuiltCli();
 let bundle = '';
 let server: ServeProcess | undefined;
 let stopped: number | undefined;
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
   if (!tool.skip) bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'live-workers' });
 });
 afterEach(() => {

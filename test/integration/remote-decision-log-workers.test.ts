@@ -7,7 +7,7 @@ import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { requireBuiltCli, type ServeProcess, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { LogReceiver } from '../support/log-receiver.js';
 import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
@@ -15,6 +15,7 @@ import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+requireBuiltCli();
 
 let server: ServeProcess | undefined;
 let service: LogReceiver | undefined;
@@ -25,7 +26,6 @@ afterEach(async () => {
 
 describe.skipIf(tool.skip)('decision_log_service_url with workers: 2', () => {
   it('ships the lines of both workers through the primary, beside the local file', async () => {
-    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
     service = await new LogReceiver().listen();
     const dir = tempDir();
     const bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(dir, 'bundle.tar.gz'), { revision: 'r1' });

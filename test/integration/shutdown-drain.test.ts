@@ -5,12 +5,11 @@
  * second signal, so nothing depends on how fast the machine is.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { MAIN, requireBuiltCli, type ServeProcess, startServe } from '../support/cli.js';
 import { ROOT } from '../support/tools.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildExampleBundle, tempDir } from '../support/policy.js';
@@ -18,10 +17,7 @@ import { CHECKOUT, INVENTORY, PAYMENTS, checkRequestJson } from '../support/requ
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-});
+requireBuiltCli();
 
 /** Polls health until it is NOT_SERVING; any other answer than SERVING, or an RPC error, fails. */
 async function untilNotServing(client: TestClient, service = ''): Promise<void> {

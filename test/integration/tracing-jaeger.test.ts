@@ -7,19 +7,19 @@
  * exports its own spans.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Metadata, credentials, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_SERVICE } from '../../src/grpc/check-service.js';
 import { eventually, startTestApp, type TestApp } from '../support/app.js';
-import { MAIN, startServe } from '../support/cli.js';
+import { requireBuiltCli, startServe } from '../support/cli.js';
 import { Jaeger, jaegerOrSkip, tag, type JaegerSpan, type JaegerTrace } from '../support/jaeger.js';
 import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, PAYMENTS, checkRequestJson, encodeRequest } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+requireBuiltCli();
 const jaegerTool = jaegerOrSkip();
 const CHECK = 'envoy.service.auth.v3.Authorization/Check';
 
@@ -151,7 +151,6 @@ describe.skipIf(tool.skip || jaegerTool.skip)('tracing: otlp with a real Jaeger'
   });
 
   it('workers: 2: every worker exports its own spans', async () => {
-    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
     process.env.OTEL_SERVICE_NAME = 'gatehouse-workers';
     const server = await startServe(bundle, ['--workers', '2', '--tracing', 'otlp', '--decision-log', 'off']);
     try {

@@ -5,16 +5,16 @@
  * operational log that spans are lost.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestApp } from '../support/app.js';
-import { MAIN } from '../support/cli.js';
+import { MAIN, requireBuiltCli } from '../support/cli.js';
 import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { ROOT, opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+requireBuiltCli();
 
 /** The @opentelemetry packages a `gatehouse serve --tracing <mode>` loads until it serves. */
 async function loadedOtelPackages(bundle: string, mode: string): Promise<Set<string>> {
@@ -36,7 +36,6 @@ async function loadedOtelPackages(bundle: string, mode: string): Promise<Set<str
 describe.skipIf(tool.skip)('tracing off and on, without a collector', () => {
   let bundle: string;
   beforeAll(() => {
-    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
     bundle = buildBundle(tool.opa, { 'policy.rego': CHECKOUT_ONLY_POLICY }, path.join(tempDir(), 'bundle.tar.gz'), { revision: 'r1' });
   });
 

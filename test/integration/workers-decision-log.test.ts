@@ -4,12 +4,12 @@
  * holds whole lines only, and every Check a client got an answer for has its line. Bounded: 3 s of
  * load, then the drain (1.5 s).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { serveProcesses, startServe } from '../support/cli.js';
 import { TestClient } from '../support/grpc-client.js';
 import { buildBundle, tempDir, CHECKOUT_ONLY_POLICY } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
@@ -17,15 +17,7 @@ import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
 
-let servers: ServeProcess[] = [];
-afterEach(() => {
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-});
+const servers = serveProcesses();
 
 describe.skipIf(tool.skip)('serve --workers 2: decision log under load and SIGTERM', () => {
   it('keeps every line whole and logs every answered Check', async () => {

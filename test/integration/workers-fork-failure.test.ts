@@ -8,12 +8,11 @@
  * Linux: `bash -c "ulimit -n"`.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN } from '../support/cli.js';
+import { requireBuiltCli } from '../support/cli.js';
 import { serveWithDescriptorLimit } from '../support/serve-limited.js';
 import { POLICY, alive, connection, readyz } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
@@ -21,6 +20,7 @@ import { CHECKOUT, checkRequestJson } from '../support/requests.js';
 import { opaOrSkip } from '../support/tools.js';
 
 const tool = opaOrSkip();
+requireBuiltCli();
 const DESCRIPTORS = 100;
 const CONNECTIONS = 150;
 
@@ -31,10 +31,6 @@ afterEach(() => {
   for (const socket of sockets.splice(0)) socket.destroy();
   for (const pid of stopped.splice(0)) if (alive(pid)) process.kill(pid, 'SIGCONT');
   for (const child of children.splice(0)) child.kill('SIGKILL');
-});
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
 });
 
 describe.skipIf(tool.skip)('serve --workers 2: a replacement worker that cannot be forked', { timeout: 60_000 }, () => {

@@ -8,12 +8,12 @@
  * decision-log lines, which must reach the decision log.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { serialize } from 'node:v8';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { serveProcesses, startServe } from '../support/cli.js';
 import { POLICY, readyz } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { opaOrSkip } from '../support/tools.js';
@@ -52,17 +52,11 @@ function advancedFrame(message: unknown): Buffer {
   return Buffer.concat([length, body]);
 }
 
-let servers: ServeProcess[] = [];
+const servers = serveProcesses();
 let helpers: ChildProcessWithoutNullStreams[] = [];
 afterEach(() => {
   for (const helper of helpers) helper.kill('SIGKILL');
   helpers = [];
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
 });
 
 describe.skipIf(tool.skip)('serve --workers 2: a worker\'s last messages read after its exit', { timeout: 60_000 }, () => {

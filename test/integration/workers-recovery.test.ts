@@ -4,13 +4,13 @@
  * a replacement serves the configuration the primary loaded (not the file as it is now), summed
  * counters never go down, and a stopped (SIGSTOP) worker is reported not ready, then replaced.
  */
-import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { MAIN, type ServeProcess, serveProcesses, startServe } from '../support/cli.js';
 import { POLICY, alive, connection, metricsText, readyz, series, sumOf } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson } from '../support/requests.js';
@@ -19,15 +19,9 @@ import { ROOT, opaOrSkip } from '../support/tools.js';
 const tool = opaOrSkip();
 
 const stopped: number[] = [];
-let servers: ServeProcess[] = [];
+const servers = serveProcesses();
 afterEach(() => {
   for (const pid of stopped.splice(0)) if (alive(pid)) process.kill(pid, 'SIGCONT');
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
 });
 
 async function serve(bundle: string, args: string[]): Promise<ServeProcess> {

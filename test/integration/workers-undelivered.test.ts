@@ -11,13 +11,13 @@
  * Linux: prlimit(1) from util-linux.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_SERVICE } from '../../src/grpc/check-service.js';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { serveProcesses, startServe } from '../support/cli.js';
 import { POLICY, connection, metricsText, readyz, series } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
 import { CHECKOUT, checkRequestJson, encodeRequest } from '../support/requests.js';
@@ -31,17 +31,11 @@ const CONNECTIONS = 120;
 const DEADLINE_MS = 20_000;
 
 const AuthorizationClient = makeGenericClientConstructor(AUTHORIZATION_SERVICE, 'Authorization');
-let servers: ServeProcess[] = [];
+const servers = serveProcesses();
 let clients: Client[] = [];
 afterEach(() => {
   for (const client of clients) client.close();
   clients = [];
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
 });
 
 /** One Check on its own connection, without waiting for a connection that fails: the status code. */

@@ -3,16 +3,16 @@
  * listener spread over two worker processes that stay one server to the operator (one admin port,
  * one decision log, one bundle revision, one shutdown), and a worker that dies is replaced.
  */
-import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import http2 from 'node:http2';
 import tls, { type TLSSocket } from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
-import { MAIN, startServe, type ServeProcess } from '../support/cli.js';
+import { MAIN, type ServeProcess, serveProcesses, startServe } from '../support/cli.js';
 import { ROOT } from '../support/tools.js';
 import { POLICY, alive, connection, metricsText, readyz, series, sumOf } from '../support/workers.js';
 import { buildBundle, tempDir } from '../support/policy.js';
@@ -71,13 +71,6 @@ async function startGroupLeader(bundle: string, args: string[]): Promise<ServePr
 
 const tool = opaOrSkip();
 
-
-
-
-
-
-
-
 /** Decision-log lines of a file, every one parsed (a torn line fails JSON.parse). */
 function decisionLines(file: string): Record<string, any>[] {
   const text = readFileSync(file, 'utf8');
@@ -88,11 +81,7 @@ function decisionLines(file: string): Record<string, any>[] {
     .map((line) => JSON.parse(line) as Record<string, any>);
 }
 
-let servers: ServeProcess[] = [];
-afterEach(() => {
-  for (const server of servers) server.child.kill('SIGKILL');
-  servers = [];
-});
+const servers = serveProcesses();
 
 async function serve(bundle: string, args: string[]): Promise<ServeProcess> {
   const server = await startServe(bundle, ['--workers', '2', ...args]);
@@ -100,10 +89,6 @@ async function serve(bundle: string, args: string[]): Promise<ServeProcess> {
   await eventually(async () => (await readyz(server)).ready, 15_000);
   return server;
 }
-
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
-});
 
 // Each test starts three processes (primary and two workers); a full suite on two cores is slow.
 describe.skipIf(tool.skip)('serve --workers 2', { timeout: 60_000 }, () => {

@@ -1,10 +1,32 @@
 /** Running the real `gatehouse` binary (dist/main.js, built by ./dev setup), as a user would. */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { afterEach, beforeAll } from 'vitest';
 import { eventually } from './app.js';
 import { ROOT } from './tools.js';
 
 export const MAIN = path.join(ROOT, 'dist/main.js');
+
+/** Fails the calling test file at once, naming the fix, when dist/main.js (what it runs) is missing. */
+export function requireBuiltCli(): void {
+  beforeAll(() => {
+    if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run "./dev setup" (or npm run build) first');
+  });
+}
+
+/**
+ * The `gatehouse serve` processes a test file starts: push each one onto the returned list, and
+ * every one on it is SIGKILLed (and the list emptied) after each test. Also requireBuiltCli().
+ */
+export function serveProcesses(): ServeProcess[] {
+  requireBuiltCli();
+  const servers: ServeProcess[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) server.child.kill('SIGKILL');
+  });
+  return servers;
+}
 
 /** One command to completion; GATEHOUSE_BUNDLE is cleared so the caller's environment cannot leak in. */
 export function run(...args: string[]) {
