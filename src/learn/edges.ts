@@ -41,18 +41,19 @@ export interface LearnedEdges {
   literals: { destination: string; destinationName: string; position: VariablePosition }[];
 }
 
-/** Templates the paths per destination, then counts each (caller, destination, method, template). */
-export function learnEdges(observations: readonly ObservedCalls[], options: TemplateOptions): LearnedEdges {
-  const byDestination = new Map<string, ObservedCalls[]>();
-  for (const o of observations) {
-    const list = byDestination.get(o.destination);
-    if (list) list.push(o);
-    else byDestination.set(o.destination, [o]);
-  }
+/**
+ * Templates the paths per destination, then counts each (caller, destination, method, template).
+ * `observations`: every call, or (to bound memory) the calls grouped one destination per list, as
+ * Learner passes them; a list is dropped once templated.
+ */
+export function learnEdges(observations: readonly ObservedCalls[] | Iterable<ObservedCalls[]>, options: TemplateOptions): LearnedEdges {
+  const groups = Array.isArray(observations) ? groupByDestination(observations as readonly ObservedCalls[]) : (observations as Iterable<ObservedCalls[]>);
   const edges = new Map<string, Edge>();
   const variables: LearnedEdges['variables'] = [];
   const literals: LearnedEdges['literals'] = [];
-  for (const [destination, list] of byDestination) {
+  for (const list of groups) {
+    if (list.length === 0) continue;
+    const destination = list[0]!.destination;
     const { templates, variables: positions, literals: literalPositions } = templatePaths(
       list.map((o) => o.segments),
       options,
@@ -80,6 +81,16 @@ export function learnEdges(observations: readonly ObservedCalls[], options: Temp
     variables: variables.sort((a, b) => compareTuples([a.destination, a.position.prefix], [b.destination, b.position.prefix])),
     literals: literals.sort((a, b) => compareTuples([a.destination, a.position.prefix], [b.destination, b.position.prefix])),
   };
+}
+
+function groupByDestination(observations: readonly ObservedCalls[]): ObservedCalls[][] {
+  const byDestination = new Map<string, ObservedCalls[]>();
+  for (const o of observations) {
+    const list = byDestination.get(o.destination);
+    if (list) list.push(o);
+    else byDestination.set(o.destination, [o]);
+  }
+  return [...byDestination.values()];
 }
 
 function compareTuples(a: string[], b: string[]): number {

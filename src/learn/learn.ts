@@ -55,9 +55,24 @@ export interface LearnResult extends LearnedEdges {
   lastSeen: number | undefined;
 }
 
+/** The calls of one (caller, destination, method), per path (JSON of its segments). */
+interface CallsOfEdge {
+  caller: string;
+  destination: string;
+  destinationName: string;
+  method: string;
+  paths: Map<string, { count: number; policyDenied: number; firstSeen: number | undefined; lastSeen: number | undefined }>;
+}
+
 export class Learner {
   readonly #options: LearnOptions;
-  readonly #calls = new Map<string, ObservedCalls>();
+  /**
+   * Identical calls counted together, per (caller, destination, method) and then per path (its
+   * segments as JSON): the long principals are held once per edge, not once per distinct path, and
+   * segment arrays are made again only in finish(), one destination at a time. About 250 bytes per
+   * distinct path, against ~1.6 KB when every distinct call was one object with its own key.
+   */
+  readonly #calls = new Map<string, CallsOfEdge>();
   readonly #probes = new ProbeFinder();
   readonly #notLearned: Record<NotLearned, number> = { denied: 0, refused: 0, masked: 0, no_caller: 0, no_destination: 0, unusable_path: 0 };
   readonly #refusedCodes: Record<string, number> = {};
@@ -123,25 +138,40 @@ export class Learner {
     if (!o || result.notLearned) return;
     this.#firstSeen = earliest(this.#firstSeen, o.time);
     this.#lastSeen = latest(this.#lastSeen, o.time);
-    const key = JSON.stringify([o.caller, o.destination, o.method, o.segments]);
-    const calls = this.#calls.get(key);
+    const edgeKey = JSON.stringify([o.caller, o.destination, o.method]);
+    let edge = this.#calls.get(edgeKey);
+    if (!edge) {
+      edge = { caller: o.caller, destination: o.destination, destinationName: o.destinationName, method: o.method, paths: new Map() };
+      this.#calls.set(edgeKey, edge);
+    }
+    const pathKey = JSON.stringify(o.segments);
+    const calls = edge.paths.get(pathKey);
     if (calls) {
       calls.count++;
       if (!o.policyAllowed) calls.policyDenied++;
       calls.firstSeen = earliest(calls.firstSeen, o.time);
       calls.lastSeen = latest(calls.lastSeen, o.time);
     } else {
-      this.#calls.set(key, {
-        caller: o.caller,
-        destination: o.destination,
-        destinationName: o.destinationName,
-        method: o.method,
-        segments: o.segments,
-        count: 1,
-        policyDenied: o.policyAllowed ? 0 : 1,
-        firstSeen: o.time,
-        lastSeen: o.time,
-      });
+      edge.paths.set(pathKey, { count: 1, policyDenied: o.policyAllowed ? 0 : 1, firstSeen: o.time, lastSeen: o.time });
+    }
+  }
+
+  /** The kept calls, one destination's list at a time (their segment arrays made here, not held while reading). */
+  *#callsByDestination(kept: readonly CallsOfEdge[]): Generator<ObservedCalls[]> {
+    const byDestination = new Map<string, CallsOfEdge[]>();
+    for (const edge of kept) {
+      const list = byDestination.get(edge.destination);
+      if (list) list.push(edge);
+      else byDestination.set(edge.destination, [edge]);
+    }
+    for (const edges of byDestination.values()) {
+      const list: ObservedCalls[] = [];
+      for (const edge of edges) {
+        for (const [pathKey, stats] of edge.paths) {
+          list.push({ caller: edge.caller, destination: edge.destination, destinationName: edge.destinationName, method: edge.method, segments: JSON.parse(pathKey) as string[], ...stats });
+        }
+      }
+      yield list;
     }
   }
 
@@ -150,15 +180,17 @@ export class Learner {
     const probeCallers = new Set(this.#options.includeProbes ? [] : probes.map((p) => p.caller));
     let probeCalls = 0;
     let learnedCalls = 0;
-    const kept: ObservedCalls[] = [];
-    for (const calls of this.#calls.values()) {
-      if (probeCallers.has(calls.caller)) probeCalls += calls.count;
+    const kept: CallsOfEdge[] = [];
+    for (const edge of this.#calls.values()) {
+      let count = 0;
+      for (const stats of edge.paths.values()) count += stats.count;
+      if (probeCallers.has(edge.caller)) probeCalls += count;
       else {
-        kept.push(calls);
-        learnedCalls += calls.count;
+        kept.push(edge);
+        learnedCalls += count;
       }
     }
-    const learned = learnEdges(kept, { minDistinct: this.#options.minDistinct });
+    const learned = learnEdges(this.#callsByDestination(kept), { minDistinct: this.#options.minDistinct });
     const edges = learned.edges.filter((e) => e.count >= this.#options.minCount);
     const leftOut = learned.edges.filter((e) => e.count < this.#options.minCount);
     return {
