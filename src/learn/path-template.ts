@@ -252,22 +252,29 @@ export function typedVariable(segment: string): string | undefined {
  * `weights[i]` is how many calls `paths[i]` stands for (default 1).
  */
 export function templatePaths(paths: readonly (readonly string[])[], options: TemplateOptions, weights?: readonly number[]): Templated {
-  const out: string[][] = paths.map(() => []);
+  // Each path's template, a string shared by every path of its final group (no array per path).
+  const templates: string[] = new Array<string>(paths.length);
   const variables: VariablePosition[] = [];
   const literals: VariablePosition[] = [];
   // Depth first with a stack of its own, not recursion: a logged path may have thousands of
   // segments (max_path_segments raised; /a/a/a/... fits in max_path_bytes), deeper than the call stack.
-  const work: [number[], number][] = [[paths.map((_, i) => i), 0]];
+  // Each item: paths sharing one template prefix ("" at the root, else "/api/v1/orders/{int}").
+  const work: [number[], number, string][] = [[paths.map((_, i) => i), 0, '']];
   while (work.length > 0) {
-    const [indexes, depth] = work.pop()!;
-    walk(indexes, depth);
+    const [indexes, depth, prefix] = work.pop()!;
+    walk(indexes, depth, prefix);
   }
-  return { templates: out.map((segments) => `/${segments.join('/')}`), variables, literals };
+  return { templates, variables, literals };
 
   /** Assigns the template segment at `depth` to each of `indexes` (paths sharing one template prefix), then queues each group for the next depth. */
-  function walk(indexes: number[], depth: number): void {
-    const here = indexes.filter((i) => paths[i]!.length > depth);
+  function walk(indexes: number[], depth: number, prefix: string): void {
+    const here: number[] = [];
+    for (const i of indexes) {
+      if (paths[i]!.length > depth) here.push(i);
+      else templates[i] = prefix || '/';
+    }
     if (here.length === 0) return;
+    const shownPrefix = prefix === '/' ? '' : prefix;
     // Count the literal values at this position (typed ones are decided per segment).
     const untyped = new Map<string, number>();
     for (const i of here) {
@@ -280,14 +287,13 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
     const idLike = collapsible.filter(([value, n]) => n <= 2 || /[0-9]/.test(value));
     const collapse = idLike.length >= options.minDistinct && idLike.length * 2 >= collapsible.length;
     const idValues = new Set(collapse ? idLike.map(([value]) => value) : []);
-    const prefix = () => `/${out[here[0]!]!.join('/')}`.replace(/^\/$/, '');
     if (!collapse && idLike.length >= 3) {
-      literals.push({ prefix: prefix(), distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
+      literals.push({ prefix: shownPrefix, distinct: idLike.length, examples: idLike.slice(0, 3).map(([value]) => value) });
     }
     // Id-like values the generic pattern refuses ("report 12.pdf"): literal whatever --min-distinct says.
     const unmatched = [...untyped.entries()].filter(([value, n]) => !GENERIC.test(value) && (n <= 2 || /[0-9]/.test(value)));
     if (unmatched.length >= 3) {
-      literals.push({ prefix: prefix(), distinct: unmatched.length, examples: unmatched.slice(0, 3).map(([value]) => value), unmatched: true });
+      literals.push({ prefix: shownPrefix, distinct: unmatched.length, examples: unmatched.slice(0, 3).map(([value]) => value), unmatched: true });
     }
 
     // A typed value that is the only one of its kind here and was seen more than twice is a
@@ -306,7 +312,7 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
       const [only] = values;
       if (values.size === 1 && only![1] > 2) {
         constants.add(only![0]);
-        literals.push({ prefix: prefix(), distinct: 1, examples: [only![0]], constant: true, calls: only![1] });
+        literals.push({ prefix: shownPrefix, distinct: 1, examples: [only![0]], constant: true, calls: only![1] });
       }
     }
 
@@ -319,18 +325,18 @@ export function templatePaths(paths: readonly (readonly string[])[], options: Te
       const typedHere = constants.has(segment) ? undefined : typedVariable(segment);
       const template = idValues.has(segment) ? idTemplate : (typedHere ?? segment);
       if (idValues.has(segment) || typedHere !== undefined) variableTemplates.add(template);
-      out[i]!.push(template);
       const group = groups.get(template);
       if (group) group.push(i);
       else groups.set(template, [i]);
     }
-    const next: [number[], number][] = [];
+    const next: [number[], number, string][] = [];
     for (const [template, group] of groups) {
+      const groupPrefix = `${prefix}/${template}`;
       if (variableTemplates.has(template)) {
         const values = new Set(group.map((i) => paths[i]![depth]!));
-        variables.push({ prefix: `/${out[group[0]!]!.join('/')}`, distinct: values.size, examples: [...values].slice(0, 3) });
+        variables.push({ prefix: groupPrefix, distinct: values.size, examples: [...values].slice(0, 3) });
       }
-      next.push([group, depth + 1]);
+      next.push([group, depth + 1, groupPrefix]);
     }
     // Reversed onto the stack, so the groups are walked in order, each to its end, as recursion would.
     for (let i = next.length - 1; i >= 0; i--) work.push(next[i]!);
