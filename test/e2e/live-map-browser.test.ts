@@ -281,7 +281,10 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
     await sendTraffic(server);
     // Every event-stream slot taken by other readers: the page's stream is refused with 503.
     const held = Array.from({ length: MAX_CLIENTS }, () => new AbortController());
-    await Promise.all(held.map((c) => fetch(`${origin}/live/events`, { signal: c.signal })));
+    // The responses are kept referenced: undici cancels the body of a fetch Response that is
+    // garbage-collected unread, which would free a slot whenever this process happens to collect.
+    const heldResponses = await Promise.all(held.map((c) => fetch(`${origin}/live/events`, { signal: c.signal })));
+    expect(heldResponses.map((r) => r.status)).toEqual(held.map(() => 200));
     const page = await newPage();
     const state = () => page.evaluate(() => ({ connection: document.getElementById('connection')!.textContent ?? '', stale: document.body.classList.contains('stale'), updates: Number(document.body.dataset.updates ?? 0) }));
     try {
@@ -290,6 +293,7 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
       expect(await state()).toMatchObject({ stale: true, updates: 0 });
       // A slot frees: the page connects without a reload.
       for (const c of held) c.abort();
+      heldResponses.length = 0;
       await eventually(async () => (await state()).updates > 0, 20_000);
       expect(await state()).toMatchObject({ connection: 'live', stale: false });
       // The server stops: the page says since when its data is, and greys the panels out.
@@ -300,6 +304,7 @@ describe.skipIf(opa.skip || browserTool.skip)('the live authorization map in hea
       await page.screenshot({ path: path.join(OUTPUT, 'live-map-disconnected.png') });
     } finally {
       for (const c of held) c.abort();
+      heldResponses.length = 0;
       await page.close();
     }
   });

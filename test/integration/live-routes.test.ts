@@ -165,6 +165,8 @@ describe.skipIf(tool.skip)('admin_ui', () => {
       const refused = await fetch(url, { signal: controllers[MAX_CLIENTS]!.signal });
       expect(refused.status).toBe(503);
       expect(await refused.text()).toContain(`at most ${MAX_CLIENTS} live pages`);
+      // Referenced to here: undici cancels an unread Response's body when it is garbage-collected, freeing a slot.
+      expect(open.every((r) => !r.bodyUsed)).toBe(true);
     } finally {
       for (const c of controllers) c.abort();
     }
