@@ -43,15 +43,14 @@ export interface LearnedEdges {
 
 /**
  * Templates the paths per destination, then counts each (caller, destination, method, template).
- * `observations`: every call, or (to bound memory) the calls grouped one destination per list, as
- * Learner passes them; a list is dropped once templated.
+ * `byDestination`: the calls, one destination per list (Learner makes each list only when it is
+ * templated, so one destination's segment arrays are in memory at a time).
  */
-export function learnEdges(observations: readonly ObservedCalls[] | Iterable<ObservedCalls[]>, options: TemplateOptions): LearnedEdges {
-  const groups = Array.isArray(observations) ? groupByDestination(observations as readonly ObservedCalls[]) : (observations as Iterable<ObservedCalls[]>);
+export function learnEdges(byDestination: Iterable<readonly ObservedCalls[]>, options: TemplateOptions): LearnedEdges {
   const edges = new Map<string, Edge>();
   const variables: LearnedEdges['variables'] = [];
   const literals: LearnedEdges['literals'] = [];
-  for (const list of groups) {
+  for (const list of byDestination) {
     if (list.length === 0) continue;
     const destination = list[0]!.destination;
     const { templates, variables: positions, literals: literalPositions } = templatePaths(
@@ -81,16 +80,6 @@ export function learnEdges(observations: readonly ObservedCalls[] | Iterable<Obs
     variables: variables.sort((a, b) => compareTuples([a.destination, a.position.prefix], [b.destination, b.position.prefix])),
     literals: literals.sort((a, b) => compareTuples([a.destination, a.position.prefix], [b.destination, b.position.prefix])),
   };
-}
-
-function groupByDestination(observations: readonly ObservedCalls[]): ObservedCalls[][] {
-  const byDestination = new Map<string, ObservedCalls[]>();
-  for (const o of observations) {
-    const list = byDestination.get(o.destination);
-    if (list) list.push(o);
-    else byDestination.set(o.destination, [o]);
-  }
-  return [...byDestination.values()];
 }
 
 function compareTuples(a: string[], b: string[]): number {
